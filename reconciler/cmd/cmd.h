@@ -1,0 +1,61 @@
+/*
+ * cmd.h - the subcommands and what they share: option parsing for
+ * sources and formats, printing diagnostics. Only cmd/ and main.c print.
+ */
+#ifndef PRESS_CMD_H
+#define PRESS_CMD_H
+
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "../source/source.h"
+#include "../util/diag.h"
+
+/* Exit codes (DESIGN §7). */
+enum {
+	EXIT_OK = 0,
+	EXIT_ERROR = 1,
+	EXIT_CHANGES = 2,
+	EXIT_REFUSED = 3,
+	EXIT_FAILED = 4,
+};
+
+enum format {
+	FORMAT_TEXT = 1 << 0,
+	FORMAT_JSON = 1 << 1,
+	FORMAT_GITHUB = 1 << 2,
+	FORMAT_MARKDOWN = 1 << 3,
+};
+
+/* SRC: a directory (or file), or --git PATH [--ref REF] [--path SUBDIR]. */
+struct source_opts {
+	const char *dir;
+	const char *git, *ref, *path;
+};
+
+/* Parse "text|json|github|markdown" among the allowed set; 0 or -1. */
+int cmd_format(const char *arg, unsigned allowed, enum format *out);
+
+/* Read the source the options name (the directory "." by default). */
+int cmd_source_load(struct source *src, const struct source_opts *o,
+		    struct err *e);
+
+/* Diagnostics as JSON (new reference): the "diagnostics" array. */
+json_t *cmd_diags_json(const struct diags *d);
+
+/* Print diagnostics: text to stderr (file:line:col: error: msg), github
+ * workflow annotations to stdout; nothing for json (embedded by the
+ * caller). */
+void cmd_print_diags(const struct diags *d, enum format f);
+
+/* Print "pressctl: error: <msg>" to stderr; returns EXIT_ERROR. */
+int cmd_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Print a JSON value to stdout, indented, with a final newline. */
+void cmd_print_json(json_t *v);
+
+int cmd_validate(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+
+#endif

@@ -1,0 +1,133 @@
+/*
+ * pressctl validate [SRC] [--format text|json|github] [--list]
+ *
+ * Needs no secret values and no live backend. Exit 0 valid, 1 invalid.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "../manifest/manifest.h"
+
+static const char usage_text[] =
+	"usage: pressctl validate [DIR|FILE] [--format text|json|github] [--list]\n"
+	"       pressctl validate --git REPO [--ref REF] [--path SUBDIR] [...]\n"
+	"\n"
+	"Checks every manifest under DIR (default .): YAML, the JSON Schema,\n"
+	"references, derived live names, hosts, secrets, cron schedules.\n"
+	"Reports all problems as file:line:col. --list prints the live\n"
+	"objects each environment maps to.\n";
+
+static const char *const kinds[] = { "Platform", "Site", "Environment",
+	"BackupPolicy", "Domain" };
+
+static json_t *
+counts(const struct model *m, size_t ndocs)
+{
+	size_t n[] = { m ? (size_t)m->has_platform : 0, m ? m->nsites : 0,
+		       m ? m->nenvs : 0, m ? m->npolicies : 0,
+		       m ? m->ndomains : 0 };
+	json_t *c = json_pack("{s:i}", "documents", (int)ndocs);
+
+	for (size_t i = 0; i < 5; i++)
+		json_object_set_new(c, kinds[i], json_integer((json_int_t)n[i]));
+	return c;
+}
+
+static void
+print_list(const struct model *m)
+{
+	printf("%-28s %-11s %-24s %-34s %s\n", "ENVIRONMENT", "STAGE",
+	       "SCHEMA/ROLE", "BUCKET", "SPEC");
+	for (size_t i = 0; i < m->nenvs; i++) {
+		const struct environment *e = &m->envs[i];
+
+		printf("%-28s %-11s %-24s %-34s %.12s\n", e->id,
+		       stage_name(e->stage), e->schema, e->bucket, e->spec_hash);
+	}
+}
+
+int
+cmd_validate(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "format", required_argument, NULL, 'f' },
+		{ "list", no_argument, NULL, 'l' },
+		{ "git", required_argument, NULL, 'g' },
+		{ "ref", required_argument, NULL, 'r' },
+		{ "path", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct source_opts so = { 0 };
+	enum format fmt = FORMAT_TEXT;
+	struct model *m = NULL;
+	struct source src;
+	struct diags d;
+	struct err e;
+	int c, list = 0, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			if (cmd_format(optarg, FORMAT_TEXT | FORMAT_JSON |
+				       FORMAT_GITHUB, &fmt) < 0)
+				return cmd_fail("unknown format '%s' (use text, "
+						"json or github)", optarg);
+			break;
+		case 'l': list = 1; break;
+		case 'g': so.git = optarg; break;
+		case 'r': so.ref = optarg; break;
+		case 'p': so.path = optarg; break;
+		case 'h': fputs(usage_text, stdout); return EXIT_OK;
+		default: fputs(usage_text, stderr); return EXIT_ERROR;
+		}
+	}
+	if (optind < argc)
+		so.dir = argv[optind++];
+	if (optind < argc || (so.dir && so.git)) {
+		fputs(usage_text, stderr);
+		return EXIT_ERROR;
+	}
+
+	source_init(&src);
+	diags_init(&d);
+	if (cmd_source_load(&src, &so, &e) < 0) {
+		source_release(&src);
+		return cmd_fail("%s", e.msg);
+	}
+	rc = manifest_read(&m, &src, &d) < 0 ? EXIT_ERROR : EXIT_OK;
+	diags_sort(&d);
+	if (fmt == FORMAT_JSON) {
+		json_t *out = json_pack("{s:s, s:s, s:b, s:o, s:o}",
+			"source", src.label, "revision", src.revision,
+			"valid", rc == EXIT_OK,
+			"counts", counts(m, m ? m->docs.n : 0),
+			"diagnostics", cmd_diags_json(&d));
+
+		cmd_print_json(out);
+		json_decref(out);
+	} else {
+		cmd_print_diags(&d, fmt);
+		if (rc != EXIT_OK) {
+			fprintf(stderr, "%s: %zu error%s\n", src.label, d.errors,
+				d.errors == 1 ? "" : "s");
+		} else if (fmt == FORMAT_TEXT) {
+			printf("%s: valid: %zu documents: %d Platform, %zu Site%s, "
+			       "%zu Environment%s, %zu BackupPolic%s, %zu Domain%s "
+			       "(revision %s)\n", src.label, m->docs.n,
+			       m->has_platform, m->nsites, m->nsites == 1 ? "" : "s",
+			       m->nenvs, m->nenvs == 1 ? "" : "s", m->npolicies,
+			       m->npolicies == 1 ? "y" : "ies", m->ndomains,
+			       m->ndomains == 1 ? "" : "s", src.revision);
+			if (list)
+				print_list(m);
+		}
+	}
+	model_free(m);
+	diags_release(&d);
+	source_release(&src);
+	return rc;
+}

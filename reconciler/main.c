@@ -1,0 +1,57 @@
+/*
+ * pressctl - GitOps reconciler for a multi-tenant site-hosting platform.
+ * main.c: the command table; each command lives in cmd/<name>.c.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+
+#define PRESSCTL_VERSION "0.1.0"
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{ "validate", cmd_validate,
+	  "check manifests: YAML, schema, references, live names" },
+	{ "diff", cmd_diff,
+	  "compare the desired state at two git refs (for pull requests)" },
+};
+
+static void
+usage(FILE *f)
+{
+	fputs("usage: pressctl <command> [options]\n\ncommands:\n", f);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fputs("\n'pressctl <command> --help' describes a command; "
+	      "docs/ has the manual.\n", f);
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_ERROR;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("pressctl %s\n", PRESSCTL_VERSION);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "pressctl: error: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return EXIT_ERROR;
+}

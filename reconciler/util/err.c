@@ -1,0 +1,127 @@
+#include "err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int
+err_set(struct err *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (e == NULL)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int
+err_wrap(struct err *e, const char *fmt, ...)
+{
+	char old[sizeof(e->msg)];
+	size_t n, m;
+	va_list ap;
+	int r;
+
+	if (e == NULL)
+		return -1;
+	memcpy(old, e->msg, sizeof(old));
+	va_start(ap, fmt);
+	r = vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	n = r < 0 ? 0 : (size_t)r;
+	if (n + 3 >= sizeof(e->msg))
+		return -1;
+	memcpy(e->msg + n, ": ", 2);
+	n += 2;
+	m = strnlen(old, sizeof(old) - 1);
+	if (m > sizeof(e->msg) - 1 - n)
+		m = sizeof(e->msg) - 1 - n;
+	memcpy(e->msg + n, old, m);
+	e->msg[n + m] = '\0';
+	return -1;
+}
+
+static void *
+oom(size_t n)
+{
+	fprintf(stderr, "pressctl: fatal: out of memory allocating %zu bytes\n", n);
+	abort();
+}
+
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	return p ? p : oom(n);
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	return p ? p : oom(n * size);
+}
+
+void *
+xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+
+	return q ? q : oom(n);
+}
+
+char *
+xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *
+xprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return xstrdup("");
+	p = xmalloc((size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(p, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return p;
+}
+
+void
+xgrow(void *vp, size_t *alloc, size_t n, size_t sz)
+{
+	void **v = vp;
+	size_t a = *alloc;
+
+	if (n <= a)
+		return;
+	a = a ? a : 8;
+	while (a < n)
+		a *= 2;
+	*v = xrealloc(*v, a * sz);
+	*alloc = a;
+}

@@ -1,0 +1,38 @@
+/*
+ * err.h - error values with context.
+ *
+ * A function that can fail returns int (0 ok, -1 error) and, on error,
+ * describes what failed in a caller-provided struct err. The message is
+ * lowercase, names the object in quotes and carries the library's own
+ * message; only cmd/ and main.c print it.
+ */
+#ifndef PRESS_ERR_H
+#define PRESS_ERR_H
+
+#include <stddef.h>
+
+struct err {
+	char msg[1024];
+};
+
+/* Format a message into e (which may be NULL) and return -1. */
+int err_set(struct err *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Prepend "fmt: " to the message already in e; returns -1. */
+int err_wrap(struct err *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Allocation helpers that abort on out-of-memory: an allocation failure
+ * in a reconcile pass has no useful recovery. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* A new formatted string (free() it). */
+char *xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Grow *v (element size sz) so that it holds at least n elements. */
+void xgrow(void *vp, size_t *alloc, size_t n, size_t sz);
+
+#endif
