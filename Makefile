@@ -14,7 +14,7 @@ CC ?= cc
 PYTHON ?= /usr/bin/python3
 SANITIZE ?=
 FUZZ_SECONDS ?= 300
-FUZZ_SMOKE_RUNS ?= 20000
+FUZZ_SMOKE_RUNS ?= 100000
 
 PKGS = yaml-0.1 jansson libgit2 libcrypto
 
@@ -84,12 +84,12 @@ integration: $(BIN)
 
 check: unit integration
 
-# What CI runs (the README's test command): dependencies, the plain build,
-# the ASan+UBSan build, a short fuzz run.
+# What CI runs (the README's test command): dependencies, a short fuzz
+# run, the ASan+UBSan build of both suites, then the plain build.
 test: deps
-	$(MAKE) check
-	$(MAKE) SANITIZE=address,undefined check
 	$(MAKE) fuzz-smoke
+	$(MAKE) SANITIZE=address,undefined check
+	$(MAKE) check
 
 FUZZ_BUILD = build/fuzz
 FUZZ_CFLAGS = $(WARN) -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -g -O1 \

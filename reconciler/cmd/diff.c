@@ -35,7 +35,7 @@ side(struct model **m, const char *repo, const char *ref, const char *path)
 	diags_init(&d);
 	if (source_load_git(&src, repo, ref, path, &e) < 0) {
 		rc = cmd_fail("%s", e.msg);
-	} else if (manifest_read(m, &src, &d) < 0) {
+	} else if (manifest_read(m, NULL, &src, &d) < 0) {
 		diags_sort(&d);
 		cmd_print_diags(&d, FORMAT_TEXT);
 		rc = cmd_fail("the manifests at '%s' are invalid (%zu error%s)",

@@ -19,19 +19,14 @@ static const char usage_text[] =
 	"Reports all problems as file:line:col. --list prints the live\n"
 	"objects each environment maps to.\n";
 
-static const char *const kinds[] = { "Platform", "Site", "Environment",
-	"BackupPolicy", "Domain" };
-
 static json_t *
-counts(const struct model *m, size_t ndocs)
+counts(const struct manifest_stats *st)
 {
-	size_t n[] = { m ? (size_t)m->has_platform : 0, m ? m->nsites : 0,
-		       m ? m->nenvs : 0, m ? m->npolicies : 0,
-		       m ? m->ndomains : 0 };
-	json_t *c = json_pack("{s:i}", "documents", (int)ndocs);
+	json_t *c = json_pack("{s:I}", "documents", (json_int_t)st->documents);
 
 	for (size_t i = 0; i < 5; i++)
-		json_object_set_new(c, kinds[i], json_integer((json_int_t)n[i]));
+		json_object_set_new(c, manifest_kinds[i],
+				    json_integer((json_int_t)st->kinds[i]));
 	return c;
 }
 
@@ -62,6 +57,7 @@ cmd_validate(int argc, char **argv)
 	};
 	struct source_opts so = { 0 };
 	enum format fmt = FORMAT_TEXT;
+	struct manifest_stats st = { 0 };
 	struct model *m = NULL;
 	struct source src;
 	struct diags d;
@@ -98,13 +94,13 @@ cmd_validate(int argc, char **argv)
 		source_release(&src);
 		return cmd_fail("%s", e.msg);
 	}
-	rc = manifest_read(&m, &src, &d) < 0 ? EXIT_ERROR : EXIT_OK;
+	rc = manifest_read(&m, &st, &src, &d) < 0 ? EXIT_ERROR : EXIT_OK;
 	diags_sort(&d);
 	if (fmt == FORMAT_JSON) {
 		json_t *out = json_pack("{s:s, s:s, s:b, s:o, s:o}",
 			"source", src.label, "revision", src.revision,
 			"valid", rc == EXIT_OK,
-			"counts", counts(m, m ? m->docs.n : 0),
+			"counts", counts(&st),
 			"diagnostics", cmd_diags_json(&d));
 
 		cmd_print_json(out);

@@ -22,11 +22,13 @@
 #include "../util/strbuf.h"
 #include "../util/suggest.h"
 
-#define MAX_DEPTH 256		/* nested subschema evaluations per validation */
+#define MAX_DEPTH 256		/* nested subschema evaluations */
 #define MAX_SCHEMA_DEPTH 512	/* nesting of a schema document */
-#define VALUE_SHOWN 60		/* bytes of an instance value shown in a message */
-#define LIST_SHOWN 200		/* bytes of an enum list shown in a message */
-#define HINT_DESCRIPTION 80	/* longest description used as a pattern hint */
+#define VALUE_SHOWN 60		/* bytes of a value shown in a message */
+#define LIST_SHOWN 200		/* bytes of an enum list shown */
+#define HINT_DESCRIPTION 160	/* longest description used as a hint */
+
+#define PLURAL(n) ((n) == 1 ? "" : "s")
 
 enum {
 	T_STRING = 1 << 0,
@@ -138,7 +140,7 @@ struct dep {
 struct node {
 	json_t *json;		/* borrowed from a document */
 	const char *base;	/* base URI, interned in the jsonschema */
-	int boolean;		/* 1/0: the schema true/false; -1: an object */
+	int boolean;		/* 1/0: schema true/false; -1: an object */
 	unsigned char ops[OP_COUNT];
 	unsigned nops;
 	const char *error_message, *description;
@@ -483,8 +485,9 @@ uri_resolve(const char *base, const char *ref)
 		strbuf_add(&sb, base, strcspn(base, "#"));
 		strbuf_addstr(&sb, ref);
 	} else if (ref[0] == '/' && ref[1] == '/') {
-		strbuf_add(&sb, base, has_scheme(base) ?
-					      (size_t)(strchr(base, ':') - base) + 1 : 0);
+		if (has_scheme(base))
+			strbuf_add(&sb, base,
+				   (size_t)(strchr(base, ':') - base) + 1);
 		strbuf_addstr(&sb, ref);
 	} else if (ref[0] == '?') {
 		strbuf_add(&sb, base, pathend);
@@ -616,8 +619,9 @@ map_insert(struct jsonschema *s, struct node *n)
 {
 	size_t i;
 
-	for (i = map_slot(s, n->json); s->map[i]; i = (i + 1) & (s->mapsize - 1))
-		;
+	i = map_slot(s, n->json);
+	while (s->map[i])
+		i = (i + 1) & (s->mapsize - 1);
 	s->map[i] = n;
 }
 
@@ -978,7 +982,8 @@ escape_char(const char **pp, unsigned long *cp, const char **why)
 		}
 		break;
 	case 'c':
-		if ((p[1] >= 'a' && p[1] <= 'z') || (p[1] >= 'A' && p[1] <= 'Z')) {
+		if ((p[1] >= 'a' && p[1] <= 'z') ||
+		    (p[1] >= 'A' && p[1] <= 'Z')) {
 			*cp = (unsigned long)(p[1] & 31);
 			p += 2;
 		} else {
@@ -988,7 +993,7 @@ escape_char(const char **pp, unsigned long *cp, const char **why)
 	case 'k':
 	case 'p':
 	case 'P':
-		*why = "named backreferences and unicode property escapes are not supported";
+		*why = "named backreferences and property escapes are not supported";
 		return -1;
 	default:
 		if (*p >= '1' && *p <= '9') {
@@ -1106,7 +1111,7 @@ ere_class(struct strbuf *out, const char **pp, const char **why)
 			goto out;
 		}
 		if (hi >= 0x80 && hi != lo) {
-			*why = "ranges of non-ASCII characters are not supported";
+			*why = "non-ASCII ranges are not supported";
 			goto out;
 		}
 		for (unsigned long ch = lo; ch <= hi; ch++)
@@ -1117,7 +1122,7 @@ ere_class(struct strbuf *out, const char **pp, const char **why)
 		goto out;
 	}
 	if (emit_cset(out, &cs, negated) < 0) {
-		*why = "a character class that matches nothing is not supported";
+		*why = "an empty character class is not supported";
 		goto out;
 	}
 	*pp = p + 1;
@@ -1144,7 +1149,7 @@ ere_escape(struct strbuf *out, const char **pp, const char **why)
 		*pp = p + 1;
 		return 0;
 	}
-	if (*p == 'b' || *p == 'B') {	/* word boundaries: GNU ERE has them */
+	if (*p == 'b' || *p == 'B') {	/* word boundary: GNU extension */
 		strbuf_addch(out, '\\');
 		strbuf_addch(out, *p);
 		*pp = p + 1;
@@ -1207,7 +1212,7 @@ ecma_to_ere(struct strbuf *out, const char *src, const char **why)
 				   strchr(p, '>')) {
 				p = strchr(p, '>') + 1;
 			} else {
-				*why = "lookaround assertions are not supported";
+				*why = "lookaround is not supported";
 				return -1;
 			}
 			strbuf_addch(out, '(');
@@ -1263,7 +1268,7 @@ regex_matches(const struct regex *rx, const char *s)
 
 struct compiler {
 	struct jsonschema *s;
-	struct strbuf ptr;	/* "<doc>#<pointer>" of the schema being compiled */
+	struct strbuf ptr;	/* "<doc>#<pointer>" being compiled */
 	unsigned depth;
 	struct err *e;
 };
@@ -1309,8 +1314,7 @@ compile_list(struct compiler *c, json_t *val, const char *base,
 	size_t n = json_array_size(val);
 
 	if (!json_is_array(val) || n < min)
-		return bad_keyword(c, key, min ? "must be a non-empty array of schemas" :
-					      "must be a schema or an array of schemas");
+		return bad_keyword(c, key, "must be a non-empty array of schemas");
 	*out = xcalloc(n, sizeof(**out));
 	*nout = n;
 	for (size_t i = 0; i < n; i++) {
@@ -1382,12 +1386,14 @@ compile_type(struct compiler *c, struct node *n, json_t *val)
 		if (json_is_array(val))
 			one = json_array_get(val, i);
 		if (!json_is_string(one))
-			return bad_keyword(c, "type", "must be a type name or an array of them");
+			return bad_keyword(c, "type",
+					   "must be a type name or an array of them");
 		for (t = 0; t < T_NTYPES; t++)
 			if (strcmp(json_string_value(one), type_names[t]) == 0)
 				break;
 		if (t == T_NTYPES)
-			return err_set(c->e, "invalid schema at '%s': unknown type '%s'",
+			return err_set(c->e,
+				       "invalid schema at '%s': unknown type '%s'",
 				       c->ptr.buf, json_string_value(one));
 		n->types |= 1u << t;
 	}
@@ -1403,7 +1409,8 @@ compile_properties(struct compiler *c, struct node *n, json_t *val,
 	size_t i = 0;
 
 	if (!json_is_object(val))
-		return bad_keyword(c, "properties", "must be an object of schemas");
+		return bad_keyword(c, "properties",
+				   "must be an object of schemas");
 	n->nprops = json_object_size(val);
 	n->props = xcalloc(n->nprops, sizeof(*n->props));
 	n->prop_names = xcalloc(n->nprops, sizeof(*n->prop_names));
@@ -1426,13 +1433,16 @@ compile_pattern_properties(struct compiler *c, struct node *n, json_t *val,
 	json_t *sub;
 
 	if (!json_is_object(val))
-		return bad_keyword(c, "patternProperties", "must be an object of schemas");
+		return bad_keyword(c, "patternProperties",
+				   "must be an object of schemas");
 	n->pattern_props = xcalloc(json_object_size(val),
 				   sizeof(*n->pattern_props));
 	json_object_foreach(val, key, sub) {
-		struct pattern_prop *pp = &n->pattern_props[n->npattern_props++];
+		struct pattern_prop *pp;
 
-		if (compile_regex(c, &pp->rx, key, "patternProperties", key) < 0 ||
+		pp = &n->pattern_props[n->npattern_props++];
+		if (compile_regex(c, &pp->rx, key, "patternProperties",
+				  key) < 0 ||
 		    compile_sub(c, sub, base, "patternProperties", key,
 				&pp->schema) < 0)
 			return -1;
@@ -1463,7 +1473,7 @@ compile_dependencies(struct compiler *c, struct node *n, json_t *val,
 		for (size_t i = 0; i < json_array_size(dep); i++)
 			if (!json_is_string(json_array_get(dep, i)))
 				return bad_keyword(c, "dependencies",
-						   "arrays must hold field names");
+					"arrays must hold field names");
 		d->fields = dep;
 	}
 	return 0;
@@ -1477,7 +1487,8 @@ compile_definitions(struct compiler *c, json_t *val, const char *base)
 	struct node *ignored;
 
 	if (!json_is_object(val))
-		return bad_keyword(c, "definitions", "must be an object of schemas");
+		return bad_keyword(c, "definitions",
+				   "must be an object of schemas");
 	json_object_foreach(val, key, sub)
 		if (compile_sub(c, sub, base, "definitions", key, &ignored) < 0)
 			return -1;
@@ -1521,7 +1532,8 @@ compile_keyword(struct compiler *c, struct node *n, const struct keyword *kw,
 		return 0;
 	case K_MULTIPLE_OF:
 		if (!json_is_number(val) || json_number_value(val) <= 0)
-			return bad_keyword(c, key, "must be a number greater than 0");
+			return bad_keyword(c, key,
+					   "must be a number greater than 0");
 		n->multiple_of = val;
 		return 0;
 	case K_MAXIMUM:
@@ -1550,7 +1562,8 @@ compile_keyword(struct compiler *c, struct node *n, const struct keyword *kw,
 		}
 		return compile_sub(c, val, base, key, NULL, &n->items);
 	case K_ADDITIONAL_ITEMS:
-		return compile_sub(c, val, base, key, NULL, &n->additional_items);
+		return compile_sub(c, val, base, key, NULL,
+				   &n->additional_items);
 	case K_MAX_ITEMS:
 		return compile_count(c, key, val, &n->max_items);
 	case K_MIN_ITEMS:
@@ -1567,11 +1580,12 @@ compile_keyword(struct compiler *c, struct node *n, const struct keyword *kw,
 	case K_MIN_PROPERTIES:
 		return compile_count(c, key, val, &n->min_properties);
 	case K_REQUIRED:
-		if (!json_is_array(val))
-			return bad_keyword(c, key, "must be an array of field names");
 		for (size_t i = 0; i < json_array_size(val); i++)
 			if (!json_is_string(json_array_get(val, i)))
-				return bad_keyword(c, key, "must be an array of field names");
+				val = NULL;
+		if (!json_is_array(val))
+			return bad_keyword(c, key,
+					   "must be an array of field names");
 		n->required = val;
 		return 0;
 	case K_PROPERTIES:
@@ -1592,11 +1606,14 @@ compile_keyword(struct compiler *c, struct node *n, const struct keyword *kw,
 	case K_ELSE:
 		return compile_sub(c, val, base, key, NULL, &n->else_);
 	case K_ALL_OF:
-		return compile_list(c, val, base, key, 1, &n->all_of, &n->nall_of);
+		return compile_list(c, val, base, key, 1, &n->all_of,
+				    &n->nall_of);
 	case K_ANY_OF:
-		return compile_list(c, val, base, key, 1, &n->any_of, &n->nany_of);
+		return compile_list(c, val, base, key, 1, &n->any_of,
+				    &n->nany_of);
 	case K_ONE_OF:
-		return compile_list(c, val, base, key, 1, &n->one_of, &n->none_of);
+		return compile_list(c, val, base, key, 1, &n->one_of,
+				    &n->none_of);
 	case K_NOT:
 		return compile_sub(c, val, base, key, NULL, &n->not_);
 	case K_DEFINITIONS:
@@ -1655,10 +1672,12 @@ compile_node(struct compiler *c, json_t *json, const char *base,
 	if (*out)
 		return 0;
 	if (!json_is_object(json) && !json_is_boolean(json))
-		return err_set(c->e, "invalid schema at '%s': expected an object or a boolean",
+		return err_set(c->e,
+			       "invalid schema at '%s': expected an object or a boolean",
 			       c->ptr.buf);
 	if (c->depth >= MAX_SCHEMA_DEPTH)
-		return err_set(c->e, "invalid schema at '%s': nested too deeply",
+		return err_set(c->e,
+			       "invalid schema at '%s': nested too deeply",
 			       c->ptr.buf);
 	ref = json_object_get(json, "$ref");
 	id = json_object_get(json, "$id");
@@ -1683,8 +1702,8 @@ compile_node(struct compiler *c, json_t *json, const char *base,
 			continue;
 		/* $ref overrides its siblings (draft-07); definitions are
 		 * still compiled so that $refs into them find their nodes. */
-		if (ref && kw->id != K_DEFINITIONS && kw->id != K_ERROR_MESSAGE &&
-		    kw->id != K_DESCRIPTION)
+		if (ref && kw->id != K_DEFINITIONS &&
+		    kw->id != K_ERROR_MESSAGE && kw->id != K_DESCRIPTION)
 			continue;
 		rc = compile_keyword(c, n, kw, val, base);
 		if (rc < 0)
@@ -1724,19 +1743,16 @@ resolve_ref(struct compiler *c, struct node *n)
 			target = NULL;
 		else if (frag[0] == '/')
 			target = pointer_get(target, frag, c->s, &base);
-		else if ((r = resource_getn(c->s, n->ref, strlen(n->ref))) != NULL)
-			target = r->json;
-		else
-			target = NULL;
+		else	/* "#name": a subschema's $id, already compiled */
+			r = resource_getn(c->s, n->ref, strlen(n->ref));
+		if (frag && frag[0] != '/')
+			target = r ? r->json : NULL;
 	}
 	if (target == NULL) {
-		err_set(c->e, "invalid schema at '%s': cannot resolve reference '%s'",
+		err_set(c->e,
+			"invalid schema at '%s': cannot resolve reference '%s'",
 			n->ref_at, n->ref);
 		goto out;
-	}
-	if (base == NULL) {	/* a "#name" resource: its node knows it */
-		t = map_get(c->s, target);
-		base = t ? t->base : n->base;
 	}
 	strbuf_reset(&c->ptr);
 	strbuf_addstr(&c->ptr, n->ref);
@@ -1815,7 +1831,8 @@ jsonschema_add_resource(struct jsonschema *s, const char *uri, json_t *doc,
 	if (norm[0] && norm[strlen(norm) - 1] == '#')
 		norm[strlen(norm) - 1] = '\0';
 	if (!has_scheme(norm) || strchr(norm, '#')) {
-		err_set(e, "cannot add schema '%s': expected an absolute URI without fragment",
+		err_set(e,
+			"cannot add schema '%s': expected an absolute URI without fragment",
 			uri);
 		goto out;
 	}
@@ -2063,8 +2080,8 @@ report_false(struct vctx *c, const struct seg *at)
 		return report(c, at, 1, "false", NULL,
 			      "field '%s' is not allowed", at->key);
 	if (at)
-		return report(c, at, 0, "false", NULL, "item %zu is not allowed",
-			      at->idx);
+		return report(c, at, 0, "false", NULL,
+			      "item %zu is not allowed", at->idx);
 	return report(c, at, 0, "false", NULL, "value is not allowed");
 }
 
@@ -2079,9 +2096,12 @@ hint_among(char *buf, size_t len, json_t *inst, json_t *values)
 	if (!json_is_string(inst))
 		return NULL;
 	names = xcalloc(json_array_size(values), sizeof(*names));
-	for (size_t i = 0; i < json_array_size(values); i++)
-		if (json_is_string(json_array_get(values, i)))
-			names[n++] = json_string_value(json_array_get(values, i));
+	for (size_t i = 0; i < json_array_size(values); i++) {
+		json_t *v = json_array_get(values, i);
+
+		if (json_is_string(v))
+			names[n++] = json_string_value(v);
+	}
 	pick = suggest(json_string_value(inst), names, n);
 	if (pick)
 		snprintf(buf, len, "did you mean '%s'?", pick);
@@ -2152,7 +2172,7 @@ report_pattern(struct vctx *c, const struct seg *at, const struct node *n,
 	if (c->errs == NULL)
 		return 1;
 	if (n->description) {
-		/* "Lowercase letters and digits." -> "lowercase letters and digits" */
+		/* "Lowercase letters." -> "lowercase letters" */
 		snprintf(hint, sizeof(hint), "%s", n->description);
 		if (hint[0] >= 'A' && hint[0] <= 'Z' && hint[1] >= 'a' &&
 		    hint[1] <= 'z')
@@ -2231,13 +2251,15 @@ check_properties(struct vctx *c, const struct node *n, json_t *inst,
 		if (matched || n->additional_properties == NULL) {
 			/* nothing more to check for this field */
 		} else if (n->additional_properties->boolean == 0) {
-			pick = c->errs ? suggest(key, n->prop_names, n->nprops) :
-					 NULL;
+			pick = NULL;
+			if (c->errs)
+				pick = suggest(key, n->prop_names, n->nprops);
 			if (pick)
-				snprintf(hint, sizeof(hint), "did you mean '%s'?",
-					 pick);
+				snprintf(hint, sizeof(hint),
+					 "did you mean '%s'?", pick);
 			bad += report(c, &s, 1, "additionalProperties",
-				      pick ? hint : NULL, "unknown field '%s'", key);
+				      pick ? hint : NULL,
+				      "unknown field '%s'", key);
 		} else {
 			bad += check(c, n->additional_properties, val, &s);
 		}
@@ -2308,8 +2330,10 @@ check_items(struct vctx *c, const struct node *n, json_t *inst,
 	}
 	for (i = 0; i < size; i++) {
 		struct seg s = { at, NULL, i };
-		const struct node *sub = i < n->nitem_list ? n->item_list[i] :
-							     n->additional_items;
+		const struct node *sub = n->additional_items;
+
+		if (i < n->nitem_list)
+			sub = n->item_list[i];
 
 		if (sub == NULL)
 			break;
@@ -2319,7 +2343,7 @@ check_items(struct vctx *c, const struct node *n, json_t *inst,
 			return bad + report(c, at, 0, "additionalItems", NULL,
 					    "must have at most %zu item%s",
 					    n->nitem_list,
-					    n->nitem_list == 1 ? "" : "s");
+					    PLURAL(n->nitem_list));
 		bad += check(c, sub, json_array_get(inst, i), &s);
 		if (bad && c->errs == NULL)
 			break;
@@ -2349,7 +2373,8 @@ check_required(struct vctx *c, const struct node *n, json_t *inst,
 	size_t bad = 0;
 
 	for (size_t i = 0; i < json_array_size(n->required); i++) {
-		const char *name = json_string_value(json_array_get(n->required, i));
+		json_t *name_json = json_array_get(n->required, i);
+		const char *name = json_string_value(name_json);
 
 		if (json_object_get(inst, name))
 			continue;
@@ -2377,7 +2402,8 @@ check_dependencies(struct vctx *c, const struct node *n, json_t *inst,
 			continue;
 		}
 		for (size_t j = 0; j < json_array_size(d->fields); j++) {
-			const char *need = json_string_value(json_array_get(d->fields, j));
+			json_t *need_json = json_array_get(d->fields, j);
+			const char *need = json_string_value(need_json);
 
 			if (json_object_get(inst, need))
 				continue;
@@ -2433,7 +2459,8 @@ branch_level(const struct js_errors *errs, size_t from, const char *here)
 		const struct js_error *err = &errs->v[i];
 		int same = strcmp(err->path, here) == 0;
 		int child = !same && strncmp(err->path, here, hl) == 0 &&
-			    err->path[hl] == '/' && !strchr(err->path + hl + 1, '/');
+			    err->path[hl] == '/' &&
+			    !strchr(err->path + hl + 1, '/');
 
 		if (same && strcmp(err->keyword, "type") == 0)
 			return 2;
@@ -2548,7 +2575,8 @@ check_op(struct vctx *c, const struct node *n, enum op op, json_t *inst,
 		if (!json_is_number(inst) || num_cmp(inst, n->maximum) <= 0)
 			return 0;
 		fmt_number(num, sizeof(num), n->maximum);
-		return report(c, at, 0, "maximum", NULL, "must be at most %s", num);
+		return report(c, at, 0, "maximum", NULL, "must be at most %s",
+			      num);
 	case OP_EXCLUSIVE_MAXIMUM:
 		if (!json_is_number(inst) ||
 		    num_cmp(inst, n->exclusive_maximum) < 0)
@@ -2560,7 +2588,8 @@ check_op(struct vctx *c, const struct node *n, enum op op, json_t *inst,
 		if (!json_is_number(inst) || num_cmp(inst, n->minimum) >= 0)
 			return 0;
 		fmt_number(num, sizeof(num), n->minimum);
-		return report(c, at, 0, "minimum", NULL, "must be at least %s", num);
+		return report(c, at, 0, "minimum", NULL, "must be at least %s",
+			      num);
 	case OP_EXCLUSIVE_MINIMUM:
 		if (!json_is_number(inst) ||
 		    num_cmp(inst, n->exclusive_minimum) > 0)
@@ -2572,15 +2601,16 @@ check_op(struct vctx *c, const struct node *n, enum op op, json_t *inst,
 	case OP_MIN_LENGTH:
 		if (!json_is_string(inst))
 			return 0;
-		len = utf8_len(json_string_value(inst), json_string_length(inst));
+		len = utf8_len(json_string_value(inst),
+			       json_string_length(inst));
 		if (op == OP_MAX_LENGTH && (long long)len > n->max_length)
 			return report(c, at, 0, "maxLength", NULL,
 				      "must be at most %lld character%s",
-				      n->max_length, n->max_length == 1 ? "" : "s");
+				      n->max_length, PLURAL(n->max_length));
 		if (op == OP_MIN_LENGTH && (long long)len < n->min_length)
 			return report(c, at, 0, "minLength", NULL,
 				      "must be at least %lld character%s",
-				      n->min_length, n->min_length == 1 ? "" : "s");
+				      n->min_length, PLURAL(n->min_length));
 		return 0;
 	case OP_PATTERN:
 		if (!json_is_string(inst) ||
@@ -2595,14 +2625,14 @@ check_op(struct vctx *c, const struct node *n, enum op op, json_t *inst,
 			return 0;
 		return report(c, at, 0, "maxItems", NULL,
 			      "must have at most %lld item%s", n->max_items,
-			      n->max_items == 1 ? "" : "s");
+			      PLURAL(n->max_items));
 	case OP_MIN_ITEMS:
 		if (!json_is_array(inst) ||
 		    (long long)json_array_size(inst) >= n->min_items)
 			return 0;
 		return report(c, at, 0, "minItems", NULL,
 			      "must have at least %lld item%s", n->min_items,
-			      n->min_items == 1 ? "" : "s");
+			      PLURAL(n->min_items));
 	case OP_UNIQUE_ITEMS:
 		if (!json_is_array(inst) || !n->unique_items)
 			return 0;
@@ -2624,23 +2654,30 @@ check_op(struct vctx *c, const struct node *n, enum op op, json_t *inst,
 			return 0;
 		return report(c, at, 0, "maxProperties", NULL,
 			      "must have at most %lld field%s",
-			      n->max_properties, n->max_properties == 1 ? "" : "s");
+			      n->max_properties, PLURAL(n->max_properties));
 	case OP_MIN_PROPERTIES:
 		if (!json_is_object(inst) ||
 		    (long long)json_object_size(inst) >= n->min_properties)
 			return 0;
 		return report(c, at, 0, "minProperties", NULL,
 			      "must have at least %lld field%s",
-			      n->min_properties, n->min_properties == 1 ? "" : "s");
+			      n->min_properties, PLURAL(n->min_properties));
 	case OP_REQUIRED:
-		return json_is_object(inst) ? check_required(c, n, inst, at) : 0;
+		if (!json_is_object(inst))
+			return 0;
+		return check_required(c, n, inst, at);
 	case OP_PROPERTIES:
-		return json_is_object(inst) ? check_properties(c, n, inst, at) : 0;
+		if (!json_is_object(inst))
+			return 0;
+		return check_properties(c, n, inst, at);
 	case OP_DEPENDENCIES:
-		return json_is_object(inst) ? check_dependencies(c, n, inst, at) : 0;
+		if (!json_is_object(inst))
+			return 0;
+		return check_dependencies(c, n, inst, at);
 	case OP_PROPERTY_NAMES:
-		return json_is_object(inst) ? check_property_names(c, n, inst, at) :
-					      0;
+		if (!json_is_object(inst))
+			return 0;
+		return check_property_names(c, n, inst, at);
 	case OP_IF:
 		if (n->if_ == NULL)
 			return 0;
@@ -2661,7 +2698,8 @@ check_op(struct vctx *c, const struct node *n, enum op op, json_t *inst,
 	case OP_NOT:
 		if (!passes(c, n->not_, inst, at))
 			return 0;
-		return report(c, at, 0, "not", NULL, "matches a disallowed form");
+		return report(c, at, 0, "not", NULL,
+			      "matches a disallowed form");
 	case OP_COUNT:
 		break;
 	}
@@ -2700,7 +2738,8 @@ check(struct vctx *c, const struct node *n, json_t *inst, const struct seg *at)
 	if (n->boolean >= 0)
 		return n->boolean ? 0 : report_false(c, at);
 	if (c->depth >= MAX_DEPTH)
-		return report(c, at, 0, "$ref", NULL, "schema recursion too deep");
+		return report(c, at, 0, "$ref", NULL,
+			      "schema recursion too deep");
 	c->depth++;
 	if (n->ref) {
 		bad = check_ref(c, n, inst, at);

@@ -182,15 +182,26 @@ struct model {
 	int has_platform;
 };
 
+/* What a source held, counted by the documents' own kind field (also
+ * when the source is invalid). */
+struct manifest_stats {
+	size_t documents;
+	size_t kinds[5];	/* manifest_kinds order */
+};
+
+/* The document kinds, in the order of manifest_stats.kinds. */
+extern const char *const manifest_kinds[5];
+
 /*
  * Load, validate and build the model of src in one step. Every problem
- * is reported in d (all of them, not just the first). On success *out is
+ * is reported in d (all of them, not just the first). stats, when not
+ * NULL, receives the document counts. On success *out is
  * a new model (free with model_free) and 0 is returned; on any error
  * *out is NULL and -1 is returned. A source without manifests is an
  * error: an empty desired state never means "delete everything".
  */
-int manifest_read(struct model **out, const struct source *src,
-		  struct diags *d);
+int manifest_read(struct model **out, struct manifest_stats *stats,
+		  const struct source *src, struct diags *d);
 
 /* Frees the model and the docset it owns; accepts NULL. */
 void model_free(struct model *m);

@@ -482,8 +482,26 @@ model_find_env(const struct model *m, const char *id)
 	return NULL;
 }
 
+const char *const manifest_kinds[5] = { "Platform", "Site", "Environment",
+	"BackupPolicy", "Domain" };
+
+static void
+count(struct manifest_stats *stats, const struct docset *ds)
+{
+	memset(stats, 0, sizeof(*stats));
+	stats->documents = ds->n;
+	for (size_t i = 0; i < ds->n; i++) {
+		const char *kind = jstr(ds->v[i].root, "kind", NULL, NULL);
+
+		for (size_t k = 0; kind && k < 5; k++)
+			if (strcmp(kind, manifest_kinds[k]) == 0)
+				stats->kinds[k]++;
+	}
+}
+
 int
-manifest_read(struct model **out, const struct source *src, struct diags *d)
+manifest_read(struct model **out, struct manifest_stats *stats,
+	      const struct source *src, struct diags *d)
 {
 	size_t errors = d->errors;
 	struct model *m = xcalloc(1, sizeof(*m));
@@ -497,6 +515,8 @@ manifest_read(struct model **out, const struct source *src, struct diags *d)
 			  "an empty source never means \"delete everything\"; "
 			  "check the path, ref and --path",
 			  "no manifests found in '%s'", src->label);
+	if (stats)
+		count(stats, &m->docs);
 	valid = xcalloc(m->docs.n, sizeof(*valid));
 	schema_check(&m->docs, valid, d);
 	collect(m, valid);

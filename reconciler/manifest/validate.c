@@ -3,6 +3,7 @@
  * cannot express (docs/manifest.md lists them). Every rule reports at the
  * node an operator has to edit, and all problems are reported in one run.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,30 +44,80 @@ secret_name(const char *name)
 
 /* --- schema ------------------------------------------------------------ */
 
+/*
+ * "/spec/redirects/0" -> "spec.redirects[0]"; with parent, the path of the
+ * node's parent (for errors about a key, which name the key themselves).
+ */
+static void
+field_name(char *buf, size_t n, const char *ptr, int parent)
+{
+	size_t len = strlen(ptr), w = 0;
+
+	if (parent)
+		while (len > 0 && ptr[--len] != '/')
+			;
+	for (size_t i = 0; i < len && w + 4 < n; i++) {
+		const char *tok = ptr + i + 1;
+		size_t tl = strcspn(tok, "/");
+		int index = tl > 0 && strspn(tok, "0123456789") == tl;
+
+		if (tl > len - i - 1)
+			tl = len - i - 1;
+		if (index)
+			w += (size_t)snprintf(buf + w, n - w, "[%.*s]", (int)tl, tok);
+		else
+			w += (size_t)snprintf(buf + w, n - w, "%s%.*s",
+					      w ? "." : "", (int)tl, tok);
+		if (w >= n)
+			w = n - 1;
+		i += tl;
+	}
+	buf[w < n ? w : n - 1] = '\0';
+	/* undo RFC 6901 escapes for display */
+	for (char *p = buf; (p = strchr(p, '~')) != NULL; p++) {
+		if (p[1] == '0' || p[1] == '1') {
+			*p = p[1] == '0' ? '~' : '/';
+			memmove(p + 1, p + 2, strlen(p + 2) + 1);
+		}
+	}
+}
+
+static struct jsonschema *manifest_schema;
+static char schema_error[sizeof(((struct err *)0)->msg)];
+
+static void
+compile_schema(void)
+{
+	json_error_t jerr;
+	struct err e;
+	json_t *root = json_loads(press_manifest_schema, 0, &jerr);
+
+	if (!root)
+		snprintf(schema_error, sizeof(schema_error), "%d:%d: %s",
+			 jerr.line, jerr.column, jerr.text);
+	else if (jsonschema_compile(&manifest_schema, root, &e) < 0)
+		snprintf(schema_error, sizeof(schema_error), "%s", e.msg);
+	json_decref(root);
+}
+
 int
 schema_check(const struct docset *ds, int *valid, struct diags *d)
 {
-	struct jsonschema *js = NULL;
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct js_errors errs;
-	json_error_t jerr;
-	struct err e;
-	json_t *root;
 	size_t errors = d->errors;
 
-	root = json_loads(press_manifest_schema, 0, &jerr);
-	if (!root || jsonschema_compile(&js, root, &e) < 0) {
-		diags_add(d, DIAG_ERROR, "schema/manifest.schema.json",
-			  (unsigned)jerr.line, (unsigned)jerr.column, -1, NULL,
-			  "internal", NULL, "built-in schema is broken: %s",
-			  root ? e.msg : jerr.text);
-		json_decref(root);
+	/* Compiled once per process: it is a constant of the binary. */
+	pthread_once(&once, compile_schema);
+	if (!manifest_schema) {
+		diags_add(d, DIAG_ERROR, "schema/manifest.schema.json", 0, 0,
+			  -1, NULL, "internal", NULL,
+			  "the built-in schema is broken: %s", schema_error);
 		return -1;
 	}
-	json_decref(root);
 	js_errors_init(&errs);
 	for (size_t i = 0; i < ds->n; i++) {
 		const struct doc *doc = &ds->v[i];
-
 		const char *kind = jstr(doc->root, "kind", NULL, NULL);
 		char at[64] = "";
 
@@ -78,21 +129,22 @@ schema_check(const struct docset *ds, int *valid, struct diags *d)
 			     strcmp(kind, "BackupPolicy") == 0 ||
 			     strcmp(kind, "Domain") == 0))
 			snprintf(at, sizeof(at), "/definitions/%s", kind);
-		errs.n = 0;
-		valid[i] = jsonschema_validate(js, at, doc->root, &errs) == 0;
+		valid[i] = jsonschema_validate(manifest_schema, at, doc->root,
+					       &errs) == 0;
 		for (size_t j = 0; j < errs.n; j++) {
 			const struct js_error *x = &errs.v[j];
 			/* A missing field is fixed where its parent's key is. */
-			int at_key = x->at_key || strcmp(x->keyword, "required") == 0;
+			int required = strcmp(x->keyword, "required") == 0;
+			char field[256];
 
-			doc_error(d, doc, x->path, at_key, "schema", x->hint,
-				  "%s", x->message);
+			field_name(field, sizeof(field), x->path, x->at_key);
+			doc_error(d, doc, x->path, x->at_key || required,
+				  "schema", x->hint, "%s%s%s", field,
+				  field[0] ? ": " : "", x->message);
 		}
 		js_errors_release(&errs);
 		js_errors_init(&errs);
 	}
-	js_errors_release(&errs);
-	jsonschema_free(js);
 	return d->errors > errors ? -1 : 0;
 }
 
@@ -206,7 +258,7 @@ check_platform(struct model *m, const char *label, struct diags *d)
 			  label);
 		return;
 	}
-	if (first && p->port_from >= p->port_to)
+	if (p->doc && p->port_from >= p->port_to)
 		doc_error(d, p->doc, "/spec/ports/to", 0, "port", NULL,
 			  "ports.to (%d) must be greater than ports.from (%d)",
 			  p->port_to, p->port_from);

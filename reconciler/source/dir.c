@@ -30,14 +30,6 @@ struct walk {
 };
 
 static int
-cmp_path(const void *a, const void *b)
-{
-	const struct source_file *x = a, *y = b;
-
-	return strcmp(x->path, y->path);
-}
-
-static int
 too_large(struct err *e, const char *shown, size_t len, int grew)
 {
 	return err_set(e, "file '%s' is too large (%s%zu bytes; the limit is "
@@ -300,8 +292,7 @@ source_load_dir(struct source *out, const char *root, struct err *e)
 		goto out;
 	}
 
-	if (src.nfiles > 1)
-		qsort(src.files, src.nfiles, sizeof(*src.files), cmp_path);
+	source_sort(&src);
 	src.label = xstrdup(root);	/* before the hash: see source.c */
 	source_hash_revision(&src);
 

@@ -40,14 +40,6 @@ git_msg(void)
 	return ge && ge->message ? ge->message : "unknown error";
 }
 
-static int
-cmp_path(const void *a, const void *b)
-{
-	const struct source_file *x = a, *y = b;
-
-	return strcmp(x->path, y->path);
-}
-
 /*
  * Add GIT_OBJECT_DIRECTORY and GIT_ALTERNATE_OBJECT_DIRECTORIES (a ':'
  * list) as extra object directories. git itself would use the former
@@ -400,8 +392,7 @@ source_load_git(struct source *out, const char *repo, const char *ref,
 	if (read_tree(&w, r, tree, dir) < 0)
 		goto out;
 
-	if (src.nfiles > 1)
-		qsort(src.files, src.nfiles, sizeof(*src.files), cmp_path);
+	source_sort(&src);
 	src.revision = xstrdup(hex);
 	strbuf_reset(&w.path);
 	strbuf_addf(&w.path, "%s@%s", shown, ref);

@@ -33,6 +33,21 @@ source_release(struct source *src)
 	source_init(src);
 }
 
+static int
+cmp_path(const void *a, const void *b)
+{
+	const struct source_file *x = a, *y = b;
+
+	return strcmp(x->path, y->path);
+}
+
+void
+source_sort(struct source *src)
+{
+	if (src->nfiles > 1)
+		qsort(src->files, src->nfiles, sizeof(*src->files), cmp_path);
+}
+
 int
 source_is_manifest_name(const char *name)
 {

@@ -94,6 +94,9 @@ int source_load_git(struct source *out, const char *repo, const char *ref,
 int source_add(struct source *src, const char *path, const void *data,
 	       size_t len, struct err *e);
 
+/* Sort the files by shown path (bytewise), the order everything uses. */
+void source_sort(struct source *src);
+
 /*
  * Recompute src->revision as "sha256:<hex>" over the (path, length,
  * content) of the files, which must be sorted. Paths are taken relative

@@ -20,7 +20,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	source_init(&src);
 	diags_init(&d);
 	if (source_add(&src, "fuzz.yaml", data, size, &e) == 0)
-		manifest_read(&m, &src, &d);
+		manifest_read(&m, NULL, &src, &d);
 	model_free(m);
 	diags_release(&d);
 	source_release(&src);

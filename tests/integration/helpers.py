@@ -47,10 +47,23 @@ VALIDATE_SCHEMA = REPO / "schema" / "validate.schema.json"
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 
-# "FILE:LINE:COL: error: MESSAGE" (optionally " (did you mean 'x'?)").
+# "FILE:LINE:COL: error: MESSAGE" (optionally " (did you mean 'x'?)");
+# "FILE: error: MESSAGE" for a problem without a position (line 0).
 TEXT_DIAG = re.compile(
-    r"^(?P<file>[^:\n]*):(?P<line>\d+):(?P<col>\d+): "
+    r"^(?P<file>[^:\n]*)(?::(?P<line>\d+):(?P<col>\d+))?: "
     r"(?P<severity>error|warning): (?P<message>.*)$")
+
+
+def text_diags(stderr):
+    """The diagnostics of the text format: dicts with file, line, col (ints;
+    0 when the line has no position), severity, message."""
+    out = []
+    for m in map(TEXT_DIAG.match, stderr.splitlines()):
+        if m:
+            d = m.groupdict()
+            d["line"], d["col"] = int(d["line"] or 0), int(d["col"] or 0)
+            out.append(d)
+    return out
 # "::error file=F,line=L,col=C::MESSAGE"
 GITHUB_DIAG = re.compile(
     r"^::(?P<severity>error|warning) file=(?P<file>[^,]*),line=(?P<line>\d+),"

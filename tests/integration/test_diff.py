@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 
+import jsonschema
 import pytest
 import yaml
 
@@ -198,10 +199,21 @@ def _check_secret_field(fields, where):
         assert (key["old"], key["new"]) == (SECRET_A, SECRET_B), where
 
 
+def _check_diff_schema(out):
+    path = helpers.REPO / "schema" / "diff.schema.json"
+    assert path.is_file(), f"missing {path}"
+    try:
+        jsonschema.Draft7Validator(json.loads(path.read_text())).validate(out)
+    except jsonschema.ValidationError as e:
+        pytest.fail(f"diff --format json does not match schema/diff.schema.json: "
+                    f"{e.message} at {list(e.absolute_path)}")
+
+
 def _assert_json_diff(proc, info):
     where = describe(proc)
     assert proc.returncode == 2, "a diff with changes exits 2" + where
     out = _json(proc)
+    _check_diff_schema(out)
     assert out["base"] == {"ref": "base", "revision": info["base"]}, where
     assert out["head"] == {"ref": "head", "revision": info["head"]}, where
     assert out["changed"] is True, where
@@ -321,6 +333,7 @@ def test_identical_refs(pressctl, flat, fmt):
         assert proc.returncode == 0, f"{base}..{head} has no changes: exit 0" + describe(proc)
         if fmt == "json":
             out = _json(proc)
+            _check_diff_schema(out)
             assert out["changed"] is False and out["objects"] == [], describe(proc)
             assert out["summary"] == {"added": 0, "removed": 0, "changed": 0}, describe(proc)
         elif fmt is None:

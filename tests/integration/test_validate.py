@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import threading
 import time
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -52,7 +51,7 @@ def _check_schema_of_report(report, validate_schema):
 
 
 def _text_diags(stderr):
-    return [m.groupdict() for m in map(helpers.TEXT_DIAG.match, stderr.splitlines()) if m]
+    return helpers.text_diags(stderr)
 
 
 # --- the corpus itself (needs no binary) ---------------------------------------
@@ -107,14 +106,14 @@ def test_bad_case(pressctl, validate_schema, case_path):
     text = _text_diags(tproc.stderr)
     assert len(text) == len(diags), (
         "text format: one FILE:LINE:COL: error: MESSAGE line per diagnostic" + describe(tproc) + where)
-    assert {(t["file"], int(t["line"]), int(t["col"])) for t in text} == \
+    assert {(t["file"], t["line"], t["col"]) for t in text} == \
         {(d["file"], d["line"], d["column"]) for d in diags}, describe(tproc) + where
     # A "did you mean" hint ends the text line: "... (did you mean 'x'?)".
     for e in case.expects:
         if e.hint and e.hint.lower().startswith("did you mean"):
             lines = [t for t in text if t["file"] == e.file
-                     and (e.line is None or int(t["line"]) == e.line)
-                     and (e.col is None or int(t["col"]) == e.col)]
+                     and (e.line is None or t["line"] == e.line)
+                     and (e.col is None or t["col"] == e.col)]
             assert any(t["message"].rstrip().lower().endswith(f"({e.hint.lower()})")
                        for t in lines), (
                 f"text format: the line of '{e}' must end with ({e.hint})" + describe(tproc))

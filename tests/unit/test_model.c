@@ -67,7 +67,7 @@ read_model(const char *const *names, const char *const *texts, size_t n)
 	for (size_t i = 0; i < n; i++)
 		assert_int_equal(source_add(&src, names[i], texts[i],
 					    strlen(texts[i]), &e), 0);
-	if (manifest_read(&m, &src, &d) < 0) {
+	if (manifest_read(&m, NULL, &src, &d) < 0) {
 		for (size_t i = 0; i < d.n; i++)
 			fprintf(stderr, "%s:%u:%u: %s\n", d.v[i].file,
 				d.v[i].line, d.v[i].col, d.v[i].message);
