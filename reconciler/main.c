@@ -20,6 +20,12 @@ static const struct command commands[] = {
 	  "check manifests: YAML, schema, references, live names" },
 	{ "diff", cmd_diff,
 	  "compare the desired state at two git refs (for pull requests)" },
+	{ "plan", cmd_plan,
+	  "show what apply would change on the live platform" },
+	{ "apply", cmd_apply,
+	  "converge PostgreSQL, S3 and Docker to the manifests" },
+	{ "status", cmd_status,
+	  "each environment as it is live: converged, pending, drift" },
 };
 
 static void

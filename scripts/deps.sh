@@ -3,7 +3,7 @@
 # services need. Idempotent: packages already present are not touched, and
 # nothing is downloaded when all are installed.
 #
-#   scripts/deps.sh            build + test dependencies
+#   scripts/deps.sh            build + test + local-service dependencies
 #
 # Run as root or with sudo available. No standard input is read.
 set -eu
@@ -14,13 +14,26 @@ libyaml-dev libjansson-dev libgit2-dev libpq-dev libcurl4-openssl-dev
 libexpat1-dev libssl-dev libmicrohttpd-dev libcmocka-dev
 python3 python3-pytest python3-jsonschema python3-yaml json-schema-test-suite
 git valgrind
+postgresql-15 postgresql-client-15 docker.io busybox-static iptables
+curl ca-certificates procps
 "
 
+# Node.js runs s3rver (scripts/s3rver.sh). A machine may already have node
+# and npm from another source (NodeSource): use those, do not replace them.
+command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
+
+# One dpkg-query for all: packages not installed are absent from the output
+# or have another status.
+# shellcheck disable=SC2086
+installed=$(dpkg-query -W -f='${Package} ${Status}\n' $PKGS 2>/dev/null |
+	awk '$NF == "installed" && $(NF-1) == "ok" { printf "%s ", $1 }') || true
 missing=""
 for p in $PKGS; do
-	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
-		missing="$missing $p"
-	fi
+	case " $installed" in
+	*" $p "*) ;;
+	*) missing="$missing $p" ;;
+	esac
 done
 
 if [ -z "$missing" ]; then
@@ -34,6 +47,20 @@ fi
 
 echo "deps: installing:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
+# The packages' maintainer scripts must not start the system-wide
+# PostgreSQL cluster or Docker engine: scripts/services.sh runs private ones.
+# A policy-rc.d that denies service starts is the Debian way to say so; it is
+# removed again afterwards unless one was there before.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+	trap '$SUDO rm -f "$policy"' EXIT
+	trap 'exit 130' INT TERM
+	printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+	$SUDO chmod 755 "$policy"
+fi
 $SUDO apt-get update -q >&2 || true
 # shellcheck disable=SC2086
-$SUDO apt-get install -y -q --no-install-recommends $missing >&2
+if ! $SUDO apt-get install -y -q --no-install-recommends $missing >&2; then
+	echo "deps: apt-get install failed; see its output above" >&2
+	exit 1
+fi

@@ -55,7 +55,30 @@ int cmd_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print a JSON value to stdout, indented, with a final newline. */
 void cmd_print_json(json_t *v);
 
+struct model;
+
+/* Load and validate the source into *m; on failure print the diagnostics
+ * (text, stderr) and return EXIT_ERROR, else EXIT_OK. */
+int cmd_load_model(struct model **m, const struct source_opts *so);
+
+/* --only selectors: "acme" (a site), "acme/staging" (an environment),
+ * "tier=gold" (a site or environment label). Repeatable. */
+struct selectors {
+	const char *v[64];
+	int n;
+};
+
+int cmd_add_selector(struct selectors *s, const char *arg);
+/* plan_filter.match for selectors (arg: struct selectors *). */
+int cmd_selector_match(const struct model *m, const char *env_id, void *arg);
+
+/* Is stderr a terminal (progress lines) or not (JSON log lines)? */
+int cmd_tty(void);
+
 int cmd_validate(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_apply(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 #endif

@@ -3,7 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "cmd.h"
+#include "../manifest/manifest.h"
 
 int
 cmd_format(const char *arg, unsigned allowed, enum format *out)
@@ -128,4 +131,74 @@ cmd_print_json(json_t *v)
 {
 	json_dumpf(v, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
 	fputc('\n', stdout);
+}
+
+int
+cmd_load_model(struct model **m, const struct source_opts *so)
+{
+	struct source src;
+	struct diags d;
+	struct err e;
+	int rc = EXIT_OK;
+
+	*m = NULL;
+	source_init(&src);
+	diags_init(&d);
+	if (cmd_source_load(&src, so, &e) < 0) {
+		rc = cmd_fail("%s", e.msg);
+	} else if (manifest_read(m, NULL, &src, &d) < 0) {
+		diags_sort(&d);
+		cmd_print_diags(&d, FORMAT_TEXT);
+		rc = cmd_fail("%s is invalid (%zu error%s); nothing was changed",
+			      src.label, d.errors, d.errors == 1 ? "" : "s");
+	}
+	diags_release(&d);
+	source_release(&src);
+	return rc;
+}
+
+int
+cmd_add_selector(struct selectors *s, const char *arg)
+{
+	if (s->n >= (int)(sizeof(s->v) / sizeof(s->v[0])))
+		return -1;
+	s->v[s->n++] = arg;
+	return 0;
+}
+
+int
+cmd_selector_match(const struct model *m, const char *env_id, void *arg)
+{
+	const struct selectors *s = arg;
+	const struct environment *e = model_find_env(m, env_id);
+	size_t sl = strcspn(env_id, "/");
+
+	if (!s || s->n == 0)
+		return 1;
+	for (int i = 0; i < s->n; i++) {
+		const char *sel = s->v[i], *eq = strchr(sel, '=');
+
+		if (eq) {
+			char key[128];
+			json_t *v;
+
+			snprintf(key, sizeof(key), "%.*s", (int)(eq - sel), sel);
+			v = e ? json_object_get(e->labels, key) : NULL;
+			if (json_is_string(v) &&
+			    strcmp(json_string_value(v), eq + 1) == 0)
+				return 1;
+		} else if (strchr(sel, '/')) {
+			if (strcmp(sel, env_id) == 0)
+				return 1;
+		} else if (strlen(sel) == sl && strncmp(sel, env_id, sl) == 0) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int
+cmd_tty(void)
+{
+	return isatty(STDERR_FILENO);
 }

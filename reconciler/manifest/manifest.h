@@ -147,6 +147,7 @@ struct live_object {
 	const struct environment *env;
 	json_t *spec;			/* owned: canonical desired spec */
 	char hash[65];			/* SHA-256 of the canonical JSON */
+	char *owned_name;		/* replica names are owned here */
 };
 
 struct backup_policy {
@@ -177,7 +178,8 @@ struct model {
 	struct domain *domains;
 	size_t ndomains;
 	struct live_object *objects;	/* per environment: role, schema,
-					 * bucket, container; in env order */
+					 * bucket, one container per replica;
+					 * in env order */
 	size_t nobjects;
 	int has_platform;
 };

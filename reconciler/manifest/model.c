@@ -62,6 +62,8 @@ live_kind_name(enum live_kind k)
 	return names[k];
 }
 
+static json_t *profile_vars(const struct app_profile *prof);
+
 static int
 stage_parse(const char *s, enum stage *out)
 {
@@ -357,6 +359,7 @@ add_object(struct model *m, size_t *alloc, enum live_kind kind,
 	o->name = name;
 	o->env = e;
 	o->spec = spec;
+	o->owned_name = NULL;
 	canonical_hash(o->hash, spec);
 }
 
@@ -443,15 +446,48 @@ finalize_env(struct model *m, struct environment *e, size_t *oalloc)
 		"{s:s, s:s}", "name", e->schema, "owner", e->role));
 	add_object(m, oalloc, LIVE_BUCKET, e->bucket, e, json_pack(
 		"{s:s}", "name", e->bucket));
-	c = json_pack("{s:s, s:s, s:O, s:O, s:O, s:O}", "name", e->container,
+	/* What the container gets from the platform, by the names of its
+	 * app profile; values that are secret or known only at apply time
+	 * (the DSN's host) enter the hash through what they derive from. */
+	c = json_pack("{s:s, s:O, s:O, s:O, s:O, s:{s:s?, s:s, s:s, s:O}}",
 		      "image", e->image, "port", json_object_get(spec, "port"),
-		      "replicas", json_object_get(spec, "replicas"),
 		      "env", json_object_get(spec, "env"),
-		      "health", health);
+		      "health", health, "labels", e->labels,
+		      "platform", "siteHost", m->platform.pg_site_host,
+		      "s3Endpoint", m->platform.s3_site_endpoint,
+		      "s3Region", m->platform.s3_region,
+		      "passwordGeneration",
+		      json_object_get(db, "passwordGeneration"));
+	json_object_set_new(c, "vars", profile_vars(prof));
 	set_if(c, "command", json_object_get(spec, "command"));
 	set_if(c, "resources", json_object_get(spec, "resources"));
 	set_if(c, "hostPort", json_object_get(spec, "hostPort"));
-	add_object(m, oalloc, LIVE_CONTAINER, e->container, e, c);
+	/* One container per replica: "<name>" alone, "<name>-<n>" for more
+	 * (DESIGN §3); none when scaled to zero. */
+	for (int r = 0; r < e->replicas; r++) {
+		json_t *one = json_deep_copy(c);
+		char *name = e->replicas == 1 ? xstrdup(e->container) :
+		    xprintf("%s-%d", e->container, r + 1);
+
+		json_object_set_new(one, "name", json_string(name));
+		json_object_set_new(one, "replica", json_integer(r + 1));
+		add_object(m, oalloc, LIVE_CONTAINER, name, e, one);
+		m->objects[m->nobjects - 1].owned_name = name;
+	}
+	json_decref(c);
+}
+
+static json_t *
+profile_vars(const struct app_profile *prof)
+{
+	static const char *const keys[PV_COUNT] = { "dbHost", "dbPort",
+		"dbName", "dbSchema", "dbUser", "dbPassword", "s3Bucket",
+		"s3Endpoint", "s3Region" };
+	json_t *o = json_object();
+
+	for (int i = 0; prof && i < PV_COUNT; i++)
+		json_object_set_new(o, keys[i], json_string(prof->vars[i]));
+	return o;
 }
 
 static void
@@ -549,8 +585,10 @@ model_free(struct model *m)
 		json_decref(e->spec);
 		json_decref(e->labels);
 	}
-	for (size_t i = 0; i < m->nobjects; i++)
+	for (size_t i = 0; i < m->nobjects; i++) {
 		json_decref(m->objects[i].spec);
+		free(m->objects[i].owned_name);
+	}
 	free(m->objects);
 	free(m->envs);
 	free(m->sites);

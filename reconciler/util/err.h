@@ -13,10 +13,17 @@
 
 struct err {
 	char msg[1024];
+	int transient;	/* 1: worth retrying (connection refused, timeout,
+			 * HTTP 5xx/429, serialization failure) */
 };
 
-/* Format a message into e (which may be NULL) and return -1. */
+/* Format a message into e (which may be NULL) and return -1; the error
+ * is permanent (e->transient = 0). */
 int err_set(struct err *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* The same for a transient error (e->transient = 1). */
+int err_transient(struct err *e, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* Prepend "fmt: " to the message already in e; returns -1. */

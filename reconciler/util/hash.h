@@ -11,4 +11,12 @@
 /* Hex SHA-256 of data into out (SHA256_HEX_LEN + 1 bytes). */
 void hash_sha256_hex(char out[SHA256_HEX_LEN + 1], const void *data, size_t n);
 
+/*
+ * HMAC-SHA256(key, msg), base64url without padding (43 characters), into
+ * out (at least 44 bytes). Used for derived passwords: the result is a
+ * secret; the caller wipes it.
+ */
+void hash_hmac_b64url(char out[44], const void *key, size_t keylen,
+		      const char *msg);
+
 #endif

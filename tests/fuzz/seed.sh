@@ -13,6 +13,11 @@ fuzz_manifest)
 		cp "$f" "$corpus/seed-$(printf '%s' "$f" | tr '/' '_')"
 	done
 	;;
+fuzz_s3xml)
+	for f in tests/fixtures/s3xml/*.xml; do
+		cp "$f" "$corpus/seed-$(basename "$f")"
+	done
+	;;
 *)
 	echo "seed.sh: unknown fuzz target '$target'" >&2
 	exit 1

@@ -1,0 +1,461 @@
+/*
+ * executor.c - run a plan with bounded workers.
+ *
+ * Each worker owns its driver handles (one connection per worker). An
+ * action starts when every action it depends on is done, and deletes
+ * (phase 1) only once no create or update is left. Before each action
+ * its intent goes to the journal; after it, its outcome. A failed action
+ * makes its dependents "skipped"; unrelated actions go on.
+ */
+#include "apply.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../driver/driver.h"
+#include "../manifest/profile.h"
+#include "../util/hash.h"
+#include "../util/secret.h"
+
+enum run_state { PENDING, RUNNING, DONE, FAILED, SKIPPED };
+
+struct exec {
+	struct pass *p;
+	const struct plan *plan;
+	const struct apply_opts *o;
+	enum run_state *st;
+	size_t running, finished;
+	size_t phase0_left;		/* creates/updates not finished */
+	long long run_id;
+	struct apply_result *r;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	char *db_host, *db_port, *db_name;
+};
+
+struct worker {
+	struct exec *x;
+	void *h[3];			/* per driver: postgres, s3, docker */
+	unsigned seed;
+};
+
+static int
+driver_index(const struct driver *d)
+{
+	return d == &driver_postgres ? 0 : d == &driver_s3 ? 1 : 2;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* --- arguments an action needs --------------------------------------- */
+
+static void
+derive_password(char out[44], const struct pass *p, const char *schema,
+		int generation)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "pg:%s:%d", schema, generation);
+	hash_hmac_b64url(out, p->master_key, strlen(p->master_key), msg);
+}
+
+static void
+put(json_t *o, const char *k, const char *v)
+{
+	if (k && v)
+		json_object_set_new(o, k, json_string(v));
+}
+
+/* The variables of a site container: the platform's by the names of its
+ * app profile (they win), then its own with secret references resolved. */
+static int
+container_env(json_t **out, struct exec *x, const struct environment *env,
+	      const char *password, struct err *e)
+{
+	const struct app_profile *prof = profile_find(env->app);
+	const struct platform *pf = &x->p->model->platform;
+	json_t *vars = json_object(), *own = json_object_get(env->spec, "env"), *v;
+	const char *k;
+
+	json_object_foreach(own, k, v) {
+		char *val;
+
+		if (json_is_string(v)) {
+			put(vars, k, json_string_value(v));
+			continue;
+		}
+		if (secret_resolve(&val, json_string_value(json_object_get(v, "env")),
+				   json_string_value(json_object_get(v, "file")),
+				   k, e) < 0) {
+			json_decref(vars);
+			return err_wrap(e, "environment '%s'", env->id);
+		}
+		put(vars, k, val);
+		secret_free(val);
+	}
+	if (prof) {
+		put(vars, prof->vars[PV_DB_HOST], pf->pg_site_host ?
+		    pf->pg_site_host : x->db_host);
+		put(vars, prof->vars[PV_DB_PORT], x->db_port);
+		put(vars, prof->vars[PV_DB_NAME], x->db_name);
+		put(vars, prof->vars[PV_DB_SCHEMA], env->schema);
+		put(vars, prof->vars[PV_DB_USER], env->role);
+		put(vars, prof->vars[PV_DB_PASSWORD], password);
+		put(vars, prof->vars[PV_S3_BUCKET], env->bucket);
+		put(vars, prof->vars[PV_S3_ENDPOINT], pf->s3_site_endpoint);
+		put(vars, prof->vars[PV_S3_REGION], pf->s3_region);
+	}
+	*out = vars;
+	return 0;
+}
+
+static json_t *
+container_labels(struct exec *x, const struct live_object *o)
+{
+	const struct environment *env = o->env;
+	json_t *replica = json_object_get(o->spec, "replica");
+	char rep[16];
+
+	snprintf(rep, sizeof(rep), "%lld", json_is_integer(replica) ?
+		 (long long)json_integer_value(replica) : 1LL);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+			 "press.managed", "true",
+			 "press.platform", x->p->model->platform.name,
+			 "press.site", env->site->name, "press.env", env->id,
+			 "press.spec", o->hash,
+			 "press.revision", x->p->model->revision,
+			 "press.replica", rep);
+}
+
+static int
+role_generation(const struct environment *env)
+{
+	json_t *g = json_object_get(json_object_get(env->spec, "database"),
+				    "passwordGeneration");
+
+	return json_is_integer(g) ? (int)json_integer_value(g) : 1;
+}
+
+/* --- one action -------------------------------------------------------- */
+
+static const char *
+rec_name(const struct recorded *rec, const char *env_id, enum live_kind k)
+{
+	for (size_t i = 0; i < rec->nres; i++)
+		if (rec->res[i].kind == k && strcmp(rec->res[i].env_id, env_id) == 0)
+			return rec->res[i].name;
+	return NULL;
+}
+
+static int
+call_driver(struct worker *w, const struct action *a, int *attempts,
+	    struct err *e)
+{
+	struct exec *x = w->x;
+	const struct driver *drv = driver_for(a->act.kind);
+	int di = driver_index(drv), max = x->o->max_attempts > 0 ?
+	    x->o->max_attempts : 5;
+	struct driver_action act = a->act;
+	struct apply_args args;
+	char password[44] = "";
+	int rc = -1;
+
+	memset(&args, 0, sizeof(args));
+	act.args = &args;
+	if (a->act.want && (a->act.kind == LIVE_ROLE ||
+			    a->act.kind == LIVE_CONTAINER))
+		derive_password(password, x->p, a->act.want->env->schema,
+				role_generation(a->act.want->env));
+	args.password = password;
+	if (a->act.kind == LIVE_CONTAINER && a->act.want) {
+		const struct platform *pf = &x->p->model->platform;
+
+		if (container_env(&args.env, x, a->act.want->env, password, e) < 0)
+			goto out;
+		args.labels = container_labels(x, a->act.want);
+		args.network = pf->runtime_network;
+		if (state_ports(x->p->state, a->act.name, a->env_id, pf->port_from,
+				pf->port_to, args.host_ports, e) < 0)
+			goto out;
+	}
+	for (*attempts = 1;; (*attempts)++) {
+		if (!w->h[di] && drv->open(&w->h[di], &x->p->denv, e) < 0)
+			w->h[di] = NULL;
+		else if ((rc = drv->apply(w->h[di], &act, e)) == 0)
+			break;
+		if (!e->transient || *attempts >= max)
+			break;
+		/* exponential backoff with jitter: 250 ms .. 4 s */
+		{
+			long base = 250L << (*attempts - 1 < 4 ? *attempts - 1 : 4);
+
+			sleep_ms(base / 2 + (long)(rand_r(&w->seed) % (unsigned)base));
+		}
+		if (w->h[di]) {		/* a fresh connection for the retry */
+			drv->close(w->h[di]);
+			w->h[di] = NULL;
+		}
+	}
+out:
+	memset(password, 0, sizeof(password));
+	if (args.env) {
+		const char *k;
+		json_t *v;
+
+		/* The container's variables hold secrets: drop them now. */
+		json_object_foreach(args.env, k, v)
+			json_string_set(v, "");
+		json_decref(args.env);
+	}
+	json_decref(args.labels);
+	return rc;
+}
+
+/* Record the outcome of a successful action in the state. */
+static int
+record(struct exec *x, const struct action *a, struct err *e)
+{
+	struct state *st = x->p->state;
+	const char *rev = x->p->model->revision;
+	const struct platform *pf = &x->p->model->platform;
+
+	switch (a->type) {
+	case ACT_ADOPT:
+		return state_resource_put(st, a->act.kind, a->act.name, a->env_id,
+					  a->act.want->hash, rev, e);
+	case ACT_SOFT_DELETE:
+		return state_deletion_put(st, a->env_id,
+			rec_name(&x->p->rec, a->env_id, LIVE_SCHEMA),
+			rec_name(&x->p->rec, a->env_id, LIVE_ROLE),
+			rec_name(&x->p->rec, a->env_id, LIVE_BUCKET),
+			pf->soft_delete_days, e);
+	case ACT_REVIVE:
+	case ACT_FORGET:
+		return state_deletion_drop(st, a->env_id, e);
+	case ACT_DRIVER:
+		break;
+	}
+	switch (a->act.op) {
+	case OP_CREATE:
+	case OP_UPDATE:
+		if (state_resource_put(st, a->act.kind, a->act.name, a->env_id,
+				       a->act.want->hash, rev, e) < 0)
+			return -1;
+		return a->act.kind == LIVE_CONTAINER ?
+		    state_rollout_clear(st, a->act.name, e) : 0;
+	case OP_REMOVE:
+		if (state_resource_drop(st, a->act.kind, a->act.name, e) < 0)
+			return -1;
+		return state_ports_release(st, a->act.name, e);
+	case OP_PURGE:
+		return state_resource_drop(st, a->act.kind, a->act.name, e);
+	}
+	return 0;
+}
+
+static int
+run_action(struct worker *w, const struct action *a, struct err *e)
+{
+	struct exec *x = w->x;
+	long long jid = 0;
+	int attempts = 1, rc;
+	struct err je;
+
+	if (state_journal_begin(x->p->state, x->run_id, x->p->model->revision,
+				action_verb(a), a->act.kind,
+				a->act.name ? a->act.name : a->env_id, a->env_id,
+				a->act.want ? a->act.want->hash : NULL, &jid, e) < 0)
+		return -1;
+	rc = a->type == ACT_DRIVER ? call_driver(w, a, &attempts, e) : 0;
+	if (rc == 0)
+		rc = record(x, a, e);
+	else if (a->act.kind == LIVE_CONTAINER && a->act.want &&
+		 (a->act.op == OP_CREATE || a->act.op == OP_UPDATE))
+		/* No retry storm: this spec waits for backoff or a change. */
+		state_rollout_failed(x->p->state, a->act.name, a->act.want->hash,
+				     e->msg, &je);
+	state_journal_end(x->p->state, jid, rc == 0 ? "done" : "failed",
+			  rc == 0 ? NULL : e->msg, attempts, &je);
+	return rc;
+}
+
+/* --- scheduling ---------------------------------------------------------- */
+
+/* ids are 1-based plan positions */
+#define index_of(plan, id) ((void)(plan), (size_t)(id) - 1)
+
+/* Next runnable action, marking doomed ones skipped; SIZE_MAX if none. */
+static size_t
+pick(struct exec *x, size_t *skipped_now)
+{
+	const struct plan *plan = x->plan;
+	int phase0_left = x->phase0_left > 0;
+
+	*skipped_now = SIZE_MAX;
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct action *a = &plan->v[i];
+		int ready = 1;
+
+		if (x->st[i] != PENDING)
+			continue;
+		if (a->phase == 1 && phase0_left)
+			continue;
+		for (size_t d = 0; d < a->ndeps; d++) {
+			enum run_state s = x->st[index_of(plan, a->deps[d])];
+
+			if (s == FAILED || s == SKIPPED) {
+				x->st[i] = SKIPPED;
+				*skipped_now = i;
+				return SIZE_MAX;
+			}
+			if (s != DONE)
+				ready = 0;
+		}
+		if (ready)
+			return i;
+	}
+	return SIZE_MAX;
+}
+
+static void
+report(struct exec *x, size_t i, const char *outcome, const char *error)
+{
+	x->finished++;
+	if (x->plan->v[i].phase == 0)
+		x->phase0_left--;
+	if (x->o->progress)
+		x->o->progress(x->o->arg, x->finished, x->plan->n, &x->plan->v[i],
+			       outcome, error);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct exec *x = w->x;
+
+	pthread_mutex_lock(&x->mu);
+	for (;;) {
+		size_t skipped, i = pick(x, &skipped);
+		struct err e;
+		int rc;
+
+		if (skipped != SIZE_MAX) {
+			const struct action *a = &x->plan->v[skipped];
+			long long jid;
+			struct err je;
+
+			x->r->skipped++;
+			if (state_journal_begin(x->p->state, x->run_id,
+						x->p->model->revision, action_verb(a),
+						a->act.kind, a->act.name ? a->act.name :
+						a->env_id, a->env_id, NULL, &jid, &je) == 0)
+				state_journal_end(x->p->state, jid, "skipped",
+						  "a dependency failed", 0, &je);
+			report(x, skipped, "skipped", "a dependency failed");
+			pthread_cond_broadcast(&x->cv);
+			continue;
+		}
+		if (i == SIZE_MAX) {
+			if (x->running == 0)
+				break;
+			pthread_cond_wait(&x->cv, &x->mu);
+			continue;
+		}
+		x->st[i] = RUNNING;
+		x->running++;
+		pthread_mutex_unlock(&x->mu);
+
+		memset(&e, 0, sizeof(e));
+		rc = run_action(w, &x->plan->v[i], &e);
+
+		pthread_mutex_lock(&x->mu);
+		x->running--;
+		x->st[i] = rc == 0 ? DONE : FAILED;
+		if (rc == 0)
+			x->r->done++;
+		else
+			x->r->failed++;
+		report(x, i, rc == 0 ? "done" : "failed", rc == 0 ? NULL : e.msg);
+		pthread_cond_broadcast(&x->cv);
+	}
+	pthread_cond_broadcast(&x->cv);
+	pthread_mutex_unlock(&x->mu);
+	for (int d = 0; d < 3; d++) {
+		const struct driver *drv = d == 0 ? &driver_postgres :
+		    d == 1 ? &driver_s3 : &driver_docker;
+
+		drv->close(w->h[d]);
+	}
+	return NULL;
+}
+
+int
+apply_plan(struct pass *p, const struct plan *plan, const struct apply_opts *o,
+	   struct apply_result *r, struct err *e)
+{
+	int n = o->parallel > 0 ? o->parallel : 4, rc = -1;
+	struct worker *w = NULL;
+	pthread_t *tids = NULL;
+	struct exec x;
+	json_t *summary;
+
+	memset(r, 0, sizeof(*r));
+	memset(&x, 0, sizeof(x));
+	x.p = p;
+	x.plan = plan;
+	x.o = o;
+	x.r = r;
+	if (pg_dsn_parts(p->pg_dsn, &x.db_host, &x.db_port, &x.db_name, e) < 0)
+		return -1;
+	if (state_run_begin(p->state, plan->revision, "apply", &x.run_id, e) < 0)
+		goto out;
+	r->run_id = x.run_id;
+	x.st = xcalloc(plan->n + 1, sizeof(*x.st));
+	for (size_t i = 0; i < plan->n; i++)
+		x.phase0_left += plan->v[i].phase == 0;
+	pthread_mutex_init(&x.mu, NULL);
+	pthread_cond_init(&x.cv, NULL);
+	if ((size_t)n > plan->n)
+		n = plan->n ? (int)plan->n : 1;
+	w = xcalloc((size_t)n, sizeof(*w));
+	tids = xcalloc((size_t)n, sizeof(*tids));
+	for (int i = 0; i < n; i++) {
+		w[i].x = &x;
+		w[i].seed = (unsigned)time(NULL) ^ (unsigned)(i * 2654435761u);
+		if (pthread_create(&tids[i], NULL, worker_main, &w[i]) != 0) {
+			tids[i] = 0;
+			worker_main(&w[i]);
+		}
+	}
+	for (int i = 0; i < n; i++)
+		if (tids[i])
+			pthread_join(tids[i], NULL);
+	summary = json_pack("{s:I, s:I, s:I}", "done", (json_int_t)r->done,
+			    "failed", (json_int_t)r->failed,
+			    "skipped", (json_int_t)r->skipped);
+	state_run_end(p->state, x.run_id, r->failed || r->skipped ? "failed" : "ok",
+		      summary, e);
+	json_decref(summary);
+	pthread_mutex_destroy(&x.mu);
+	pthread_cond_destroy(&x.cv);
+	rc = 0;
+out:
+	free(x.st);
+	free(w);
+	free(tids);
+	free(x.db_host);
+	free(x.db_port);
+	free(x.db_name);
+	return rc;
+}

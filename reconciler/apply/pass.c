@@ -1,0 +1,212 @@
+/*
+ * pass.c - secrets, state and observation for one reconcile pass.
+ */
+#include "apply.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../util/secret.h"
+
+static void
+actor(char *buf, size_t n)
+{
+	char host[128] = "?";
+	const char *user = getenv("USER");
+
+	gethostname(host, sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	snprintf(buf, n, "%s@%s pid %ld", user ? user : "?", host,
+		 (long)getpid());
+}
+
+int
+pass_open(struct pass *p, const struct model *m, const char *command,
+	  struct err *e)
+{
+	const struct platform *pf = &m->platform;
+
+	memset(p, 0, sizeof(*p));
+	p->model = m;
+	live_init(&p->live);
+	actor(p->actor, sizeof(p->actor));
+	if (secret_resolve(&p->pg_dsn, pf->pg_dsn.env, pf->pg_dsn.file,
+			   "postgres.dsn", e) < 0 ||
+	    secret_resolve(&p->s3_access_key, pf->s3_access_key.env,
+			   pf->s3_access_key.file, "s3.accessKey", e) < 0 ||
+	    secret_resolve(&p->s3_secret_key, pf->s3_secret_key.env,
+			   pf->s3_secret_key.file, "s3.secretKey", e) < 0 ||
+	    secret_resolve(&p->master_key, pf->master_key.env,
+			   pf->master_key.file, "secrets.masterKey", e) < 0)
+		goto fail;
+	p->denv.platform = pf;
+	p->denv.pg_dsn = p->pg_dsn;
+	p->denv.s3_access_key = p->s3_access_key;
+	p->denv.s3_secret_key = p->s3_secret_key;
+	if (state_open(&p->state, p->pg_dsn, pf->name, p->actor, e) < 0) {
+		err_wrap(e, "cannot open the state of platform '%s' in "
+			 "PostgreSQL", pf->name);
+		goto fail;
+	}
+	(void)command;
+	p->now = state_now();
+	return 0;
+fail:
+	pass_close(p);
+	return -1;
+}
+
+void
+pass_close(struct pass *p)
+{
+	state_close(p->state);
+	recorded_release(&p->rec);
+	live_release(&p->live);
+	secret_free(p->pg_dsn);
+	secret_free(p->s3_access_key);
+	secret_free(p->s3_secret_key);
+	secret_free(p->master_key);
+	memset(p, 0, sizeof(*p));
+}
+
+/* --- parallel observation ---------------------------------------------- */
+
+struct observer {
+	pthread_t tid;
+	const struct driver *drv;
+	const struct driver_env *env;
+	const struct observe_req *q;
+	struct live out;
+	struct err err;
+	int rc;
+};
+
+static void *
+observe_one(void *arg)
+{
+	struct observer *o = arg;
+	void *h = NULL;
+
+	live_init(&o->out);
+	o->rc = o->drv->open(&h, o->env, &o->err);
+	if (o->rc == 0)
+		o->rc = o->drv->observe(h, o->q, &o->out, &o->err);
+	o->drv->close(h);
+	if (o->rc < 0)
+		err_wrap(&o->err, "cannot observe %s", o->drv->name);
+	return NULL;
+}
+
+/* A growable list of borrowed names per kind. */
+struct names {
+	const char **v[4];
+	size_t n[4], alloc[4];
+};
+
+static void
+names_add(struct names *nm, enum live_kind k, const char *name)
+{
+	xgrow(&nm->v[k], &nm->alloc[k], nm->n[k] + 1, sizeof(*nm->v[k]));
+	nm->v[k][nm->n[k]++] = name;
+}
+
+static int
+obj_cmp(const void *a, const void *b)
+{
+	const struct live_object *x = *(const struct live_object *const *)a;
+	const struct live_object *y = *(const struct live_object *const *)b;
+
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* Observed objects learn their environment from the model or state. */
+static void
+attribute(struct pass *p)
+{
+	const struct model *m = p->model;
+	const struct live_object **idx = xcalloc(m->nobjects + 1, sizeof(*idx));
+
+	for (size_t i = 0; i < m->nobjects; i++)
+		idx[i] = &m->objects[i];
+	if (m->nobjects > 1)
+		qsort(idx, m->nobjects, sizeof(*idx), obj_cmp);
+	for (size_t i = 0; i < p->live.n; i++) {
+		struct live_item *l = &p->live.v[i];
+		struct live_object key = { .kind = l->kind, .name = l->name };
+		const struct live_object *kp = &key, **hit;
+		const struct rec_resource *r;
+
+		if (l->env_id)
+			continue;
+		hit = bsearch(&kp, idx, m->nobjects, sizeof(*idx), obj_cmp);
+		if (hit)
+			l->env_id = xstrdup((*hit)->env->id);
+		else if ((r = recorded_find(&p->rec, l->kind, l->name)))
+			l->env_id = xstrdup(r->env_id);
+	}
+	free(idx);
+}
+
+int
+pass_observe(struct pass *p, struct err *e)
+{
+	const struct driver *drivers[3] = { &driver_postgres, &driver_s3,
+					    &driver_docker };
+	struct observer obs[3];
+	const char **doomed[4];
+	struct observe_req q;
+	struct names nm;
+	int rc = 0;
+
+	memset(&nm, 0, sizeof(nm));
+	memset(&q, 0, sizeof(q));
+	if (state_read(p->state, &p->rec, e) < 0)
+		return -1;
+	for (size_t i = 0; i < p->model->nobjects; i++)
+		names_add(&nm, p->model->objects[i].kind, p->model->objects[i].name);
+	for (size_t i = 0; i < p->rec.nres; i++)
+		names_add(&nm, p->rec.res[i].kind, p->rec.res[i].name);
+	q.platform = p->model->platform.name;
+	for (int k = 0; k < 4; k++) {
+		q.names[k] = nm.v[k];
+		q.nnames[k] = nm.n[k];
+	}
+	plan_doomed(p->model, &p->rec, p->now, doomed, q.nsized);
+	for (int k = 0; k < 4; k++)
+		q.sized[k] = doomed[k];
+
+	for (int i = 0; i < 3; i++) {
+		memset(&obs[i], 0, sizeof(obs[i]));
+		obs[i].drv = drivers[i];
+		obs[i].env = &p->denv;
+		obs[i].q = &q;
+		if (pthread_create(&obs[i].tid, NULL, observe_one, &obs[i]) != 0)
+			observe_one(&obs[i]), obs[i].tid = 0;
+	}
+	for (int i = 0; i < 3; i++) {
+		if (obs[i].tid)
+			pthread_join(obs[i].tid, NULL);
+		if (obs[i].rc < 0 && rc == 0) {
+			*e = obs[i].err;
+			rc = -1;
+		}
+		for (size_t j = 0; j < obs[i].out.n; j++) {
+			xgrow(&p->live.v, &p->live.alloc, p->live.n + 1,
+			      sizeof(*p->live.v));
+			p->live.v[p->live.n++] = obs[i].out.v[j];
+		}
+		free(obs[i].out.v);
+	}
+	for (int k = 0; k < 4; k++) {
+		free(nm.v[k]);
+		free(doomed[k]);
+	}
+	live_sort(&p->live);
+	attribute(p);
+	return rc;
+}

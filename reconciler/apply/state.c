@@ -1,0 +1,1622 @@
+/*
+ * state.c - pressctl's own state in schema "pressctl" (docs/state.md).
+ *
+ * One libpq connection per struct state, guarded by a mutex; every
+ * statement goes through PQexecParams (values as parameters, never
+ * formatted into SQL). Times that drive decisions come from state_now()
+ * and travel as parameters, so PRESSCTL_NOW moves the whole state's clock.
+ *
+ * A call that finds the connection broken resets it once (and re-takes
+ * the apply lock the old session held); a statement that loses the
+ * connection is retried once on the new one, then fails as transient.
+ */
+#include "state.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "../util/hash.h"
+#include "../util/strbuf.h"
+
+#define CONNECT_TIMEOUT_S 10
+#define STATEMENT_TIMEOUT_MS 60000
+#define MAX_INTENTS "1000" /* rec_intent rows returned at most */
+#define PORT_ATTEMPTS 256
+
+struct state {
+	pthread_mutex_t mu;
+	PGconn *conn;
+	char *platform, *actor;
+	char *appname; /* current application_name */
+	int64_t lock_key;
+	int locked;
+	long long *runs; /* runs begun here and not yet ended */
+	size_t nruns, aruns;
+};
+
+/* --- migrations --------------------------------------------------------- */
+
+/*
+ * Versioned, append-only: never edit a released migration, add the next
+ * one. Each is a list of statements run in one transaction together with
+ * its row in pressctl.migrations.
+ */
+static const char *const migration_1[] = {
+	"CREATE TABLE pressctl.resources ("
+	" platform text NOT NULL,"
+	" kind text NOT NULL CHECK (kind IN ('role', 'schema', 'bucket',"
+	"  'container')),"
+	" name text NOT NULL,"
+	" env_id text,"
+	" spec_hash text NOT NULL,"
+	" revision text,"
+	" created_at timestamptz NOT NULL,"
+	" applied_at timestamptz NOT NULL,"
+	" PRIMARY KEY (platform, kind, name))",
+
+	"CREATE TABLE pressctl.runs ("
+	" id bigserial PRIMARY KEY,"
+	" platform text NOT NULL,"
+	" revision text,"
+	" actor text NOT NULL,"
+	" command text NOT NULL,"
+	" status text NOT NULL CHECK (status IN ('running', 'ok', 'failed',"
+	"  'refused', 'interrupted')),"
+	" started_at timestamptz NOT NULL,"
+	" finished_at timestamptz,"
+	" summary jsonb,"
+	" pid integer,"
+	" backend_start timestamptz)",
+	"CREATE INDEX runs_platform_status ON pressctl.runs (platform, status)",
+
+	"CREATE TABLE pressctl.journal ("
+	" id bigserial PRIMARY KEY,"
+	" run_id bigint NOT NULL REFERENCES pressctl.runs (id)"
+	"  ON DELETE CASCADE,"
+	" platform text NOT NULL,"
+	" revision text,"
+	" action text NOT NULL,"
+	" kind text NOT NULL,"
+	" target text NOT NULL,"
+	" env_id text,"
+	" spec_hash text,"
+	" state text NOT NULL DEFAULT 'intent' CHECK (state IN ('intent',"
+	"  'done', 'failed', 'skipped')),"
+	" error text,"
+	" attempts integer NOT NULL DEFAULT 0,"
+	" started_at timestamptz NOT NULL,"
+	" finished_at timestamptz,"
+	" actor text NOT NULL)",
+	"CREATE INDEX journal_run ON pressctl.journal (run_id)",
+	"CREATE INDEX journal_platform_started ON pressctl.journal"
+	" (platform, started_at)",
+	"CREATE INDEX journal_intents ON pressctl.journal (platform, run_id)"
+	" WHERE state = 'intent'",
+
+	"CREATE TABLE pressctl.allocations ("
+	" platform text NOT NULL,"
+	" port integer NOT NULL CHECK (port BETWEEN 1 AND 65535),"
+	" owner text NOT NULL,"
+	" slot smallint NOT NULL CHECK (slot IN (0, 1)),"
+	" env_id text,"
+	" allocated_at timestamptz NOT NULL,"
+	" PRIMARY KEY (platform, port),"
+	" UNIQUE (platform, owner, slot))",
+
+	"CREATE TABLE pressctl.deletions ("
+	" platform text NOT NULL,"
+	" env_id text NOT NULL,"
+	" schema_name text,"
+	" role_name text,"
+	" bucket text,"
+	" deleted_at timestamptz NOT NULL,"
+	" purge_after timestamptz NOT NULL,"
+	" PRIMARY KEY (platform, env_id))",
+
+	"CREATE TABLE pressctl.rollouts ("
+	" platform text NOT NULL,"
+	" name text NOT NULL,"
+	" spec_hash text NOT NULL,"
+	" failures integer NOT NULL,"
+	" last_error text,"
+	" last_failed_at timestamptz NOT NULL,"
+	" next_retry_at timestamptz NOT NULL,"
+	" PRIMARY KEY (platform, name))",
+
+	"CREATE TABLE pressctl.backups ("
+	" platform text NOT NULL,"
+	" id text NOT NULL,"
+	" env_id text NOT NULL,"
+	" created_at timestamptz NOT NULL,"
+	" manifest jsonb,"
+	" PRIMARY KEY (platform, id))",
+	"CREATE INDEX backups_env ON pressctl.backups"
+	" (platform, env_id, created_at)",
+
+	"REVOKE ALL ON SCHEMA pressctl FROM PUBLIC",
+	NULL
+};
+
+static const struct migration {
+	int version;
+	const char *const *stmts;
+} migrations[] = {
+	{ 1, migration_1 },
+};
+
+#define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(*migrations)))
+
+/* --- helpers ------------------------------------------------------------ */
+
+static void
+quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+/* libpq's message without newlines; see clean_msg in driver/postgres.c
+ * (secrets, when given, are replaced by "***"). */
+static void
+clean_msg(char *buf, size_t n, const char *msg, const char *secret1,
+	  const char *secret2)
+{
+	const char *secrets[2] = { secret1, secret2 };
+	size_t w = 0;
+
+	if (!msg || !*msg)
+		msg = "unknown error";
+	while (*msg && w + 1 < n) {
+		size_t skip = 0;
+
+		for (size_t i = 0; i < 2; i++) {
+			size_t l = secrets[i] ? strlen(secrets[i]) : 0;
+
+			if (l >= 4 && strncmp(msg, secrets[i], l) == 0) {
+				skip = l;
+				break;
+			}
+		}
+		if (skip) {
+			for (const char *s = "***"; *s && w + 1 < n; s++)
+				buf[w++] = *s;
+			msg += skip;
+			continue;
+		}
+		if (*msg == '\n' || *msg == '\r') {
+			while (*msg == '\n' || *msg == '\r' || *msg == ' ' ||
+			       *msg == '\t')
+				msg++;
+			if (*msg && w + 3 < n) {
+				buf[w++] = ';';
+				buf[w++] = ' ';
+			}
+			continue;
+		}
+		buf[w++] = *msg++;
+	}
+	buf[w] = '\0';
+}
+
+static int
+transient_state(PGconn *c, const char *state, const char *primary)
+{
+	static const char *const codes[] = {
+		"57P01", "57P02", "57P03", "40001",
+		"40P01", "53300", "57014", "55P03"
+	};
+
+	if (!c || PQstatus(c) == CONNECTION_BAD)
+		return 1;
+	if (!state)
+		return 0;
+	if (strncmp(state, "08", 2) == 0)
+		return 1;
+	/* Concurrent DDL on one catalog row (someone else's GRANT). */
+	if (strcmp(state, "XX000") == 0 && primary &&
+	    strcmp(primary, "tuple concurrently updated") == 0)
+		return 1;
+	for (size_t i = 0; i < sizeof(codes) / sizeof(*codes); i++)
+		if (strcmp(state, codes[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Fill e from the failed result r (may be NULL); returns -1. */
+static int
+fail(struct state *st, const PGresult *r, struct err *e, const char *what)
+{
+	const char *code = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	const char *primary =
+		r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	char msg[768];
+
+	clean_msg(msg, sizeof(msg),
+		  primary ? primary : PQerrorMessage(st->conn), NULL, NULL);
+	if (transient_state(st->conn, code, primary))
+		return code ? err_transient(e, "%s: %s (%s)", what, msg, code) :
+			      err_transient(e, "%s: %s", what, msg);
+	return code ? err_set(e, "%s: %s (%s)", what, msg, code) :
+		      err_set(e, "%s: %s", what, msg);
+}
+
+/*
+ * Run sql with n text parameters. On success the result (PQclear it);
+ * on failure NULL with e filled from what.
+ */
+static PGresult *
+sql_query(struct state *st, const char *sql, int n, const char *const *params,
+	  struct err *e, const char *what)
+{
+	PGresult *r = PQexecParams(st->conn, sql, n, NULL, params, NULL, NULL,
+				   0);
+	ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+
+	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
+		return r;
+	fail(st, r, e, what);
+	PQclear(r);
+	return NULL;
+}
+
+/* The same when no rows are wanted. */
+static int
+sql_exec(struct state *st, const char *sql, int n, const char *const *params,
+	 struct err *e, const char *what)
+{
+	PGresult *r = sql_query(st, sql, n, params, e, what);
+
+	PQclear(r);
+	return r ? 0 : -1;
+}
+
+static void
+rollback(struct state *st)
+{
+	PGTransactionStatusType t = PQtransactionStatus(st->conn);
+
+	if (t == PQTRANS_INTRANS || t == PQTRANS_INERROR)
+		PQclear(PQexecParams(st->conn, "ROLLBACK", 0, NULL, NULL, NULL,
+				     NULL, 0));
+}
+
+/* time_t as a timestamptz parameter ("2026-11-21 23:10:04+00"). */
+static void
+ts(char buf[32], time_t t)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, 32, "%Y-%m-%d %H:%M:%S+00", &tm);
+}
+
+static long long
+ll(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ?
+		       0 :
+		       strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static char *
+str_or_null(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? NULL :
+					  xstrdup(PQgetvalue(r, row, col));
+}
+
+/* A signed 64-bit advisory lock key: the first 8 bytes of SHA-256(s). */
+static int64_t
+key_of(const char *s)
+{
+	char hex[SHA256_HEX_LEN + 1];
+	uint64_t k = 0;
+
+	hash_sha256_hex(hex, s, strlen(s));
+	for (int i = 0; i < 16; i++) {
+		char c = hex[i];
+
+		k = (k << 4) | (uint64_t)(c <= '9' ? c - '0' : c - 'a' + 10);
+	}
+	return (int64_t)k;
+}
+
+static int
+kind_parse(const char *s, enum live_kind *out)
+{
+	for (int k = LIVE_ROLE; k <= LIVE_CONTAINER; k++)
+		if (strcmp(s, live_kind_name((enum live_kind)k)) == 0) {
+			*out = (enum live_kind)k;
+			return 0;
+		}
+	return -1;
+}
+
+/* --- time --------------------------------------------------------------- */
+
+/* "2026-12-01T00:00:00Z", fractional seconds and a numeric offset
+ * allowed. -1 if malformed. */
+static int
+parse_rfc3339(const char *s, time_t *out)
+{
+	struct tm tm;
+	int y, mo, d, h, mi, sec, n = 0, oh = 0, om = 0;
+	char sep;
+	long off = 0;
+	const char *p;
+
+	if (sscanf(s, "%4d-%2d-%2d%c%2d:%2d:%2d%n", &y, &mo, &d, &sep, &h, &mi,
+		   &sec, &n) != 7 ||
+	    n == 0)
+		return -1;
+	if (sep != 'T' && sep != 't' && sep != ' ')
+		return -1;
+	p = s + n;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			;
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2)
+			return -1;
+		off = (oh * 60L + om) * 60L * (*p == '-' ? -1 : 1);
+		p += 6;
+	} else {
+		return -1;
+	}
+	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+	    sec > 60)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	*out = timegm(&tm) - off;
+	return 0;
+}
+
+time_t
+state_now(void)
+{
+	const char *v = getenv("PRESSCTL_NOW");
+	time_t t;
+
+	if (v && *v && parse_rfc3339(v, &t) == 0)
+		return t;
+	return time(NULL);
+}
+
+/* --- connection --------------------------------------------------------- */
+
+static PGconn *
+connect_dsn(const char *dsn, const char *appname, struct err *e)
+{
+	PQconninfoOption *opts;
+	const char *kw[5], *val[5];
+	const char *password = NULL, *dsn_options = NULL;
+	char *errmsg = NULL, ctimeout[16], *options = NULL, msg[768];
+	PGconn *c = NULL;
+	int i = 0;
+
+	opts = PQconninfoParse(dsn, &errmsg);
+	if (!opts) {
+		PQfreemem(errmsg); /* may quote the DSN */
+		err_set(e,
+			"cannot connect to PostgreSQL: the connection "
+			"string (postgres.dsn) is malformed; check its syntax");
+		return NULL;
+	}
+	for (PQconninfoOption *o = opts; o->keyword; o++) {
+		if (strcmp(o->keyword, "password") == 0)
+			password = o->val;
+		else if (strcmp(o->keyword, "options") == 0)
+			dsn_options = o->val;
+	}
+	options = xprintf("%s%s-c statement_timeout=%d",
+			  dsn_options ? dsn_options : "",
+			  dsn_options && *dsn_options ? " " : "",
+			  STATEMENT_TIMEOUT_MS);
+	snprintf(ctimeout, sizeof(ctimeout), "%d", CONNECT_TIMEOUT_S);
+	kw[i] = "connect_timeout", val[i++] = ctimeout;
+	kw[i] = "dbname", val[i++] = dsn;
+	kw[i] = "application_name", val[i++] = appname;
+	kw[i] = "options", val[i++] = options;
+	kw[i] = NULL, val[i] = NULL;
+
+	c = PQconnectdbParams(kw, val, 1);
+	if (!c) {
+		err_transient(e, "cannot connect to PostgreSQL: out of memory");
+	} else if (PQstatus(c) != CONNECTION_OK) {
+		clean_msg(msg, sizeof(msg), PQerrorMessage(c), password, dsn);
+		err_transient(e, "cannot connect to PostgreSQL: %s", msg);
+		PQfinish(c);
+		c = NULL;
+	} else {
+		PQsetNoticeProcessor(c, quiet, NULL);
+	}
+	free(options);
+	PQconninfoFree(opts);
+	return c;
+}
+
+static int
+lock_try(struct state *st, int *got, struct err *e)
+{
+	char key[24];
+	const char *p[1] = { key };
+	PGresult *r;
+
+	snprintf(key, sizeof(key), "%lld", (long long)st->lock_key);
+	r = sql_query(st, "SELECT pg_try_advisory_lock($1::bigint)", 1, p, e,
+		      "cannot take the apply lock");
+	if (!r)
+		return -1;
+	*got = *PQgetvalue(r, 0, 0) == 't';
+	PQclear(r);
+	return 0;
+}
+
+/* The session of the runs begun here changed (reconnect): record it, so
+ * state_close_interrupted of another process does not take them for
+ * crashed. Best effort. */
+static void
+runs_rebind(struct state *st)
+{
+	struct strbuf ids;
+	const char *p[1];
+	struct err ignored;
+
+	if (st->nruns == 0)
+		return;
+	strbuf_init(&ids, 0);
+	strbuf_addch(&ids, '{');
+	for (size_t i = 0; i < st->nruns; i++)
+		strbuf_addf(&ids, "%s%lld", i ? "," : "", st->runs[i]);
+	strbuf_addch(&ids, '}');
+	p[0] = ids.buf;
+	sql_exec(st,
+		 "UPDATE pressctl.runs SET pid = pg_backend_pid(),"
+		 " backend_start = (SELECT backend_start FROM pg_stat_activity"
+		 "  WHERE pid = pg_backend_pid()) WHERE id = ANY($1::bigint[])",
+		 1, p, &ignored, "");
+	strbuf_release(&ids);
+}
+
+/*
+ * Make sure the connection works: reset a broken one once, restore the
+ * session (application name, the apply lock, the runs' session). -1
+ * (transient) if it stays broken; -1 (permanent) if the lock was lost to
+ * another process meanwhile.
+ */
+static int
+ensure(struct state *st, struct err *e)
+{
+	const char *p[1] = { st->appname };
+	char msg[768];
+	int got = 0;
+
+	if (PQstatus(st->conn) == CONNECTION_OK)
+		return 0;
+	PQreset(st->conn);
+	if (PQstatus(st->conn) != CONNECTION_OK) {
+		clean_msg(msg, sizeof(msg), PQerrorMessage(st->conn), NULL,
+			  NULL);
+		return err_transient(e, "cannot connect to PostgreSQL: %s",
+				     msg);
+	}
+	if (sql_exec(st, "SELECT set_config('application_name', $1, false)", 1,
+		     p, e, "cannot set up the state connection") < 0)
+		return -1;
+	if (st->locked) {
+		if (lock_try(st, &got, e) < 0)
+			return -1;
+		if (!got) {
+			st->locked = 0;
+			return err_set(e, "lost the apply lock of platform "
+				       "'%s' while reconnecting to PostgreSQL; "
+				       "another pressctl may be applying: run "
+				       "again", st->platform);
+		}
+	}
+	runs_rebind(st);
+	return 0;
+}
+
+typedef int (*state_fn)(struct state *st, void *arg, struct err *e);
+
+/* Run fn under the mutex on a working connection; once more on a fresh
+ * connection when the first try lost it. */
+static int
+run(struct state *st, state_fn fn, void *arg, struct err *e)
+{
+	int ret = -1;
+
+	pthread_mutex_lock(&st->mu);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (ensure(st, e) < 0) {
+			ret = -1;
+			break;
+		}
+		ret = fn(st, arg, e);
+		if (ret >= 0 || PQstatus(st->conn) != CONNECTION_BAD)
+			break;
+	}
+	pthread_mutex_unlock(&st->mu);
+	return ret;
+}
+
+static int
+migrate(struct state *st, struct err *e)
+{
+	static const char what[] = "cannot migrate the state schema pressctl";
+	char key[24], version[16];
+	const char *p[1];
+	PGresult *r = NULL;
+	int have, ret = -1;
+
+	snprintf(key, sizeof(key), "%lld",
+		 (long long)key_of("pressctl:migrate"));
+	p[0] = key;
+	if (sql_exec(st, "BEGIN", 0, NULL, e, what) < 0 ||
+	    sql_exec(st, "SELECT pg_advisory_xact_lock($1::bigint)", 1, p, e,
+		     what) < 0)
+		goto out;
+	if (!(r = sql_query(st,
+			    "SELECT to_regclass('pressctl.migrations')"
+			    " IS NOT NULL",
+			    0, NULL, e, what)))
+		goto out;
+	have = *PQgetvalue(r, 0, 0) == 't';
+	PQclear(r);
+	r = NULL;
+	if (!have &&
+	    (sql_exec(st, "CREATE SCHEMA IF NOT EXISTS pressctl", 0, NULL, e,
+		      what) < 0 ||
+	     sql_exec(st,
+		      "CREATE TABLE IF NOT EXISTS pressctl.migrations ("
+		      " version integer PRIMARY KEY,"
+		      " applied_at timestamptz NOT NULL)",
+		      0, NULL, e, what) < 0))
+		goto out;
+	if (!(r = sql_query(st,
+			    "SELECT coalesce(max(version), 0) FROM "
+			    "pressctl.migrations",
+			    0, NULL, e, what)))
+		goto out;
+	have = (int)ll(r, 0, 0);
+	if (have > migrations[NMIGRATIONS - 1].version) {
+		err_set(e,
+			"%s: it is at version %d, newer than this pressctl "
+			"knows (%d); upgrade pressctl",
+			what, have, migrations[NMIGRATIONS - 1].version);
+		goto out;
+	}
+	for (int i = 0; i < NMIGRATIONS; i++) {
+		const struct migration *m = &migrations[i];
+
+		if (m->version <= have)
+			continue;
+		for (const char *const *s = m->stmts; *s; s++)
+			if (sql_exec(st, *s, 0, NULL, e, what) < 0) {
+				err_wrap(e, "migration %d", m->version);
+				goto out;
+			}
+		snprintf(version, sizeof(version), "%d", m->version);
+		p[0] = version;
+		if (sql_exec(st,
+			     "INSERT INTO pressctl.migrations (version,"
+			     " applied_at) VALUES ($1::integer, now())",
+			     1, p, e, what) < 0)
+			goto out;
+	}
+	ret = sql_exec(st, "COMMIT", 0, NULL, e, what);
+out:
+	PQclear(r);
+	rollback(st);
+	return ret;
+}
+
+int
+state_open(struct state **out, const char *dsn, const char *platform,
+	   const char *actor, struct err *e)
+{
+	struct state *st;
+	char *lockname;
+
+	*out = NULL;
+	if (!dsn || !*dsn)
+		return err_set(e, "cannot connect to PostgreSQL: no connection "
+				  "string (postgres.dsn) given");
+	st = xcalloc(1, sizeof(*st));
+	pthread_mutex_init(&st->mu, NULL);
+	st->platform = xstrdup(platform);
+	st->actor = xstrdup(actor ? actor : "unknown");
+	st->appname = xprintf("pressctl %s", st->actor);
+	lockname = xprintf("pressctl:lock:%s", platform);
+	st->lock_key = key_of(lockname);
+	free(lockname);
+	st->conn = connect_dsn(dsn, st->appname, e);
+	if (!st->conn || migrate(st, e) < 0) {
+		state_close(st);
+		return -1;
+	}
+	*out = st;
+	return 0;
+}
+
+void
+state_close(struct state *st)
+{
+	if (!st)
+		return;
+	PQfinish(st->conn); /* ends the session: releases the lock */
+	pthread_mutex_destroy(&st->mu);
+	free(st->platform);
+	free(st->actor);
+	free(st->appname);
+	free(st->runs);
+	free(st);
+}
+
+/* --- the apply lock ----------------------------------------------------- */
+
+static const char holder_sql[] =
+	"SELECT a.pid, coalesce(a.application_name, ''),"
+	"       coalesce(host(a.client_addr), ''),"
+	"       coalesce(to_char(a.backend_start AT TIME ZONE 'UTC',"
+	"                        'YYYY-MM-DD HH24:MI:SS'), '')"
+	"  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+	" WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
+	"   AND l.database = (SELECT oid FROM pg_database"
+	"                      WHERE datname = current_database())"
+	"   AND l.classid = $1::oid AND l.objid = $2::oid"
+	" LIMIT 1";
+
+/* Say who holds the lock; 1 (busy) or -1 (error). */
+static int
+busy(struct state *st, struct err *e)
+{
+	uint64_t k = (uint64_t)st->lock_key;
+	char hi[16], lo[16];
+	const char *p[2] = { hi, lo };
+	struct strbuf who;
+	PGresult *r;
+
+	snprintf(hi, sizeof(hi), "%lu", (unsigned long)(k >> 32));
+	snprintf(lo, sizeof(lo), "%lu", (unsigned long)(k & 0xffffffffu));
+	if (!(r = sql_query(st, holder_sql, 2, p, e,
+			    "cannot find the holder of the "
+			    "apply lock")))
+		return -1;
+	strbuf_init(&who, 4096);
+	if (PQntuples(r) == 1) {
+		strbuf_addf(&who, " (pid %s", PQgetvalue(r, 0, 0));
+		if (*PQgetvalue(r, 0, 1))
+			strbuf_addf(&who, ", application '%s'",
+				    PQgetvalue(r, 0, 1));
+		if (*PQgetvalue(r, 0, 2))
+			strbuf_addf(&who, ", from %s", PQgetvalue(r, 0, 2));
+		if (*PQgetvalue(r, 0, 3))
+			strbuf_addf(&who, ", since %s UTC",
+				    PQgetvalue(r, 0, 3));
+		strbuf_addch(&who, ')');
+	}
+	err_set(e,
+		"platform '%s' is being applied by another pressctl%s; "
+		"wait for it or use --wait",
+		st->platform, who.buf);
+	strbuf_release(&who);
+	PQclear(r);
+	return 1;
+}
+
+static int
+do_lock(struct state *st, void *arg, struct err *e)
+{
+	int wait = *(int *)arg, got = 0;
+	char key[24];
+	const char *p[1] = { key };
+
+	if (st->locked)
+		return 0;
+	if (lock_try(st, &got, e) < 0)
+		return -1;
+	if (!got && !wait) {
+		/* The holder may have let go meanwhile: look, try again. */
+		if (busy(st, e) < 0)
+			return -1;
+		if (lock_try(st, &got, e) < 0)
+			return -1;
+		if (!got)
+			return 1;
+	}
+	if (!got) {
+		snprintf(key, sizeof(key), "%lld", (long long)st->lock_key);
+		if (sql_exec(st, "SET statement_timeout = 0", 0, NULL, e,
+			     "cannot wait for the apply lock") < 0 ||
+		    sql_exec(st, "SELECT pg_advisory_lock($1::bigint)", 1, p, e,
+			     "cannot wait for the apply lock") < 0 ||
+		    sql_exec(st, "RESET statement_timeout", 0, NULL, e,
+			     "cannot wait for the apply lock") < 0)
+			return -1;
+	}
+	st->locked = 1;
+	return 0;
+}
+
+int
+state_lock(struct state *st, int wait, struct err *e)
+{
+	return run(st, do_lock, &wait, e);
+}
+
+/* --- reading ------------------------------------------------------------ */
+
+static int
+res_cmp(const void *a, const void *b)
+{
+	const struct rec_resource *x1 = a, *y1 = b;
+
+	if (x1->kind != y1->kind)
+		return x1->kind < y1->kind ? -1 : 1;
+	return strcmp(x1->name, y1->name);
+}
+
+static int
+del_cmp(const void *a, const void *b)
+{
+	const struct rec_deletion *x1 = a, *y1 = b;
+
+	return strcmp(x1->env_id, y1->env_id);
+}
+
+static int
+do_read(struct state *st, void *arg, struct err *e)
+{
+	static const char what[] = "cannot read the state of platform";
+	struct recorded *out = arg;
+	const char *p[1] = { st->platform };
+	char msg[96];
+	PGresult *r = NULL;
+	int ret = -1, n;
+
+	snprintf(msg, sizeof(msg), "%s '%.40s'", what, st->platform);
+	recorded_release(out);
+	if (sql_exec(st, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0,
+		     NULL, e, msg) < 0)
+		goto out;
+
+	if (!(r = sql_query(st,
+			    "SELECT kind, name, env_id, spec_hash, revision,"
+			    " extract(epoch FROM created_at)::bigint,"
+			    " extract(epoch FROM applied_at)::bigint"
+			    " FROM pressctl.resources WHERE platform = $1"
+			    " ORDER BY kind COLLATE \"C\", name COLLATE \"C\"",
+			    1, p, e, msg)))
+		goto out;
+	n = PQntuples(r);
+	out->res = xcalloc((size_t)n, sizeof(*out->res));
+	for (int i = 0; i < n; i++) {
+		struct rec_resource *rr = &out->res[out->nres];
+
+		if (kind_parse(PQgetvalue(r, i, 0), &rr->kind) < 0)
+			continue;
+		rr->name = xstrdup(PQgetvalue(r, i, 1));
+		rr->env_id = str_or_null(r, i, 2);
+		rr->spec_hash = xstrdup(PQgetvalue(r, i, 3));
+		rr->revision = str_or_null(r, i, 4);
+		rr->created_at = (time_t)ll(r, i, 5);
+		rr->applied_at = (time_t)ll(r, i, 6);
+		out->nres++;
+	}
+	/* The SQL order is by kind name; lookups want enum order. */
+	if (out->nres > 1)
+		qsort(out->res, out->nres, sizeof(*out->res), res_cmp);
+	PQclear(r);
+
+	if (!(r = sql_query(st,
+			    "SELECT env_id, schema_name, role_name, bucket,"
+			    " extract(epoch FROM deleted_at)::bigint,"
+			    " extract(epoch FROM purge_after)::bigint"
+			    " FROM pressctl.deletions WHERE platform = $1"
+			    " ORDER BY env_id COLLATE \"C\"",
+			    1, p, e, msg)))
+		goto out;
+	n = PQntuples(r);
+	out->del = xcalloc((size_t)n, sizeof(*out->del));
+	for (int i = 0; i < n; i++) {
+		struct rec_deletion *d = &out->del[out->ndel++];
+
+		d->env_id = xstrdup(PQgetvalue(r, i, 0));
+		d->schema = str_or_null(r, i, 1);
+		d->role = str_or_null(r, i, 2);
+		d->bucket = str_or_null(r, i, 3);
+		d->deleted_at = (time_t)ll(r, i, 4);
+		d->purge_after = (time_t)ll(r, i, 5);
+	}
+	if (out->ndel > 1)
+		qsort(out->del, out->ndel, sizeof(*out->del), del_cmp);
+	PQclear(r);
+
+	if (!(r = sql_query(st,
+			    "SELECT name, spec_hash, last_error, failures,"
+			    " extract(epoch FROM next_retry_at)::bigint"
+			    " FROM pressctl.rollouts WHERE platform = $1"
+			    " ORDER BY name COLLATE \"C\"",
+			    1, p, e, msg)))
+		goto out;
+	n = PQntuples(r);
+	out->rollouts = xcalloc((size_t)n, sizeof(*out->rollouts));
+	for (int i = 0; i < n; i++) {
+		struct rec_rollout *ro = &out->rollouts[out->nrollouts++];
+
+		ro->name = xstrdup(PQgetvalue(r, i, 0));
+		ro->spec_hash = xstrdup(PQgetvalue(r, i, 1));
+		ro->error = str_or_null(r, i, 2);
+		ro->failures = (int)ll(r, i, 3);
+		ro->next_retry_at = (time_t)ll(r, i, 4);
+	}
+	PQclear(r);
+
+	if (!(r = sql_query(
+		      st,
+		      "SELECT owner, slot, port FROM pressctl.allocations"
+		      " WHERE platform = $1 ORDER BY owner COLLATE \"C\", slot",
+		      1, p, e, msg)))
+		goto out;
+	n = PQntuples(r);
+	out->ports = xcalloc((size_t)n, sizeof(*out->ports));
+	for (int i = 0; i < n; i++) {
+		struct rec_port *po = &out->ports[out->nports++];
+
+		po->owner = xstrdup(PQgetvalue(r, i, 0));
+		po->slot = (int)ll(r, i, 1);
+		po->port = (int)ll(r, i, 2);
+	}
+	PQclear(r);
+
+	/* Intents left by interrupted runs that no later run of the same
+	 * command completed. */
+	if (!(r = sql_query(st,
+			    "SELECT j.id, j.run_id, j.action, j.target,"
+			    " extract(epoch FROM j.started_at)::bigint"
+			    " FROM pressctl.journal j"
+			    " JOIN pressctl.runs r ON r.id = j.run_id"
+			    " WHERE j.platform = $1 AND j.state = 'intent'"
+			    "   AND r.status = 'interrupted'"
+			    "   AND NOT EXISTS (SELECT 1 FROM pressctl.runs r2"
+			    "     WHERE r2.platform = r.platform"
+			    "       AND r2.command = r.command AND r2.id > r.id"
+			    "       AND r2.status IN ('ok', 'failed'))"
+			    " ORDER BY j.id LIMIT " MAX_INTENTS,
+			    1, p, e, msg)))
+		goto out;
+	n = PQntuples(r);
+	out->intents = xcalloc((size_t)n, sizeof(*out->intents));
+	for (int i = 0; i < n; i++) {
+		struct rec_intent *in = &out->intents[out->nintents++];
+
+		in->id = ll(r, i, 0);
+		in->run_id = ll(r, i, 1);
+		in->action = xstrdup(PQgetvalue(r, i, 2));
+		in->target = xstrdup(PQgetvalue(r, i, 3));
+		in->started_at = (time_t)ll(r, i, 4);
+	}
+	PQclear(r);
+	r = NULL;
+	ret = sql_exec(st, "COMMIT", 0, NULL, e, msg);
+out:
+	PQclear(r);
+	rollback(st);
+	if (ret < 0)
+		recorded_release(out);
+	return ret;
+}
+
+int
+state_read(struct state *st, struct recorded *out, struct err *e)
+{
+	memset(out, 0, sizeof(*out));
+	return run(st, do_read, out, e);
+}
+
+void
+recorded_release(struct recorded *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->nres; i++) {
+		free(r->res[i].name);
+		free(r->res[i].env_id);
+		free(r->res[i].spec_hash);
+		free(r->res[i].revision);
+	}
+	for (size_t i = 0; i < r->ndel; i++) {
+		free(r->del[i].env_id);
+		free(r->del[i].schema);
+		free(r->del[i].role);
+		free(r->del[i].bucket);
+	}
+	for (size_t i = 0; i < r->nrollouts; i++) {
+		free(r->rollouts[i].name);
+		free(r->rollouts[i].spec_hash);
+		free(r->rollouts[i].error);
+	}
+	for (size_t i = 0; i < r->nports; i++)
+		free(r->ports[i].owner);
+	for (size_t i = 0; i < r->nintents; i++) {
+		free(r->intents[i].action);
+		free(r->intents[i].target);
+	}
+	free(r->res);
+	free(r->del);
+	free(r->rollouts);
+	free(r->ports);
+	free(r->intents);
+	memset(r, 0, sizeof(*r));
+}
+
+const struct rec_resource *
+recorded_find(const struct recorded *r, enum live_kind kind, const char *name)
+{
+	struct rec_resource key = { .kind = kind, .name = (char *)name };
+	size_t lo = 0, hi = r->nres;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = res_cmp(&key, &r->res[mid]);
+
+		if (c == 0)
+			return &r->res[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+const struct rec_deletion *
+recorded_deletion(const struct recorded *r, const char *env_id)
+{
+	size_t lo = 0, hi = r->ndel;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(env_id, r->del[mid].env_id);
+
+		if (c == 0)
+			return &r->del[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/* --- runs --------------------------------------------------------------- */
+
+struct run_begin_args {
+	const char *revision, *command;
+	long long *run_id;
+};
+
+static int
+do_run_begin(struct state *st, void *arg, struct err *e)
+{
+	struct run_begin_args *a = arg;
+	char now[32], *app;
+	const char *p[5] = { st->platform, a->revision, st->actor, a->command,
+			     now };
+	const char *pa[1];
+	PGresult *r;
+
+	ts(now, state_now());
+	if (!(r = sql_query(
+		      st,
+		      "INSERT INTO pressctl.runs (platform, revision, actor,"
+		      " command, status, started_at, pid, backend_start)"
+		      " VALUES ($1, $2, $3, $4, 'running', $5::timestamptz,"
+		      "  pg_backend_pid(), (SELECT backend_start FROM"
+		      "  pg_stat_activity WHERE pid = pg_backend_pid()))"
+		      " RETURNING id",
+		      5, p, e, "cannot record the run")))
+		return -1;
+	*a->run_id = ll(r, 0, 0);
+	PQclear(r);
+	xgrow(&st->runs, &st->aruns, st->nruns + 1, sizeof(*st->runs));
+	st->runs[st->nruns++] = *a->run_id;
+
+	/* Name the command in pg_stat_activity: the lock holder's line. */
+	app = xprintf("pressctl %s %s", a->command, st->actor);
+	pa[0] = app;
+	if (sql_exec(st, "SELECT set_config('application_name', $1, false)", 1,
+		     pa, e, "cannot record the run") == 0) {
+		free(st->appname);
+		st->appname = app;
+	} else {
+		free(app);
+	}
+	return 0;
+}
+
+int
+state_run_begin(struct state *st, const char *revision, const char *command,
+		long long *run_id, struct err *e)
+{
+	struct run_begin_args a = { revision, command, run_id };
+
+	*run_id = 0;
+	return run(st, do_run_begin, &a, e);
+}
+
+struct run_end_args {
+	long long run_id;
+	const char *status;
+	char *summary;
+};
+
+static const char run_end_sql[] =
+	"UPDATE pressctl.runs SET status = $2, finished_at = $3::timestamptz,"
+	"       summary = $4::jsonb"
+	" WHERE id = $1::bigint AND platform = $5";
+
+static int
+do_run_end(struct state *st, void *arg, struct err *e)
+{
+	struct run_end_args *a = arg;
+	char id[24], now[32];
+	const char *p[5] = { id, a->status, now, a->summary, st->platform };
+	PGresult *r;
+	int n;
+
+	snprintf(id, sizeof(id), "%lld", a->run_id);
+	ts(now, state_now());
+	if (!(r = sql_query(st, run_end_sql, 5, p, e,
+			    "cannot record the end of the run")))
+		return -1;
+	n = atoi(PQcmdTuples(r));
+	PQclear(r);
+	if (n != 1)
+		return err_set(e,
+			       "cannot record the end of run %lld: no such "
+			       "run of platform '%s'",
+			       a->run_id, st->platform);
+	for (size_t i = 0; i < st->nruns; i++)
+		if (st->runs[i] == a->run_id) {
+			st->runs[i] = st->runs[--st->nruns];
+			break;
+		}
+	return 0;
+}
+
+int
+state_run_end(struct state *st, long long run_id, const char *status,
+	      json_t *summary, struct err *e)
+{
+	static const char *const ok[] = { "ok", "failed", "refused",
+					  "interrupted" };
+	struct run_end_args a = { run_id, status, NULL };
+	int valid = 0, ret;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(*ok); i++)
+		valid |= status && strcmp(status, ok[i]) == 0;
+	if (!valid)
+		return err_set(e,
+			       "cannot record the end of run %lld: invalid "
+			       "status '%s'",
+			       run_id, status ? status : "");
+	if (summary)
+		a.summary = json_dumps(summary, JSON_COMPACT | JSON_SORT_KEYS);
+	ret = run(st, do_run_end, &a, e);
+	free(a.summary);
+	return ret;
+}
+
+/* --- the journal -------------------------------------------------------- */
+
+struct journal_begin_args {
+	long long run_id;
+	const char *revision, *action;
+	enum live_kind kind;
+	const char *target, *env_id, *spec_hash;
+	long long *journal_id;
+};
+
+static const char journal_begin_sql[] =
+	"INSERT INTO pressctl.journal (run_id, platform, revision, action,"
+	"  kind, target, env_id, spec_hash, state, attempts, started_at,"
+	"  actor)"
+	" VALUES ($1::bigint, $2, $3, $4, $5, $6, $7, $8, 'intent', 0,"
+	"  $9::timestamptz, $10)"
+	" RETURNING id";
+
+static int
+do_journal_begin(struct state *st, void *arg, struct err *e)
+{
+	struct journal_begin_args *a = arg;
+	char id[24], now[32], what[160];
+	const char *p[10] = { id,
+			      st->platform,
+			      a->revision,
+			      a->action,
+			      live_kind_name(a->kind),
+			      a->target,
+			      a->env_id,
+			      a->spec_hash,
+			      now,
+			      st->actor };
+	PGresult *r;
+
+	snprintf(id, sizeof(id), "%lld", a->run_id);
+	snprintf(what, sizeof(what), "cannot record the intent to %s %s '%s'",
+		 a->action, live_kind_name(a->kind), a->target);
+	ts(now, state_now());
+	if (!(r = sql_query(st, journal_begin_sql, 10, p, e, what)))
+		return -1;
+	*a->journal_id = ll(r, 0, 0);
+	PQclear(r);
+	return 0;
+}
+
+int
+state_journal_begin(struct state *st, long long run_id, const char *revision,
+		    const char *action, enum live_kind kind, const char *target,
+		    const char *env_id, const char *spec_hash,
+		    long long *journal_id, struct err *e)
+{
+	struct journal_begin_args a = {
+		run_id, revision, action,    kind,
+		target, env_id,	  spec_hash, journal_id
+	};
+
+	*journal_id = 0;
+	return run(st, do_journal_begin, &a, e);
+}
+
+struct journal_end_args {
+	long long id;
+	const char *outcome, *error;
+	int attempts;
+};
+
+static int
+do_journal_end(struct state *st, void *arg, struct err *e)
+{
+	struct journal_end_args *a = arg;
+	char id[24], attempts[16], now[32];
+	const char *p[5] = { id, a->outcome, a->error, attempts, now };
+
+	snprintf(id, sizeof(id), "%lld", a->id);
+	snprintf(attempts, sizeof(attempts), "%d", a->attempts);
+	ts(now, state_now());
+	return sql_exec(st,
+			"UPDATE pressctl.journal SET state = $2, error = $3,"
+			" attempts = $4::integer, finished_at = $5::timestamptz"
+			" WHERE id = $1::bigint",
+			5, p, e, "cannot record the outcome of an action");
+}
+
+int
+state_journal_end(struct state *st, long long journal_id, const char *outcome,
+		  const char *error, int attempts, struct err *e)
+{
+	struct journal_end_args a = { journal_id, outcome, error, attempts };
+
+	if (!outcome ||
+	    (strcmp(outcome, "done") != 0 && strcmp(outcome, "failed") != 0 &&
+	     strcmp(outcome, "skipped") != 0))
+		return err_set(e,
+			       "cannot record the outcome of journal entry "
+			       "%lld: invalid outcome '%s'",
+			       journal_id, outcome ? outcome : "");
+	return run(st, do_journal_end, &a, e);
+}
+
+/* --- resources ---------------------------------------------------------- */
+
+struct resource_args {
+	enum live_kind kind;
+	const char *name, *env_id, *spec_hash, *revision;
+};
+
+static int
+do_resource_put(struct state *st, void *arg, struct err *e)
+{
+	struct resource_args *a = arg;
+	char now[32], what[160];
+	const char *p[7] = { st->platform, live_kind_name(a->kind),
+			     a->name,	   a->env_id,
+			     a->spec_hash, a->revision,
+			     now };
+
+	ts(now, state_now());
+	snprintf(what, sizeof(what), "cannot record %s '%s' as applied",
+		 live_kind_name(a->kind), a->name);
+	return sql_exec(
+		st,
+		"INSERT INTO pressctl.resources (platform, kind, name,"
+		" env_id, spec_hash, revision, created_at, applied_at)"
+		" VALUES ($1, $2, $3, $4, $5, $6, $7::timestamptz,"
+		"  $7::timestamptz)"
+		" ON CONFLICT (platform, kind, name) DO UPDATE SET"
+		"  env_id = EXCLUDED.env_id, spec_hash = EXCLUDED.spec_hash,"
+		"  revision = EXCLUDED.revision,"
+		"  applied_at = EXCLUDED.applied_at",
+		7, p, e, what);
+}
+
+int
+state_resource_put(struct state *st, enum live_kind kind, const char *name,
+		   const char *env_id, const char *spec_hash,
+		   const char *revision, struct err *e)
+{
+	struct resource_args a = { kind, name, env_id, spec_hash, revision };
+
+	return run(st, do_resource_put, &a, e);
+}
+
+static int
+do_resource_drop(struct state *st, void *arg, struct err *e)
+{
+	struct resource_args *a = arg;
+	char what[160];
+	const char *p[3] = { st->platform, live_kind_name(a->kind), a->name };
+
+	snprintf(what, sizeof(what), "cannot forget %s '%s'",
+		 live_kind_name(a->kind), a->name);
+	return sql_exec(st,
+			"DELETE FROM pressctl.resources WHERE platform = $1"
+			" AND kind = $2 AND name = $3",
+			3, p, e, what);
+}
+
+int
+state_resource_drop(struct state *st, enum live_kind kind, const char *name,
+		    struct err *e)
+{
+	struct resource_args a = { kind, name, NULL, NULL, NULL };
+
+	return run(st, do_resource_drop, &a, e);
+}
+
+/* --- deletions ---------------------------------------------------------- */
+
+struct deletion_args {
+	const char *env_id, *schema, *role, *bucket;
+	int days;
+};
+
+static int
+do_deletion_put(struct state *st, void *arg, struct err *e)
+{
+	struct deletion_args *a = arg;
+	time_t now = state_now();
+	char at[32], after[32], what[160];
+	const char *p[7] = { st->platform, a->env_id, a->schema, a->role,
+			     a->bucket,	   at,	      after };
+
+	ts(at, now);
+	ts(after, now + (time_t)a->days * 86400);
+	snprintf(what, sizeof(what),
+		 "cannot record the soft deletion of "
+		 "environment '%s'",
+		 a->env_id);
+	/* Recording it again keeps the first deletion time: re-running an
+	 * interrupted delete must not postpone the purge. */
+	return sql_exec(
+		st,
+		"INSERT INTO pressctl.deletions (platform, env_id,"
+		" schema_name, role_name, bucket, deleted_at, purge_after)"
+		" VALUES ($1, $2, $3, $4, $5, $6::timestamptz, $7::timestamptz)"
+		" ON CONFLICT (platform, env_id) DO UPDATE SET"
+		"  schema_name = EXCLUDED.schema_name,"
+		"  role_name = EXCLUDED.role_name, bucket = EXCLUDED.bucket",
+		7, p, e, what);
+}
+
+int
+state_deletion_put(struct state *st, const char *env_id, const char *schema,
+		   const char *role, const char *bucket, int days,
+		   struct err *e)
+{
+	struct deletion_args a = { env_id, schema, role, bucket,
+				   days < 0 ? 0 : days };
+
+	return run(st, do_deletion_put, &a, e);
+}
+
+static int
+do_deletion_drop(struct state *st, void *arg, struct err *e)
+{
+	struct deletion_args *a = arg;
+	char what[160];
+	const char *p[2] = { st->platform, a->env_id };
+
+	snprintf(what, sizeof(what),
+		 "cannot forget the soft deletion of "
+		 "environment '%s'",
+		 a->env_id);
+	return sql_exec(st,
+			"DELETE FROM pressctl.deletions WHERE platform = $1"
+			" AND env_id = $2",
+			2, p, e, what);
+}
+
+int
+state_deletion_drop(struct state *st, const char *env_id, struct err *e)
+{
+	struct deletion_args a = { env_id, NULL, NULL, NULL, 0 };
+
+	return run(st, do_deletion_drop, &a, e);
+}
+
+/* --- ports -------------------------------------------------------------- */
+
+struct ports_args {
+	const char *owner, *env_id;
+	int from, to;
+	int *out;
+};
+
+static const char ports_get_sql[] =
+	"SELECT slot, port FROM pressctl.allocations"
+	" WHERE platform = $1 AND owner = $2";
+
+static const char ports_claim_sql[] =
+	"INSERT INTO pressctl.allocations (platform, port, owner, slot,"
+	"  env_id, allocated_at)"
+	" SELECT $1, p, $2, $3::smallint, $4, $5::timestamptz"
+	"   FROM generate_series($6::integer, $7::integer) p"
+	"  WHERE NOT EXISTS (SELECT 1 FROM pressctl.allocations a"
+	"                     WHERE a.platform = $1 AND a.port = p)"
+	"  ORDER BY p LIMIT 1"
+	" ON CONFLICT DO NOTHING"
+	" RETURNING port";
+
+static const char ports_count_sql[] =
+	"SELECT count(*) FROM pressctl.allocations"
+	" WHERE platform = $1 AND port BETWEEN $2::integer AND $3::integer";
+
+/*
+ * Read the owner's slots; claim the lowest free port for each missing
+ * one. Two claimers of one port: the primary key lets one win, the other
+ * inserts nothing (ON CONFLICT DO NOTHING) and looks again. The same
+ * owner claimed twice at once: the (owner, slot) key does the same.
+ */
+static int
+do_ports(struct state *st, void *arg, struct err *e)
+{
+	struct ports_args *a = arg;
+	char slot[4], from[16], to[16], now[32], what[160];
+	const char *sel[2] = { st->platform, a->owner };
+	const char *ins[7] = { st->platform, a->owner, slot, a->env_id,
+			       now,	     from,     to };
+	const char *cnt[3] = { st->platform, from, to };
+	PGresult *r = NULL;
+	int ret = -1;
+
+	snprintf(what, sizeof(what), "cannot allocate host ports for '%s'",
+		 a->owner);
+	snprintf(from, sizeof(from), "%d", a->from);
+	snprintf(to, sizeof(to), "%d", a->to);
+	ts(now, state_now());
+	for (int attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
+		int have[2] = { 0, 0 }, missing = -1;
+
+		if (!(r = sql_query(st, ports_get_sql, 2, sel, e, what)))
+			goto out;
+		for (int i = 0; i < PQntuples(r); i++) {
+			long long s = ll(r, i, 0);
+
+			if (s == 0 || s == 1)
+				have[s] = (int)ll(r, i, 1);
+		}
+		PQclear(r);
+		r = NULL;
+		if (have[0] && have[1]) {
+			a->out[0] = have[0];
+			a->out[1] = have[1];
+			ret = 0;
+			goto out;
+		}
+		missing = have[0] ? 1 : 0;
+		snprintf(slot, sizeof(slot), "%d", missing);
+		if (!(r = sql_query(st, ports_claim_sql, 7, ins, e, what)))
+			goto out;
+		if (PQntuples(r) == 1) {
+			PQclear(r);
+			r = NULL;
+			continue; /* re-read: maybe the other slot too */
+		}
+		PQclear(r);
+		/* Nothing inserted: lost a race, or the range is full. */
+		if (!(r = sql_query(st, ports_count_sql, 3, cnt, e, what)))
+			goto out;
+		if (ll(r, 0, 0) >= (long long)a->to - a->from + 1) {
+			err_set(e,
+				"%s: all %d ports of %d-%d are allocated; "
+				"widen the platform's spec.ports",
+				what, a->to - a->from + 1, a->from, a->to);
+			goto out;
+		}
+		PQclear(r);
+		r = NULL;
+	}
+	err_transient(e, "%s: too much contention, try again", what);
+out:
+	PQclear(r);
+	return ret;
+}
+
+int
+state_ports(struct state *st, const char *owner, const char *env_id, int from,
+	    int to, int out[2], struct err *e)
+{
+	struct ports_args a = { owner, env_id, from, to, out };
+
+	out[0] = out[1] = 0;
+	if (from < 1 || to > 65535 || from >= to)
+		return err_set(e,
+			       "cannot allocate host ports for '%s': invalid "
+			       "range %d-%d",
+			       owner, from, to);
+	return run(st, do_ports, &a, e);
+}
+
+static int
+do_ports_release(struct state *st, void *arg, struct err *e)
+{
+	struct ports_args *a = arg;
+	char what[160];
+	const char *p[2] = { st->platform, a->owner };
+
+	snprintf(what, sizeof(what), "cannot release the host ports of '%s'",
+		 a->owner);
+	return sql_exec(st,
+			"DELETE FROM pressctl.allocations WHERE platform = $1"
+			" AND owner = $2",
+			2, p, e, what);
+}
+
+int
+state_ports_release(struct state *st, const char *owner, struct err *e)
+{
+	struct ports_args a = { owner, NULL, 0, 0, NULL };
+
+	return run(st, do_ports_release, &a, e);
+}
+
+/* --- rollouts ----------------------------------------------------------- */
+
+struct rollout_args {
+	const char *name, *spec_hash, *error;
+};
+
+/* A new spec hash starts counting again. Backoff: 2^failures minutes,
+ * at most 6 hours. */
+static const char rollout_failed_sql[] =
+	"INSERT INTO pressctl.rollouts AS r (platform, name, spec_hash,"
+	"  failures, last_error, last_failed_at, next_retry_at)"
+	" VALUES ($1, $2, $3, 1, $4, $5::timestamptz,"
+	"  $5::timestamptz + interval '2 minutes')"
+	" ON CONFLICT (platform, name) DO UPDATE SET"
+	"  failures = CASE WHEN r.spec_hash = EXCLUDED.spec_hash"
+	"   THEN r.failures + 1 ELSE 1 END,"
+	"  spec_hash = EXCLUDED.spec_hash,"
+	"  last_error = EXCLUDED.last_error,"
+	"  last_failed_at = EXCLUDED.last_failed_at,"
+	"  next_retry_at = EXCLUDED.last_failed_at + make_interval(mins =>"
+	"   least(power(2, least(CASE WHEN r.spec_hash = EXCLUDED.spec_hash"
+	"    THEN r.failures + 1 ELSE 1 END, 16)), 360)::integer)";
+
+static int
+do_rollout_failed(struct state *st, void *arg, struct err *e)
+{
+	struct rollout_args *a = arg;
+	char now[32], what[160];
+	const char *p[5] = { st->platform, a->name, a->spec_hash, a->error,
+			     now };
+
+	ts(now, state_now());
+	snprintf(what, sizeof(what), "cannot record the failed rollout of '%s'",
+		 a->name);
+	return sql_exec(st, rollout_failed_sql, 5, p, e, what);
+}
+
+int
+state_rollout_failed(struct state *st, const char *name, const char *spec_hash,
+		     const char *error, struct err *e)
+{
+	struct rollout_args a = { name, spec_hash, error };
+
+	return run(st, do_rollout_failed, &a, e);
+}
+
+static int
+do_rollout_clear(struct state *st, void *arg, struct err *e)
+{
+	struct rollout_args *a = arg;
+	char what[160];
+	const char *p[2] = { st->platform, a->name };
+
+	snprintf(what, sizeof(what), "cannot clear the failed rollout of '%s'",
+		 a->name);
+	return sql_exec(st,
+			"DELETE FROM pressctl.rollouts WHERE platform = $1"
+			" AND name = $2",
+			2, p, e, what);
+}
+
+int
+state_rollout_clear(struct state *st, const char *name, struct err *e)
+{
+	struct rollout_args a = { name, NULL, NULL };
+
+	return run(st, do_rollout_clear, &a, e);
+}
+
+/* --- crashed runs ------------------------------------------------------- */
+
+/*
+ * Runs still "running" whose session is gone (no backend with their pid
+ * and start time) crashed: close them as "interrupted". Their journal
+ * intents stay "intent" for the audit trail; state_read reports them.
+ * The runs begun through this handle are left alone.
+ */
+static const char close_interrupted_sql[] =
+	"UPDATE pressctl.runs r"
+	"   SET status = 'interrupted', finished_at = $2::timestamptz"
+	" WHERE r.platform = $1 AND r.status = 'running'"
+	"   AND r.id <> ALL ($3::bigint[])"
+	"   AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a"
+	"                    WHERE a.pid = r.pid"
+	"                      AND a.backend_start = r.backend_start)";
+
+static int
+do_close_interrupted(struct state *st, void *arg, struct err *e)
+{
+	int *count = arg;
+	struct strbuf ids;
+	char now[32];
+	const char *p[3] = { st->platform, now, NULL };
+	PGresult *r;
+
+	if (!st->locked)
+		return err_set(e,
+			       "cannot close interrupted runs of platform "
+			       "'%s': the apply lock is not held",
+			       st->platform);
+	ts(now, state_now());
+	strbuf_init(&ids, 0);
+	strbuf_addch(&ids, '{');
+	for (size_t i = 0; i < st->nruns; i++)
+		strbuf_addf(&ids, "%s%lld", i ? "," : "", st->runs[i]);
+	strbuf_addch(&ids, '}');
+	p[2] = ids.buf;
+	r = sql_query(st, close_interrupted_sql, 3, p, e,
+		      "cannot close interrupted runs");
+	strbuf_release(&ids);
+	if (!r)
+		return -1;
+	*count = atoi(PQcmdTuples(r));
+	PQclear(r);
+	return 0;
+}
+
+int
+state_close_interrupted(struct state *st, int *count, struct err *e)
+{
+	*count = 0;
+	return run(st, do_close_interrupted, count, e);
+}

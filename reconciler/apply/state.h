@@ -1,0 +1,153 @@
+/*
+ * state.h - pressctl's own state, in schema "pressctl" of the platform
+ * database (DESIGN §4): what was applied (resources), the audit trail
+ * (runs, journal), port allocations, soft deletions, failed rollouts.
+ * Rows carry the platform name, so several platforms may share one
+ * database. The schema is created and migrated by state_open (versioned
+ * migrations, serialized across processes with an advisory lock).
+ *
+ * One connection per struct state; every function is safe to call from
+ * several threads (an internal mutex serializes them).
+ */
+#ifndef PRESS_STATE_H
+#define PRESS_STATE_H
+
+#include <time.h>
+
+#include <jansson.h>
+
+#include "../manifest/manifest.h"
+#include "../util/err.h"
+
+struct state;
+
+struct rec_resource {
+	enum live_kind kind;
+	char *name;
+	char *env_id;		/* "site/env" */
+	char *spec_hash;
+	char *revision;
+	time_t created_at, applied_at;
+};
+
+struct rec_deletion {
+	char *env_id;
+	char *schema, *role, *bucket;	/* the data kept */
+	time_t deleted_at, purge_after;
+};
+
+struct rec_rollout {		/* a failed container rollout */
+	char *name, *spec_hash, *error;
+	int failures;
+	time_t next_retry_at;
+};
+
+struct rec_port {
+	char *owner;		/* container name */
+	int slot;		/* 0 or 1 */
+	int port;
+};
+
+struct rec_intent {		/* journal rows left at "intent" by a crash */
+	long long id, run_id;
+	char *action, *target;
+	time_t started_at;
+};
+
+struct recorded {
+	struct rec_resource *res;
+	size_t nres;
+	struct rec_deletion *del;
+	size_t ndel;
+	struct rec_rollout *rollouts;
+	size_t nrollouts;
+	struct rec_port *ports;
+	size_t nports;
+	struct rec_intent *intents;
+	size_t nintents;
+};
+
+/*
+ * Connect (dsn borrowed, never printed), create/migrate schema pressctl,
+ * and remember platform and actor ("user@host pid N") for the rows it
+ * writes. Connection failures are transient errors.
+ */
+int state_open(struct state **out, const char *dsn, const char *platform,
+	       const char *actor, struct err *e);
+void state_close(struct state *st);	/* releases the lock; accepts NULL */
+
+/*
+ * Take the platform's apply lock (pg advisory lock on a hash of the
+ * platform name, held by this connection until state_close). With wait,
+ * block until it is free. Returns 0 when held, 1 when another process
+ * holds it (e then says who: application name, pid, host, since when),
+ * -1 on error.
+ */
+int state_lock(struct state *st, int wait, struct err *e);
+
+/* Everything recorded for the platform, sorted by kind+name / env id. */
+int state_read(struct state *st, struct recorded *out, struct err *e);
+void recorded_release(struct recorded *r);
+const struct rec_resource *recorded_find(const struct recorded *r,
+					 enum live_kind kind, const char *name);
+const struct rec_deletion *recorded_deletion(const struct recorded *r,
+					     const char *env_id);
+
+/* Runs: status is "running" at begin; "ok", "failed", "refused" or
+ * "interrupted" at end. summary (borrowed) is stored as jsonb. */
+int state_run_begin(struct state *st, const char *revision,
+		    const char *command, long long *run_id, struct err *e);
+int state_run_end(struct state *st, long long run_id, const char *status,
+		  json_t *summary, struct err *e);
+
+/* The journal: intent before an action, outcome after. outcome is
+ * "done", "failed" or "skipped"; error may be NULL. */
+int state_journal_begin(struct state *st, long long run_id,
+			const char *revision, const char *action,
+			enum live_kind kind, const char *target,
+			const char *env_id, const char *spec_hash,
+			long long *journal_id, struct err *e);
+int state_journal_end(struct state *st, long long journal_id,
+		      const char *outcome, const char *error, int attempts,
+		      struct err *e);
+
+/* Last-applied spec per live object (upsert keeps created_at). */
+int state_resource_put(struct state *st, enum live_kind kind,
+		       const char *name, const char *env_id,
+		       const char *spec_hash, const char *revision,
+		       struct err *e);
+int state_resource_drop(struct state *st, enum live_kind kind,
+			const char *name, struct err *e);
+
+/* Soft deletions: purge_after = now + days. */
+int state_deletion_put(struct state *st, const char *env_id,
+		       const char *schema, const char *role,
+		       const char *bucket, int days, struct err *e);
+int state_deletion_drop(struct state *st, const char *env_id,
+			struct err *e);
+
+/*
+ * The two host ports of a container (blue/green slots), allocated once
+ * from [from, to] and stable afterwards; allocation is atomic across
+ * concurrent appliers (unique constraint + retry).
+ */
+int state_ports(struct state *st, const char *owner, const char *env_id,
+		int from, int to, int out[2], struct err *e);
+int state_ports_release(struct state *st, const char *owner, struct err *e);
+
+/* Failed rollouts: failures++, next_retry_at = now + min(2^failures
+ * minutes, 6 h). Cleared when a rollout of the container succeeds. */
+int state_rollout_failed(struct state *st, const char *name,
+			 const char *spec_hash, const char *error,
+			 struct err *e);
+int state_rollout_clear(struct state *st, const char *name, struct err *e);
+
+/* Mark journal intents of runs that are no longer running (crashed) as
+ * seen, closing those runs as "interrupted"; returns how many. */
+int state_close_interrupted(struct state *st, int *count, struct err *e);
+
+/* The current time; PRESSCTL_NOW (RFC 3339 UTC, e.g.
+ * 2026-12-01T00:00:00Z) overrides it: the test clock. */
+time_t state_now(void);
+
+#endif

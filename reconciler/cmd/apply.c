@@ -1,0 +1,182 @@
+/*
+ * pressctl apply [SRC] [--only SEL] [--parallel N] [--allow-mass-delete]
+ *                [--wait]
+ *
+ * Converges the live platform to the source. One applier per platform
+ * (an advisory lock). Exit 0 converged, 1 error (nothing changed), 3
+ * refused by a safety guard (nothing changed), 4 some actions failed.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmd.h"
+#include "../apply/apply.h"
+#include "../guard/guard.h"
+#include "../plan/plan.h"
+
+static const char usage_text[] =
+	"usage: pressctl apply [DIR] [--only SEL]... [--parallel N]\n"
+	"                      [--allow-mass-delete] [--wait]\n"
+	"       pressctl apply --git REPO [--ref REF] [--path SUBDIR] [...]\n"
+	"\n"
+	"Converges PostgreSQL, S3 and Docker to the manifests. Removing an\n"
+	"environment is a soft delete: its containers go, its schema and bucket\n"
+	"stay for safety.softDeleteDays. --wait waits for another applier's\n"
+	"lock instead of exiting.\n";
+
+struct progress {
+	int tty;
+};
+
+static void
+log_json(const char *level, const char *msg, const struct action *a,
+	 const char *outcome, const char *error)
+{
+	json_t *o = json_pack("{s:I, s:s, s:s}", "time", (json_int_t)time(NULL),
+			      "level", level, "message", msg);
+	char *s;
+
+	if (a) {
+		json_object_set_new(o, "action", json_string(action_verb(a)));
+		json_object_set_new(o, "kind", json_string(a->act.name ?
+			live_kind_name(a->act.kind) : "environment"));
+		json_object_set_new(o, "target", json_string(a->act.name ?
+			a->act.name : a->env_id));
+		json_object_set_new(o, "env", json_string(a->env_id));
+		json_object_set_new(o, "outcome", json_string(outcome));
+		if (error)
+			json_object_set_new(o, "error", json_string(error));
+	}
+	s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	fprintf(stderr, "%s\n", s);
+	free(s);
+	json_decref(o);
+}
+
+static void
+progress(void *arg, size_t finished, size_t total, const struct action *a,
+	 const char *outcome, const char *error)
+{
+	const struct progress *pr = arg;
+
+	if (!pr->tty) {
+		log_json(strcmp(outcome, "done") ? "error" : "info", "action",
+			 a, outcome, error);
+		return;
+	}
+	fprintf(stderr, "[%zu/%zu] %-7s %s %s %s%s%s\n", finished, total,
+		outcome, action_verb(a), a->act.name ?
+		live_kind_name(a->act.kind) : "environment",
+		a->act.name ? a->act.name : a->env_id, error ? ": " : "",
+		error ? error : "");
+}
+
+int
+cmd_apply(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "only", required_argument, NULL, 'o' },
+		{ "parallel", required_argument, NULL, 'j' },
+		{ "allow-mass-delete", no_argument, NULL, 'M' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ "git", required_argument, NULL, 'g' },
+		{ "ref", required_argument, NULL, 'r' },
+		{ "path", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct source_opts so = { 0 };
+	struct selectors sel = { .n = 0 };
+	struct plan_filter filter = { cmd_selector_match, &sel };
+	struct progress pr = { cmd_tty() };
+	struct apply_opts ao = { 4, 5, progress, &pr };
+	struct apply_result res;
+	struct model *m = NULL;
+	struct pass pass;
+	struct plan plan;
+	struct err e;
+	int c, rc, allow = 0, wait = 0, interrupted = 0;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			if (cmd_add_selector(&sel, optarg) < 0)
+				return cmd_fail("too many --only selectors");
+			break;
+		case 'j':
+			ao.parallel = atoi(optarg);
+			if (ao.parallel < 1 || ao.parallel > 64)
+				return cmd_fail("--parallel takes 1 to 64");
+			break;
+		case 'M': allow = 1; break;
+		case 'w': wait = 1; break;
+		case 'g': so.git = optarg; break;
+		case 'r': so.ref = optarg; break;
+		case 'p': so.path = optarg; break;
+		case 'h': fputs(usage_text, stdout); return EXIT_OK;
+		default: fputs(usage_text, stderr); return EXIT_ERROR;
+		}
+	}
+	if (optind < argc)
+		so.dir = argv[optind++];
+	if (optind < argc) {
+		fputs(usage_text, stderr);
+		return EXIT_ERROR;
+	}
+	if ((rc = cmd_load_model(&m, &so)) != EXIT_OK)
+		return rc;
+	if (pass_open(&pass, m, "apply", &e) < 0) {
+		model_free(m);
+		return cmd_fail("%s", e.msg);
+	}
+	rc = state_lock(pass.state, wait, &e);
+	if (rc != 0) {
+		pass_close(&pass);
+		model_free(m);
+		return cmd_fail("%s", e.msg);
+	}
+	if (state_close_interrupted(pass.state, &interrupted, &e) < 0 ||
+	    pass_observe(&pass, &e) < 0 ||
+	    plan_build(&plan, m, &pass.rec, &pass.live, pass.now, &filter, &e) < 0) {
+		pass_close(&pass);
+		model_free(m);
+		return cmd_fail("%s", e.msg);
+	}
+	if (interrupted)
+		fprintf(stderr, "pressctl: note: %d earlier apply run%s of "
+			"platform '%s' %s interrupted; their unfinished intents "
+			"stay in the journal and this run converges them\n",
+			interrupted, interrupted == 1 ? "" : "s",
+			m->platform.name, interrupted == 1 ? "was" : "were");
+	if (guard_mass_delete(&plan, m->platform.max_delete_percent, allow, &e)) {
+		fprintf(stderr, "pressctl: refused: %s\n", e.msg);
+		rc = EXIT_REFUSED;
+	} else if (plan.n == 0) {
+		printf("platform '%s' at %s: no changes\n", m->platform.name,
+		       m->revision);
+		rc = EXIT_OK;
+	} else if (apply_plan(&pass, &plan, &ao, &res, &e) < 0) {
+		rc = cmd_fail("%s", e.msg);
+	} else {
+		printf("platform '%s' at %s: %zu done, %zu failed, %zu skipped "
+		       "(run %lld)\n", m->platform.name, m->revision, res.done,
+		       res.failed, res.skipped, res.run_id);
+		rc = res.failed || res.skipped ? EXIT_FAILED : EXIT_OK;
+	}
+	for (size_t i = 0; i < plan.nnotes; i++) {
+		fprintf(stderr, "pressctl: note: %s%s%s: %s\n", plan.notes[i].env_id,
+			plan.notes[i].name[0] ? " " : "", plan.notes[i].name,
+			plan.notes[i].text);
+		/* A held rollout is not converged: say so in the exit code. */
+		if (plan.notes[i].name[0] && rc == EXIT_OK)
+			rc = EXIT_FAILED;
+	}
+	plan_release(&plan);
+	pass_close(&pass);
+	model_free(m);
+	return rc;
+}

@@ -1,0 +1,170 @@
+/*
+ * pressctl status [SRC] [--format text|json]
+ *
+ * Each environment as it is live: converged, pending changes, drift,
+ * held rollouts, soft-deleted; its containers, ports and last apply.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmd.h"
+#include "../apply/apply.h"
+#include "../plan/plan.h"
+
+static const char usage_text[] =
+	"usage: pressctl status [DIR] [--format text|json]\n"
+	"       pressctl status --git REPO [--ref REF] [--path SUBDIR] [...]\n";
+
+static json_t *
+env_status(const char *id, const char *stage, const struct pass *p,
+	   const struct plan *plan)
+{
+	size_t pending = 0, drift = 0, running = 0, containers = 0;
+	json_t *o = json_pack("{s:s, s:s}", "environment", id, "stage", stage);
+	json_t *ports = json_array(), *notes = json_array();
+	const struct rec_deletion *del = recorded_deletion(&p->rec, id);
+	const char *state, *revision = NULL;
+	time_t applied = 0;
+
+	for (size_t i = 0; i < plan->n; i++) {
+		if (strcmp(plan->v[i].env_id, id))
+			continue;
+		if (plan->v[i].reason == WHY_DRIFT)
+			drift++;
+		else
+			pending++;
+	}
+	for (size_t i = 0; i < p->live.n; i++) {
+		const struct live_item *l = &p->live.v[i];
+
+		if (l->kind != LIVE_CONTAINER || !l->env_id || strcmp(l->env_id, id))
+			continue;
+		containers++;
+		running += l->running;
+		if (l->host_port)
+			json_array_append_new(ports, json_integer(l->host_port));
+	}
+	for (size_t i = 0; i < p->rec.nres; i++) {
+		if (strcmp(p->rec.res[i].env_id, id) || p->rec.res[i].applied_at < applied)
+			continue;
+		applied = p->rec.res[i].applied_at;
+		revision = p->rec.res[i].revision;
+	}
+	for (size_t i = 0; i < plan->nnotes; i++)
+		if (strcmp(plan->notes[i].env_id, id) == 0)
+			json_array_append_new(notes, json_string(plan->notes[i].text));
+	state = del ? "soft-deleted" : json_array_size(notes) ? "held" :
+	    drift ? "drift" : pending ? "pending" : "converged";
+	json_object_set_new(o, "state", json_string(state));
+	json_object_set_new(o, "pendingActions", json_integer((json_int_t)pending));
+	json_object_set_new(o, "driftActions", json_integer((json_int_t)drift));
+	json_object_set_new(o, "containers", json_integer((json_int_t)containers));
+	json_object_set_new(o, "running", json_integer((json_int_t)running));
+	json_object_set_new(o, "ports", ports);
+	json_object_set_new(o, "revision", revision ? json_string(revision) :
+			    json_null());
+	json_object_set_new(o, "appliedAt", json_integer((json_int_t)applied));
+	json_object_set_new(o, "notes", notes);
+	return o;
+}
+
+int
+cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "format", required_argument, NULL, 'f' },
+		{ "git", required_argument, NULL, 'g' },
+		{ "ref", required_argument, NULL, 'r' },
+		{ "path", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct source_opts so = { 0 };
+	enum format fmt = FORMAT_TEXT;
+	struct model *m = NULL;
+	json_t *envs, *v;
+	struct pass pass;
+	struct plan plan;
+	struct err e;
+	size_t i;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			if (cmd_format(optarg, FORMAT_TEXT | FORMAT_JSON, &fmt) < 0)
+				return cmd_fail("unknown format '%s' (use text or "
+						"json)", optarg);
+			break;
+		case 'g': so.git = optarg; break;
+		case 'r': so.ref = optarg; break;
+		case 'p': so.path = optarg; break;
+		case 'h': fputs(usage_text, stdout); return EXIT_OK;
+		default: fputs(usage_text, stderr); return EXIT_ERROR;
+		}
+	}
+	if (optind < argc)
+		so.dir = argv[optind++];
+	if ((rc = cmd_load_model(&m, &so)) != EXIT_OK)
+		return rc;
+	if (pass_open(&pass, m, "status", &e) < 0) {
+		model_free(m);
+		return cmd_fail("%s", e.msg);
+	}
+	if (pass_observe(&pass, &e) < 0 ||
+	    plan_build(&plan, m, &pass.rec, &pass.live, pass.now, NULL, &e) < 0) {
+		pass_close(&pass);
+		model_free(m);
+		return cmd_fail("%s", e.msg);
+	}
+	envs = json_array();
+	for (i = 0; i < m->nenvs; i++)
+		json_array_append_new(envs, env_status(m->envs[i].id,
+			stage_name(m->envs[i].stage), &pass, &plan));
+	for (i = 0; i < pass.rec.ndel; i++)
+		if (!model_find_env(m, pass.rec.del[i].env_id))
+			json_array_append_new(envs, env_status(pass.rec.del[i].env_id,
+				"-", &pass, &plan));
+	if (fmt == FORMAT_JSON) {
+		json_t *out = json_pack("{s:s, s:s, s:o}", "platform",
+					m->platform.name, "revision", m->revision,
+					"environments", envs);
+
+		cmd_print_json(out);
+		json_decref(out);
+	} else {
+		printf("platform '%s' at %s\n", m->platform.name, m->revision);
+		printf("%-28s %-11s %-12s %-9s %-12s %s\n", "ENVIRONMENT", "STAGE",
+		       "STATE", "RUNNING", "PORTS", "REVISION");
+		json_array_foreach(envs, i, v) {
+			char ports[64] = "", run[32];
+			json_t *pv;
+			size_t j;
+
+			json_array_foreach(json_object_get(v, "ports"), j, pv) {
+				size_t l = strlen(ports);
+
+				snprintf(ports + l, sizeof(ports) - l, "%s%lld",
+					 l ? "," : "", (long long)json_integer_value(pv));
+			}
+			snprintf(run, sizeof(run), "%lld/%lld",
+				 (long long)json_integer_value(json_object_get(v, "running")),
+				 (long long)json_integer_value(json_object_get(v, "containers")));
+			printf("%-28s %-11s %-12s %-9s %-12s %.12s\n",
+			       json_string_value(json_object_get(v, "environment")),
+			       json_string_value(json_object_get(v, "stage")),
+			       json_string_value(json_object_get(v, "state")), run,
+			       ports[0] ? ports : "-",
+			       json_is_string(json_object_get(v, "revision")) ?
+			       json_string_value(json_object_get(v, "revision")) : "-");
+		}
+		json_decref(envs);
+	}
+	plan_release(&plan);
+	pass_close(&pass);
+	model_free(m);
+	return EXIT_OK;
+}

@@ -1,0 +1,1381 @@
+/*
+ * docker.c - site containers through the Docker Engine API (LIVE_CONTAINER).
+ *
+ * Plain HTTP over the engine's unix socket with libcurl, API version
+ * pinned to 1.41 (Docker Engine 20.10, Debian's), JSON bodies with jansson.
+ * One CURL easy handle per open() handle, so one per worker thread; the
+ * handle keeps its connection to the socket alive between requests.
+ *
+ * Ownership is decided by labels, never by name alone: pressctl touches a
+ * container only when it carries press.managed=true and the platform's
+ * press.platform; a foreign container in the way is an error, not a
+ * casualty.
+ *
+ * Updates are blue/green: the new container starts as "<name>-next" on
+ * the other of the environment's two host-port slots, is probed, and only
+ * when healthy replaces the old one (stop, remove, rename). A spec with a
+ * pinned hostPort has a single port, so there the old container is stopped
+ * first (a short outage; see docs/drivers.md).
+ */
+#include "driver.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "../util/strbuf.h"
+
+#define API "http://localhost/v1.41"
+#define DEFAULT_SOCKET "/var/run/docker.sock"
+#define DEFAULT_TIMEOUT_MS 30000L
+#define CONNECT_TIMEOUT_MS 5000L
+#define STOP_SECONDS 10
+/* A pull may take minutes on a real registry, but one that makes no
+ * progress for PULL_STALL_S is abandoned; an unreachable registry fails
+ * within seconds (DNS) or PULL_STALL_S (connect). */
+#define PULL_TIMEOUT_MS (10L * 60 * 1000)
+#define PULL_STALL_S 30L
+/* A listing of 10,000 containers is about 20 MiB. */
+#define MAX_ANSWER ((size_t)128 << 20)
+#define NEXT_SUFFIX "-next"
+/* Starts tried while a network twin (see ensure_network) goes away. */
+#define AMBIGUOUS_TRIES 5
+/* Seconds a leftover "-next" has to prove it is still healthy. */
+#define ADOPT_PROBE_S 3
+
+struct docker {
+	CURL *curl;
+	const char *socket;	/* borrowed from the platform */
+	const char *platform;	/* platform name, for the ownership labels */
+	const char *network;	/* default network */
+	long timeout_ms;
+	struct curl_slist *headers;
+	struct strbuf answer;	/* body of the last answer */
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* What pressctl needs to know about one existing container. */
+struct cinfo {
+	int exists;
+	int managed;		/* carries this platform's ownership labels */
+	int running;
+	char id[72];
+	char state[24];		/* "running", "exited", "restarting", ... */
+	char spec[72];		/* press.spec label, "" if none */
+	long long exit_code, restarts;
+	int host_port;		/* first published TCP port, 0 if none */
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+/* Serializes network creation between the workers of this process (the
+ * engine's duplicate check is not atomic); other processes are kept out
+ * by the apply lock. */
+static pthread_mutex_t network_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+curl_setup(void)
+{
+	/* Reference-counted by libcurl; other drivers may call it too. */
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* --- HTTP over the socket ---------------------------------------------- */
+
+static size_t
+collect(char *p, size_t size, size_t n, void *ud)
+{
+	struct strbuf *sb = ud;
+
+	return strbuf_add(sb, p, size * n) < 0 ? 0 : size * n;
+}
+
+static int
+transport_error(struct docker *d, CURLcode rc, struct err *e)
+{
+	long oserr = 0;
+
+	curl_easy_getinfo(d->curl, CURLINFO_OS_ERRNO, &oserr);
+	switch (rc) {
+	case CURLE_COULDNT_CONNECT:
+		return err_transient(e, "cannot reach Docker at '%s': %s; is "
+				     "dockerd running?", d->socket, oserr ?
+				     strerror((int)oserr) : d->errbuf);
+	case CURLE_OPERATION_TIMEDOUT:
+		return err_transient(e, "the Docker engine at '%s' did not "
+				     "answer in time: %s", d->socket, d->errbuf);
+	case CURLE_GOT_NOTHING:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_PARTIAL_FILE:
+		return err_transient(e, "connection to Docker at '%s' broke: "
+				     "%s", d->socket, d->errbuf[0] ? d->errbuf :
+				     curl_easy_strerror(rc));
+	default:
+		return err_set(e, "cannot talk to Docker at '%s': %s",
+			       d->socket, d->errbuf[0] ? d->errbuf :
+			       curl_easy_strerror(rc));
+	}
+}
+
+/*
+ * One request: method, path below /v1.41, an optional JSON body
+ * (borrowed). The answer's body lands in d->answer and its status in
+ * *status. Fails only when no HTTP answer arrived (or it was too large):
+ * the caller judges the status. stall_s > 0 aborts a transfer that moves
+ * no byte for that long.
+ */
+static int
+perform(struct docker *d, const char *method, const char *path,
+	const json_t *body, long timeout_ms, long stall_s, long *status,
+	struct err *e)
+{
+	char *url = xprintf("%s%s", API, path), *data = NULL;
+	CURLcode rc;
+	int ret = -1;
+
+	*status = 0;
+	strbuf_release(&d->answer);
+	strbuf_init(&d->answer, MAX_ANSWER);
+	d->errbuf[0] = '\0';
+	curl_easy_reset(d->curl);	/* keeps the live connection */
+	curl_easy_setopt(d->curl, CURLOPT_UNIX_SOCKET_PATH, d->socket);
+	curl_easy_setopt(d->curl, CURLOPT_URL, url);
+	curl_easy_setopt(d->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(d->curl, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(d->curl, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(d->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(d->curl, CURLOPT_WRITEDATA, &d->answer);
+	curl_easy_setopt(d->curl, CURLOPT_ERRORBUFFER, d->errbuf);
+	curl_easy_setopt(d->curl, CURLOPT_USERAGENT, "pressctl");
+	curl_easy_setopt(d->curl, CURLOPT_HTTPHEADER, d->headers);
+	if (stall_s > 0) {
+		curl_easy_setopt(d->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(d->curl, CURLOPT_LOW_SPEED_TIME, stall_s);
+	}
+	if (strcmp(method, "POST") == 0) {
+		data = body ? json_dumps(body, JSON_COMPACT) : xstrdup("");
+		if (!data) {
+			err_set(e, "cannot encode the request %s %s", method,
+				path);
+			goto out;
+		}
+		curl_easy_setopt(d->curl, CURLOPT_POST, 1L);
+		curl_easy_setopt(d->curl, CURLOPT_POSTFIELDS, data);
+		curl_easy_setopt(d->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(data));
+	} else if (strcmp(method, "GET") != 0) {
+		curl_easy_setopt(d->curl, CURLOPT_CUSTOMREQUEST, method);
+	}
+	rc = curl_easy_perform(d->curl);
+	if (rc == CURLE_WRITE_ERROR && d->answer.overflow) {
+		err_set(e, "the answer of Docker at '%s' to %s %s is larger "
+			"than %zu MiB", d->socket, method, path, MAX_ANSWER >> 20);
+		goto out;
+	}
+	if (rc != CURLE_OK) {
+		transport_error(d, rc, e);
+		goto out;
+	}
+	curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, status);
+	ret = 0;
+out:
+	free(data);	/* json_dumps allocates with malloc by default */
+	free(url);
+	return ret;
+}
+
+static int
+request(struct docker *d, const char *method, const char *path,
+	const json_t *body, long *status, struct err *e)
+{
+	return perform(d, method, path, body, d->timeout_ms, 0, status, e);
+}
+
+/* The last answer as JSON (new reference), or NULL. */
+static json_t *
+answer_json(const struct docker *d)
+{
+	return json_loadb(d->answer.buf, d->answer.len, JSON_DECODE_ANY, NULL);
+}
+
+/* The engine's own words for the last answer: {"message": ...}. */
+static void
+answer_message(const struct docker *d, char *out, size_t n)
+{
+	json_t *j = answer_json(d);
+	const char *m = json_string_value(json_object_get(j, "message"));
+	size_t len;
+
+	if (m)
+		snprintf(out, n, "%s", m);
+	else if (d->answer.len)
+		snprintf(out, n, "%.200s", d->answer.buf);
+	else
+		snprintf(out, n, "no message");
+	json_decref(j);
+	len = strlen(out);
+	while (len && (out[len - 1] == '\n' || out[len - 1] == '\r' ||
+		       out[len - 1] == ' '))
+		out[--len] = '\0';
+}
+
+static int
+contains(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (; *hay; hay++) {
+		size_t i = 0;
+
+		while (i < n && hay[i] && (hay[i] | 0x20) == (needle[i] | 0x20))
+			i++;
+		if (i == n)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Whether an HTTP error is worth retrying: 429 and 5xx, except answers
+ * that no retry can change. Docker 20.10 still answers some bad requests
+ * with 500 (an unknown executable, a malformed reference), and a passing
+ * state with 400 (a network name made ambiguous by a twin). A host port
+ * held by someone else (500 "port is already allocated" / "address
+ * already in use") stays transient: it is often a container on its way
+ * out, and a retry costs no health wait.
+ */
+static int
+is_transient(long status, const char *msg)
+{
+	/* Two networks of one name exist for a moment when two processes
+	 * create it at once; ensure_network removes the twin on retry. */
+	if (contains(msg, "is ambiguous"))
+		return 1;
+	static const char *const permanent[] = {
+		"invalid reference format", "executable file not found",
+		"no such file or directory", "permission denied",
+		"invalid argument", "not supported", "invalid ",
+	};
+
+	if (status == 429)
+		return 1;
+	if (status < 500 || status == 501)
+		return 0;
+	for (size_t i = 0; i < sizeof(permanent) / sizeof(*permanent); i++)
+		if (contains(msg, permanent[i]))
+			return 0;
+	return 1;
+}
+
+/* "<what>: <engine message> (HTTP n)", transient or not by status. */
+static int
+api_error(const struct docker *d, long status, struct err *e,
+	  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int
+api_error(const struct docker *d, long status, struct err *e,
+	  const char *fmt, ...)
+{
+	char what[512], msg[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	answer_message(d, msg, sizeof(msg));
+	if (is_transient(status, msg))
+		return err_transient(e, "%s: %s (HTTP %ld)", what, msg, status);
+	return err_set(e, "%s: %s (HTTP %ld)", what, msg, status);
+}
+
+/* A path segment or query value, URL-escaped; free() it. */
+static char *
+escape(struct docker *d, const char *s)
+{
+	char *c = curl_easy_escape(d->curl, s, 0), *r;
+
+	r = xstrdup(c ? c : "");
+	curl_free(c);
+	return r;
+}
+
+/* --- open, close ------------------------------------------------------- */
+
+static void
+docker_close(void *h)
+{
+	struct docker *d = h;
+
+	if (!d)
+		return;
+	curl_easy_cleanup(d->curl);
+	curl_slist_free_all(d->headers);
+	strbuf_release(&d->answer);
+	free(d);
+}
+
+static int
+docker_open(void **h, const struct driver_env *env, struct err *e)
+{
+	const struct platform *p = env->platform;
+	struct docker *d = xcalloc(1, sizeof(*d));
+	struct curl_slist *l;
+	long status;
+	char msg[600];
+	int ret = -1;
+
+	*h = NULL;
+	pthread_once(&curl_once, curl_setup);
+	d->socket = p && p->runtime_socket ? p->runtime_socket : DEFAULT_SOCKET;
+	d->platform = p && p->name ? p->name : "";
+	d->network = p ? p->runtime_network : NULL;
+	d->timeout_ms = env->timeout_ms > 0 ? env->timeout_ms : DEFAULT_TIMEOUT_MS;
+	strbuf_init(&d->answer, MAX_ANSWER);
+	if (!(d->curl = curl_easy_init())) {
+		err_set(e, "cannot reach Docker at '%s': cannot initialize "
+			"libcurl", d->socket);
+		goto out;
+	}
+	l = curl_slist_append(NULL, "Content-Type: application/json");
+	d->headers = l ? curl_slist_append(l, "Expect:") : NULL;
+	if (!d->headers) {
+		curl_slist_free_all(l);
+		err_set(e, "cannot reach Docker at '%s': out of memory",
+			d->socket);
+		goto out;
+	}
+	if (request(d, "GET", "/_ping", NULL, &status, e) < 0)
+		goto out;
+	if (status >= 500 || status == 429) {
+		answer_message(d, msg, sizeof(msg));
+		err_transient(e, "the Docker engine at '%s' is not ready: %s "
+			      "(HTTP %ld)",
+			      d->socket, msg, status);
+		goto out;
+	}
+	if (status != 200) {
+		answer_message(d, msg, sizeof(msg));
+		err_set(e, "the Docker engine at '%s' does not speak API 1.41: %s "
+			"(HTTP %ld); pressctl needs Docker Engine 20.10 or newer",
+			d->socket, msg, status);
+		goto out;
+	}
+	*h = d;
+	d = NULL;
+	ret = 0;
+out:
+	docker_close(d);
+	return ret;
+}
+
+/* --- observe ----------------------------------------------------------- */
+
+static const char *
+label(json_t *labels, const char *key)
+{
+	return json_string_value(json_object_get(labels, key));
+}
+
+/* The container's name: the first of Names without a link path. */
+static const char *
+container_name(json_t *c)
+{
+	json_t *names = json_object_get(c, "Names"), *v;
+	size_t i;
+
+	json_array_foreach(names, i, v) {
+		const char *s = json_string_value(v);
+
+		if (s && s[0] == '/' && !strchr(s + 1, '/') && s[1])
+			return s + 1;
+	}
+	return NULL;
+}
+
+/* The host port published for a TCP port of the container, 0 if none. */
+static int
+published_port(json_t *c)
+{
+	json_t *ports = json_object_get(c, "Ports"), *p;
+	size_t i;
+
+	json_array_foreach(ports, i, p) {
+		json_int_t pub = json_integer_value(json_object_get(p, "PublicPort"));
+		const char *type = json_string_value(json_object_get(p, "Type"));
+
+		if (pub > 0 && pub <= 65535 && (!type || !strcmp(type, "tcp")))
+			return (int)pub;
+	}
+	return 0;
+}
+
+/*
+ * One listing for the whole platform, filtered by the ownership labels;
+ * q->names is not needed. state = {id, image, status (running, exited,
+ * ...), detail ("Up 3 minutes"), labels (press.*), hostPort}.
+ */
+static int
+docker_observe(void *h, const struct observe_req *q, struct live *out,
+	       struct err *e)
+{
+	struct docker *d = h;
+	const char *platform = q->platform ? q->platform : d->platform;
+	json_t *filters, *list = NULL, *c;
+	char *plabel = xprintf("press.platform=%s", platform);
+	char *fs = NULL, *fesc = NULL, *path = NULL;
+	long status;
+	size_t i;
+	int ret = -1;
+
+	filters = json_pack("{s:[s,s]}", "label", "press.managed=true", plabel);
+	fs = json_dumps(filters, JSON_COMPACT);
+	fesc = escape(d, fs ? fs : "{}");
+	path = xprintf("/containers/json?all=1&filters=%s", fesc);
+	if (request(d, "GET", path, NULL, &status, e) < 0) {
+		err_wrap(e, "cannot list containers");
+		goto out;
+	}
+	if (status != 200) {
+		api_error(d, status, e, "cannot list containers at '%s'",
+			  d->socket);
+		goto out;
+	}
+	list = answer_json(d);
+	if (!json_is_array(list)) {
+		err_set(e, "cannot list containers at '%s': the answer is not "
+			"a JSON array", d->socket);
+		goto out;
+	}
+	json_array_foreach(list, i, c) {
+		json_t *labels = json_object_get(c, "Labels"), *press, *v;
+		const char *name = container_name(c), *k, *s;
+		struct live_item *it;
+
+		if (!name)
+			continue;
+		it = live_add(out, LIVE_CONTAINER, name);
+		if ((s = label(labels, "press.env")))
+			it->env_id = xstrdup(s);
+		if ((s = label(labels, "press.spec")))
+			it->spec_hash = xstrdup(s);
+		s = json_string_value(json_object_get(c, "State"));
+		it->running = s && strcmp(s, "running") == 0;
+		it->host_port = published_port(c);
+		press = json_object();
+		json_object_foreach(labels, k, v)
+			if (strncmp(k, "press.", 6) == 0 && json_is_string(v))
+				json_object_set(press, k, v);
+		it->state = json_pack("{s:s, s:s, s:s, s:s, s:o, s:i}",
+			"id", json_string_value(json_object_get(c, "Id")) ?
+				json_string_value(json_object_get(c, "Id")) : "",
+			"image", json_string_value(json_object_get(c, "Image")) ?
+				json_string_value(json_object_get(c, "Image")) : "",
+			"status", s ? s : "unknown",
+			"detail", json_string_value(json_object_get(c, "Status")) ?
+				json_string_value(json_object_get(c, "Status")) : "",
+			"labels", press, "hostPort", it->host_port);
+	}
+	ret = 0;
+out:
+	json_decref(list);
+	json_decref(filters);
+	free(plabel);
+	free(fs);
+	free(fesc);
+	free(path);
+	return ret;
+}
+
+/* --- conforms ---------------------------------------------------------- */
+
+static int
+docker_conforms(const struct live_item *have, const struct live_object *want,
+		char *why, size_t n)
+{
+	const char *status = json_string_value(json_object_get(have->state,
+							       "status"));
+
+	if (!have->running) {
+		snprintf(why, n, "not running (%s)", status ? status : "unknown");
+		return 0;
+	}
+	if (!have->spec_hash || strcmp(have->spec_hash, want->hash) != 0) {
+		snprintf(why, n, "spec %.12s differs from %.12s",
+			 have->spec_hash ? have->spec_hash : "(none)", want->hash);
+		return 0;
+	}
+	return 1;
+}
+
+/* --- container primitives ---------------------------------------------- */
+
+/* NetworkSettings.Ports {"8080/tcp": [{"HostIp", "HostPort"}]}. */
+static int
+inspected_port(json_t *ports)
+{
+	const char *k;
+	json_t *v, *b;
+	size_t i;
+
+	json_object_foreach(ports, k, v) {
+		if (!strstr(k, "/tcp"))
+			continue;
+		json_array_foreach(v, i, b) {
+			const char *s = json_string_value(json_object_get(b,
+								"HostPort"));
+			int p = s ? atoi(s) : 0;
+
+			if (p > 0 && p <= 65535)
+				return p;
+		}
+	}
+	return 0;
+}
+
+/* Look a container up by name or id; a missing one is not an error. */
+static int
+inspect(struct docker *d, const char *name, struct cinfo *ci, struct err *e)
+{
+	char *esc = escape(d, name), *path = xprintf("/containers/%s/json", esc);
+	json_t *j = NULL, *labels, *st;
+	const char *s;
+	long status;
+	int ret = -1;
+
+	memset(ci, 0, sizeof(*ci));
+	if (request(d, "GET", path, NULL, &status, e) < 0) {
+		err_wrap(e, "cannot inspect container '%s'", name);
+		goto out;
+	}
+	if (status == 404) {
+		ret = 0;
+		goto out;
+	}
+	if (status != 200) {
+		api_error(d, status, e, "cannot inspect container '%s'", name);
+		goto out;
+	}
+	j = answer_json(d);
+	labels = json_object_get(json_object_get(j, "Config"), "Labels");
+	st = json_object_get(j, "State");
+	ci->exists = 1;
+	s = label(labels, "press.managed");
+	ci->managed = s && strcmp(s, "true") == 0 &&
+		      (s = label(labels, "press.platform")) &&
+		      strcmp(s, d->platform) == 0;
+	snprintf(ci->id, sizeof(ci->id), "%s",
+		 json_string_value(json_object_get(j, "Id")) ?
+		 json_string_value(json_object_get(j, "Id")) : name);
+	snprintf(ci->spec, sizeof(ci->spec), "%s",
+		 label(labels, "press.spec") ? label(labels, "press.spec") : "");
+	ci->running = json_is_true(json_object_get(st, "Running"));
+	snprintf(ci->state, sizeof(ci->state), "%s",
+		 json_string_value(json_object_get(st, "Status")) ?
+		 json_string_value(json_object_get(st, "Status")) : "unknown");
+	ci->exit_code = json_integer_value(json_object_get(st, "ExitCode"));
+	ci->restarts = json_integer_value(json_object_get(j, "RestartCount"));
+	ci->host_port = inspected_port(json_object_get(json_object_get(j,
+		"NetworkSettings"), "Ports"));
+	ret = 0;
+out:
+	json_decref(j);
+	free(esc);
+	free(path);
+	return ret;
+}
+
+static int
+foreign(const struct docker *d, const char *name, struct err *e)
+{
+	return err_set(e, "container '%s' exists but is not managed by "
+		       "pressctl for platform '%s' (no press.managed/"
+		       "press.platform labels); remove or rename it", name,
+		       d->platform);
+}
+
+/* Stop (gracefully, when graceful) and remove a container; gone = done. */
+static int
+remove_container(struct docker *d, const char *name, const char *id,
+		 int graceful, struct err *e)
+{
+	char *esc = escape(d, id), *path = NULL;
+	long status;
+	int ret = -1;
+
+	if (graceful) {
+		path = xprintf("/containers/%s/stop?t=%d", esc, STOP_SECONDS);
+		if (perform(d, "POST", path, NULL, d->timeout_ms +
+			    STOP_SECONDS * 1000L, 0, &status, e) < 0) {
+			err_wrap(e, "cannot stop container '%s'", name);
+			goto out;
+		}
+		if (status != 204 && status != 304 && status != 404) {
+			api_error(d, status, e, "cannot stop container '%s'",
+				  name);
+			goto out;
+		}
+		free(path);
+	}
+	/* v=1: anonymous volumes die with the container (site data lives
+	 * in Postgres and S3); named volumes are never touched. */
+	path = xprintf("/containers/%s?force=1&v=1", esc);
+	if (request(d, "DELETE", path, NULL, &status, e) < 0) {
+		err_wrap(e, "cannot remove container '%s'", name);
+		goto out;
+	}
+	if (status != 204 && status != 404) {
+		api_error(d, status, e, "cannot remove container '%s'", name);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(esc);
+	free(path);
+	return ret;
+}
+
+/* Remove a container of ours by name if it exists (not ours: error). */
+static int
+remove_if_ours(struct docker *d, const char *name, int graceful,
+	       struct err *e)
+{
+	struct cinfo ci;
+
+	if (inspect(d, name, &ci, e) < 0)
+		return -1;
+	if (!ci.exists)
+		return 0;
+	if (!ci.managed)
+		return foreign(d, name, e);
+	return remove_container(d, name, ci.id, graceful, e);
+}
+
+static int
+rename_container(struct docker *d, const char *from, const char *id,
+		 const char *to, struct err *e)
+{
+	char *esc = escape(d, id), *to_esc = escape(d, to);
+	char *path = xprintf("/containers/%s/rename?name=%s", esc, to_esc);
+	long status;
+	int ret = -1;
+
+	if (request(d, "POST", path, NULL, &status, e) < 0) {
+		err_wrap(e, "cannot rename container '%s' to '%s'", from, to);
+		goto out;
+	}
+	if (status != 204) {
+		api_error(d, status, e, "cannot rename container '%s' to '%s'",
+			  from, to);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(esc);
+	free(to_esc);
+	free(path);
+	return ret;
+}
+
+/* Nanoseconds of an RFC 3339 time's fraction ("...:05.12Z" -> 120000000). */
+static long
+fraction_ns(const char *t)
+{
+	long ns = 0;
+	int digits = 0;
+
+	if (strlen(t) <= 19 || t[19] != '.')
+		return 0;
+	for (t += 20; *t >= '0' && *t <= '9' && digits < 9; t++, digits++)
+		ns = ns * 10 + (*t - '0');
+	for (; digits < 9; digits++)
+		ns *= 10;
+	return ns;
+}
+
+/*
+ * Whether network a was created before b (ties: the smaller id). The
+ * engine writes every Created in one time zone, so the seconds compare
+ * as text; the fraction has its trailing zeros cut, so it is parsed.
+ */
+static int
+older(json_t *a, json_t *b)
+{
+	const char *ta = json_string_value(json_object_get(a, "Created"));
+	const char *tb = json_string_value(json_object_get(b, "Created"));
+	int c = strncmp(ta ? ta : "", tb ? tb : "", 19);
+	long fa, fb;
+
+	if (c)
+		return c < 0;
+	fa = fraction_ns(ta ? ta : "");
+	fb = fraction_ns(tb ? tb : "");
+	if (fa != fb)
+		return fa < fb;
+	return strcmp(json_string_value(json_object_get(a, "Id")),
+		      json_string_value(json_object_get(b, "Id"))) < 0;
+}
+
+/*
+ * Find the network named net (exactly): its id in id, "" if none. When
+ * several share the name, the oldest is the one: a twin made later can
+ * never win over one that every caller could already see, so racing
+ * callers agree. The others, when pressctl made them, are removed (best
+ * effort: one with containers stays).
+ */
+static int
+find_network(struct docker *d, const char *net, char *id, size_t idlen,
+	     struct err *e)
+{
+	json_t *filters = json_pack("{s:{s:b}}", "name", net, 1), *list = NULL;
+	json_t *n, *best = NULL;
+	char *fs = json_dumps(filters, JSON_COMPACT), *fesc, *path;
+	struct err ignored;
+	long status;
+	size_t i;
+	int ret = -1;
+
+	fesc = escape(d, fs ? fs : "{}");
+	path = xprintf("/networks?filters=%s", fesc);
+	id[0] = '\0';
+	if (request(d, "GET", path, NULL, &status, e) < 0) {
+		err_wrap(e, "cannot list networks");
+		goto out;
+	}
+	if (status != 200) {
+		api_error(d, status, e, "cannot list networks at '%s'",
+			  d->socket);
+		goto out;
+	}
+	list = answer_json(d);
+	json_array_foreach(list, i, n) {
+		const char *name = json_string_value(json_object_get(n, "Name"));
+		const char *nid = json_string_value(json_object_get(n, "Id"));
+
+		if (name && nid && !strcmp(name, net) &&
+		    (!best || older(n, best)))
+			best = n;
+	}
+	if (!best) {
+		ret = 0;
+		goto out;
+	}
+	snprintf(id, idlen, "%s", json_string_value(json_object_get(best, "Id")));
+	json_array_foreach(list, i, n) {
+		const char *name = json_string_value(json_object_get(n, "Name"));
+		const char *nid = json_string_value(json_object_get(n, "Id"));
+		const char *mine = label(json_object_get(n, "Labels"),
+					 "press.managed");
+		char *npath;
+
+		if (!name || !nid || strcmp(name, net) || !strcmp(nid, id) ||
+		    !mine || strcmp(mine, "true"))
+			continue;
+		npath = xprintf("/networks/%s", nid);
+		request(d, "DELETE", npath, NULL, &status, &ignored);
+		free(npath);
+	}
+	ret = 0;
+out:
+	json_decref(list);
+	json_decref(filters);
+	free(fs);
+	free(fesc);
+	free(path);
+	return ret;
+}
+
+/*
+ * The id of the bridge network the containers share, created when
+ * missing; containers attach by id. Idempotent. The workers of this
+ * process take turns (network_lock). Two processes racing (the apply
+ * lock normally prevents it) can make the engine create two networks of
+ * one name, as its duplicate check is not atomic; every caller then
+ * settles on the same one (find_network), so a duplicate never turns
+ * into "network is ambiguous" errors. 409 from the create: it exists.
+ */
+static int
+ensure_network(struct docker *d, const char *net, char *id, size_t idlen,
+	       struct err *e)
+{
+	json_t *body = NULL;
+	long status;
+	int ret = -1;
+
+	pthread_mutex_lock(&network_lock);
+	if (find_network(d, net, id, idlen, e) < 0)
+		goto out;
+	if (id[0]) {
+		ret = 0;
+		goto out;
+	}
+	body = json_pack("{s:s, s:s, s:b, s:{s:s, s:s}}", "Name", net,
+			 "Driver", "bridge", "CheckDuplicate", 1, "Labels",
+			 "press.managed", "true", "press.platform", d->platform);
+	if (request(d, "POST", "/networks/create", body, &status, e) < 0) {
+		err_wrap(e, "cannot create network '%s'", net);
+		goto out;
+	}
+	if (status != 201 && status != 200 && status != 409) {
+		api_error(d, status, e, "cannot create network '%s'", net);
+		goto out;
+	}
+	/* Look again rather than trust the answer: a racing process may
+	 * have made a twin, and both must settle on the same one. */
+	if (find_network(d, net, id, idlen, e) < 0)
+		goto out;
+	if (!id[0]) {
+		err_transient(e, "cannot create network '%s': it vanished "
+			      "right after its creation", net);
+		goto out;
+	}
+	ret = 0;
+out:
+	pthread_mutex_unlock(&network_lock);
+	json_decref(body);
+	return ret;
+}
+
+/* --- building a container ---------------------------------------------- */
+
+/* "512Mi", "1Gi", "1048576" -> bytes; -1 if malformed or absurd. */
+static int
+parse_memory(const char *s, long long *out)
+{
+	unsigned long long v = 0, mul = 1;
+
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > (unsigned long long)INT64_MAX / 10)
+			return -1;
+		v = v * 10 + (unsigned)(*s - '0');
+	}
+	if (!strcmp(s, "Ki"))
+		mul = 1ULL << 10;
+	else if (!strcmp(s, "Mi"))
+		mul = 1ULL << 20;
+	else if (!strcmp(s, "Gi"))
+		mul = 1ULL << 30;
+	else if (*s)
+		return -1;
+	if (v > (unsigned long long)INT64_MAX / mul)
+		return -1;
+	*out = (long long)(v * mul);
+	return 0;
+}
+
+/* "0.5" -> 500000000 nano-CPUs, without floating point; -1 if bad. */
+static int
+parse_cpus(const char *s, long long *out)
+{
+	long long whole = 0, frac = 0, scale = 100000000;
+
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (whole > 1000000)
+			return -1;
+		whole = whole * 10 + (*s - '0');
+	}
+	if (*s == '.') {
+		if (s[1] < '0' || s[1] > '9')
+			return -1;
+		for (s++; *s >= '0' && *s <= '9'; s++, scale /= 10)
+			frac += scale * (*s - '0');
+	}
+	if (*s)
+		return -1;
+	*out = whole * 1000000000LL + frac;
+	return 0;
+}
+
+/*
+ * The body of POST /containers/create (new reference) for the desired
+ * spec, published on 127.0.0.1:host_port. Variable values come from
+ * args->env (resolved, secrets included), never from the spec, which
+ * holds only references. net: the network's id, or NULL; alias: join it
+ * under the spec's name too.
+ */
+static json_t *
+create_body(const struct driver_action *a, const char *net, int host_port,
+	    int alias, struct err *e)
+{
+	const json_t *spec = a->want->spec;
+	const struct apply_args *args = a->args;
+	const char *image = json_string_value(json_object_get(spec, "image"));
+	json_int_t port = json_integer_value(json_object_get(spec, "port"));
+	json_t *res = json_object_get(spec, "resources");
+	json_t *cmd = json_object_get(spec, "command");
+	json_t *body = json_object(), *hc = json_object(), *envs = json_array();
+	json_t *v;
+	const char *k, *s;
+	char pkey[32], hp[16], *kv;
+	long long n;
+	int rc;
+
+	if (!image || port <= 0 || port > 65535) {
+		err_set(e, "cannot create container '%s': the spec has no "
+			"image or container port", a->want->name);
+		goto fail;
+	}
+	snprintf(pkey, sizeof(pkey), "%d/tcp", (int)port);
+	snprintf(hp, sizeof(hp), "%d", host_port);
+	json_object_foreach(args->env, k, v) {
+		if (!json_is_string(v)) {
+			err_set(e, "cannot create container '%s': variable "
+				"'%s' is not a string", a->want->name, k);
+			goto fail;
+		}
+		kv = xprintf("%s=%s", k, json_string_value(v));
+		rc = json_array_append_new(envs, json_string(kv));
+		free(kv);	/* may hold a secret: never in a message */
+		if (rc < 0) {
+			err_set(e, "cannot create container '%s': variable "
+				"'%s' is not valid UTF-8", a->want->name, k);
+			goto fail;
+		}
+	}
+	json_object_set_new(body, "Image", json_string(image));
+	json_object_set_new(body, "Env", envs);
+	envs = NULL;
+	json_object_set_new(body, "Labels", args->labels ?
+			    json_deep_copy(args->labels) : json_object());
+	if (json_is_array(cmd))
+		json_object_set_new(body, "Cmd", json_deep_copy(cmd));
+	json_object_set_new(body, "ExposedPorts", json_pack("{s:{}}", pkey));
+
+	json_object_set_new(hc, "PortBindings", json_pack(
+		"{s:[{s:s, s:s}]}", pkey, "HostIp", "127.0.0.1", "HostPort", hp));
+	json_object_set_new(hc, "RestartPolicy", json_pack("{s:s}", "Name",
+							   "unless-stopped"));
+	/* The engine's init as PID 1: it forwards SIGTERM (an app server as
+	 * PID 1 ignores it, and every stop would wait STOP_SECONDS for the
+	 * SIGKILL) and reaps the zombies of worker processes. */
+	json_object_set_new(hc, "Init", json_true());
+	if (net)
+		json_object_set_new(hc, "NetworkMode", json_string(net));
+	if ((s = json_string_value(json_object_get(res, "memory")))) {
+		if (parse_memory(s, &n) < 0) {
+			err_set(e, "cannot create container '%s': memory "
+				"'%s' is not a size like 512Mi", a->want->name, s);
+			goto fail;
+		}
+		json_object_set_new(hc, "Memory", json_integer(n));
+	}
+	if ((s = json_string_value(json_object_get(res, "cpus")))) {
+		if (parse_cpus(s, &n) < 0) {
+			err_set(e, "cannot create container '%s': cpus '%s' "
+				"is not a number like 0.5", a->want->name, s);
+			goto fail;
+		}
+		json_object_set_new(hc, "NanoCpus", json_integer(n));
+	}
+	json_object_set_new(body, "HostConfig", hc);
+	hc = NULL;
+	if (net && alias)
+		json_object_set_new(body, "NetworkingConfig", json_pack(
+			"{s:{s:{s:[s]}}}", "EndpointsConfig", net, "Aliases",
+			a->want->name));
+	return body;
+fail:
+	json_decref(envs);
+	json_decref(hc);
+	json_decref(body);
+	return NULL;
+}
+
+/* Split "repo[:tag]" or "repo@digest" for POST /images/create. */
+static void
+split_image(const char *image, char **repo, char **tag)
+{
+	const char *slash = strrchr(image, '/'), *colon;
+
+	if (strchr(image, '@')) {
+		*repo = xstrdup(image);
+		*tag = NULL;
+		return;
+	}
+	colon = strrchr(slash ? slash : image, ':');
+	if (colon) {
+		*repo = xstrndup(image, (size_t)(colon - image));
+		*tag = xstrdup(colon + 1);
+	} else {
+		*repo = xstrdup(image);
+		*tag = xstrdup("latest");
+	}
+}
+
+/*
+ * Try to pull the image once. The answer is a stream of JSON progress
+ * lines; a failure mid-stream arrives as {"error": ...} with HTTP 200.
+ */
+static int
+pull_image(struct docker *d, const char *image, struct err *e)
+{
+	char *repo, *tag, *rq, *tq = NULL, *path;
+	char msg[sizeof(((struct err *)0)->msg)] = "";
+	struct err pe;
+	long status;
+	int ret = -1;
+
+	split_image(image, &repo, &tag);
+	rq = escape(d, repo);
+	if (tag) {
+		tq = escape(d, tag);
+		path = xprintf("/images/create?fromImage=%s&tag=%s", rq, tq);
+	} else {
+		path = xprintf("/images/create?fromImage=%s", rq);
+	}
+	if (perform(d, "POST", path, NULL, PULL_TIMEOUT_MS, PULL_STALL_S,
+		    &status, &pe) < 0) {
+		snprintf(msg, sizeof(msg), "%s", pe.msg);
+	} else if (status != 200) {
+		answer_message(d, msg, sizeof(msg));
+	} else {
+		/* Scan the progress stream for an error line. */
+		char *line = d->answer.buf, *end;
+
+		for (; *line; line = *end ? end + 1 : end) {
+			json_t *j;
+			const char *s;
+
+			end = strchr(line, '\n');
+			if (!end)
+				end = line + strlen(line);
+			j = json_loadb(line, (size_t)(end - line), 0, NULL);
+			s = json_string_value(json_object_get(j, "error"));
+			if (s && !msg[0])
+				snprintf(msg, sizeof(msg), "%s", s);
+			json_decref(j);
+		}
+		if (!msg[0])
+			ret = 0;
+	}
+	if (ret < 0)
+		err_set(e, "image '%s' is not available on this Docker engine "
+			"and could not be pulled: %s; load it (docker load / "
+			"docker import) or fix spec.image", image, msg);
+	free(repo);
+	free(tag);
+	free(rq);
+	free(tq);
+	free(path);
+	return ret;
+}
+
+/*
+ * Wait for the health check; on failure say what the probe saw and, when
+ * the container crashed, how.
+ */
+static int
+wait_healthy(struct docker *d, const char *name, const char *id,
+	     int host_port, const char *hint, const struct live_object *want,
+	     struct err *e)
+{
+	json_t *health = json_object_get(want->spec, "health");
+	const char *hpath = json_string_value(json_object_get(health, "path"));
+	json_int_t timeout = json_integer_value(json_object_get(health,
+							       "timeoutSeconds"));
+	struct err pe, ie;
+	struct cinfo ci;
+	char crash[160] = "";
+
+	if (timeout <= 0)
+		timeout = 60;
+	if (http_probe(host_port, hpath ? hpath : "/", (int)timeout, &pe) == 0)
+		return 0;
+	if (inspect(d, id, &ci, &ie) < 0 || !ci.exists)
+		;	/* nothing to add */
+	else if (!ci.running)
+		snprintf(crash, sizeof(crash), " (the container is %s after "
+			 "%lld restarts, last exit code %lld)", ci.state,
+			 ci.restarts, ci.exit_code);
+	else if (ci.restarts > 0)
+		snprintf(crash, sizeof(crash), " (the container has restarted "
+			 "%lld times)", ci.restarts);
+	return err_set(e, "container '%s' did not become healthy within %d s: "
+		       "%s%s%s", name, (int)timeout, pe.msg, crash, hint);
+}
+
+/*
+ * Create, start and health-check container cname on host_port. A name
+ * taken by a container of ours with a different spec (or stopped) is
+ * freed and taken over; a missing image is pulled once. On any failure
+ * after the create, the new container is removed again.
+ */
+static int
+start_new(struct docker *d, const struct driver_action *a, const char *cname,
+	  int host_port, const char *net, int alias, const char *hint,
+	  struct err *e)
+{
+	json_t *body = create_body(a, net, host_port, alias, e), *j = NULL;
+	char *cesc = escape(d, cname), *path = NULL, *id = NULL;
+	const char *image = json_string_value(json_object_get(a->want->spec,
+							      "image"));
+	int pulled = 0, replaced = 0, ret = -1;
+	struct err re;
+	struct cinfo ci;
+	char msg[600];
+	long status;
+
+	if (!body)
+		goto out;
+	path = xprintf("/containers/create?name=%s", cesc);
+	for (;;) {
+		if (request(d, "POST", path, body, &status, e) < 0) {
+			err_wrap(e, "cannot create container '%s'", cname);
+			goto out;
+		}
+		if (status == 201)
+			break;
+		answer_message(d, msg, sizeof(msg));
+		if (status == 404 && contains(msg, "no such image") && !pulled) {
+			pulled = 1;
+			if (pull_image(d, image, e) < 0)
+				goto out;
+			continue;
+		}
+		if (status == 409 && !replaced) {
+			replaced = 1;
+			if (inspect(d, cname, &ci, e) < 0)
+				goto out;
+			if (ci.exists && !ci.managed) {
+				foreign(d, cname, e);
+				goto out;
+			}
+			if (ci.exists && ci.running &&
+			    !strcmp(ci.spec, a->want->hash)) {
+				ret = 0;	/* already there: idempotent */
+				goto out;
+			}
+			if (ci.exists && remove_container(d, cname, ci.id, 1,
+							  e) < 0)
+				goto out;
+			continue;
+		}
+		api_error(d, status, e, "cannot create container '%s'", cname);
+		goto out;
+	}
+	j = answer_json(d);
+	id = xstrdup(json_string_value(json_object_get(j, "Id")) ?
+		     json_string_value(json_object_get(j, "Id")) : cname);
+	free(path);
+	free(cesc);
+	cesc = escape(d, id);
+	path = xprintf("/containers/%s/start", cesc);
+	for (int tries = 1;; tries++) {
+		if (request(d, "POST", path, NULL, &status, e) < 0) {
+			err_wrap(e, "cannot start container '%s'", cname);
+			goto drop;
+		}
+		if (status == 204 || status == 304)
+			break;
+		answer_message(d, msg, sizeof(msg));
+		if (tries < AMBIGUOUS_TRIES && contains(msg, "is ambiguous")) {
+			/* A racing process is about to remove its twin. */
+			nanosleep(&(struct timespec){ .tv_nsec = 200000000 },
+				  NULL);
+			continue;
+		}
+		api_error(d, status, e, "cannot start container '%s'", cname);
+		goto drop;
+	}
+	if (wait_healthy(d, cname, id, host_port, hint, a->want, e) < 0)
+		goto drop;
+	ret = 0;
+	goto out;
+drop:
+	/* Best effort: the error that matters is already in e. */
+	remove_container(d, cname, id, 0, &re);
+out:
+	json_decref(body);
+	json_decref(j);
+	free(cesc);
+	free(path);
+	free(id);
+	return ret;
+}
+
+/* --- actions ----------------------------------------------------------- */
+
+static int
+pinned_port(const struct live_object *want)
+{
+	json_int_t p = json_integer_value(json_object_get(want->spec, "hostPort"));
+
+	return p > 0 && p <= 65535 ? (int)p : 0;
+}
+
+/* A quick health check of a container that was healthy before. */
+static int
+answers(const struct live_object *want, int host_port)
+{
+	const char *path = json_string_value(json_object_get(json_object_get(
+		want->spec, "health"), "path"));
+	struct err pe;
+
+	return host_port > 0 && http_probe(host_port, path ? path : "/",
+					   ADOPT_PROBE_S, &pe) == 0;
+}
+
+/*
+ * CREATE, and UPDATE of a container that is missing or stopped. A
+ * healthy "<name>-next" of the wanted spec (an update interrupted between
+ * removing the old container and the rename) is adopted; any other
+ * leftover "-next" is removed first, since it may hold a port slot.
+ */
+static int
+create_op(struct docker *d, const struct driver_action *a, struct err *e)
+{
+	const char *name = a->want->name;
+	const char *net = a->args->network ? a->args->network : d->network;
+	char *next = xprintf("%s" NEXT_SUFFIX, name), netid[80];
+	int port = pinned_port(a->want);
+	struct cinfo ci;
+	int ret = -1;
+
+	if (!port)
+		port = a->args->host_ports[0];
+	if (port <= 0 || port > 65535) {
+		err_set(e, "cannot create container '%s': no host port "
+			"allocated", name);
+		goto out;
+	}
+	if (net && ensure_network(d, net, netid, sizeof(netid), e) < 0)
+		goto out;
+	if (inspect(d, next, &ci, e) < 0)
+		goto out;
+	if (ci.exists && ci.managed && ci.running &&
+	    !strcmp(ci.spec, a->want->hash) && answers(a->want, ci.host_port)) {
+		struct cinfo cur;
+
+		if (inspect(d, name, &cur, e) < 0)
+			goto out;
+		if (cur.exists && !cur.managed) {
+			foreign(d, name, e);
+			goto out;
+		}
+		if (cur.exists && remove_container(d, name, cur.id, 1, e) < 0)
+			goto out;
+		ret = rename_container(d, next, ci.id, name, e);
+		goto out;
+	}
+	if (ci.exists && ci.managed &&
+	    remove_container(d, next, ci.id, 0, e) < 0)
+		goto out;
+	ret = start_new(d, a, name, port, net ? netid : NULL, 1, "", e);
+out:
+	free(next);
+	return ret;
+}
+
+static int
+update_op(struct docker *d, const struct driver_action *a, struct err *e)
+{
+	const struct live_item *have = a->have;
+	const char *name = a->want->name;
+	const char *net = a->args->network ? a->args->network : d->network;
+	const int *slots = a->args->host_ports;
+	char *next = NULL, netid[80];
+	struct cinfo ci;
+	int port, ret = -1;
+
+	if (!have || !have->running)
+		return create_op(d, a, e);
+	if (pinned_port(a->want)) {
+		/* One port, no second slot: stop the old one first. */
+		if (remove_if_ours(d, name, 1, e) < 0)
+			return -1;
+		return create_op(d, a, e);
+	}
+	port = have->host_port == slots[0] ? slots[1] : slots[0];
+	if (port <= 0 || port > 65535 || port == have->host_port) {
+		return err_set(e, "cannot update container '%s': no free host "
+			       "port slot (slots %d and %d, in use %d)", name,
+			       slots[0], slots[1], have->host_port);
+	}
+	next = xprintf("%s" NEXT_SUFFIX, name);
+	if (net && ensure_network(d, net, netid, sizeof(netid), e) < 0)
+		goto out;
+	if (remove_if_ours(d, next, 0, e) < 0)
+		goto out;
+	/* No alias for the candidate: it must not get traffic by name
+	 * before it is healthy. After the rename, the engine's DNS
+	 * answers for it under the container name. */
+	if (start_new(d, a, next, port, net ? netid : NULL, 0, "; the "
+		      "running container was kept", e) < 0)
+		goto out;
+	if (inspect(d, name, &ci, e) < 0)
+		goto out;
+	if (ci.exists && !ci.managed) {
+		foreign(d, name, e);
+		goto out;
+	}
+	if (ci.exists && remove_container(d, name, ci.id, 1, e) < 0)
+		goto out;
+	ret = rename_container(d, next, next, name, e);
+out:
+	free(next);
+	return ret;
+}
+
+/* Stop and remove; a leftover "<name>-next" goes too. */
+static int
+remove_op(struct docker *d, const struct driver_action *a, struct err *e)
+{
+	char *next = xprintf("%s" NEXT_SUFFIX, a->name);
+	int ret = -1;
+
+	if (remove_if_ours(d, a->name, 1, e) < 0)
+		goto out;
+	if (remove_if_ours(d, next, 0, e) < 0)
+		goto out;
+	ret = 0;
+out:
+	free(next);
+	return ret;
+}
+
+static int
+docker_apply(void *h, const struct driver_action *a, struct err *e)
+{
+	struct docker *d = h;
+
+	if (a->kind != LIVE_CONTAINER)
+		return err_set(e, "the docker driver cannot %s %s '%s'",
+			       driver_op_name(a->op), live_kind_name(a->kind),
+			       a->name);
+	switch (a->op) {
+	case OP_CREATE:
+	case OP_UPDATE:
+		if (!a->want || !a->args)
+			return err_set(e, "cannot %s container '%s': no "
+				       "desired spec", driver_op_name(a->op),
+				       a->name);
+		return a->op == OP_CREATE ? create_op(d, a, e) :
+					    update_op(d, a, e);
+	case OP_REMOVE:
+		return remove_op(d, a, e);
+	case OP_PURGE:
+		break;
+	}
+	return err_set(e, "cannot purge container '%s': containers hold no "
+		       "data; remove it instead", a->name);
+}
+
+const struct driver driver_docker = {
+	.name = "docker",
+	.kinds = 1u << LIVE_CONTAINER,
+	.open = docker_open,
+	.close = docker_close,
+	.observe = docker_observe,
+	.conforms = docker_conforms,
+	.apply = docker_apply,
+};

@@ -1,0 +1,1783 @@
+/*
+ * s3.c - the S3 driver: buckets (LIVE_BUCKET) on MinIO, AWS or s3rver.
+ *
+ * HTTP is libcurl: one easy handle per open() handle, reused so the
+ * connection stays alive, signed by curl itself (CURLOPT_AWS_SIGV4) with
+ * the payload hash passed in x-amz-content-sha256 (S3 wants the header;
+ * curl >= 7.87 signs the value it finds there). URLs are path-style,
+ * <endpoint>/<bucket>[/<key>], keys percent-encoded except '/', and sent
+ * as-is (no dot-segment squashing: "a/../b" is a key, not a path).
+ * Query strings are written already canonical (sorted, encoded, "k=" for
+ * flags), so the signature is right whether or not curl re-sorts them.
+ *
+ * XML is libexpat with a small, flat driver (no recursion, bounded
+ * nesting, text and entry counts, no DOCTYPE); the parsers are exposed in
+ * s3xml.h for the fuzz target.
+ *
+ * Observe costs one ListBuckets call, plus ListObjectsV2 pages for the
+ * buckets whose size a plan needs, at most S3_MAX_WORKERS at a time.
+ */
+#include "driver.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <expat.h>
+#include <openssl/evp.h>
+
+#include "s3xml.h"
+#include "../util/hash.h"
+#include "../util/secret.h"
+#include "../util/strbuf.h"
+
+#if LIBCURL_VERSION_NUM < 0x075700
+#error "the S3 driver needs libcurl >= 7.87 (CURLOPT_AWS_SIGV4 that signs x-amz-content-sha256)"
+#endif
+
+#define S3_DEFAULT_TIMEOUT_MS 30000
+#define S3_MAX_BODY ((size_t)64 << 20)	/* one listing page is ~0.5 MiB */
+#define S3_MAX_WORKERS 4		/* concurrent bucket measurements */
+#define S3_MAX_PAGES 1000000		/* a server that never ends a listing */
+#define S3_PURGE_ROUNDS 3		/* list+delete again if writes raced */
+
+/* ------------------------------------------------------------------ */
+/* XML: a flat expat driver                                           */
+/* ------------------------------------------------------------------ */
+
+#define XP_NAME 32	/* longer element names are none of ours */
+
+struct xp {
+	XML_Parser p;
+	const char *root;		/* the expected root element */
+	int depth;			/* open elements */
+	char names[S3XML_MAX_DEPTH][XP_NAME];	/* local names, root first */
+	struct strbuf text;		/* character data of the element */
+	int (*end)(struct xp *x, void *ctx);	/* at each end tag */
+	void *ctx;
+	char fail[160];			/* why a handler stopped the parse */
+};
+
+/* Copy src into dst (n bytes) keeping printable ASCII only: text from a
+ * server goes into error messages, which must stay one clean line. */
+static void
+clean(char *dst, size_t n, const char *src, size_t len)
+{
+	size_t i;
+
+	if (n == 0)
+		return;
+	for (i = 0; i < len && i + 1 < n; i++) {
+		unsigned char ch = (unsigned char)src[i];
+
+		dst[i] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+	}
+	dst[i] = '\0';
+}
+
+/* Stop the parse with a reason (the first one wins). */
+static void
+xp_stop(struct xp *x, const char *why)
+{
+	if (!x->fail[0])
+		snprintf(x->fail, sizeof(x->fail), "%s", why);
+	XML_StopParser(x->p, XML_FALSE);
+}
+
+static const char *
+local_name(const char *name)
+{
+	const char *colon = strrchr(name, ':');
+
+	return colon ? colon + 1 : name;
+}
+
+static void XMLCALL
+xp_start(void *ud, const XML_Char *name, const XML_Char **attrs)
+{
+	struct xp *x = ud;
+	const char *local = local_name(name);
+	size_t len = strlen(local);
+
+	(void)attrs;
+	if (x->fail[0])
+		return;
+	if (x->depth >= S3XML_MAX_DEPTH) {
+		xp_stop(x, "elements nested too deeply");
+		return;
+	}
+	if (x->depth == 0 && strcmp(local, x->root) != 0) {
+		char got[XP_NAME], why[128];
+
+		clean(got, sizeof(got), local, len);
+		snprintf(why, sizeof(why), "root element is <%s>, want <%s>",
+			 got, x->root);
+		xp_stop(x, why);
+		return;
+	}
+	/* An empty name matches no pattern: element names are never empty. */
+	if (len < XP_NAME)
+		memcpy(x->names[x->depth], local, len + 1);
+	else
+		x->names[x->depth][0] = '\0';
+	x->depth++;
+	strbuf_reset(&x->text);
+}
+
+static void XMLCALL
+xp_end(void *ud, const XML_Char *name)
+{
+	struct xp *x = ud;
+
+	(void)name;
+	if (x->fail[0])
+		return;
+	if (x->end(x, x->ctx) < 0) {
+		XML_StopParser(x->p, XML_FALSE);
+		return;
+	}
+	x->depth--;
+	strbuf_reset(&x->text);
+}
+
+static void XMLCALL
+xp_text(void *ud, const XML_Char *s, int len)
+{
+	struct xp *x = ud;
+
+	if (x->fail[0] || len <= 0)
+		return;
+	if (strbuf_add(&x->text, s, (size_t)len) < 0)
+		xp_stop(x, "text node too long");
+}
+
+static void XMLCALL
+xp_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
+	   const XML_Char *pubid, int has_internal_subset)
+{
+	(void)name;
+	(void)sysid;
+	(void)pubid;
+	(void)has_internal_subset;
+	xp_stop(ud, "DOCTYPE not allowed");
+}
+
+static void XMLCALL
+xp_entity(void *ud, const XML_Char *name, int is_param,
+	  const XML_Char *value, int value_len, const XML_Char *base,
+	  const XML_Char *sysid, const XML_Char *pubid,
+	  const XML_Char *notation)
+{
+	(void)name;
+	(void)is_param;
+	(void)value;
+	(void)value_len;
+	(void)base;
+	(void)sysid;
+	(void)pubid;
+	(void)notation;
+	xp_stop(ud, "entity declarations not allowed");
+}
+
+/*
+ * Whether the element being closed is at path below the root, written
+ * "Buckets/Bucket/Name" (the root itself is "").
+ */
+static int
+xp_at(const struct xp *x, const char *path)
+{
+	int i = 1;
+
+	if (!*path)
+		return x->depth == 1;
+	for (;;) {
+		const char *slash = strchr(path, '/');
+		size_t n = slash ? (size_t)(slash - path) : strlen(path);
+
+		if (i >= x->depth || strlen(x->names[i]) != n ||
+		    memcmp(x->names[i], path, n) != 0)
+			return 0;
+		i++;
+		if (!slash)
+			return i == x->depth;
+		path = slash + 1;
+	}
+}
+
+/* A new string with the text of the element being closed. */
+static char *
+xp_take(const struct xp *x)
+{
+	return xstrndup(x->text.buf, x->text.len);
+}
+
+static void
+xp_replace(char **slot, const struct xp *x)
+{
+	free(*slot);
+	*slot = xp_take(x);
+}
+
+static int
+xp_parse(const char *root, int (*end)(struct xp *, void *), void *ctx,
+	 const char *xml, size_t len, struct err *e)
+{
+	struct xp x;
+	int ret = -1;
+
+	memset(&x, 0, sizeof(x));
+	x.root = root;
+	x.end = end;
+	x.ctx = ctx;
+	strbuf_init(&x.text, S3XML_MAX_TEXT);
+	if (len > INT_MAX)
+		return err_set(e, "XML response too large (%zu bytes)", len);
+	x.p = XML_ParserCreate(NULL);
+	if (x.p == NULL)
+		return err_set(e, "cannot create an XML parser: out of memory");
+	XML_SetUserData(x.p, &x);
+	XML_SetElementHandler(x.p, xp_start, xp_end);
+	XML_SetCharacterDataHandler(x.p, xp_text);
+	XML_SetStartDoctypeDeclHandler(x.p, xp_doctype);
+	XML_SetEntityDeclHandler(x.p, xp_entity);
+	if (XML_Parse(x.p, xml ? xml : "", (int)len, 1) != XML_STATUS_OK ||
+	    x.fail[0]) {
+		if (x.fail[0])
+			err_set(e, "malformed XML response: %s", x.fail);
+		else
+			err_set(e, "malformed XML response: %s at line %lu",
+				XML_ErrorString(XML_GetErrorCode(x.p)),
+				(unsigned long)XML_GetCurrentLineNumber(x.p));
+		goto out;
+	}
+	ret = 0;
+out:
+	XML_ParserFree(x.p);
+	strbuf_release(&x.text);
+	return ret;
+}
+
+static int
+xp_full(struct xp *x, size_t n)
+{
+	if (n < S3XML_MAX_ITEMS)
+		return 0;
+	snprintf(x->fail, sizeof(x->fail), "more than %d entries",
+		 S3XML_MAX_ITEMS);
+	return -1;
+}
+
+/* --- ListBuckets --- */
+
+struct lb_ctx {
+	struct s3xml_buckets *out;
+	char *name, *created;
+};
+
+static int
+lb_end(struct xp *x, void *ctx)
+{
+	struct lb_ctx *c = ctx;
+	struct s3xml_buckets *out = c->out;
+
+	if (xp_at(x, "Buckets/Bucket/Name")) {
+		xp_replace(&c->name, x);
+	} else if (xp_at(x, "Buckets/Bucket/CreationDate")) {
+		xp_replace(&c->created, x);
+	} else if (xp_at(x, "Buckets/Bucket")) {
+		if (!c->name || !*c->name) {
+			snprintf(x->fail, sizeof(x->fail),
+				 "<Bucket> without a <Name>");
+			return -1;
+		}
+		if (xp_full(x, out->n) < 0)
+			return -1;
+		xgrow(&out->v, &out->alloc, out->n + 1, sizeof(*out->v));
+		out->v[out->n].name = c->name;
+		out->v[out->n].created = c->created;
+		out->n++;
+		c->name = c->created = NULL;
+	} else if (xp_at(x, "ContinuationToken")) {
+		xp_replace(&out->next_token, x);
+	}
+	return 0;
+}
+
+void
+s3xml_buckets_init(struct s3xml_buckets *b)
+{
+	memset(b, 0, sizeof(*b));
+}
+
+void
+s3xml_buckets_release(struct s3xml_buckets *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		free(b->v[i].name);
+		free(b->v[i].created);
+	}
+	free(b->v);
+	free(b->next_token);
+	s3xml_buckets_init(b);
+}
+
+int
+s3xml_parse_list_buckets(struct s3xml_buckets *out, const char *xml,
+			 size_t len, struct err *e)
+{
+	struct lb_ctx c = { .out = out };
+	int ret;
+
+	ret = xp_parse("ListAllMyBucketsResult", lb_end, &c, xml, len, e);
+	free(c.name);
+	free(c.created);
+	return ret;
+}
+
+/* --- ListObjectsV2 --- */
+
+struct lo_ctx {
+	struct s3xml_objects *out;
+	char *key;
+	long long size;
+};
+
+/* A non-negative decimal integer, nothing else. */
+static int
+parse_size(const char *s, long long *out)
+{
+	long long v = 0;
+
+	if (!*s)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		if (v > (LLONG_MAX - (*s - '0')) / 10)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+is_true(const struct xp *x)
+{
+	return strcmp(x->text.buf, "true") == 0;
+}
+
+static int
+lo_end(struct xp *x, void *ctx)
+{
+	struct lo_ctx *c = ctx;
+	struct s3xml_objects *out = c->out;
+
+	if (xp_at(x, "Contents/Key")) {
+		xp_replace(&c->key, x);
+	} else if (xp_at(x, "Contents/Size")) {
+		if (parse_size(x->text.buf, &c->size) < 0) {
+			snprintf(x->fail, sizeof(x->fail),
+				 "<Size> is not a byte count");
+			return -1;
+		}
+	} else if (xp_at(x, "Contents")) {
+		if (!c->key || !*c->key) {
+			snprintf(x->fail, sizeof(x->fail),
+				 "<Contents> without a <Key>");
+			return -1;
+		}
+		if (xp_full(x, out->n) < 0)
+			return -1;
+		xgrow(&out->v, &out->alloc, out->n + 1, sizeof(*out->v));
+		out->v[out->n].key = c->key;
+		out->v[out->n].size = c->size;
+		out->n++;
+		c->key = NULL;
+		c->size = 0;
+	} else if (xp_at(x, "IsTruncated")) {
+		out->truncated = is_true(x);
+	} else if (xp_at(x, "NextContinuationToken")) {
+		xp_replace(&out->next_token, x);
+	}
+	return 0;
+}
+
+void
+s3xml_objects_init(struct s3xml_objects *o)
+{
+	memset(o, 0, sizeof(*o));
+}
+
+void
+s3xml_objects_release(struct s3xml_objects *o)
+{
+	for (size_t i = 0; i < o->n; i++)
+		free(o->v[i].key);
+	free(o->v);
+	free(o->next_token);
+	s3xml_objects_init(o);
+}
+
+int
+s3xml_parse_list_objects(struct s3xml_objects *out, const char *xml,
+			 size_t len, struct err *e)
+{
+	struct lo_ctx c = { .out = out };
+	int ret;
+
+	ret = xp_parse("ListBucketResult", lo_end, &c, xml, len, e);
+	free(c.key);
+	return ret;
+}
+
+/* --- ListMultipartUploads --- */
+
+struct lu_ctx {
+	struct s3xml_uploads *out;
+	char *key, *upload_id;
+};
+
+static int
+lu_end(struct xp *x, void *ctx)
+{
+	struct lu_ctx *c = ctx;
+	struct s3xml_uploads *out = c->out;
+
+	if (xp_at(x, "Upload/Key")) {
+		xp_replace(&c->key, x);
+	} else if (xp_at(x, "Upload/UploadId")) {
+		xp_replace(&c->upload_id, x);
+	} else if (xp_at(x, "Upload")) {
+		if (!c->key || !*c->key || !c->upload_id || !*c->upload_id) {
+			snprintf(x->fail, sizeof(x->fail),
+				 "<Upload> without a <Key> and <UploadId>");
+			return -1;
+		}
+		if (xp_full(x, out->n) < 0)
+			return -1;
+		xgrow(&out->v, &out->alloc, out->n + 1, sizeof(*out->v));
+		out->v[out->n].key = c->key;
+		out->v[out->n].upload_id = c->upload_id;
+		out->n++;
+		c->key = c->upload_id = NULL;
+	} else if (xp_at(x, "IsTruncated")) {
+		out->truncated = is_true(x);
+	} else if (xp_at(x, "NextKeyMarker")) {
+		xp_replace(&out->next_key_marker, x);
+	} else if (xp_at(x, "NextUploadIdMarker")) {
+		xp_replace(&out->next_upload_id_marker, x);
+	}
+	return 0;
+}
+
+void
+s3xml_uploads_init(struct s3xml_uploads *u)
+{
+	memset(u, 0, sizeof(*u));
+}
+
+void
+s3xml_uploads_release(struct s3xml_uploads *u)
+{
+	for (size_t i = 0; i < u->n; i++) {
+		free(u->v[i].key);
+		free(u->v[i].upload_id);
+	}
+	free(u->v);
+	free(u->next_key_marker);
+	free(u->next_upload_id_marker);
+	s3xml_uploads_init(u);
+}
+
+int
+s3xml_parse_list_uploads(struct s3xml_uploads *out, const char *xml,
+			 size_t len, struct err *e)
+{
+	struct lu_ctx c = { .out = out };
+	int ret;
+
+	ret = xp_parse("ListMultipartUploadsResult", lu_end, &c, xml, len, e);
+	free(c.key);
+	free(c.upload_id);
+	return ret;
+}
+
+/* --- DeleteObjects result --- */
+
+struct dr_ctx {
+	struct s3xml_delete *out;
+	char *key, *code, *message;
+};
+
+static int
+dr_end(struct xp *x, void *ctx)
+{
+	struct dr_ctx *c = ctx;
+	struct s3xml_delete *out = c->out;
+
+	if (xp_at(x, "Error/Key")) {
+		xp_replace(&c->key, x);
+	} else if (xp_at(x, "Error/Code")) {
+		xp_replace(&c->code, x);
+	} else if (xp_at(x, "Error/Message")) {
+		xp_replace(&c->message, x);
+	} else if (xp_at(x, "Error")) {
+		if (xp_full(x, out->n) < 0)
+			return -1;
+		xgrow(&out->v, &out->alloc, out->n + 1, sizeof(*out->v));
+		out->v[out->n].key = c->key ? c->key : xstrdup("");
+		out->v[out->n].code = c->code;
+		out->v[out->n].message = c->message;
+		out->n++;
+		c->key = c->code = c->message = NULL;
+	} else if (xp_at(x, "Deleted")) {
+		out->deleted++;
+	}
+	return 0;
+}
+
+void
+s3xml_delete_init(struct s3xml_delete *d)
+{
+	memset(d, 0, sizeof(*d));
+}
+
+void
+s3xml_delete_release(struct s3xml_delete *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		free(d->v[i].key);
+		free(d->v[i].code);
+		free(d->v[i].message);
+	}
+	free(d->v);
+	s3xml_delete_init(d);
+}
+
+int
+s3xml_parse_delete_result(struct s3xml_delete *out, const char *xml,
+			  size_t len, struct err *e)
+{
+	struct dr_ctx c = { .out = out };
+	int ret;
+
+	ret = xp_parse("DeleteResult", dr_end, &c, xml, len, e);
+	free(c.key);
+	free(c.code);
+	free(c.message);
+	return ret;
+}
+
+/* --- Error --- */
+
+static int
+er_end(struct xp *x, void *ctx)
+{
+	struct s3xml_error *out = ctx;
+
+	if (xp_at(x, "Code"))
+		clean(out->code, sizeof(out->code), x->text.buf, x->text.len);
+	else if (xp_at(x, "Message"))
+		clean(out->message, sizeof(out->message), x->text.buf,
+		      x->text.len);
+	return 0;
+}
+
+int
+s3xml_parse_error(struct s3xml_error *out, const char *xml, size_t len)
+{
+	memset(out, 0, sizeof(*out));
+	if (len == 0)
+		return -1;
+	if (xp_parse("Error", er_end, out, xml, len, NULL) < 0) {
+		memset(out, 0, sizeof(*out));
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* HTTP                                                               */
+/* ------------------------------------------------------------------ */
+
+struct s3 {
+	CURL *curl;
+	/* Settings, owned by the handle opened by s3_open and borrowed by
+	 * the measuring workers' copies. */
+	char *endpoint;			/* without a trailing '/' */
+	char *region;
+	char *sigv4;			/* "aws:amz:<region>:s3" */
+	char *access_key, *secret_key;	/* wiped on close */
+	long timeout_ms;
+	int no_multi_delete;		/* DeleteObjects not implemented */
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct s3_req {
+	const char *method;		/* GET, PUT, POST, DELETE */
+	const char *bucket;		/* NULL: the service (ListBuckets) */
+	const char *key;		/* NULL: the bucket itself */
+	const char *query;		/* canonical already, or NULL */
+	const char *body;		/* PUT/POST body, or NULL */
+	size_t len;
+	int md5;			/* send Content-MD5 (DeleteObjects) */
+};
+
+struct s3_resp {
+	long status;
+	struct strbuf body;
+};
+
+static pthread_mutex_t global_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t
+on_write(char *data, size_t size, size_t n, void *ud)
+{
+	struct strbuf *sb = ud;
+
+	if (strbuf_add(sb, data, size * n) < 0)
+		return 0;	/* curl fails with CURLE_WRITE_ERROR */
+	return size * n;
+}
+
+/* Set up c->curl, a new easy handle with the connection settings. */
+static int
+conn_handle(struct s3 *c, struct err *e)
+{
+	CURL *h = curl_easy_init();
+
+	c->curl = h;
+	if (h == NULL)
+		return err_set(e, "s3: cannot create a curl handle");
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
+	curl_easy_setopt(h, CURLOPT_AWS_SIGV4, c->sigv4);
+	curl_easy_setopt(h, CURLOPT_USERNAME, c->access_key);
+	curl_easy_setopt(h, CURLOPT_PASSWORD, c->secret_key);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
+	return 0;
+}
+
+/* Append s percent-encoded (RFC 3986 unreserved kept); with keep_slash,
+ * '/' stays as is (object keys are paths in the URL). */
+static int
+add_escaped(struct s3 *c, struct strbuf *sb, const char *s, int keep_slash)
+{
+	size_t len = strlen(s);
+	char *esc;
+	int ret = 0;
+
+	if (len > INT_MAX)
+		return -1;
+	esc = curl_easy_escape(c->curl, s, (int)len);
+	if (esc == NULL)
+		return -1;
+	for (const char *p = esc; *p && ret == 0; p++) {
+		if (keep_slash && p[0] == '%' && p[1] == '2' &&
+		    (p[2] == 'F' || p[2] == 'f')) {
+			ret = strbuf_addch(sb, '/');
+			p += 2;
+		} else {
+			ret = strbuf_addch(sb, *p);
+		}
+	}
+	curl_free(esc);
+	return ret;
+}
+
+static int
+build_url(struct s3 *c, struct strbuf *url, const struct s3_req *r)
+{
+	if (strbuf_addstr(url, c->endpoint) < 0 || strbuf_addch(url, '/') < 0)
+		return -1;
+	if (r->bucket && add_escaped(c, url, r->bucket, 0) < 0)
+		return -1;
+	if (r->bucket && r->key && (strbuf_addch(url, '/') < 0 ||
+				    add_escaped(c, url, r->key, 1) < 0))
+		return -1;
+	if (r->query && (strbuf_addch(url, '?') < 0 ||
+			 strbuf_addstr(url, r->query) < 0))
+		return -1;
+	return 0;
+}
+
+static int
+curl_transient(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static struct curl_slist *
+add_header(struct curl_slist *list, const char *line, int *oom)
+{
+	struct curl_slist *l = curl_slist_append(list, line);
+
+	if (l == NULL) {
+		*oom = 1;
+		return list;
+	}
+	return l;
+}
+
+/*
+ * Send one request; the answer (any status) goes into resp. Fails only
+ * when no HTTP answer came: "<what>: <curl's message>", transient for
+ * connection trouble and timeouts.
+ */
+static int
+s3_send(struct s3 *c, const struct s3_req *r, struct s3_resp *resp,
+	const char *what, struct err *e)
+{
+	struct curl_slist *hdr = NULL;
+	struct strbuf url;
+	char sha[SHA256_HEX_LEN + 1], line[128];
+	const char *body = r->body ? r->body : "";
+	CURLcode rc;
+	int oom = 0, ret = -1;
+
+	strbuf_init(&url, 0);
+	strbuf_reset(&resp->body);
+	resp->body.overflow = 0;
+	resp->status = 0;
+	if (build_url(c, &url, r) < 0) {
+		err_set(e, "%s: cannot build the request URL", what);
+		goto out;
+	}
+
+	/* The payload hash: curl signs this value (never the body itself). */
+	hash_sha256_hex(sha, body, r->len);
+	snprintf(line, sizeof(line), "x-amz-content-sha256: %s", sha);
+	hdr = add_header(hdr, line, &oom);
+	if (r->md5) {
+		unsigned char md[EVP_MAX_MD_SIZE];
+		unsigned int mdlen = 0;
+		char b64[64];
+
+		if (EVP_Digest(body, r->len, md, &mdlen, EVP_md5(), NULL) &&
+		    mdlen == 16) {
+			EVP_EncodeBlock((unsigned char *)b64, md, (int)mdlen);
+			snprintf(line, sizeof(line), "Content-MD5: %s", b64);
+			hdr = add_header(hdr, line, &oom);
+		}
+	}
+	if (r->body)
+		hdr = add_header(hdr, "Content-Type: application/xml", &oom);
+	hdr = add_header(hdr, "Expect:", &oom);	/* no 100-continue wait */
+	if (oom) {
+		err_set(e, "%s: out of memory", what);
+		goto out;
+	}
+
+	curl_easy_setopt(c->curl, CURLOPT_URL, url.buf);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);	/* reset the method */
+	if (strcmp(r->method, "PUT") == 0 || strcmp(r->method, "POST") == 0) {
+		/* Also an empty PUT: S3 wants Content-Length: 0. */
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE,
+				 (curl_off_t)r->len);
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
+	}
+	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST,
+			 strcmp(r->method, "GET") == 0 ? NULL : r->method);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &resp->body);
+	c->errbuf[0] = '\0';
+
+	rc = curl_easy_perform(c->curl);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
+	if (rc != CURLE_OK) {
+		const char *m = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
+
+		if (rc == CURLE_WRITE_ERROR && resp->body.overflow)
+			err_set(e, "%s: the response is larger than %zu MiB",
+				what, S3_MAX_BODY >> 20);
+		else if (curl_transient(rc))
+			err_transient(e, "%s: %s (is the S3 endpoint up?)",
+				      what, m);
+		else
+			err_set(e, "%s: %s", what, m);
+		goto out;
+	}
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+	ret = 0;
+out:
+	curl_slist_free_all(hdr);
+	strbuf_release(&url);
+	return ret;
+}
+
+static void
+resp_init(struct s3_resp *r)
+{
+	r->status = 0;
+	strbuf_init(&r->body, S3_MAX_BODY);
+}
+
+/* The S3 error code of a response ("" when it has none). */
+static void
+resp_code(const struct s3_resp *r, struct s3xml_error *x)
+{
+	s3xml_parse_error(x, r->body.buf, r->body.len);
+}
+
+static int
+code_transient(const char *code)
+{
+	return strcmp(code, "SlowDown") == 0 ||
+	       strcmp(code, "InternalError") == 0 ||
+	       strcmp(code, "ServiceUnavailable") == 0 ||
+	       strcmp(code, "RequestTimeout") == 0;
+}
+
+/*
+ * Describe a failed answer: "<what>: Code: Message (HTTP n)", transient
+ * for 5xx, 429 and the retryable S3 codes. Returns -1.
+ */
+static int
+s3_fail(struct err *e, const char *what, const struct s3_resp *r)
+{
+	struct s3xml_error x;
+	const char *hint = "";
+	int transient;
+
+	resp_code(r, &x);
+	transient = r->status >= 500 || r->status == 429 ||
+		    code_transient(x.code);
+	if (strcmp(x.code, "InvalidAccessKeyId") == 0 ||
+	    strcmp(x.code, "SignatureDoesNotMatch") == 0)
+		hint = "; check the platform's s3 accessKey and secretKey";
+	else if (r->status == 301 || strcmp(x.code, "PermanentRedirect") == 0 ||
+		 strcmp(x.code, "AuthorizationHeaderMalformed") == 0)
+		hint = "; check the platform's s3 endpoint and region";
+	if (!x.code[0]) {
+		if (transient)
+			return err_transient(e, "%s: HTTP %ld", what, r->status);
+		return err_set(e, "%s: HTTP %ld%s", what, r->status, hint);
+	}
+	if (transient)
+		return err_transient(e, "%s: %s: %s (HTTP %ld)", what, x.code,
+				     x.message, r->status);
+	return err_set(e, "%s: %s: %s (HTTP %ld)%s", what, x.code, x.message,
+		       r->status, hint);
+}
+
+static int
+is_code(const struct s3_resp *r, const char *code)
+{
+	struct s3xml_error x;
+
+	resp_code(r, &x);
+	return strcmp(x.code, code) == 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* S3 calls                                                           */
+/* ------------------------------------------------------------------ */
+
+/* All buckets of the account (ListBuckets; paginated only if the server
+ * says so). */
+static int
+list_buckets(struct s3 *c, struct s3xml_buckets *out, struct err *e)
+{
+	static const char what[] = "cannot list buckets";
+	struct s3_resp resp;
+	struct strbuf query;
+	char *token = NULL;
+	int ret = -1;
+
+	resp_init(&resp);
+	strbuf_init(&query, 0);
+	for (long page = 0;; page++) {
+		struct s3_req r = { .method = "GET" };
+
+		if (page >= S3_MAX_PAGES) {
+			err_set(e, "%s: the listing does not end", what);
+			goto out;
+		}
+		strbuf_reset(&query);
+		if (token) {
+			if (strbuf_addstr(&query, "continuation-token=") < 0 ||
+			    add_escaped(c, &query, token, 0) < 0) {
+				err_set(e, "%s: continuation token too long",
+					what);
+				goto out;
+			}
+			r.query = query.buf;
+		}
+		if (s3_send(c, &r, &resp, what, e) < 0)
+			goto out;
+		if (resp.status != 200) {
+			s3_fail(e, what, &resp);
+			goto out;
+		}
+		free(token);
+		token = NULL;
+		if (s3xml_parse_list_buckets(out, resp.body.buf, resp.body.len,
+					     e) < 0) {
+			err_wrap(e, "%s", what);
+			goto out;
+		}
+		token = out->next_token;
+		out->next_token = NULL;
+		if (!token || !*token)
+			break;
+	}
+	ret = 0;
+out:
+	free(token);
+	strbuf_release(&query);
+	strbuf_release(&resp.body);
+	return ret;
+}
+
+/*
+ * One ListObjectsV2 page of bucket after token (NULL: the first) into
+ * page (released first). 0 ok, 1 the bucket does not exist, -1 error.
+ */
+static int
+list_page(struct s3 *c, const char *bucket, const char *token,
+	  struct s3xml_objects *page, struct s3_resp *resp, const char *what,
+	  struct err *e)
+{
+	struct s3_req r = { .method = "GET", .bucket = bucket };
+	struct strbuf query;
+	int ret = -1;
+
+	s3xml_objects_release(page);
+	strbuf_init(&query, 0);
+	if (token && (strbuf_addstr(&query, "continuation-token=") < 0 ||
+		      add_escaped(c, &query, token, 0) < 0 ||
+		      strbuf_addch(&query, '&') < 0)) {
+		err_set(e, "%s: continuation token too long", what);
+		goto out;
+	}
+	strbuf_addstr(&query, "list-type=2&max-keys=1000");
+	r.query = query.buf;
+	if (s3_send(c, &r, resp, what, e) < 0)
+		goto out;
+	if (resp->status == 404 && is_code(resp, "NoSuchBucket")) {
+		ret = 1;
+		goto out;
+	}
+	if (resp->status != 200) {
+		s3_fail(e, what, resp);
+		goto out;
+	}
+	if (s3xml_parse_list_objects(page, resp->body.buf, resp->body.len,
+				     e) < 0) {
+		err_wrap(e, "%s", what);
+		goto out;
+	}
+	if (page->truncated && (!page->next_token || !*page->next_token)) {
+		err_set(e, "%s: the server truncated the listing without a "
+			"continuation token", what);
+		goto out;
+	}
+	ret = 0;
+out:
+	strbuf_release(&query);
+	return ret;
+}
+
+/* Count the objects and bytes of bucket (-1 each if it vanished). */
+static int
+measure_bucket(struct s3 *c, const char *bucket, long long *count,
+	       long long *bytes, struct err *e)
+{
+	struct s3xml_objects page;
+	struct s3_resp resp;
+	char what[160], *token = NULL;
+	long long n = 0, sum = 0;
+	int ret = -1, r;
+
+	snprintf(what, sizeof(what), "cannot measure bucket '%s'", bucket);
+	s3xml_objects_init(&page);
+	resp_init(&resp);
+	for (long pages = 0;; pages++) {
+		if (pages >= S3_MAX_PAGES) {
+			err_set(e, "%s: the listing does not end", what);
+			goto out;
+		}
+		r = list_page(c, bucket, token, &page, &resp, what, e);
+		if (r < 0)
+			goto out;
+		if (r > 0) {
+			n = sum = -1;
+			break;
+		}
+		for (size_t i = 0; i < page.n; i++) {
+			n++;
+			if (page.v[i].size > LLONG_MAX - sum)
+				sum = LLONG_MAX;
+			else
+				sum += page.v[i].size;
+		}
+		if (!page.truncated)
+			break;
+		free(token);
+		token = page.next_token;
+		page.next_token = NULL;
+	}
+	*count = n;
+	*bytes = sum;
+	ret = 0;
+out:
+	free(token);
+	s3xml_objects_release(&page);
+	strbuf_release(&resp.body);
+	return ret;
+}
+
+/* Append s with the XML special characters escaped. */
+static int
+add_xml_escaped(struct strbuf *sb, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		int r;
+
+		if (ch == '&')
+			r = strbuf_addstr(sb, "&amp;");
+		else if (ch == '<')
+			r = strbuf_addstr(sb, "&lt;");
+		else if (ch == '>')
+			r = strbuf_addstr(sb, "&gt;");
+		else if (ch == '"')
+			r = strbuf_addstr(sb, "&quot;");
+		else if (ch == '\'')
+			r = strbuf_addstr(sb, "&apos;");
+		else if (ch < 0x20)	/* survive attribute/EOL normalization */
+			r = strbuf_addf(sb, "&#%u;", ch);
+		else
+			r = strbuf_addch(sb, ch);
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* "cannot delete object 'k'" with k cleaned for a message. */
+static void
+object_what(char *buf, size_t n, const char *prefix, const char *key)
+{
+	char shown[160];
+
+	clean(shown, sizeof(shown), key, strlen(key));
+	snprintf(buf, n, "%s: cannot delete object '%s'", prefix, shown);
+}
+
+/* DELETE each key. 0 ok, 1 bucket gone, -1 error. */
+static int
+delete_each(struct s3 *c, const char *bucket,
+	    const struct s3xml_objects *page, const char *what, struct err *e)
+{
+	struct s3_resp resp;
+	char owhat[512];
+	int ret = -1;
+
+	resp_init(&resp);
+	for (size_t i = 0; i < page->n; i++) {
+		struct s3_req r = { .method = "DELETE", .bucket = bucket,
+				    .key = page->v[i].key };
+
+		object_what(owhat, sizeof(owhat), what, page->v[i].key);
+		if (s3_send(c, &r, &resp, owhat, e) < 0)
+			goto out;
+		if (resp.status == 200 || resp.status == 204)
+			continue;
+		if (resp.status == 404 && is_code(&resp, "NoSuchBucket")) {
+			ret = 1;
+			goto out;
+		}
+		if (resp.status == 404)		/* NoSuchKey: already gone */
+			continue;
+		s3_fail(e, owhat, &resp);
+		goto out;
+	}
+	ret = 0;
+out:
+	strbuf_release(&resp.body);
+	return ret;
+}
+
+/*
+ * Delete the keys of page: one DeleteObjects call, or one DELETE per key
+ * where the server has no DeleteObjects. 0 ok, 1 bucket gone, -1 error.
+ */
+static int
+delete_page(struct s3 *c, const char *bucket,
+	    const struct s3xml_objects *page, const char *what, struct err *e)
+{
+	struct s3_req r = { .method = "POST", .bucket = bucket,
+			    .query = "delete=", .md5 = 1 };
+	struct s3xml_delete res;
+	struct s3_resp resp;
+	struct strbuf body;
+	char owhat[512];
+	int ret = -1;
+
+	if (page->n == 0)
+		return 0;
+	if (c->no_multi_delete)
+		return delete_each(c, bucket, page, what, e);
+
+	s3xml_delete_init(&res);
+	resp_init(&resp);
+	strbuf_init(&body, 0);
+	strbuf_addstr(&body, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+		      "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+		      "<Quiet>true</Quiet>");
+	for (size_t i = 0; i < page->n; i++) {
+		strbuf_addstr(&body, "<Object><Key>");
+		add_xml_escaped(&body, page->v[i].key);
+		strbuf_addstr(&body, "</Key></Object>");
+	}
+	if (strbuf_addstr(&body, "</Delete>") < 0) {
+		err_set(e, "%s: delete request too large", what);
+		goto out;
+	}
+	r.body = body.buf;
+	r.len = body.len;
+	if (s3_send(c, &r, &resp, what, e) < 0)
+		goto out;
+	if (resp.status == 404 && is_code(&resp, "NoSuchBucket")) {
+		ret = 1;
+		goto out;
+	}
+	if (resp.status == 501 || resp.status == 405 ||
+	    is_code(&resp, "NotImplemented")) {
+		c->no_multi_delete = 1;
+		ret = delete_each(c, bucket, page, what, e);
+		goto out;
+	}
+	/*
+	 * A batch that failed inside the server is retried key by key
+	 * (deleting is idempotent). s3rver needs it: it deletes a batch's
+	 * keys concurrently and trips over its own cleanup of emptied
+	 * "directories" (500 InternalError, ENOENT). Overload (503,
+	 * SlowDown) is not retried here; the caller backs off.
+	 */
+	if (resp.status == 500) {
+		ret = delete_each(c, bucket, page, what, e);
+		goto out;
+	}
+	if (resp.status != 200) {
+		s3_fail(e, what, &resp);
+		goto out;
+	}
+	if (s3xml_parse_delete_result(&res, resp.body.buf, resp.body.len,
+				      e) < 0) {
+		err_wrap(e, "%s", what);
+		goto out;
+	}
+	for (size_t i = 0; i < res.n; i++) {
+		const struct s3xml_delete_error *d = &res.v[i];
+		char code[64], msg[256];
+
+		if (d->code && strcmp(d->code, "NoSuchKey") == 0)
+			continue;
+		object_what(owhat, sizeof(owhat), what, d->key);
+		clean(code, sizeof(code), d->code ? d->code : "",
+		      d->code ? strlen(d->code) : 0);
+		clean(msg, sizeof(msg), d->message ? d->message : "",
+		      d->message ? strlen(d->message) : 0);
+		if (code_transient(code))
+			err_transient(e, "%s: %s: %s", owhat, code, msg);
+		else
+			err_set(e, "%s: %s: %s", owhat, code, msg);
+		goto out;
+	}
+	ret = 0;
+out:
+	strbuf_release(&body);
+	strbuf_release(&resp.body);
+	s3xml_delete_release(&res);
+	return ret;
+}
+
+/*
+ * Abort the unfinished multipart uploads of bucket, as far as the server
+ * allows: no listing (s3rver: NotImplemented) or a refused abort (s3rver:
+ * 405) is not an error. Fails only on transient trouble, which the
+ * bucket delete would hit as well.
+ */
+static int
+abort_uploads(struct s3 *c, const char *bucket, const char *what,
+	      struct err *e)
+{
+	struct s3xml_uploads ups;
+	struct s3_resp resp;
+	struct strbuf query;
+	char *key_marker = NULL, *id_marker = NULL;
+	int ret = -1;
+
+	s3xml_uploads_init(&ups);
+	resp_init(&resp);
+	strbuf_init(&query, 0);
+	for (long pages = 0; pages < S3_MAX_PAGES; pages++) {
+		struct s3_req r = { .method = "GET", .bucket = bucket };
+
+		strbuf_reset(&query);
+		if (key_marker) {
+			strbuf_addstr(&query, "key-marker=");
+			add_escaped(c, &query, key_marker, 0);
+			strbuf_addch(&query, '&');
+		}
+		if (id_marker) {
+			strbuf_addstr(&query, "upload-id-marker=");
+			add_escaped(c, &query, id_marker, 0);
+			strbuf_addch(&query, '&');
+		}
+		if (strbuf_addstr(&query, "uploads=") < 0)
+			break;
+		r.query = query.buf;
+		if (s3_send(c, &r, &resp, what, e) < 0)
+			goto out;
+		if (resp.status != 200) {
+			struct s3xml_error x;
+
+			resp_code(&resp, &x);
+			if ((resp.status >= 500 && resp.status != 501) ||
+			    resp.status == 429 || code_transient(x.code)) {
+				s3_fail(e, what, &resp);
+				goto out;
+			}
+			break;	/* not implemented, gone, refused: skip */
+		}
+		s3xml_uploads_release(&ups);
+		if (s3xml_parse_list_uploads(&ups, resp.body.buf,
+					     resp.body.len, e) < 0)
+			break;	/* best effort */
+		for (size_t i = 0; i < ups.n; i++) {
+			struct s3_req a = { .method = "DELETE",
+					    .bucket = bucket,
+					    .key = ups.v[i].key };
+			struct strbuf q;
+
+			strbuf_init(&q, 0);
+			strbuf_addstr(&q, "uploadId=");
+			add_escaped(c, &q, ups.v[i].upload_id, 0);
+			a.query = q.buf;
+			/* Any answer will do: aborting is best effort. */
+			if (s3_send(c, &a, &resp, what, e) < 0) {
+				strbuf_release(&q);
+				goto out;
+			}
+			strbuf_release(&q);
+		}
+		if (!ups.truncated || !ups.next_key_marker)
+			break;
+		free(key_marker);
+		free(id_marker);
+		key_marker = ups.next_key_marker;
+		id_marker = ups.next_upload_id_marker;
+		ups.next_key_marker = ups.next_upload_id_marker = NULL;
+	}
+	ret = 0;
+out:
+	free(key_marker);
+	free(id_marker);
+	strbuf_release(&query);
+	strbuf_release(&resp.body);
+	s3xml_uploads_release(&ups);
+	return ret;
+}
+
+/* Whether name is one of the account's buckets. 1 yes, 0 no, -1 error. */
+static int
+bucket_owned(struct s3 *c, const char *name, struct err *e)
+{
+	struct s3xml_buckets all;
+	int ret = 0;
+
+	s3xml_buckets_init(&all);
+	if (list_buckets(c, &all, e) < 0)
+		ret = -1;
+	for (size_t i = 0; ret == 0 && i < all.n; i++)
+		if (strcmp(all.v[i].name, name) == 0)
+			ret = 1;
+	s3xml_buckets_release(&all);
+	return ret;
+}
+
+static int
+bucket_create(struct s3 *c, const char *name, struct err *e)
+{
+	struct s3_req r = { .method = "PUT", .bucket = name };
+	struct s3_resp resp;
+	struct strbuf body;
+	char what[160];
+	int ret = -1, owned;
+
+	snprintf(what, sizeof(what), "cannot create bucket '%s'", name);
+	resp_init(&resp);
+	strbuf_init(&body, 0);
+	/* us-east-1 is the default and AWS refuses it as a constraint. */
+	if (strcmp(c->region, "us-east-1") != 0) {
+		strbuf_addstr(&body, "<CreateBucketConfiguration xmlns=\"http://"
+			      "s3.amazonaws.com/doc/2006-03-01/\">"
+			      "<LocationConstraint>");
+		add_xml_escaped(&body, c->region);
+		strbuf_addstr(&body, "</LocationConstraint>"
+			      "</CreateBucketConfiguration>");
+		r.body = body.buf;
+		r.len = body.len;
+	}
+	if (s3_send(c, &r, &resp, what, e) < 0)
+		goto out;
+	if (resp.status == 200) {
+		ret = 0;
+		goto out;
+	}
+	if (resp.status == 409 && is_code(&resp, "BucketAlreadyOwnedByYou")) {
+		ret = 0;
+		goto out;
+	}
+	if (resp.status == 409 && is_code(&resp, "BucketAlreadyExists")) {
+		/* s3rver says this for our own buckets too: ask who owns it. */
+		owned = bucket_owned(c, name, e);
+		if (owned < 0) {
+			err_wrap(e, "%s", what);
+			goto out;
+		}
+		if (owned) {
+			ret = 0;
+			goto out;
+		}
+		err_set(e, "bucket '%s' already exists and belongs to another "
+			"account; set spec.storage.bucket to another name", name);
+		goto out;
+	}
+	s3_fail(e, what, &resp);
+out:
+	strbuf_release(&body);
+	strbuf_release(&resp.body);
+	return ret;
+}
+
+/* Delete every object of the bucket. 0 ok, 1 bucket gone, -1 error. */
+static int
+empty_bucket(struct s3 *c, const char *name, const char *what,
+	     struct err *e)
+{
+	struct s3xml_objects page;
+	struct s3_resp resp;
+	char *token = NULL;
+	int ret = -1, r;
+
+	s3xml_objects_init(&page);
+	resp_init(&resp);
+	for (long pages = 0;; pages++) {
+		if (pages >= S3_MAX_PAGES) {
+			err_set(e, "%s: the listing does not end", what);
+			goto out;
+		}
+		r = list_page(c, name, token, &page, &resp, what, e);
+		if (r != 0) {
+			ret = r;
+			goto out;
+		}
+		r = delete_page(c, name, &page, what, e);
+		if (r != 0) {
+			ret = r;
+			goto out;
+		}
+		if (!page.truncated)
+			break;
+		free(token);
+		token = page.next_token;
+		page.next_token = NULL;
+	}
+	ret = 0;
+out:
+	free(token);
+	s3xml_objects_release(&page);
+	strbuf_release(&resp.body);
+	return ret;
+}
+
+static int
+bucket_purge(struct s3 *c, const char *name, struct err *e)
+{
+	struct s3_req r = { .method = "DELETE", .bucket = name };
+	struct s3_resp resp;
+	char what[160];
+	int ret = -1, rc;
+
+	snprintf(what, sizeof(what), "cannot purge bucket '%s'", name);
+	resp_init(&resp);
+	for (int round = 0; round < S3_PURGE_ROUNDS; round++) {
+		rc = empty_bucket(c, name, what, e);
+		if (rc != 0) {
+			ret = rc > 0 ? 0 : -1;	/* gone: done */
+			goto out;
+		}
+		if (abort_uploads(c, name, what, e) < 0)
+			goto out;
+		if (s3_send(c, &r, &resp, what, e) < 0)
+			goto out;
+		if (resp.status == 204 || resp.status == 200 ||
+		    (resp.status == 404 && is_code(&resp, "NoSuchBucket"))) {
+			ret = 0;
+			goto out;
+		}
+		/* Something wrote while we deleted: list again. */
+		if (resp.status == 409 && is_code(&resp, "BucketNotEmpty"))
+			continue;
+		s3_fail(e, what, &resp);
+		goto out;
+	}
+	/* Still not empty: a writer is active, or versions remain. */
+	s3_fail(e, what, &resp);
+	if (e)
+		e->transient = 1;
+out:
+	strbuf_release(&resp.body);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* Measuring in parallel                                              */
+/* ------------------------------------------------------------------ */
+
+struct measure_job {
+	const char *bucket;
+	size_t item;		/* index into the struct live */
+	long long count, bytes;
+};
+
+struct measure {
+	const struct s3 *conf;
+	struct measure_job *jobs;
+	size_t n, next;
+	pthread_mutex_t mu;
+	int failed;
+	struct err err;
+};
+
+/* Take jobs until none are left (or one failed), using connection c. */
+static void
+measure_loop(struct measure *m, struct s3 *c)
+{
+	struct err e;
+
+	for (;;) {
+		struct measure_job *j;
+
+		pthread_mutex_lock(&m->mu);
+		if (m->failed || m->next >= m->n) {
+			pthread_mutex_unlock(&m->mu);
+			return;
+		}
+		j = &m->jobs[m->next++];
+		pthread_mutex_unlock(&m->mu);
+		if (measure_bucket(c, j->bucket, &j->count, &j->bytes, &e) < 0) {
+			pthread_mutex_lock(&m->mu);
+			if (!m->failed) {
+				m->failed = 1;
+				m->err = e;
+			}
+			pthread_mutex_unlock(&m->mu);
+			return;
+		}
+	}
+}
+
+/* A worker thread: its own easy handle on the same settings. */
+static void *
+measure_thread(void *arg)
+{
+	struct measure *m = arg;
+	struct s3 w;
+	struct err e;
+
+	/* Settings only (borrowed): the caller's thread keeps using the
+	 * rest of m->conf, its handle and error buffer. */
+	memset(&w, 0, sizeof(w));
+	w.endpoint = m->conf->endpoint;
+	w.region = m->conf->region;
+	w.sigv4 = m->conf->sigv4;
+	w.access_key = m->conf->access_key;
+	w.secret_key = m->conf->secret_key;
+	w.timeout_ms = m->conf->timeout_ms;
+	if (conn_handle(&w, &e) < 0) {
+		pthread_mutex_lock(&m->mu);
+		if (!m->failed) {
+			m->failed = 1;
+			m->err = e;
+		}
+		pthread_mutex_unlock(&m->mu);
+	} else {
+		measure_loop(m, &w);
+	}
+	curl_easy_cleanup(w.curl);
+	return NULL;
+}
+
+static int
+measure_all(struct s3 *c, struct measure_job *jobs, size_t n, struct err *e)
+{
+	struct measure m;
+	pthread_t tid[S3_MAX_WORKERS - 1];
+	size_t nthreads = 0;
+
+	memset(&m, 0, sizeof(m));
+	m.conf = c;
+	m.jobs = jobs;
+	m.n = n;
+	pthread_mutex_init(&m.mu, NULL);
+	/* The caller's thread is one of the workers. */
+	for (size_t i = 1; i < n && i < S3_MAX_WORKERS; i++) {
+		if (pthread_create(&tid[nthreads], NULL, measure_thread, &m))
+			break;	/* fewer workers will do */
+		nthreads++;
+	}
+	measure_loop(&m, c);
+	for (size_t i = 0; i < nthreads; i++)
+		pthread_join(tid[i], NULL);
+	pthread_mutex_destroy(&m.mu);
+	if (m.failed) {
+		if (e)
+			*e = m.err;
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The driver                                                         */
+/* ------------------------------------------------------------------ */
+
+static void
+s3_close(void *h)
+{
+	struct s3 *c = h;
+
+	if (c == NULL)
+		return;
+	curl_easy_cleanup(c->curl);
+	secret_free(c->access_key);
+	secret_free(c->secret_key);
+	free(c->endpoint);
+	free(c->region);
+	free(c->sigv4);
+	free(c);
+	pthread_mutex_lock(&global_lock);
+	curl_global_cleanup();
+	pthread_mutex_unlock(&global_lock);
+}
+
+static int
+valid_region(const char *r)
+{
+	if (!*r)
+		return 0;
+	for (; *r; r++)
+		if (!((*r >= 'a' && *r <= 'z') || (*r >= '0' && *r <= '9') ||
+		      *r == '-' || *r == '_'))
+			return 0;
+	return 1;
+}
+
+static int
+s3_open(void **hp, const struct driver_env *env, struct err *e)
+{
+	const struct platform *p = env->platform;
+	const char *endpoint = p ? p->s3_endpoint : NULL;
+	const char *region = p && p->s3_region ? p->s3_region : "us-east-1";
+	struct s3 *c = NULL;
+	size_t len;
+	CURLcode rc;
+
+	*hp = NULL;
+	if (!endpoint || !*endpoint)
+		return err_set(e, "s3: the platform has no s3 endpoint; set "
+			       "spec.s3.endpoint");
+	if (strncmp(endpoint, "http://", 7) != 0 &&
+	    strncmp(endpoint, "https://", 8) != 0)
+		return err_set(e, "s3: endpoint '%s' is not an http:// or "
+			       "https:// URL; fix spec.s3.endpoint", endpoint);
+	if (!valid_region(region))
+		return err_set(e, "s3: region '%s' is not a region name; fix "
+			       "spec.s3.region", region);
+	if (!env->s3_access_key || !*env->s3_access_key ||
+	    !env->s3_secret_key || !*env->s3_secret_key)
+		return err_set(e, "s3: the access key or secret key is empty; "
+			       "check spec.s3.accessKey and secretKey");
+
+	pthread_mutex_lock(&global_lock);
+	rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	pthread_mutex_unlock(&global_lock);
+	if (rc != CURLE_OK)
+		return err_set(e, "s3: cannot initialize libcurl: %s",
+			       curl_easy_strerror(rc));
+
+	c = xcalloc(1, sizeof(*c));
+	len = strlen(endpoint);
+	while (len > 0 && endpoint[len - 1] == '/')
+		len--;
+	c->endpoint = xstrndup(endpoint, len);
+	c->region = xstrdup(region);
+	c->sigv4 = xprintf("aws:amz:%s:s3", region);
+	c->access_key = xstrdup(env->s3_access_key);
+	c->secret_key = xstrdup(env->s3_secret_key);
+	c->timeout_ms = env->timeout_ms > 0 ? env->timeout_ms
+					    : S3_DEFAULT_TIMEOUT_MS;
+	if (conn_handle(c, e) < 0) {
+		s3_close(c);
+		return -1;
+	}
+	*hp = c;
+	return 0;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * One ListBuckets call; our buckets (those in q->names) become items
+ * with state {"created": CreationDate}; the ones in q->sized get their
+ * object count and bytes.
+ */
+static int
+s3_observe(void *h, const struct observe_req *q, struct live *out,
+	   struct err *e)
+{
+	struct s3 *c = h;
+	size_t nnames = q->nnames[LIVE_BUCKET], nsized = q->nsized[LIVE_BUCKET];
+	struct s3xml_buckets all;
+	struct measure_job *jobs = NULL;
+	const char **names = NULL;
+	size_t *item = NULL, njobs = 0;
+	int ret = -1;
+
+	s3xml_buckets_init(&all);
+	if (nnames == 0)
+		return 0;
+	if (list_buckets(c, &all, e) < 0)
+		goto out;
+
+	names = xmalloc(nnames * sizeof(*names));
+	item = xmalloc(nnames * sizeof(*item));
+	for (size_t i = 0; i < nnames; i++) {
+		names[i] = q->names[LIVE_BUCKET][i];
+		item[i] = SIZE_MAX;
+	}
+	qsort(names, nnames, sizeof(*names), cmp_str);
+
+	for (size_t i = 0; i < all.n; i++) {
+		const char *key = all.v[i].name;
+		const char **hit = bsearch(&key, names, nnames, sizeof(*names),
+					   cmp_str);
+		struct live_item *it;
+		size_t k;
+
+		if (hit == NULL)
+			continue;	/* not ours */
+		k = (size_t)(hit - names);
+		if (item[k] != SIZE_MAX)
+			continue;	/* listed twice */
+		item[k] = out->n;
+		it = live_add(out, LIVE_BUCKET, key);
+		it->state = json_object();
+		if (all.v[i].created)
+			json_object_set_new(it->state, "created",
+					    json_string(all.v[i].created));
+	}
+
+	jobs = xcalloc(nsized ? nsized : 1, sizeof(*jobs));
+	for (size_t i = 0; i < nsized; i++) {
+		const char *key = q->sized[LIVE_BUCKET][i];
+		const char **hit = bsearch(&key, names, nnames, sizeof(*names),
+					   cmp_str);
+		size_t k = hit ? (size_t)(hit - names) : 0;
+
+		if (hit == NULL || item[k] == SIZE_MAX)
+			continue;	/* not ours, or it does not exist */
+		jobs[njobs].bucket = out->v[item[k]].name;
+		jobs[njobs].item = item[k];
+		item[k] = SIZE_MAX;	/* measure once */
+		njobs++;
+	}
+	if (njobs && measure_all(c, jobs, njobs, e) < 0)
+		goto out;
+	for (size_t i = 0; i < njobs; i++) {
+		out->v[jobs[i].item].count = jobs[i].count;
+		out->v[jobs[i].item].bytes = jobs[i].bytes;
+	}
+	ret = 0;
+out:
+	free(jobs);
+	free(item);
+	free(names);
+	s3xml_buckets_release(&all);
+	return ret;
+}
+
+/* A bucket that exists conforms: no bucket settings are managed yet. */
+static int
+s3_conforms(const struct live_item *have, const struct live_object *want,
+	    char *why, size_t n)
+{
+	(void)have;
+	(void)want;
+	if (why && n)
+		why[0] = '\0';
+	return 1;
+}
+
+static int
+s3_apply(void *h, const struct driver_action *a, struct err *e)
+{
+	struct s3 *c = h;
+
+	if (a->kind != LIVE_BUCKET)
+		return err_set(e, "s3: cannot %s '%s': not a bucket",
+			       driver_op_name(a->op), a->name);
+	switch (a->op) {
+	case OP_CREATE:
+	case OP_UPDATE:
+		return bucket_create(c, a->name, e);
+	case OP_PURGE:
+		return bucket_purge(c, a->name, e);
+	case OP_REMOVE:
+		break;
+	}
+	return err_set(e, "cannot %s bucket '%s': buckets are purged, not "
+		       "removed", driver_op_name(a->op), a->name);
+}
+
+const struct driver driver_s3 = {
+	.name = "s3",
+	.kinds = 1u << LIVE_BUCKET,
+	.open = s3_open,
+	.close = s3_close,
+	.observe = s3_observe,
+	.conforms = s3_conforms,
+	.apply = s3_apply,
+};

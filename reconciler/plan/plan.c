@@ -1,0 +1,458 @@
+/*
+ * plan.c - three-way diff and action graph (see plan.h).
+ */
+#include "plan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+plan_init(struct plan *p)
+{
+	memset(p, 0, sizeof(*p));
+}
+
+void
+plan_release(struct plan *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		free(p->v[i].detail);
+		free(p->v[i].env_id);
+	}
+	for (size_t i = 0; i < p->nnotes; i++) {
+		free(p->notes[i].env_id);
+		free(p->notes[i].name);
+		free(p->notes[i].text);
+	}
+	free(p->v);
+	free(p->notes);
+	free(p->revision);
+	free(p->platform);
+	plan_init(p);
+}
+
+const char *
+action_reason_name(enum action_reason r)
+{
+	static const char *const names[] = { "new", "changed", "drift",
+		"adopt", "revive", "removed", "expired", "purge", "orphan" };
+
+	return names[r];
+}
+
+const char *
+action_verb(const struct action *a)
+{
+	switch (a->type) {
+	case ACT_ADOPT:
+		return "adopt";
+	case ACT_SOFT_DELETE:
+		return "soft-delete";
+	case ACT_REVIVE:
+		return "revive";
+	case ACT_FORGET:
+		return "forget";
+	case ACT_DRIVER:
+		break;
+	}
+	if (a->act.op == OP_UPDATE && a->reason == WHY_DRIFT)
+		return "heal";
+	return driver_op_name(a->act.op);
+}
+
+static struct action *
+add(struct plan *p, enum action_type type, enum driver_op op,
+    enum live_kind kind, const char *name, const char *env_id,
+    enum action_reason reason, int phase)
+{
+	struct action *a;
+
+	xgrow(&p->v, &p->alloc, p->n + 1, sizeof(*p->v));
+	a = &p->v[p->n++];
+	memset(a, 0, sizeof(*a));
+	a->id = p->n;
+	a->type = type;
+	a->act.op = op;
+	a->act.kind = kind;
+	a->act.name = name;
+	a->env_id = xstrdup(env_id ? env_id : "");
+	a->reason = reason;
+	a->phase = phase;
+	if (reason == WHY_DRIFT)
+		p->drift++;
+	else if (type != ACT_ADOPT)
+		p->changes++;
+	return a;
+}
+
+static void
+dep(struct action *a, size_t id)
+{
+	if (id && a->ndeps < sizeof(a->deps) / sizeof(a->deps[0]))
+		a->deps[a->ndeps++] = id;
+}
+
+static void
+note(struct plan *p, const char *env_id, const char *name, const char *text)
+{
+	struct plan_note *n;
+
+	xgrow(&p->notes, &p->nalloc, p->nnotes + 1, sizeof(*p->notes));
+	n = &p->notes[p->nnotes++];
+	n->env_id = xstrdup(env_id);
+	n->name = xstrdup(name ? name : "");
+	n->text = xstrdup(text);
+}
+
+/* --- environments recorded in state -------------------------------------- */
+
+struct env_rec {
+	const char *id;
+	time_t created;			/* earliest created_at of its objects */
+};
+
+static int
+env_rec_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct env_rec *)a)->id,
+		      ((const struct env_rec *)b)->id);
+}
+
+/* Distinct environments of the recorded resources, sorted. */
+static struct env_rec *
+recorded_envs(const struct recorded *rec, size_t *n)
+{
+	struct env_rec *v = xcalloc(rec->nres + rec->ndel + 1, sizeof(*v));
+	size_t m = 0, w = 0;
+
+	for (size_t i = 0; i < rec->nres; i++) {
+		v[m].id = rec->res[i].env_id;
+		v[m++].created = rec->res[i].created_at;
+	}
+	for (size_t i = 0; i < rec->ndel; i++) {
+		v[m].id = rec->del[i].env_id;
+		v[m++].created = 0;
+	}
+	if (m > 1)
+		qsort(v, m, sizeof(*v), env_rec_cmp);
+	for (size_t i = 0; i < m; i++) {
+		if (w && strcmp(v[w - 1].id, v[i].id) == 0) {
+			if (v[i].created && (!v[w - 1].created ||
+					     v[i].created < v[w - 1].created))
+				v[w - 1].created = v[i].created;
+			continue;
+		}
+		v[w++] = v[i];
+	}
+	*n = w;
+	return v;
+}
+
+static const struct env_rec *
+find_env_rec(const struct env_rec *v, size_t n, const char *id)
+{
+	struct env_rec key = { id, 0 };
+
+	return bsearch(&key, v, n, sizeof(*v), env_rec_cmp);
+}
+
+/* A preview past its expiresAfterHours, counted from its creation. */
+static int
+expired(const struct environment *e, const struct env_rec *r, time_t now)
+{
+	json_t *h = json_object_get(e->spec, "expiresAfterHours");
+
+	if (e->stage != STAGE_PREVIEW || !json_is_integer(h) || !r ||
+	    !r->created)
+		return 0;
+	return r->created + (time_t)json_integer_value(h) * 3600 <= now;
+}
+
+/* Is the environment desired now (declared and not expired)? */
+static const struct environment *
+wanted(const struct model *m, const struct env_rec *recs, size_t nrecs,
+       const char *id, time_t now)
+{
+	const struct environment *e = model_find_env(m, id);
+
+	if (e && expired(e, find_env_rec(recs, nrecs, id), now))
+		return NULL;
+	return e;
+}
+
+void
+plan_doomed(const struct model *m, const struct recorded *rec, time_t now,
+	    const char **names[4], size_t n[4])
+{
+	size_t nrecs, alloc[4] = { 0 };
+	struct env_rec *recs = recorded_envs(rec, &nrecs);
+
+	for (int k = 0; k < 4; k++) {
+		names[k] = NULL;
+		n[k] = 0;
+	}
+	for (size_t i = 0; i < rec->nres; i++) {
+		const struct rec_resource *r = &rec->res[i];
+
+		if (r->kind != LIVE_SCHEMA && r->kind != LIVE_BUCKET)
+			continue;
+		if (wanted(m, recs, nrecs, r->env_id, now))
+			continue;
+		xgrow(&names[r->kind], &alloc[r->kind], n[r->kind] + 1,
+		      sizeof(*names[r->kind]));
+		names[r->kind][n[r->kind]++] = r->name;
+	}
+	free(recs);
+}
+
+/* --- desired objects ------------------------------------------------------- */
+
+struct env_ids {		/* action ids of one environment's objects */
+	size_t role, schema, bucket, revive;
+};
+
+static void
+plan_object(struct plan *p, const struct live_object *o,
+	    const struct recorded *rec, const struct live *live,
+	    time_t now, struct env_ids *ids, int reviving)
+{
+	const struct rec_resource *r = recorded_find(rec, o->kind, o->name);
+	const struct live_item *l = live_find(live, o->kind, o->name);
+	const struct driver *drv = driver_for(o->kind);
+	enum driver_op op = OP_UPDATE;
+	enum action_reason why;
+	char detail[256] = "";
+	struct action *a;
+
+	if (!l) {
+		op = OP_CREATE;
+		why = reviving ? WHY_REVIVE : r ? WHY_DRIFT : WHY_NEW;
+		if (r && !reviving)
+			snprintf(detail, sizeof(detail), "missing");
+	} else if (!r) {
+		if (drv->conforms(l, o, detail, sizeof(detail))) {
+			a = add(p, ACT_ADOPT, OP_CREATE, o->kind, o->name,
+				o->env->id, WHY_ADOPT, 0);
+			a->act.want = o;
+			a->act.have = l;
+			return;
+		}
+		why = WHY_ADOPT;
+	} else if (strcmp(r->spec_hash, o->hash) != 0) {
+		why = WHY_CHANGED;
+	} else if (!drv->conforms(l, o, detail, sizeof(detail))) {
+		why = WHY_DRIFT;
+	} else {
+		return;
+	}
+
+	if (o->kind == LIVE_CONTAINER) {
+		for (size_t i = 0; i < rec->nrollouts; i++) {
+			const struct rec_rollout *f = &rec->rollouts[i];
+			char text[512];
+
+			if (strcmp(f->name, o->name) || strcmp(f->spec_hash, o->hash) ||
+			    f->next_retry_at <= now)
+				continue;
+			snprintf(text, sizeof(text), "rollout of spec %.12s failed "
+				 "%d time%s (%s); held until the backoff ends or "
+				 "the spec changes", o->hash, f->failures,
+				 f->failures == 1 ? "" : "s", f->error ? f->error : "");
+			note(p, o->env->id, o->name, text);
+			return;
+		}
+	}
+	a = add(p, ACT_DRIVER, op, o->kind, o->name, o->env->id, why, 0);
+	a->act.want = o;
+	a->act.have = l;
+	if (detail[0])
+		a->detail = xstrdup(detail);
+	switch (o->kind) {
+	case LIVE_ROLE:
+		ids->role = a->id;
+		break;
+	case LIVE_SCHEMA:
+		ids->schema = a->id;
+		dep(a, ids->role);
+		break;
+	case LIVE_BUCKET:
+		ids->bucket = a->id;
+		break;
+	case LIVE_CONTAINER:
+		dep(a, ids->role);
+		dep(a, ids->schema);
+		dep(a, ids->bucket);
+		dep(a, ids->revive);
+		break;
+	}
+}
+
+/* --- environments that left the source ------------------------------------ */
+
+static void
+plan_gone(struct plan *p, const char *env_id, enum action_reason why,
+	  const struct recorded *rec, const struct live *live, time_t now)
+{
+	const struct rec_deletion *del = recorded_deletion(rec, env_id);
+	size_t removes[64], nremoves = 0, schema = 0, role = 0, bucket = 0;
+	struct action *a;
+	char text[256];
+
+	if (del && del->purge_after > now) {
+		struct tm tm;
+		char when[32];
+
+		gmtime_r(&del->purge_after, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
+		snprintf(text, sizeof(text), "soft-deleted; schema '%s' and "
+			 "bucket '%s' kept until %s (re-add it to revive)",
+			 del->schema ? del->schema : "", del->bucket ? del->bucket : "",
+			 when);
+		note(p, env_id, NULL, text);
+	}
+	/* Containers go at once (soft delete) or were gone already. */
+	for (size_t i = 0; i < rec->nres; i++) {
+		const struct rec_resource *r = &rec->res[i];
+
+		if (r->kind != LIVE_CONTAINER || strcmp(r->env_id, env_id))
+			continue;
+		a = add(p, ACT_DRIVER, OP_REMOVE, LIVE_CONTAINER, r->name,
+			env_id, why, 1);
+		a->act.have = live_find(live, LIVE_CONTAINER, r->name);
+		if (nremoves < sizeof(removes) / sizeof(removes[0]))
+			removes[nremoves++] = a->id;
+	}
+	if (!del) {
+		a = add(p, ACT_SOFT_DELETE, OP_REMOVE, LIVE_SCHEMA, NULL, env_id,
+			why, 1);
+		for (size_t i = 0; i < nremoves; i++)
+			dep(a, removes[i]);
+		if (why == WHY_REMOVED)
+			p->envs_removed++;
+		return;
+	}
+	if (del->purge_after > now)
+		return;
+	/* Reverse dependency order: the schema before its role. */
+	static const enum live_kind order[] = { LIVE_SCHEMA, LIVE_ROLE,
+						LIVE_BUCKET };
+	for (size_t k = 0; k < 3; k++) {
+		for (size_t i = 0; i < rec->nres; i++) {
+			const struct rec_resource *r = &rec->res[i];
+
+			if (r->kind != order[k] || strcmp(r->env_id, env_id))
+				continue;
+			a = add(p, ACT_DRIVER, OP_PURGE, r->kind, r->name, env_id,
+				WHY_PURGE, 1);
+			a->act.have = live_find(live, r->kind, r->name);
+			a->deletion = del;
+			if (r->kind == LIVE_SCHEMA)
+				schema = a->id;
+			else if (r->kind == LIVE_ROLE)
+				role = a->id;
+			else
+				bucket = a->id;
+		}
+	}
+	/* The role goes after its schema; reverse dependency order. */
+	for (size_t i = 0; i < p->n; i++)
+		if (p->v[i].id == role)
+			dep(&p->v[i], schema);
+	a = add(p, ACT_FORGET, OP_PURGE, LIVE_SCHEMA, NULL, env_id, WHY_PURGE, 1);
+	a->deletion = del;
+	dep(a, schema);
+	dep(a, role);
+	dep(a, bucket);
+}
+
+static int
+desired_container(const struct model *m, const char *name)
+{
+	for (size_t i = 0; i < m->nobjects; i++)
+		if (m->objects[i].kind == LIVE_CONTAINER &&
+		    strcmp(m->objects[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+selected(const struct plan_filter *f, const struct model *m, const char *id)
+{
+	return !f || !f->match || f->match(m, id ? id : "", f->arg);
+}
+
+int
+plan_build(struct plan *out, const struct model *m, const struct recorded *rec,
+	   const struct live *live, time_t now, const struct plan_filter *only,
+	   struct err *e)
+{
+	size_t nrecs;
+	struct env_rec *recs = recorded_envs(rec, &nrecs);
+	const struct environment *cur = NULL;
+	struct env_ids ids = { 0 };
+	int reviving = 0;
+
+	(void)e;
+	plan_init(out);
+	out->revision = xstrdup(m->revision);
+	out->platform = xstrdup(m->platform.name ? m->platform.name : "");
+
+	for (size_t i = 0; i < nrecs; i++)
+		if (!recorded_deletion(rec, recs[i].id))
+			out->envs_managed++;
+
+	/* Desired objects, environment by environment (model order). */
+	for (size_t i = 0; i < m->nobjects; i++) {
+		const struct live_object *o = &m->objects[i];
+
+		if (o->env != cur) {
+			cur = o->env;
+			memset(&ids, 0, sizeof(ids));
+			reviving = 0;
+			if (!wanted(m, recs, nrecs, cur->id, now) ||
+			    !selected(only, m, cur->id))
+				continue;
+			if (recorded_deletion(rec, cur->id)) {
+				struct action *a = add(out, ACT_REVIVE, OP_CREATE,
+					LIVE_SCHEMA, NULL, cur->id, WHY_REVIVE, 0);
+
+				a->deletion = recorded_deletion(rec, cur->id);
+				ids.revive = a->id;
+				reviving = 1;
+			}
+		}
+		if (!wanted(m, recs, nrecs, cur->id, now) ||
+		    !selected(only, m, cur->id))
+			continue;
+		plan_object(out, o, rec, live, now, &ids, reviving);
+	}
+
+	/* Recorded environments no longer desired. */
+	for (size_t i = 0; i < nrecs; i++) {
+		const struct environment *env = model_find_env(m, recs[i].id);
+
+		if ((env && wanted(m, recs, nrecs, recs[i].id, now)) ||
+		    !selected(only, m, recs[i].id))
+			continue;
+		plan_gone(out, recs[i].id, env ? WHY_EXPIRED : WHY_REMOVED, rec,
+			  live, now);
+	}
+
+	/* Managed containers nothing declares or records: orphans (e.g. a
+	 * "-next" left by an interrupted blue/green rollout). */
+	for (size_t i = 0; i < live->n; i++) {
+		const struct live_item *l = &live->v[i];
+		struct action *a;
+
+		if (l->kind != LIVE_CONTAINER || desired_container(m, l->name) ||
+		    recorded_find(rec, LIVE_CONTAINER, l->name) ||
+		    !selected(only, m, l->env_id))
+			continue;
+		a = add(out, ACT_DRIVER, OP_REMOVE, LIVE_CONTAINER, l->name,
+			l->env_id, WHY_ORPHAN, 1);
+		a->act.have = l;
+	}
+	free(recs);
+	return 0;
+}

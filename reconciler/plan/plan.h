@@ -1,0 +1,113 @@
+/*
+ * plan.h - the three-way diff (desired / last applied / live) and the
+ * ordered action graph that converges the live platform.
+ *
+ *   desired != last applied  -> a change to roll out
+ *   live != last applied     -> drift to heal
+ *
+ * Actions form a DAG: role -> schema; role, schema, bucket -> container;
+ * deletes only after every create and update, in reverse dependency
+ * order. The order is deterministic for identical input.
+ */
+#ifndef PRESS_PLAN_H
+#define PRESS_PLAN_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "../apply/state.h"
+#include "../driver/driver.h"
+#include "../manifest/manifest.h"
+#include "../util/strbuf.h"
+
+enum action_type {
+	ACT_DRIVER,	/* a driver call (act.op on act.kind) */
+	ACT_ADOPT,	/* live and conforming but unrecorded: record it */
+	ACT_SOFT_DELETE,/* record the environment's kept data in deletions */
+	ACT_REVIVE,	/* an environment re-added within the window */
+	ACT_FORGET,	/* all its data purged: drop the deletion record */
+};
+
+enum action_reason {
+	WHY_NEW,	/* not there and never applied */
+	WHY_CHANGED,	/* desired spec differs from the last applied one */
+	WHY_DRIFT,	/* live differs from the last applied spec */
+	WHY_ADOPT,	/* found live, not recorded (an interrupted apply) */
+	WHY_REVIVE,
+	WHY_REMOVED,	/* the environment left the source: soft delete */
+	WHY_EXPIRED,	/* a preview past expiresAfterHours */
+	WHY_PURGE,	/* soft-delete window over */
+	WHY_ORPHAN,	/* a managed container nothing declares */
+};
+
+struct action {
+	size_t id;			/* 1-based, in plan order */
+	enum action_type type;
+	struct driver_action act;	/* op, kind, name, want, have */
+	enum action_reason reason;
+	char *detail;			/* "connection limit 5, want 20" or NULL */
+	char *env_id;			/* owned */
+	const struct rec_deletion *deletion;	/* soft delete/revive/forget */
+	size_t deps[16];		/* ids of actions this one needs */
+	size_t ndeps;
+	int phase;			/* 0: create/update, 1: delete */
+};
+
+/* An environment with nothing to do now, and why (held rollouts,
+ * soft-deleted environments waiting for their purge). */
+struct plan_note {
+	char *env_id;
+	char *name;
+	char *text;
+};
+
+struct plan {
+	struct action *v;
+	size_t n, alloc;
+	struct plan_note *notes;
+	size_t nnotes, nalloc;
+	size_t changes, drift;		/* counts by reason class */
+	size_t envs_managed;		/* live environments before the plan */
+	size_t envs_removed;		/* of those, removed from the source */
+	char *revision;
+	char *platform;
+};
+
+void plan_init(struct plan *p);
+void plan_release(struct plan *p);
+
+/*
+ * Build the plan from the desired model, what pressctl recorded, and what
+ * the drivers observed (all borrowed; the plan points into them, so they
+ * must outlive it). now is the clock (state_now()).
+ */
+/* Restricts a plan to some environments (--only); NULL = all. */
+struct plan_filter {
+	int (*match)(const struct model *m, const char *env_id, void *arg);
+	void *arg;
+};
+
+int plan_build(struct plan *out, const struct model *m,
+	       const struct recorded *rec, const struct live *live,
+	       time_t now, const struct plan_filter *only, struct err *e);
+
+/* Names of the schemas and buckets a plan would set aside or destroy,
+ * for sizes in the observe request: computed from desired vs recorded
+ * alone. names[kind] becomes a new array of borrowed strings (free() the
+ * array), n[kind] its length. */
+void plan_doomed(const struct model *m, const struct recorded *rec,
+		 time_t now, const char **names[4], size_t n[4]);
+
+const char *action_verb(const struct action *a);
+const char *action_reason_name(enum action_reason r);
+
+/* Renderings. JSON follows schema/plan.schema.json. */
+json_t *plan_json(const struct plan *p, const struct live *live);
+void plan_render_text(struct strbuf *sb, const struct plan *p,
+		      const struct live *live);
+void plan_render_markdown(struct strbuf *sb, const struct plan *p,
+			  const struct live *live);
+
+#endif

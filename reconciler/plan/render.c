@@ -1,0 +1,221 @@
+/*
+ * render.c - a plan as JSON (schema/plan.schema.json), text and Markdown.
+ * Plans never hold secret values: actions carry names, reasons and hashes.
+ */
+#include "plan.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *
+kind_name(const struct action *a)
+{
+	return a->type == ACT_DRIVER || a->type == ACT_ADOPT ?
+	    live_kind_name(a->act.kind) : "environment";
+}
+
+static const char *
+target(const struct action *a)
+{
+	return a->act.name ? a->act.name : a->env_id;
+}
+
+/* What a delete sets aside or destroys: sizes of the env's schema and
+ * bucket from the observation (only measured for such environments). */
+static void
+sizes(const struct action *a, const struct live *live,
+      long long *bytes, long long *rows, long long *objects, long long *obytes)
+{
+	*bytes = *rows = *objects = *obytes = -1;
+	for (size_t i = 0; i < live->n; i++) {
+		const struct live_item *l = &live->v[i];
+
+		if (a->act.name && strcmp(l->name, a->act.name))
+			continue;
+		if (!a->act.name && (!l->env_id || strcmp(l->env_id, a->env_id)))
+			continue;
+		if (l->kind == LIVE_SCHEMA) {
+			*bytes = l->bytes;
+			*rows = l->count;
+		} else if (l->kind == LIVE_BUCKET) {
+			*obytes = l->bytes;
+			*objects = l->count;
+		}
+	}
+}
+
+static int
+destroys(const struct action *a)
+{
+	return (a->type == ACT_DRIVER && a->act.op == OP_PURGE) ||
+	       a->type == ACT_SOFT_DELETE;
+}
+
+json_t *
+plan_json(const struct plan *p, const struct live *live)
+{
+	json_t *actions = json_array(), *notes = json_array();
+
+	for (size_t i = 0; i < p->n; i++) {
+		const struct action *a = &p->v[i];
+		json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s}",
+			"id", (json_int_t)a->id, "action", action_verb(a),
+			"kind", kind_name(a), "name", target(a),
+			"environment", a->env_id,
+			"reason", action_reason_name(a->reason));
+		json_t *deps = json_array();
+
+		if (a->detail)
+			json_object_set_new(o, "detail", json_string(a->detail));
+		if (a->act.want)
+			json_object_set_new(o, "specHash", json_string(a->act.want->hash));
+		for (size_t j = 0; j < a->ndeps; j++)
+			json_array_append_new(deps, json_integer((json_int_t)a->deps[j]));
+		json_object_set_new(o, "dependsOn", deps);
+		if (destroys(a)) {
+			long long b, r, ob, n;
+
+			sizes(a, live, &b, &r, &n, &ob);
+			json_object_set_new(o, "data", json_pack(
+				"{s:I, s:I, s:I, s:I, s:b}",
+				"schemaBytes", (json_int_t)b, "schemaRows", (json_int_t)r,
+				"bucketObjects", (json_int_t)n, "bucketBytes", (json_int_t)ob,
+				"destroyed", a->type != ACT_SOFT_DELETE));
+		}
+		json_array_append_new(actions, o);
+	}
+	for (size_t i = 0; i < p->nnotes; i++)
+		json_array_append_new(notes, json_pack("{s:s, s:s, s:s}",
+			"environment", p->notes[i].env_id,
+			"name", p->notes[i].name, "text", p->notes[i].text));
+	return json_pack("{s:s, s:s, s:b, s:{s:I, s:I, s:I}, s:o, s:o}",
+		"platform", p->platform, "revision", p->revision,
+		"changed", p->n > 0,
+		"summary", "actions", (json_int_t)p->n,
+		"changes", (json_int_t)p->changes, "drift", (json_int_t)p->drift,
+		"actions", actions, "notes", notes);
+}
+
+static void
+human_bytes(char *buf, size_t n, long long b)
+{
+	if (b < 0)
+		snprintf(buf, n, "?");
+	else if (b < 1024)
+		snprintf(buf, n, "%lld B", b);
+	else if (b < 1024 * 1024)
+		snprintf(buf, n, "%.1f KiB", b / 1024.0);
+	else if (b < 1024LL * 1024 * 1024)
+		snprintf(buf, n, "%.1f MiB", b / 1048576.0);
+	else
+		snprintf(buf, n, "%.1f GiB", b / 1073741824.0);
+}
+
+static void
+count_str(char *buf, size_t n, long long v)
+{
+	if (v < 0)
+		snprintf(buf, n, "?");
+	else
+		snprintf(buf, n, "%lld", v);
+}
+
+static void
+data_line(struct strbuf *sb, const struct action *a, const struct live *live,
+	  const char *indent)
+{
+	long long b, r, n, ob;
+	char s1[32], s2[32], c1[32], c2[32];
+	int schema = !a->act.name || a->act.kind == LIVE_SCHEMA;
+	int bucket = !a->act.name || a->act.kind == LIVE_BUCKET;
+
+	if (!schema && !bucket)
+		return;
+	sizes(a, live, &b, &r, &n, &ob);
+	human_bytes(s1, sizeof(s1), b);
+	human_bytes(s2, sizeof(s2), ob);
+	count_str(c1, sizeof(c1), r);
+	count_str(c2, sizeof(c2), n);
+	strbuf_addf(sb, "%s%s", indent,
+		    a->type == ACT_SOFT_DELETE ? "keeps" : "DESTROYS");
+	if (schema)
+		strbuf_addf(sb, " schema %s (~%s rows)%s", s1, c1,
+			    bucket ? "," : "");
+	if (bucket)
+		strbuf_addf(sb, " bucket %s objects (%s)", c2, s2);
+	strbuf_addch(sb, '\n');
+}
+
+static char
+sign(const struct action *a)
+{
+	if (a->phase == 1)
+		return a->type == ACT_DRIVER && a->act.op == OP_PURGE ? '!' : '-';
+	if (a->type == ACT_DRIVER && a->act.op == OP_CREATE)
+		return '+';
+	return '~';
+}
+
+void
+plan_render_text(struct strbuf *sb, const struct plan *p,
+		 const struct live *live)
+{
+	strbuf_addf(sb, "plan for platform '%s' at %s\n", p->platform,
+		    p->revision);
+	for (size_t i = 0; i < p->n; i++) {
+		const struct action *a = &p->v[i];
+
+		strbuf_addf(sb, "  %c %-11s %-11s %-36s %s: %s%s%s\n", sign(a),
+			    action_verb(a), kind_name(a), target(a), a->env_id,
+			    action_reason_name(a->reason), a->detail ? ": " : "",
+			    a->detail ? a->detail : "");
+		if (destroys(a))
+			data_line(sb, a, live, "      ");
+	}
+	for (size_t i = 0; i < p->nnotes; i++)
+		strbuf_addf(sb, "  = %s%s%s: %s\n", p->notes[i].env_id,
+			    p->notes[i].name[0] ? " " : "", p->notes[i].name,
+			    p->notes[i].text);
+	if (p->n == 0)
+		strbuf_addstr(sb, "no changes: the live platform matches the "
+			      "desired state\n");
+	else
+		strbuf_addf(sb, "%zu action%s: %zu change%s, %zu drift to heal\n",
+			    p->n, p->n == 1 ? "" : "s", p->changes,
+			    p->changes == 1 ? "" : "s", p->drift);
+}
+
+void
+plan_render_markdown(struct strbuf *sb, const struct plan *p,
+		     const struct live *live)
+{
+	strbuf_addf(sb, "### pressctl plan: `%s` at `%.12s`\n\n", p->platform,
+		    p->revision);
+	if (p->n == 0) {
+		strbuf_addstr(sb, "No changes.\n");
+	} else {
+		strbuf_addstr(sb, "| | action | kind | name | environment | reason |\n"
+			      "|---|---|---|---|---|---|\n");
+		for (size_t i = 0; i < p->n; i++) {
+			const struct action *a = &p->v[i];
+
+			strbuf_addf(sb, "| %c | %s | %s | `%s` | `%s` | %s%s%s |\n",
+				    sign(a), action_verb(a), kind_name(a),
+				    target(a), a->env_id,
+				    action_reason_name(a->reason),
+				    a->detail ? ": " : "", a->detail ? a->detail : "");
+		}
+		for (size_t i = 0; i < p->n; i++)
+			if (destroys(&p->v[i]) && (!p->v[i].act.name ||
+			    p->v[i].act.kind == LIVE_SCHEMA ||
+			    p->v[i].act.kind == LIVE_BUCKET)) {
+				strbuf_addf(sb, "\n**%s** `%s`: ",
+					    action_verb(&p->v[i]), p->v[i].env_id);
+				data_line(sb, &p->v[i], live, "");
+			}
+		strbuf_addf(sb, "\n%zu actions: %zu changes, %zu drift to heal\n",
+			    p->n, p->changes, p->drift);
+	}
+	for (size_t i = 0; i < p->nnotes; i++)
+		strbuf_addf(sb, "- `%s` %s\n", p->notes[i].env_id, p->notes[i].text);
+}

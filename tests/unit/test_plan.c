@@ -1,0 +1,427 @@
+/* Unit tests: the three-way diff, the action graph and the mass-delete
+ * guard (plan/plan.c, guard/guard.c) on fake observations. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "guard/guard.h"
+#include "plan/plan.h"
+
+static const char manifests[] =
+	"apiVersion: press/v1\nkind: Platform\nmetadata: {name: local}\n"
+	"spec:\n"
+	"  postgres: {dsn: {env: PRESS_PG_DSN}}\n"
+	"  s3: {endpoint: 'http://127.0.0.1:48590', accessKey: {env: AK},"
+	" secretKey: {env: SK}}\n"
+	"  runtime: {driver: docker}\n"
+	"  secrets: {masterKey: {file: /run/key}}\n"
+	"---\n"
+	"apiVersion: press/v1\nkind: Site\nmetadata: {name: acme}\n"
+	"spec: {app: generic, image: 'local/app:1'}\n"
+	"---\n"
+	"apiVersion: press/v1\nkind: Environment\nmetadata: {name: production}\n"
+	"spec: {site: acme, stage: production}\n"
+	"---\n"
+	"apiVersion: press/v1\nkind: Environment\nmetadata: {name: staging}\n"
+	"spec: {site: acme, stage: staging}\n";
+
+static struct model *
+model(const char *extra)
+{
+	struct model *m = NULL;
+	struct source src;
+	struct diags d;
+	struct err e;
+
+	source_init(&src);
+	diags_init(&d);
+	assert_int_equal(source_add(&src, "all.yaml", manifests,
+				    strlen(manifests), &e), 0);
+	if (extra)
+		assert_int_equal(source_add(&src, "extra.yaml", extra,
+					    strlen(extra), &e), 0);
+	assert_int_equal(manifest_read(&m, NULL, &src, &d), 0);
+	diags_release(&d);
+	source_release(&src);
+	return m;
+}
+
+static int
+res_cmp(const void *a, const void *b)
+{
+	const struct rec_resource *x = a, *y = b;
+
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* Record every desired object as applied with its current hash, sorted
+ * as state_read() returns them. */
+static void
+record_all(struct recorded *r, const struct model *m, time_t created)
+{
+	memset(r, 0, sizeof(*r));
+	r->res = calloc(m->nobjects, sizeof(*r->res));
+	for (size_t i = 0; i < m->nobjects; i++) {
+		struct rec_resource *x = &r->res[r->nres++];
+
+		x->kind = m->objects[i].kind;
+		x->name = strdup(m->objects[i].name);
+		x->env_id = strdup(m->objects[i].env->id);
+		x->spec_hash = strdup(m->objects[i].hash);
+		x->revision = strdup("r1");
+		x->created_at = x->applied_at = created;
+	}
+	qsort(r->res, r->nres, sizeof(*r->res), res_cmp);
+}
+
+/* Everything desired is live and as declared, in the shapes the
+ * drivers report (driver/postgres.c, driver/docker.c). */
+static void
+observe_all(struct live *l, const struct model *m)
+{
+	live_init(l);
+	for (size_t i = 0; i < m->nobjects; i++) {
+		const struct live_object *o = &m->objects[i];
+		const struct environment *e = o->env;
+		struct live_item *it;
+
+		it = live_add(l, o->kind, o->name);
+		it->env_id = strdup(e->id);
+		if (o->kind == LIVE_CONTAINER) {
+			it->spec_hash = strdup(o->hash);
+			it->running = 1;
+		} else if (o->kind == LIVE_ROLE) {
+			it->state = json_pack("{s:b, s:O, s:s, s:[], s:b}",
+				"login", 1, "connectionLimit",
+				json_object_get(o->spec, "connectionLimit"),
+				"searchPath", e->schema, "attributes",
+				"publicCreate", 0);
+		} else if (o->kind == LIVE_SCHEMA) {
+			it->state = json_pack("{s:s, s:[{s:s, s:s}]}", "owner",
+				e->role, "acl", "grantee", e->role,
+				"privileges", "UC");
+		}
+	}
+	live_sort(l);
+}
+
+static void
+free_res(struct rec_resource *x)
+{
+	free(x->name);
+	free(x->env_id);
+	free(x->spec_hash);
+	free(x->revision);
+}
+
+/* Frees what record_all allocated (deletions and rollouts are the
+ * tests' own). */
+static void
+rec_free(struct recorded *r)
+{
+	for (size_t i = 0; i < r->nres; i++)
+		free_res(&r->res[i]);
+	free(r->res);
+}
+
+static size_t
+count(const struct plan *p, const char *verb, const char *kind)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->n; i++)
+		if (strcmp(action_verb(&p->v[i]), verb) == 0 &&
+		    (!kind || (p->v[i].act.name &&
+			       strcmp(live_kind_name(p->v[i].act.kind), kind) == 0)))
+			n++;
+	return n;
+}
+
+static void
+fresh_platform_creates_everything_in_dependency_order(void **state)
+{
+	struct model *m = model(NULL);
+	struct recorded rec = { 0 };
+	struct live live;
+	struct plan p;
+	struct err e;
+
+	(void)state;
+	live_init(&live);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 1000, NULL, &e), 0);
+	assert_int_equal(p.n, 8);
+	assert_int_equal(count(&p, "create", "role"), 2);
+	assert_int_equal(count(&p, "create", "container"), 2);
+	/* acme/production: role, schema (needs role), bucket, container
+	 * (needs all three). */
+	assert_string_equal(p.v[0].act.name, "acme_production");
+	assert_int_equal(p.v[0].act.kind, LIVE_ROLE);
+	assert_int_equal(p.v[1].ndeps, 1);
+	assert_int_equal(p.v[1].deps[0], p.v[0].id);
+	assert_int_equal(p.v[3].act.kind, LIVE_CONTAINER);
+	assert_int_equal(p.v[3].ndeps, 3);
+	assert_int_equal(p.changes, 8);
+	plan_release(&p);
+	live_release(&live);
+	model_free(m);
+}
+
+static void
+converged_platform_plans_nothing(void **state)
+{
+	struct model *m = model(NULL);
+	struct recorded rec;
+	struct live live;
+	struct plan p;
+	struct err e;
+
+	(void)state;
+	record_all(&rec, m, 1000);
+	observe_all(&live, m);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, &e), 0);
+	assert_int_equal(p.n, 0);
+	plan_release(&p);
+	live_release(&live);
+	rec_free(&rec);
+	model_free(m);
+}
+
+static void
+missing_container_is_drift_and_changed_spec_is_a_change(void **state)
+{
+	struct model *m = model(NULL);
+	struct recorded rec;
+	struct live live;
+	struct plan p;
+	struct err e;
+
+	(void)state;
+	record_all(&rec, m, 1000);
+	observe_all(&live, m);
+	/* staging's container vanished; production's was applied from
+	 * another spec. */
+	for (size_t i = 0; i < live.n; i++)
+		if (live.v[i].kind == LIVE_CONTAINER &&
+		    strcmp(live.v[i].name, "fcs-press-acme-staging") == 0)
+			live.v[i].kind = LIVE_BUCKET, free(live.v[i].name),
+			live.v[i].name = strdup("zz-not-ours");
+	live_sort(&live);
+	for (size_t i = 0; i < rec.nres; i++)
+		if (rec.res[i].kind == LIVE_CONTAINER &&
+		    strcmp(rec.res[i].name, "fcs-press-acme-production") == 0)
+			rec.res[i].spec_hash[0] ^= 1;
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, &e), 0);
+	assert_int_equal(p.n, 2);
+	assert_int_equal(p.drift, 1);
+	assert_int_equal(p.changes, 1);
+	assert_int_equal(count(&p, "update", "container"), 1);
+	assert_int_equal(count(&p, "create", "container"), 1);
+	plan_release(&p);
+	live_release(&live);
+	rec_free(&rec);
+	model_free(m);
+}
+
+static void
+removed_environment_is_soft_deleted_and_guarded(void **state)
+{
+	static const char one_env[] =
+		"apiVersion: press/v1\nkind: Environment\nmetadata: {name: dev}\n"
+		"spec: {site: acme, stage: development}\n";
+	struct model *full = model(one_env), *m = model(NULL);
+	struct recorded rec;
+	struct live live;
+	struct plan p;
+	struct err e;
+
+	(void)state;
+	record_all(&rec, full, 1000);
+	observe_all(&live, full);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, &e), 0);
+	assert_int_equal(count(&p, "remove", "container"), 1);
+	assert_int_equal(count(&p, "soft-delete", NULL), 1);
+	assert_int_equal(count(&p, "purge", NULL), 0);
+	assert_int_equal(p.envs_managed, 3);
+	assert_int_equal(p.envs_removed, 1);
+	/* 1 of 3 is 33 %: over the default 20 %. */
+	assert_int_equal(guard_mass_delete(&p, 20, 0, &e), 1);
+	assert_non_null(strstr(e.msg, "--allow-mass-delete"));
+	assert_int_equal(guard_mass_delete(&p, 20, 1, &e), 0);
+	assert_int_equal(guard_mass_delete(&p, 50, 0, &e), 0);
+	plan_release(&p);
+	live_release(&live);
+	rec_free(&rec);
+	model_free(m);
+	model_free(full);
+}
+
+static void
+purge_after_the_window_in_reverse_dependency_order(void **state)
+{
+	static const char one_env[] =
+		"apiVersion: press/v1\nkind: Environment\nmetadata: {name: dev}\n"
+		"spec: {site: acme, stage: development}\n";
+	struct model *full = model(one_env), *m = model(NULL);
+	struct rec_deletion del = { (char[]){"acme/dev"}, (char[]){"acme_dev"}, (char[]){"acme_dev"},
+				    (char[]){"fcs-press-acme-dev"}, 1000, 5000 };
+	struct recorded rec;
+	struct live live;
+	struct plan p;
+	struct err e;
+	size_t schema = 0, role = 0;
+
+	(void)state;
+	record_all(&rec, full, 1000);
+	/* The soft delete already removed the container and its record. */
+	rec.del = &del;
+	rec.ndel = 1;
+	for (size_t i = 0; i < rec.nres; i++)
+		if (rec.res[i].kind == LIVE_CONTAINER &&
+		    strcmp(rec.res[i].env_id, "acme/dev") == 0)
+			free(rec.res[i].env_id), free(rec.res[i].name),
+			rec.res[i].env_id = strdup("acme/production"),
+			rec.res[i].name = strdup("fcs-press-acme-production");
+	observe_all(&live, m);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 4000, NULL, &e), 0);
+	assert_int_equal(count(&p, "purge", NULL), 0);	/* window not over */
+	assert_int_equal(p.nnotes, 1);
+	plan_release(&p);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 6000, NULL, &e), 0);
+	assert_int_equal(count(&p, "purge", "schema"), 1);
+	assert_int_equal(count(&p, "purge", "role"), 1);
+	assert_int_equal(count(&p, "purge", "bucket"), 1);
+	assert_int_equal(count(&p, "forget", NULL), 1);
+	for (size_t i = 0; i < p.n; i++) {
+		if (p.v[i].act.name && p.v[i].act.kind == LIVE_SCHEMA)
+			schema = p.v[i].id;
+		if (p.v[i].act.name && p.v[i].act.kind == LIVE_ROLE) {
+			role = i;
+		}
+	}
+	assert_int_equal(p.v[role].ndeps, 1);
+	assert_int_equal(p.v[role].deps[0], schema);
+	assert_int_equal(p.envs_removed, 0);	/* decided earlier */
+	plan_release(&p);
+	live_release(&live);
+	rec_free(&rec);
+	model_free(m);
+	model_free(full);
+}
+
+static void
+readded_environment_is_revived(void **state)
+{
+	struct model *m = model(NULL);
+	struct rec_deletion del = { (char[]){"acme/staging"}, (char[]){"acme_staging"},
+				    (char[]){"acme_staging"}, (char[]){"fcs-press-acme-staging"},
+				    1000, 9000 };
+	struct recorded rec;
+	struct live live;
+	struct plan p;
+	struct err e;
+
+	(void)state;
+	record_all(&rec, m, 1000);
+	rec.del = &del;
+	rec.ndel = 1;
+	observe_all(&live, m);
+	for (size_t i = 0; i < live.n; i++)
+		if (strcmp(live.v[i].name, "fcs-press-acme-staging") == 0 &&
+		    live.v[i].kind == LIVE_CONTAINER)
+			live.v[i].running = 0;
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, &e), 0);
+	assert_int_equal(count(&p, "revive", NULL), 1);
+	assert_int_equal(count(&p, "heal", "container"), 1);
+	plan_release(&p);
+	live_release(&live);
+	rec_free(&rec);
+	model_free(m);
+}
+
+static void
+failed_rollout_is_held_until_backoff_ends(void **state)
+{
+	struct model *m = model(NULL);
+	struct rec_rollout ro;
+	struct recorded rec;
+	struct live live;
+	struct plan p;
+	struct err e;
+
+	(void)state;
+	record_all(&rec, m, 1000);
+	observe_all(&live, m);
+	for (size_t i = 0; i < rec.nres; i++)
+		if (rec.res[i].kind == LIVE_CONTAINER &&
+		    strcmp(rec.res[i].name, "fcs-press-acme-staging") == 0)
+			rec.res[i].spec_hash[0] ^= 1;
+	ro.name = (char[]){"fcs-press-acme-staging"};
+	ro.spec_hash = (char *)m->objects[7].hash;
+	ro.error = (char[]){"unhealthy"};
+	ro.failures = 1;
+	ro.next_retry_at = 3000;
+	rec.rollouts = &ro;
+	rec.nrollouts = 1;
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, &e), 0);
+	assert_int_equal(p.n, 0);
+	assert_int_equal(p.nnotes, 1);
+	plan_release(&p);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 3001, NULL, &e), 0);
+	assert_int_equal(count(&p, "update", "container"), 1);
+	plan_release(&p);
+	live_release(&live);
+	rec_free(&rec);
+	model_free(m);
+}
+
+static void
+unrecorded_conforming_object_is_adopted_and_orphans_removed(void **state)
+{
+	struct model *m = model(NULL);
+	struct recorded rec = { 0 };
+	struct live live;
+	struct live_item *it;
+	struct plan p;
+	struct err e;
+
+	(void)state;
+	observe_all(&live, m);
+	it = live_add(&live, LIVE_CONTAINER, "fcs-press-acme-staging-next");
+	it->env_id = strdup("acme/staging");
+	live_sort(&live);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, &e), 0);
+	assert_int_equal(count(&p, "adopt", "container"), 2);
+	assert_int_equal(count(&p, "adopt", "bucket"), 2);
+	assert_int_equal(count(&p, "adopt", "role"), 2);
+	assert_int_equal(p.changes, 1);	/* adopting changes nothing live */
+	assert_int_equal(count(&p, "remove", "container"), 1);
+	plan_release(&p);
+	live_release(&live);
+	rec_free(&rec);
+	model_free(m);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(fresh_platform_creates_everything_in_dependency_order),
+		cmocka_unit_test(converged_platform_plans_nothing),
+		cmocka_unit_test(missing_container_is_drift_and_changed_spec_is_a_change),
+		cmocka_unit_test(removed_environment_is_soft_deleted_and_guarded),
+		cmocka_unit_test(purge_after_the_window_in_reverse_dependency_order),
+		cmocka_unit_test(readded_environment_is_revived),
+		cmocka_unit_test(failed_rollout_is_held_until_backoff_ends),
+		cmocka_unit_test(unrecorded_conforming_object_is_adopted_and_orphans_removed),
+	};
+
+	return cmocka_run_group_tests_name("plan", tests, NULL, NULL);
+}
