@@ -45,7 +45,7 @@ UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
 SCHEMAS := $(sort $(wildcard schema/*.json))
 
 .PHONY: all deps test check unit integration bench fuzz fuzz-smoke golden \
-	install clean lint demo
+	install clean lint demo services-stop
 
 all: $(BIN)
 
@@ -124,6 +124,10 @@ golden: $(BIN)
 demo: deps
 	$(MAKE) all
 	$(BIN) validate --list manifests
+	PRESSCTL=$(BIN) scripts/demo.sh
+
+services-stop:
+	scripts/services.sh stop
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin

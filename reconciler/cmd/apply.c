@@ -82,9 +82,7 @@ cmd_apply(int argc, char **argv)
 		{ "parallel", required_argument, NULL, 'j' },
 		{ "allow-mass-delete", no_argument, NULL, 'M' },
 		{ "wait", no_argument, NULL, 'w' },
-		{ "git", required_argument, NULL, 'g' },
-		{ "ref", required_argument, NULL, 'r' },
-		{ "path", required_argument, NULL, 'p' },
+		SOURCE_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -94,11 +92,10 @@ cmd_apply(int argc, char **argv)
 	struct progress pr = { cmd_tty() };
 	struct apply_opts ao = { 4, 5, progress, &pr };
 	struct apply_result res;
-	struct model *m = NULL;
-	struct pass pass;
-	struct plan plan;
+	struct cmd_pass cp;
+	struct model *m;
 	struct err e;
-	int c, rc, allow = 0, wait = 0, interrupted = 0;
+	int c, rc, allow = 0, wait = 0;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -114,52 +111,34 @@ cmd_apply(int argc, char **argv)
 			break;
 		case 'M': allow = 1; break;
 		case 'w': wait = 1; break;
-		case 'g': so.git = optarg; break;
-		case 'r': so.ref = optarg; break;
-		case 'p': so.path = optarg; break;
 		case 'h': fputs(usage_text, stdout); return EXIT_OK;
-		default: fputs(usage_text, stderr); return EXIT_ERROR;
+		default:
+			if (cmd_source_opt(&so, c, optarg))
+				break;
+			fputs(usage_text, stderr);
+			return EXIT_ERROR;
 		}
 	}
-	if (optind < argc)
-		so.dir = argv[optind++];
-	if (optind < argc) {
-		fputs(usage_text, stderr);
+	if (cmd_source_args(&so, argc, argv, usage_text) < 0)
 		return EXIT_ERROR;
-	}
-	if ((rc = cmd_load_model(&m, &so)) != EXIT_OK)
+	if ((rc = cmd_pass_open(&cp, &so, "apply", 1, wait, &filter)) != EXIT_OK)
 		return rc;
-	if (pass_open(&pass, m, "apply", &e) < 0) {
-		model_free(m);
-		return cmd_fail("%s", e.msg);
-	}
-	rc = state_lock(pass.state, wait, &e);
-	if (rc != 0) {
-		pass_close(&pass);
-		model_free(m);
-		return cmd_fail("%s", e.msg);
-	}
-	if (state_close_interrupted(pass.state, &interrupted, &e) < 0 ||
-	    pass_observe(&pass, &e) < 0 ||
-	    plan_build(&plan, m, &pass.rec, &pass.live, pass.now, &filter, &e) < 0) {
-		pass_close(&pass);
-		model_free(m);
-		return cmd_fail("%s", e.msg);
-	}
-	if (interrupted)
+	m = cp.m;
+	if (cp.interrupted)
 		fprintf(stderr, "pressctl: note: %d earlier apply run%s of "
 			"platform '%s' %s interrupted; their unfinished intents "
 			"stay in the journal and this run converges them\n",
-			interrupted, interrupted == 1 ? "" : "s",
-			m->platform.name, interrupted == 1 ? "was" : "were");
-	if (guard_mass_delete(&plan, m->platform.max_delete_percent, allow, &e)) {
+			cp.interrupted, cp.interrupted == 1 ? "" : "s",
+			m->platform.name, cp.interrupted == 1 ? "was" : "were");
+	if (guard_mass_delete(&cp.plan, m->platform.max_delete_percent, allow, &e)) {
 		fprintf(stderr, "pressctl: refused: %s\n", e.msg);
 		rc = EXIT_REFUSED;
-	} else if (plan.n == 0) {
-		printf("platform '%s' at %s: no changes\n", m->platform.name,
-		       m->revision);
+	} else if (cp.plan.n == 0) {
+		printf("platform '%s' at %s: no changes%s\n", m->platform.name,
+		       m->revision, cp.plan.nnotes ? " to apply now (see the "
+		       "notes)" : "");
 		rc = EXIT_OK;
-	} else if (apply_plan(&pass, &plan, &ao, &res, &e) < 0) {
+	} else if (apply_plan(&cp.pass, &cp.plan, &ao, &res, &e) < 0) {
 		rc = cmd_fail("%s", e.msg);
 	} else {
 		printf("platform '%s' at %s: %zu done, %zu failed, %zu skipped "
@@ -167,16 +146,15 @@ cmd_apply(int argc, char **argv)
 		       res.failed, res.skipped, res.run_id);
 		rc = res.failed || res.skipped ? EXIT_FAILED : EXIT_OK;
 	}
-	for (size_t i = 0; i < plan.nnotes; i++) {
-		fprintf(stderr, "pressctl: note: %s%s%s: %s\n", plan.notes[i].env_id,
-			plan.notes[i].name[0] ? " " : "", plan.notes[i].name,
-			plan.notes[i].text);
+	for (size_t i = 0; i < cp.plan.nnotes; i++) {
+		const struct plan_note *n = &cp.plan.notes[i];
+
+		fprintf(stderr, "pressctl: note: %s%s%s: %s\n", n->env_id,
+			n->name[0] ? " " : "", n->name, n->text);
 		/* A held rollout is not converged: say so in the exit code. */
-		if (plan.notes[i].name[0] && rc == EXIT_OK)
+		if (n->name[0] && rc == EXIT_OK)
 			rc = EXIT_FAILED;
 	}
-	plan_release(&plan);
-	pass_close(&pass);
-	model_free(m);
+	cmd_pass_close(&cp);
 	return rc;
 }

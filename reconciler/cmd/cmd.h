@@ -9,6 +9,8 @@
 
 #include <jansson.h>
 
+#include "../apply/apply.h"
+#include "../plan/plan.h"
 #include "../source/source.h"
 #include "../util/diag.h"
 
@@ -34,6 +36,19 @@ struct source_opts {
 	const char *git, *ref, *path;
 };
 
+/* The getopt_long entries of the source options, and their handler:
+ * returns 1 when c was one of them. */
+#define SOURCE_OPTIONS \
+	{ "git", required_argument, NULL, 'g' }, \
+	{ "ref", required_argument, NULL, 'r' }, \
+	{ "path", required_argument, NULL, 'p' }
+int cmd_source_opt(struct source_opts *so, int c, const char *arg);
+
+/* After getopt: the optional positional SRC; -1 (usage printed) when
+ * more arguments are left or SRC is given with --git. */
+int cmd_source_args(struct source_opts *so, int argc, char **argv,
+		    const char *usage);
+
 /* Parse "text|json|github|markdown" among the allowed set; 0 or -1. */
 int cmd_format(const char *arg, unsigned allowed, enum format *out);
 
@@ -55,8 +70,6 @@ int cmd_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print a JSON value to stdout, indented, with a final newline. */
 void cmd_print_json(json_t *v);
 
-struct model;
-
 /* Load and validate the source into *m; on failure print the diagnostics
  * (text, stderr) and return EXIT_ERROR, else EXIT_OK. */
 int cmd_load_model(struct model **m, const struct source_opts *so);
@@ -71,6 +84,26 @@ struct selectors {
 int cmd_add_selector(struct selectors *s, const char *arg);
 /* plan_filter.match for selectors (arg: struct selectors *). */
 int cmd_selector_match(const struct model *m, const char *env_id, void *arg);
+
+/* A live pass for plan, apply and status: the model, the state and the
+ * observation, and the plan built from them. */
+struct cmd_pass {
+	struct model *m;
+	struct pass pass;
+	struct plan plan;
+	int interrupted;	/* apply: earlier runs found interrupted */
+};
+
+/*
+ * Load the source, open the state, take the apply lock when lock (and
+ * wait for it with wait), observe, build the plan restricted by only
+ * (may be NULL). Prints what went wrong and returns the exit code;
+ * EXIT_OK when cp is ready (release with cmd_pass_close).
+ */
+int cmd_pass_open(struct cmd_pass *cp, const struct source_opts *so,
+		  const char *command, int lock, int wait,
+		  const struct plan_filter *only);
+void cmd_pass_close(struct cmd_pass *cp);
 
 /* Is stderr a terminal (progress lines) or not (JSON log lines)? */
 int cmd_tty(void);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <getopt.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -201,4 +202,66 @@ int
 cmd_tty(void)
 {
 	return isatty(STDERR_FILENO);
+}
+
+int
+cmd_source_opt(struct source_opts *so, int c, const char *arg)
+{
+	switch (c) {
+	case 'g': so->git = arg; return 1;
+	case 'r': so->ref = arg; return 1;
+	case 'p': so->path = arg; return 1;
+	default: return 0;
+	}
+}
+
+int
+cmd_source_args(struct source_opts *so, int argc, char **argv,
+		const char *usage)
+{
+	if (optind < argc)
+		so->dir = argv[optind++];
+	if (optind < argc || (so->dir && so->git)) {
+		fputs(usage, stderr);
+		return -1;
+	}
+	return 0;
+}
+
+int
+cmd_pass_open(struct cmd_pass *cp, const struct source_opts *so,
+	      const char *command, int lock, int wait,
+	      const struct plan_filter *only)
+{
+	struct err e;
+	int rc;
+
+	memset(cp, 0, sizeof(*cp));
+	if ((rc = cmd_load_model(&cp->m, so)) != EXIT_OK)
+		return rc;
+	if (pass_open(&cp->pass, cp->m, command, &e) < 0) {
+		model_free(cp->m);
+		cp->m = NULL;
+		return cmd_fail("%s", e.msg);
+	}
+	if ((lock && (state_lock(cp->pass.state, wait, &e) != 0 ||
+		      state_close_interrupted(cp->pass.state, &cp->interrupted,
+					      &e) < 0)) ||
+	    pass_observe(&cp->pass, &e) < 0 ||
+	    plan_build(&cp->plan, cp->m, &cp->pass.rec, &cp->pass.live,
+		       cp->pass.now, only, &e) < 0) {
+		cmd_pass_close(cp);
+		return cmd_fail("%s", e.msg);
+	}
+	return EXIT_OK;
+}
+
+void
+cmd_pass_close(struct cmd_pass *cp)
+{
+	plan_release(&cp->plan);
+	if (cp->m)
+		pass_close(&cp->pass);
+	model_free(cp->m);
+	memset(cp, 0, sizeof(*cp));
 }

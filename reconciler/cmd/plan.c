@@ -31,9 +31,7 @@ cmd_plan(int argc, char **argv)
 		{ "format", required_argument, NULL, 'f' },
 		{ "only", required_argument, NULL, 'o' },
 		{ "detailed-exitcode", no_argument, NULL, 'd' },
-		{ "git", required_argument, NULL, 'g' },
-		{ "ref", required_argument, NULL, 'r' },
-		{ "path", required_argument, NULL, 'p' },
+		SOURCE_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -41,10 +39,8 @@ cmd_plan(int argc, char **argv)
 	struct selectors sel = { .n = 0 };
 	struct plan_filter filter = { cmd_selector_match, &sel };
 	enum format fmt = FORMAT_TEXT;
-	struct model *m = NULL;
-	struct pass pass;
-	struct plan plan;
-	struct err e, ge;
+	struct cmd_pass cp;
+	struct err ge;
 	int c, detailed = 0, rc, refused;
 
 	optind = 1;
@@ -61,34 +57,22 @@ cmd_plan(int argc, char **argv)
 				return cmd_fail("too many --only selectors");
 			break;
 		case 'd': detailed = 1; break;
-		case 'g': so.git = optarg; break;
-		case 'r': so.ref = optarg; break;
-		case 'p': so.path = optarg; break;
 		case 'h': fputs(usage_text, stdout); return EXIT_OK;
-		default: fputs(usage_text, stderr); return EXIT_ERROR;
+		default:
+			if (cmd_source_opt(&so, c, optarg))
+				break;
+			fputs(usage_text, stderr);
+			return EXIT_ERROR;
 		}
 	}
-	if (optind < argc)
-		so.dir = argv[optind++];
-	if (optind < argc) {
-		fputs(usage_text, stderr);
+	if (cmd_source_args(&so, argc, argv, usage_text) < 0)
 		return EXIT_ERROR;
-	}
-	if ((rc = cmd_load_model(&m, &so)) != EXIT_OK)
+	if ((rc = cmd_pass_open(&cp, &so, "plan", 0, 0, &filter)) != EXIT_OK)
 		return rc;
-	if (pass_open(&pass, m, "plan", &e) < 0) {
-		model_free(m);
-		return cmd_fail("%s", e.msg);
-	}
-	if (pass_observe(&pass, &e) < 0 ||
-	    plan_build(&plan, m, &pass.rec, &pass.live, pass.now, &filter, &e) < 0) {
-		pass_close(&pass);
-		model_free(m);
-		return cmd_fail("%s", e.msg);
-	}
-	refused = guard_mass_delete(&plan, m->platform.max_delete_percent, 0, &ge);
+	refused = guard_mass_delete(&cp.plan, cp.m->platform.max_delete_percent,
+				    0, &ge);
 	if (fmt == FORMAT_JSON) {
-		json_t *j = plan_json(&plan, &pass.live);
+		json_t *j = plan_json(&cp.plan, &cp.pass.live);
 
 		if (refused)
 			json_object_set_new(j, "refused", json_string(ge.msg));
@@ -99,9 +83,9 @@ cmd_plan(int argc, char **argv)
 
 		strbuf_init(&sb, 0);
 		if (fmt == FORMAT_MARKDOWN)
-			plan_render_markdown(&sb, &plan, &pass.live);
+			plan_render_markdown(&sb, &cp.plan, &cp.pass.live);
 		else
-			plan_render_text(&sb, &plan, &pass.live);
+			plan_render_text(&sb, &cp.plan, &cp.pass.live);
 		if (refused)
 			strbuf_addf(&sb, "%sapply would be refused: %s\n",
 				    fmt == FORMAT_MARKDOWN ? "\n**" : "", ge.msg);
@@ -109,9 +93,7 @@ cmd_plan(int argc, char **argv)
 		strbuf_release(&sb);
 	}
 	rc = refused ? EXIT_REFUSED :
-	    detailed && plan.n > 0 ? EXIT_CHANGES : EXIT_OK;
-	plan_release(&plan);
-	pass_close(&pass);
-	model_free(m);
+	    detailed && cp.plan.n > 0 ? EXIT_CHANGES : EXIT_OK;
+	cmd_pass_close(&cp);
 	return rc;
 }

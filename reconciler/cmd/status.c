@@ -75,19 +75,15 @@ cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "format", required_argument, NULL, 'f' },
-		{ "git", required_argument, NULL, 'g' },
-		{ "ref", required_argument, NULL, 'r' },
-		{ "path", required_argument, NULL, 'p' },
+		SOURCE_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct source_opts so = { 0 };
 	enum format fmt = FORMAT_TEXT;
-	struct model *m = NULL;
+	struct cmd_pass cp;
+	struct model *m;
 	json_t *envs, *v;
-	struct pass pass;
-	struct plan plan;
-	struct err e;
 	size_t i;
 	int c, rc;
 
@@ -99,35 +95,27 @@ cmd_status(int argc, char **argv)
 				return cmd_fail("unknown format '%s' (use text or "
 						"json)", optarg);
 			break;
-		case 'g': so.git = optarg; break;
-		case 'r': so.ref = optarg; break;
-		case 'p': so.path = optarg; break;
 		case 'h': fputs(usage_text, stdout); return EXIT_OK;
-		default: fputs(usage_text, stderr); return EXIT_ERROR;
+		default:
+			if (cmd_source_opt(&so, c, optarg))
+				break;
+			fputs(usage_text, stderr);
+			return EXIT_ERROR;
 		}
 	}
-	if (optind < argc)
-		so.dir = argv[optind++];
-	if ((rc = cmd_load_model(&m, &so)) != EXIT_OK)
+	if (cmd_source_args(&so, argc, argv, usage_text) < 0)
+		return EXIT_ERROR;
+	if ((rc = cmd_pass_open(&cp, &so, "status", 0, 0, NULL)) != EXIT_OK)
 		return rc;
-	if (pass_open(&pass, m, "status", &e) < 0) {
-		model_free(m);
-		return cmd_fail("%s", e.msg);
-	}
-	if (pass_observe(&pass, &e) < 0 ||
-	    plan_build(&plan, m, &pass.rec, &pass.live, pass.now, NULL, &e) < 0) {
-		pass_close(&pass);
-		model_free(m);
-		return cmd_fail("%s", e.msg);
-	}
+	m = cp.m;
 	envs = json_array();
 	for (i = 0; i < m->nenvs; i++)
 		json_array_append_new(envs, env_status(m->envs[i].id,
-			stage_name(m->envs[i].stage), &pass, &plan));
-	for (i = 0; i < pass.rec.ndel; i++)
-		if (!model_find_env(m, pass.rec.del[i].env_id))
-			json_array_append_new(envs, env_status(pass.rec.del[i].env_id,
-				"-", &pass, &plan));
+			stage_name(m->envs[i].stage), &cp.pass, &cp.plan));
+	for (i = 0; i < cp.pass.rec.ndel; i++)
+		if (!model_find_env(m, cp.pass.rec.del[i].env_id))
+			json_array_append_new(envs, env_status(cp.pass.rec.del[i].env_id,
+				"-", &cp.pass, &cp.plan));
 	if (fmt == FORMAT_JSON) {
 		json_t *out = json_pack("{s:s, s:s, s:o}", "platform",
 					m->platform.name, "revision", m->revision,
@@ -163,8 +151,6 @@ cmd_status(int argc, char **argv)
 		}
 		json_decref(envs);
 	}
-	plan_release(&plan);
-	pass_close(&pass);
-	model_free(m);
+	cmd_pass_close(&cp);
 	return EXIT_OK;
 }

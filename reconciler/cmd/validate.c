@@ -49,9 +49,7 @@ cmd_validate(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "format", required_argument, NULL, 'f' },
 		{ "list", no_argument, NULL, 'l' },
-		{ "git", required_argument, NULL, 'g' },
-		{ "ref", required_argument, NULL, 'r' },
-		{ "path", required_argument, NULL, 'p' },
+		SOURCE_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -74,19 +72,16 @@ cmd_validate(int argc, char **argv)
 						"json or github)", optarg);
 			break;
 		case 'l': list = 1; break;
-		case 'g': so.git = optarg; break;
-		case 'r': so.ref = optarg; break;
-		case 'p': so.path = optarg; break;
 		case 'h': fputs(usage_text, stdout); return EXIT_OK;
-		default: fputs(usage_text, stderr); return EXIT_ERROR;
+		default:
+			if (cmd_source_opt(&so, c, optarg))
+				break;
+			fputs(usage_text, stderr);
+			return EXIT_ERROR;
 		}
 	}
-	if (optind < argc)
-		so.dir = argv[optind++];
-	if (optind < argc || (so.dir && so.git)) {
-		fputs(usage_text, stderr);
+	if (cmd_source_args(&so, argc, argv, usage_text) < 0)
 		return EXIT_ERROR;
-	}
 
 	source_init(&src);
 	diags_init(&d);

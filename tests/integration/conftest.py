@@ -14,6 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import helpers  # noqa: E402
+from services import services  # noqa: E402,F401  (session fixture)
 
 
 @pytest.fixture(scope="session")
