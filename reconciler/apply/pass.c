@@ -28,6 +28,7 @@ pass_open(struct pass *p, const struct model *m, const char *command,
 	  struct err *e)
 {
 	const struct platform *pf = &m->platform;
+	char who[320];
 
 	memset(p, 0, sizeof(*p));
 	p->model = m;
@@ -46,12 +47,13 @@ pass_open(struct pass *p, const struct model *m, const char *command,
 	p->denv.pg_dsn = p->pg_dsn;
 	p->denv.s3_access_key = p->s3_access_key;
 	p->denv.s3_secret_key = p->s3_secret_key;
-	if (state_open(&p->state, p->pg_dsn, pf->name, p->actor, e) < 0) {
+	/* "apply user@host pid N": who holds a lock says what it does. */
+	snprintf(who, sizeof(who), "%s %s", command, p->actor);
+	if (state_open(&p->state, p->pg_dsn, pf->name, who, e) < 0) {
 		err_wrap(e, "cannot open the state of platform '%s' in "
 			 "PostgreSQL", pf->name);
 		goto fail;
 	}
-	(void)command;
 	p->now = state_now();
 	return 0;
 fail:

@@ -694,8 +694,7 @@ busy(struct state *st, struct err *e)
 	snprintf(hi, sizeof(hi), "%lu", (unsigned long)(k >> 32));
 	snprintf(lo, sizeof(lo), "%lu", (unsigned long)(k & 0xffffffffu));
 	if (!(r = sql_query(st, holder_sql, 2, p, e,
-			    "cannot find the holder of the "
-			    "apply lock")))
+			    "cannot find the holder of the apply lock")))
 		return -1;
 	strbuf_init(&who, 4096);
 	if (PQntuples(r) == 1) {
@@ -744,12 +743,13 @@ do_lock(struct state *st, void *arg, struct err *e)
 		if (sql_exec(st, "SET statement_timeout = 0", 0, NULL, e,
 			     "cannot wait for the apply lock") < 0 ||
 		    sql_exec(st, "SELECT pg_advisory_lock($1::bigint)", 1, p, e,
-			     "cannot wait for the apply lock") < 0 ||
-		    sql_exec(st, "RESET statement_timeout", 0, NULL, e,
 			     "cannot wait for the apply lock") < 0)
 			return -1;
 	}
 	st->locked = 1;
+	if (!got)
+		return sql_exec(st, "RESET statement_timeout", 0, NULL, e,
+				"cannot reset the statement timeout");
 	return 0;
 }
 
@@ -796,7 +796,8 @@ do_read(struct state *st, void *arg, struct err *e)
 		goto out;
 
 	if (!(r = sql_query(st,
-			    "SELECT kind, name, env_id, spec_hash, revision,"
+			    "SELECT kind, name, coalesce(env_id, ''), spec_hash,"
+			    " coalesce(revision, ''),"
 			    " extract(epoch FROM created_at)::bigint,"
 			    " extract(epoch FROM applied_at)::bigint"
 			    " FROM pressctl.resources WHERE platform = $1"

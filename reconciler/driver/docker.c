@@ -30,6 +30,7 @@
 
 #include <curl/curl.h>
 
+#include "../util/secret.h"
 #include "../util/strbuf.h"
 
 #define API "http://localhost/v1.41"
@@ -69,14 +70,15 @@ struct cinfo {
 	char id[72];
 	char state[24];		/* "running", "exited", "restarting", ... */
 	char spec[72];		/* press.spec label, "" if none */
+	char env[160];		/* press.env label, "" if none */
 	long long exit_code, restarts;
 	int host_port;		/* first published TCP port, 0 if none */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-/* Serializes network creation between the workers of this process (the
- * engine's duplicate check is not atomic); other processes are kept out
- * by the apply lock. */
+/* Serializes network creation between the workers of this process: the
+ * engine's duplicate check is not atomic (other processes: see
+ * ensure_network). */
 static pthread_mutex_t network_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void
@@ -186,7 +188,7 @@ perform(struct docker *d, const char *method, const char *path,
 	curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, status);
 	ret = 0;
 out:
-	free(data);	/* json_dumps allocates with malloc by default */
+	secret_free(data);	/* holds the container's variables */
 	free(url);
 	return ret;
 }
@@ -254,17 +256,15 @@ contains(const char *hay, const char *needle)
 static int
 is_transient(long status, const char *msg)
 {
-	/* Two networks of one name exist for a moment when two processes
-	 * create it at once; ensure_network removes the twin on retry. */
-	if (contains(msg, "is ambiguous"))
-		return 1;
 	static const char *const permanent[] = {
 		"invalid reference format", "executable file not found",
 		"no such file or directory", "permission denied",
 		"invalid argument", "not supported", "invalid ",
 	};
 
-	if (status == 429)
+	/* Two networks of one name exist for a moment when two processes
+	 * create it at once; ensure_network removes the twin on retry. */
+	if (status == 429 || contains(msg, "is ambiguous"))
 		return 1;
 	if (status < 500 || status == 501)
 		return 0;
@@ -356,8 +356,7 @@ docker_open(void **h, const struct driver_env *env, struct err *e)
 	if (status >= 500 || status == 429) {
 		answer_message(d, msg, sizeof(msg));
 		err_transient(e, "the Docker engine at '%s' is not ready: %s "
-			      "(HTTP %ld)",
-			      d->socket, msg, status);
+			      "(HTTP %ld)", d->socket, msg, status);
 		goto out;
 	}
 	if (status != 200) {
@@ -573,6 +572,8 @@ inspect(struct docker *d, const char *name, struct cinfo *ci, struct err *e)
 	snprintf(ci->id, sizeof(ci->id), "%s",
 		 json_string_value(json_object_get(j, "Id")) ?
 		 json_string_value(json_object_get(j, "Id")) : name);
+	snprintf(ci->env, sizeof(ci->env), "%s",
+		 label(labels, "press.env") ? label(labels, "press.env") : "");
 	snprintf(ci->spec, sizeof(ci->spec), "%s",
 		 label(labels, "press.spec") ? label(labels, "press.spec") : "");
 	ci->running = json_is_true(json_object_get(st, "Running"));
@@ -595,9 +596,9 @@ static int
 foreign(const struct docker *d, const char *name, struct err *e)
 {
 	return err_set(e, "container '%s' exists but is not managed by "
-		       "pressctl for platform '%s' (no press.managed/"
-		       "press.platform labels); remove or rename it", name,
-		       d->platform);
+		       "pressctl for platform '%s' (it lacks the labels "
+		       "press.managed=true and press.platform=%s); remove or "
+		       "rename it", name, d->platform, d->platform);
 }
 
 /* Stop (gracefully, when graceful) and remove a container; gone = done. */
@@ -655,6 +656,39 @@ remove_if_ours(struct docker *d, const char *name, int graceful,
 	if (!ci.managed)
 		return foreign(d, name, e);
 	return remove_container(d, name, ci.id, graceful, e);
+}
+
+/*
+ * The rollout candidate "<name>-next" of environment env_id (NULL:
+ * unknown): whether ci is one. A container of that name labelled for
+ * another environment is that environment's own container ("acme/prod"
+ * and "acme/prod-next" collide), never a leftover of ours.
+ */
+static int
+is_candidate(const struct cinfo *ci, const char *env_id)
+{
+	return ci->exists && ci->managed && (!env_id || !ci->env[0] ||
+					     !strcmp(ci->env, env_id));
+}
+
+/* Remove a leftover candidate; one of another environment is an error. */
+static int
+clear_candidate(struct docker *d, const char *next, const char *env_id,
+		struct err *e)
+{
+	struct cinfo ci;
+
+	if (inspect(d, next, &ci, e) < 0)
+		return -1;
+	if (!ci.exists)
+		return 0;
+	if (!ci.managed)
+		return foreign(d, next, e);
+	if (!is_candidate(&ci, env_id))
+		return err_set(e, "cannot roll out environment '%s': its "
+			       "rollout name '%s' is taken by environment "
+			       "'%s'; rename one of them", env_id, next, ci.env);
+	return remove_container(d, next, ci.id, 0, e);
 }
 
 static int
@@ -935,7 +969,7 @@ create_body(const struct driver_action *a, const char *net, int host_port,
 		}
 		kv = xprintf("%s=%s", k, json_string_value(v));
 		rc = json_array_append_new(envs, json_string(kv));
-		free(kv);	/* may hold a secret: never in a message */
+		secret_free(kv);	/* may hold a secret */
 		if (rc < 0) {
 			err_set(e, "cannot create container '%s': variable "
 				"'%s' is not valid UTF-8", a->want->name, k);
@@ -1225,16 +1259,23 @@ answers(const struct live_object *want, int host_port)
 					   ADOPT_PROBE_S, &pe) == 0;
 }
 
+/* The environment ("site/env") a desired container belongs to. */
+static const char *
+want_env(const struct driver_action *a)
+{
+	return a->want && a->want->env ? a->want->env->id : NULL;
+}
+
 /*
  * CREATE, and UPDATE of a container that is missing or stopped. A
  * healthy "<name>-next" of the wanted spec (an update interrupted between
  * removing the old container and the rename) is adopted; any other
- * leftover "-next" is removed first, since it may hold a port slot.
+ * leftover candidate is removed first, since it may hold a port slot.
  */
 static int
 create_op(struct docker *d, const struct driver_action *a, struct err *e)
 {
-	const char *name = a->want->name;
+	const char *name = a->want->name, *env_id = want_env(a);
 	const char *net = a->args->network ? a->args->network : d->network;
 	char *next = xprintf("%s" NEXT_SUFFIX, name), netid[80];
 	int port = pinned_port(a->want);
@@ -1248,11 +1289,14 @@ create_op(struct docker *d, const struct driver_action *a, struct err *e)
 			"allocated", name);
 		goto out;
 	}
-	if (net && ensure_network(d, net, netid, sizeof(netid), e) < 0)
+	if (net && ensure_network(d, net, netid, sizeof(netid), e) < 0) {
+		err_wrap(e, "cannot %s container '%s'", driver_op_name(a->op),
+			 name);
 		goto out;
+	}
 	if (inspect(d, next, &ci, e) < 0)
 		goto out;
-	if (ci.exists && ci.managed && ci.running &&
+	if (is_candidate(&ci, env_id) && ci.running &&
 	    !strcmp(ci.spec, a->want->hash) && answers(a->want, ci.host_port)) {
 		struct cinfo cur;
 
@@ -1267,7 +1311,7 @@ create_op(struct docker *d, const struct driver_action *a, struct err *e)
 		ret = rename_container(d, next, ci.id, name, e);
 		goto out;
 	}
-	if (ci.exists && ci.managed &&
+	if (is_candidate(&ci, env_id) &&
 	    remove_container(d, next, ci.id, 0, e) < 0)
 		goto out;
 	ret = start_new(d, a, name, port, net ? netid : NULL, 1, "", e);
@@ -1289,6 +1333,15 @@ update_op(struct docker *d, const struct driver_action *a, struct err *e)
 
 	if (!have || !have->running)
 		return create_op(d, a, e);
+	if (have->spec_hash && !strcmp(have->spec_hash, a->want->hash)) {
+		/* Already rolled out (a re-run after a crash): nothing to
+		 * do if the engine agrees. */
+		if (inspect(d, name, &ci, e) < 0)
+			return -1;
+		if (ci.exists && ci.managed && ci.running &&
+		    !strcmp(ci.spec, a->want->hash))
+			return 0;
+	}
 	if (pinned_port(a->want)) {
 		/* One port, no second slot: stop the old one first. */
 		if (remove_if_ours(d, name, 1, e) < 0)
@@ -1302,9 +1355,12 @@ update_op(struct docker *d, const struct driver_action *a, struct err *e)
 			       slots[0], slots[1], have->host_port);
 	}
 	next = xprintf("%s" NEXT_SUFFIX, name);
-	if (net && ensure_network(d, net, netid, sizeof(netid), e) < 0)
+	if (net && ensure_network(d, net, netid, sizeof(netid), e) < 0) {
+		err_wrap(e, "cannot %s container '%s'", driver_op_name(a->op),
+			 name);
 		goto out;
-	if (remove_if_ours(d, next, 0, e) < 0)
+	}
+	if (clear_candidate(d, next, want_env(a), e) < 0)
 		goto out;
 	/* No alias for the candidate: it must not get traffic by name
 	 * before it is healthy. After the rename, the engine's DNS
@@ -1326,16 +1382,33 @@ out:
 	return ret;
 }
 
-/* Stop and remove; a leftover "<name>-next" goes too. */
+/*
+ * Stop and remove; a leftover rollout candidate "<name>-next" of the
+ * same environment goes too (one of another environment stays).
+ */
 static int
 remove_op(struct docker *d, const struct driver_action *a, struct err *e)
 {
-	char *next = xprintf("%s" NEXT_SUFFIX, a->name);
+	char *next = xprintf("%s" NEXT_SUFFIX, a->name), env_id[160] = "";
+	struct cinfo ci;
 	int ret = -1;
 
-	if (remove_if_ours(d, a->name, 1, e) < 0)
+	if (a->have && a->have->env_id)
+		snprintf(env_id, sizeof(env_id), "%s", a->have->env_id);
+	if (inspect(d, a->name, &ci, e) < 0)
 		goto out;
-	if (remove_if_ours(d, next, 0, e) < 0)
+	if (ci.exists && !ci.managed) {
+		foreign(d, a->name, e);
+		goto out;
+	}
+	if (!env_id[0])
+		snprintf(env_id, sizeof(env_id), "%s", ci.env);
+	if (ci.exists && remove_container(d, a->name, ci.id, 1, e) < 0)
+		goto out;
+	if (inspect(d, next, &ci, e) < 0)
+		goto out;
+	if (env_id[0] && ci.env[0] && is_candidate(&ci, env_id) &&
+	    remove_container(d, next, ci.id, 0, e) < 0)
 		goto out;
 	ret = 0;
 out:

@@ -373,6 +373,7 @@ check_envs(struct model *m, struct diags *d)
 		      ports = { 0 };
 	char (*portkeys)[16] = xcalloc(m->nenvs + 1, sizeof(*portkeys));
 	char ***cnames = xcalloc(m->nenvs + 1, sizeof(*cnames));
+	size_t *nnames = xcalloc(m->nenvs + 1, sizeof(*nnames));
 	const char **sites = xcalloc(m->nsites + 1, sizeof(*sites));
 
 	for (size_t i = 0; i < m->nsites; i++) {
@@ -435,18 +436,21 @@ check_envs(struct model *m, struct diags *d)
 				  "bucket name '%s' is reserved for backups",
 				  e->bucket);
 		claim(&buckets, e->bucket, e->doc, bptr, "bucket name", e->id);
-		/* Replicas past one get a "-<n>" suffix (DESIGN §3). */
+		/* Replicas past one get a "-<n>" suffix (DESIGN §3); a
+		 * blue/green rollout briefly runs "<name>-next" too. */
 		e->replicas = jint(spec, "replicas", NULL, NULL, 1);
-		if (e->replicas <= 1) {
-			claim(&containers, e->container, e->doc, "/metadata/name",
+		nnames[i] = e->replicas <= 1 ? 2 : 2 * (size_t)e->replicas;
+		cnames[i] = xcalloc(nnames[i], sizeof(*cnames[i]));
+		for (size_t r = 0; r < nnames[i]; r += 2) {
+			cnames[i][r] = e->replicas <= 1 ? xstrdup(e->container) :
+			    xprintf("%s-%zu", e->container, r / 2 + 1);
+			cnames[i][r + 1] = xprintf("%s-next", cnames[i][r]);
+			claim(&containers, cnames[i][r], e->doc, "/metadata/name",
 			      "container name", e->id);
-		} else {
-			cnames[i] = xcalloc((size_t)e->replicas, sizeof(*cnames[i]));
-			for (int r = 0; r < e->replicas; r++) {
-				cnames[i][r] = xprintf("%s-%d", e->container, r + 1);
-				claim(&containers, cnames[i][r], e->doc,
-				      "/metadata/name", "container name", e->id);
-			}
+			claim(&containers, cnames[i][r + 1], e->doc,
+			      "/metadata/name", "rollout container name", e->id);
+		}
+		if (e->replicas > 1) {
 			if (e->host_port)
 				doc_error(d, e->doc, "/spec/hostPort", 0, "port",
 					  "drop hostPort or set replicas: 1",
@@ -482,11 +486,12 @@ check_envs(struct model *m, struct diags *d)
 		      "rename the site or the environment");
 	claims_report(&ports, d, "port", "pin another hostPort");
 	for (size_t i = 0; i < m->nenvs; i++) {
-		for (int r = 0; cnames[i] && r < m->envs[i].replicas; r++)
+		for (size_t r = 0; r < nnames[i]; r++)
 			free(cnames[i][r]);
 		free(cnames[i]);
 	}
 	free(cnames);
+	free(nnames);
 	free(portkeys);
 	free(sites);
 }
