@@ -7,6 +7,9 @@
 #   scripts/services.sh stop   [DIR]   stop all three (safe to repeat)
 #   scripts/services.sh status [DIR]   one line per service; exit 0 if all run
 #   scripts/services.sh env    [DIR]   `export` lines for the shell (eval)
+#   scripts/services.sh destroy DIR    remove every container and network of
+#                                      the private engine, stop all three,
+#                                      delete DIR (throwaway test dirs)
 #   scripts/services.sh master-key [FILE]
 #                                      create a random master key (0600) if
 #                                      missing; default .press/master.key
@@ -33,7 +36,12 @@
 # pidfile, without a default bridge (--bridge=none) and without touching
 # iptables (--iptables=false), so that it never collides with another
 # engine on the same machine. Containers must join a user-defined network;
-# published ports are served by docker-proxy.
+# published ports are served by docker-proxy. Networks get /24 subnets, not
+# Docker's default /16s, of which a machine has only 16+16.
+#
+# A bridge interface outlives its engine: a data-root deleted with networks
+# still in it leaks their bridges (and subnets) until reboot. So a
+# throwaway DIR is removed with `destroy`, which deletes the networks first.
 set -euo pipefail
 
 # dockerd and runuser live in sbin, which a user's PATH may lack.
@@ -79,6 +87,7 @@ fi
 
 case $cmd in
 start|stop|status|env) ;;
+destroy) [ -n "${1:-}" ] || die "destroy needs an explicit DIR" ;;
 *) usage ;;
 esac
 
@@ -211,7 +220,7 @@ pg_start() {
 	if ! as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$log" -o "$opts" -w -t "$TIMEOUT" \
 		start >"$LOGS/pg_ctl.log" 2>&1 </dev/null; then
 		cat "$LOGS/pg_ctl.log" >&2
-		fail_service postgres "$log" "did not start on 127.0.0.1:$PG_PORT within ${TIMEOUT}s"
+		fail_service postgres "$log" "did not start on 127.0.0.1:$PG_PORT (waited at most ${TIMEOUT}s)"
 	fi
 	pg_ensure_db
 }
@@ -260,7 +269,11 @@ s3_launch() {
 	mkdir -p "$S3DATA"
 	: >"$log"
 	# setsid: the server outlives this script and make's process group.
+	# s3rver signs its list continuation tokens with DES, which Node's
+	# OpenSSL 3 only has in the legacy provider: without it every listing
+	# past 1,000 objects answers 500.
 	# shellcheck disable=SC2016
+	NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--openssl-legacy-provider" \
 	setsid sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$S3PID" \
 		node "$bin" -d "$S3DATA" -a 127.0.0.1 -p "$S3_PORT" \
 		</dev/null >>"$log" 2>&1 &
@@ -336,6 +349,8 @@ dk_launch() {
 	setsid $SUDO dockerd --host "unix://$DOCKER_SOCK" \
 		--data-root "$DKDIR/data" --exec-root "$(dk_exec_root)" \
 		--pidfile "$DKPID" --bridge=none --iptables=false --ip-masq=false \
+		--default-address-pool base=172.16.0.0/12,size=24 \
+		--default-address-pool base=192.168.0.0/16,size=24 \
 		$group </dev/null >>"$log" 2>&1 &
 	DK_LAUNCHED=$!
 }
@@ -420,6 +435,31 @@ do_stop() {
 	echo "services: stopped under $DIR" >&2
 }
 
+# Remove every container and user-defined network of our own engine (their
+# bridge interfaces would outlive a deleted data-root), stop, delete DIR.
+do_destroy() {
+	[ -d "$DIR" ] || return 0
+	[ -f "$CONF" ] || [ -f "$PGDATA/PG_VERSION" ] || [ -d "$DKDIR" ] ||
+		die "$DIR does not look like a services directory; not deleting it"
+	if [ "$DOCKER_OWN" = 1 ] && alive "$(dk_pid)" && docker_answers; then
+		local ids
+		ids=$(docker -H "unix://$DOCKER_SOCK" ps -aq 2>/dev/null || true)
+		if [ -n "$ids" ]; then
+			# shellcheck disable=SC2086
+			docker -H "unix://$DOCKER_SOCK" rm -f -v $ids >/dev/null 2>&1 ||
+				echo "services: could not remove every container of $DOCKER_SOCK" >&2
+		fi
+		docker -H "unix://$DOCKER_SOCK" network prune -f >/dev/null 2>&1 ||
+			echo "services: could not remove the networks of $DOCKER_SOCK" >&2
+	fi
+	do_stop
+	$SUDO rm -rf "$DIR"
+	local e
+	e=$(dk_exec_root)
+	case $e in "$DIR"/*) ;; *) $SUDO rm -rf "$e" ;; esac
+	echo "services: deleted $DIR" >&2
+}
+
 do_status() {
 	local ok=0
 	if pg_running; then
@@ -462,4 +502,5 @@ start) do_start ;;
 stop) do_stop ;;
 status) do_status ;;
 env) do_env ;;
+destroy) do_destroy ;;
 esac

@@ -1,7 +1,10 @@
 """Private live backends for the integration tests: PostgreSQL 15, an S3
 server (s3rver) and a Docker engine, started once per test session by
 scripts/services.sh in a fresh directory under /tmp, on free loopback ports,
-and stopped at the end of the session, whatever happened.
+and at the end of the session, whatever happened, destroyed: every container
+and network of the engine removed (a bridge outlives its engine otherwise),
+the services stopped, the directory deleted. PRESS_KEEP_SERVICES=1 only
+stops them and keeps the directory (logs under DIR/logs).
 
 Register the fixture in conftest.py (after its sys.path line):
 
@@ -347,18 +350,21 @@ class Services:
                 f.write(base64.b64encode(os.urandom(32)).decode() + "\n")
 
     def stop(self, remove=True):
-        """Stop the three services (safe to repeat); remove the directory
-        unless PRESS_KEEP_SERVICES=1 is set."""
+        """Stop the three services (safe to repeat). With remove (and
+        without PRESS_KEEP_SERVICES=1), first delete every container and
+        network of the engine, whose bridges would otherwise outlive it,
+        then the directory (scripts/services.sh destroy)."""
         if self._stopped:
             return
         self._stopped = True
-        if self.dir.exists():
-            proc = self._script("stop")
-            if proc.returncode != 0:
-                raise ServicesError(f"scripts/services.sh stop {self.dir} failed "
-                                    f"(exit {proc.returncode}):\n{proc.stderr}")
-            if remove and os.environ.get("PRESS_KEEP_SERVICES") != "1":
-                shutil.rmtree(self.dir, ignore_errors=True)
+        if not self.dir.exists():
+            return
+        keep = not remove or os.environ.get("PRESS_KEEP_SERVICES") == "1"
+        what = "stop" if keep else "destroy"
+        proc = self._script(what)
+        if proc.returncode != 0:
+            raise ServicesError(f"scripts/services.sh {what} {self.dir} failed "
+                                f"(exit {proc.returncode}):\n{proc.stderr}")
 
 
 def start_services(attempts=3):
