@@ -26,6 +26,9 @@ static const struct command commands[] = {
 	  "converge PostgreSQL, S3 and Docker to the manifests" },
 	{ "status", cmd_status,
 	  "each environment as it is live: converged, pending, drift" },
+	{ "hook", cmd_hook, "install and run the git hooks of a config repository" },
+	{ "watch", cmd_watch,
+	  "converge on every change: files, pushes, webhooks, dead containers" },
 };
 
 static void

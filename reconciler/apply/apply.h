@@ -51,10 +51,14 @@ struct apply_opts {
 			 const struct action *a, const char *outcome,
 			 const char *error);
 	void *arg;
+	/* When set (a signal handler may set it), no new action starts;
+	 * actions in flight finish and are journaled. May be NULL. */
+	const volatile int *cancel;
 };
 
 struct apply_result {
 	size_t done, failed, skipped;
+	size_t cancelled;		/* not started because of o->cancel */
 	long long run_id;
 };
 

@@ -302,6 +302,8 @@ pick(struct exec *x, size_t *skipped_now)
 	int phase0_left = x->phase0_left > 0;
 
 	*skipped_now = SIZE_MAX;
+	if (x->o->cancel && *x->o->cancel)
+		return SIZE_MAX;	/* stopping: start nothing new */
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct action *a = &plan->v[i];
 		int ready = 1;
@@ -444,8 +446,9 @@ apply_plan(struct pass *p, const struct plan *plan, const struct apply_opts *o,
 	summary = json_pack("{s:I, s:I, s:I}", "done", (json_int_t)r->done,
 			    "failed", (json_int_t)r->failed,
 			    "skipped", (json_int_t)r->skipped);
-	state_run_end(p->state, x.run_id, r->failed || r->skipped ? "failed" : "ok",
-		      summary, e);
+	r->cancelled = (size_t)(plan->n - x.finished);
+	state_run_end(p->state, x.run_id, r->cancelled ? "interrupted" :
+		      r->failed || r->skipped ? "failed" : "ok", summary, e);
 	json_decref(summary);
 	pthread_mutex_destroy(&x.mu);
 	pthread_cond_destroy(&x.cv);

@@ -32,39 +32,14 @@ struct progress {
 };
 
 static void
-log_json(const char *level, const char *msg, const struct action *a,
-	 const char *outcome, const char *error)
-{
-	json_t *o = json_pack("{s:I, s:s, s:s}", "time", (json_int_t)time(NULL),
-			      "level", level, "message", msg);
-	char *s;
-
-	if (a) {
-		json_object_set_new(o, "action", json_string(action_verb(a)));
-		json_object_set_new(o, "kind", json_string(a->act.name ?
-			live_kind_name(a->act.kind) : "environment"));
-		json_object_set_new(o, "target", json_string(a->act.name ?
-			a->act.name : a->env_id));
-		json_object_set_new(o, "env", json_string(a->env_id));
-		json_object_set_new(o, "outcome", json_string(outcome));
-		if (error)
-			json_object_set_new(o, "error", json_string(error));
-	}
-	s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-	fprintf(stderr, "%s\n", s);
-	free(s);
-	json_decref(o);
-}
-
-static void
 progress(void *arg, size_t finished, size_t total, const struct action *a,
 	 const char *outcome, const char *error)
 {
 	const struct progress *pr = arg;
 
 	if (!pr->tty) {
-		log_json(strcmp(outcome, "done") ? "error" : "info", "action",
-			 a, outcome, error);
+		cmd_log(strcmp(outcome, "done") ? "error" : "info", "action",
+			cmd_action_fields(a, outcome, error));
 		return;
 	}
 	fprintf(stderr, "[%zu/%zu] %-7s %s %s %s%s%s\n", finished, total,
@@ -90,7 +65,7 @@ cmd_apply(int argc, char **argv)
 	struct selectors sel = { .n = 0 };
 	struct plan_filter filter = { cmd_selector_match, &sel };
 	struct progress pr = { cmd_tty() };
-	struct apply_opts ao = { 4, 5, progress, &pr };
+	struct apply_opts ao = { 4, 5, progress, &pr, NULL };
 	struct apply_result res;
 	struct cmd_pass cp;
 	struct model *m;

@@ -108,10 +108,24 @@ void cmd_pass_close(struct cmd_pass *cp);
 /* Is stderr a terminal (progress lines) or not (JSON log lines)? */
 int cmd_tty(void);
 
+/*
+ * A log line on stderr: one JSON object per line when stderr is not a
+ * terminal ({"time", "level", "message", ...fields}), a readable line
+ * when it is. fields (stolen, may be NULL) holds site, env, action,
+ * revision, duration and the like; never secrets.
+ */
+void cmd_log(const char *level, const char *message, json_t *fields);
+
+/* The fields of an action for cmd_log (new object). */
+json_t *cmd_action_fields(const struct action *a, const char *outcome,
+			  const char *error);
+
 int cmd_validate(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_hook(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 
 #endif

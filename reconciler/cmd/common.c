@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <getopt.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -264,4 +265,66 @@ cmd_pass_close(struct cmd_pass *cp)
 		pass_close(&cp->pass);
 	model_free(cp->m);
 	memset(cp, 0, sizeof(*cp));
+}
+
+void
+cmd_log(const char *level, const char *message, json_t *fields)
+{
+	struct timespec ts;
+	struct tm tm;
+	char when[40];
+	json_t *o;
+	char *line;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%03ldZ",
+		 ts.tv_nsec / 1000000);
+	if (cmd_tty()) {
+		const char *k;
+		json_t *v;
+
+		fprintf(stderr, "%s %s: %s", when + 11, level, message);
+		json_object_foreach(fields, k, v) {
+			char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+
+			fprintf(stderr, " %s=%s", k, json_is_string(v) ?
+				json_string_value(v) : s ? s : "?");
+			free(s);
+		}
+		fputc('\n', stderr);
+		json_decref(fields);
+		return;
+	}
+	o = fields ? fields : json_object();
+	json_object_set_new(o, "time", json_string(when));
+	json_object_set_new(o, "level", json_string(level));
+	json_object_set_new(o, "message", json_string(message));
+	line = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	if (line) {
+		fprintf(stderr, "%s\n", line);
+		free(line);
+	}
+	json_decref(o);
+}
+
+json_t *
+cmd_action_fields(const struct action *a, const char *outcome,
+		  const char *error)
+{
+	json_t *o = json_object();
+	size_t sl = strcspn(a->env_id, "/");
+
+	json_object_set_new(o, "action", json_string(action_verb(a)));
+	json_object_set_new(o, "kind", json_string(a->act.name ?
+		live_kind_name(a->act.kind) : "environment"));
+	json_object_set_new(o, "target", json_string(a->act.name ?
+		a->act.name : a->env_id));
+	json_object_set_new(o, "site", json_stringn(a->env_id, sl));
+	json_object_set_new(o, "env", json_string(a->env_id));
+	json_object_set_new(o, "outcome", json_string(outcome));
+	if (error)
+		json_object_set_new(o, "error", json_string(error));
+	return o;
 }

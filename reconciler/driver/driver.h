@@ -113,6 +113,20 @@ struct driver {
 	int (*conforms)(const struct live_item *have,
 			const struct live_object *want, char *why, size_t n);
 	int (*apply)(void *h, const struct driver_action *a, struct err *e);
+	/*
+	 * Optional (NULL when the backend has no event stream): changes made
+	 * behind pressctl's back, e.g. a managed container that dies or is
+	 * removed. events_open starts following the platform's objects;
+	 * events_fd is a descriptor that becomes readable when something
+	 * arrived; events_read drains it and returns 1 when a relevant event
+	 * came, 0 when not, -1 when the stream broke (close, then open again
+	 * later). Runs alongside other handles; close accepts NULL.
+	 */
+	int (*events_open)(void **ev, const struct driver_env *env,
+			   const char *platform, struct err *e);
+	int (*events_fd)(void *ev);
+	int (*events_read)(void *ev, struct err *e);
+	void (*events_close)(void *ev);
 };
 
 extern const struct driver driver_postgres;

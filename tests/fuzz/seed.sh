@@ -18,6 +18,11 @@ fuzz_s3xml)
 		cp "$f" "$corpus/seed-$(basename "$f")"
 	done
 	;;
+fuzz_webhook)
+	for f in tests/fixtures/webhooks/*.bin; do
+		cp "$f" "$corpus/seed-$(basename "$f")"
+	done
+	;;
 *)
 	echo "seed.sh: unknown fuzz target '$target'" >&2
 	exit 1

@@ -1,0 +1,687 @@
+/*
+ * pressctl watch [SRC] [--resync 60s] [--listen 127.0.0.1:48560] [...]
+ *
+ * pressctl as a service: converge on every change of the source (inotify
+ * on a directory, ref updates of a local git repository, fetches of a
+ * remote one), on webhooks, on Docker events (a managed container died or
+ * was removed) and on a periodic resync for drift. One poll() loop, no
+ * busy waiting. Several watchers may run for one platform: the one that
+ * holds the platform's advisory lock applies, the others stand by and
+ * take over when it goes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "../apply/apply.h"
+#include "../guard/guard.h"
+#include "../serve/serve.h"
+#include "../source/watch.h"
+#include "../util/secret.h"
+
+static const char usage_text[] =
+	"usage: pressctl watch [DIR] [--resync 60s] [--listen ADDR|none]\n"
+	"                      [--debounce 250ms] [--notify-socket PATH]\n"
+	"                      [--webhook-secret env:NAME|file:PATH]\n"
+	"                      [--parallel N] [--cache DIR]\n"
+	"       pressctl watch --git REPO|URL [--ref REF] [--path SUBDIR] [...]\n"
+	"\n"
+	"Converges on every change: saved files, pushed commits, webhooks,\n"
+	"containers that die, and a periodic resync for drift. SIGTERM finishes\n"
+	"the actions in flight, releases the lock and exits 0; SIGHUP reloads.\n";
+
+static volatile sig_atomic_t stopping, reloading;
+static int sigpipe_w = -1;
+
+static void
+on_signal(int sig)
+{
+	int saved = errno;
+	char c = (char)sig;
+
+	if (sig == SIGHUP)
+		reloading = 1;
+	else
+		stopping = 1;
+	/* a full pipe means a wake-up is pending anyway */
+	if (sigpipe_w >= 0 && write(sigpipe_w, &c, 1) < 0)
+		errno = saved;
+	errno = saved;
+}
+
+struct watch {
+	struct source_opts so;
+	const char *cache;
+	const char *listen;
+	const char *webhook_ref;
+	const char *notify_path;
+	char *notify_owned;
+	char *mirror;			/* remote: local bare mirror */
+	int remote;
+	double resync, debounce;
+	int parallel;
+
+	struct watcher *srcw;
+	const struct driver *evdrv;
+	void *ev;
+	char *ev_socket;		/* the engine ev follows */
+	int notify_fd;
+	int wake[2];			/* webhook -> loop */
+	struct metrics *metrics;
+	struct serve *srv;
+
+	struct state *lk;		/* holds the lock while leader */
+	int leader;
+	char *lk_platform;
+
+	pthread_mutex_t mu;		/* guards ready/why (HTTP thread) */
+	int ready;
+	char why[512];
+
+	double due;			/* monotonic time of a pending pass; 0 none */
+	double next_resync;
+	int fetch_wanted;
+	int failures;
+	char trigger[64];
+};
+
+static double
+now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int
+parse_duration(const char *s, double *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || v < 0)
+		return -1;
+	if (strcmp(end, "ms") == 0)
+		v /= 1000;
+	else if (strcmp(end, "m") == 0)
+		v *= 60;
+	else if (strcmp(end, "h") == 0)
+		v *= 3600;
+	else if (*end && strcmp(end, "s") != 0)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static void
+set_ready(struct watch *w, int ready, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+set_ready(struct watch *w, int ready, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&w->mu);
+	w->ready = ready;
+	va_start(ap, fmt);
+	vsnprintf(w->why, sizeof(w->why), fmt, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&w->mu);
+}
+
+static int
+ready_cb(void *arg, char *why, size_t n)
+{
+	struct watch *w = arg;
+	int r;
+
+	pthread_mutex_lock(&w->mu);
+	r = w->ready;
+	snprintf(why, n, "%s", w->why);
+	pthread_mutex_unlock(&w->mu);
+	return r;
+}
+
+static void
+hook_cb(void *arg, const char *event, const char *delivery)
+{
+	struct watch *w = arg;
+	char c = 'h';
+
+	(void)event;
+	(void)delivery;
+	/* a full pipe means a wake-up is pending anyway */
+	if (write(w->wake[1], &c, 1) < 0)
+		return;
+}
+
+static void
+schedule(struct watch *w, double delay, const char *trigger)
+{
+	double at = now_mono() + delay;
+
+	if (!w->due || at < w->due) {
+		w->due = at;
+		snprintf(w->trigger, sizeof(w->trigger), "%s", trigger);
+	}
+}
+
+/* --- leadership ---------------------------------------------------------- */
+
+static void
+drop_leadership(struct watch *w)
+{
+	if (w->leader)
+		cmd_log("warn", "leadership lost; standing by", NULL);
+	state_close(w->lk);
+	w->lk = NULL;
+	w->leader = 0;
+	metrics_leader(w->metrics, 0);
+}
+
+/*
+ * Hold the platform's lock, or learn that another watcher does. 1 leader,
+ * 0 standby, -1 PostgreSQL unreachable.
+ */
+static int
+lead(struct watch *w, const struct model *m, const char *dsn)
+{
+	struct err e;
+	int rc, interrupted = 0;
+
+	if (w->lk && strcmp(w->lk_platform, m->platform.name) != 0)
+		drop_leadership(w);
+	if (!w->lk) {
+		char actor[300];
+
+		snprintf(actor, sizeof(actor), "watch pid %ld", (long)getpid());
+		if (state_open(&w->lk, dsn, m->platform.name, actor, &e) < 0) {
+			w->lk = NULL;
+			set_ready(w, 0, "PostgreSQL unreachable: %s", e.msg);
+			cmd_log("error", "cannot reach PostgreSQL",
+				json_pack("{s:s}", "error", e.msg));
+			return -1;
+		}
+		free(w->lk_platform);
+		w->lk_platform = xstrdup(m->platform.name);
+	}
+	/* Re-entrant for the session holding it; after a reconnect the
+	 * state re-takes it or fails. */
+	rc = state_lock(w->lk, 0, &e);
+	if (rc < 0) {
+		drop_leadership(w);
+		set_ready(w, 0, "PostgreSQL unreachable: %s", e.msg);
+		return -1;
+	}
+	if (rc == 1) {
+		if (w->leader)
+			drop_leadership(w);
+		return 0;
+	}
+	if (!w->leader) {
+		w->leader = 1;
+		metrics_leader(w->metrics, 1);
+		cmd_log("info", "leader: applying for this platform",
+			json_pack("{s:s}", "platform", m->platform.name));
+		if (state_close_interrupted(w->lk, &interrupted, &e) == 0 &&
+		    interrupted)
+			cmd_log("warn", "earlier runs were interrupted",
+				json_pack("{s:i}", "runs", interrupted));
+	}
+	return 1;
+}
+
+/* --- one reconcile pass -------------------------------------------------- */
+
+static void
+progress(void *arg, size_t finished, size_t total, const struct action *a,
+	 const char *outcome, const char *error)
+{
+	struct watch *w = arg;
+
+	(void)finished;
+	(void)total;
+	metrics_action(w->metrics, action_verb(a), outcome);
+	cmd_log(strcmp(outcome, "done") ? "error" : "info", "action",
+		cmd_action_fields(a, outcome, error));
+}
+
+static void
+follow_engine(struct watch *w, const struct model *m, struct pass *p)
+{
+	struct err e;
+
+	if (!w->evdrv->events_open)
+		return;
+	if (w->ev && w->ev_socket &&
+	    strcmp(w->ev_socket, m->platform.runtime_socket) == 0)
+		return;
+	w->evdrv->events_close(w->ev);
+	w->ev = NULL;
+	free(w->ev_socket);
+	w->ev_socket = NULL;
+	if (w->evdrv->events_open(&w->ev, &p->denv, m->platform.name, &e) < 0) {
+		w->ev = NULL;
+		cmd_log("warn", "cannot follow Docker events; relying on resync",
+			json_pack("{s:s}", "error", e.msg));
+		return;
+	}
+	w->ev_socket = xstrdup(m->platform.runtime_socket);
+}
+
+static int
+load(struct watch *w, struct model **m)
+{
+	struct source_opts so = w->so;
+	struct err e;
+
+	if (w->remote) {
+		free(w->mirror);
+		w->mirror = NULL;
+		if (source_mirror(&w->mirror, w->so.git, w->cache, &e) < 0) {
+			cmd_log("error", "cannot fetch the source",
+				json_pack("{s:s}", "error", e.msg));
+			return -1;
+		}
+		so.git = w->mirror;
+	}
+	if (cmd_load_model(m, &so) != EXIT_OK) {
+		cmd_log("error", "the source is invalid; the last good revision "
+			"stays applied", NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* Returns 0 when converged (or standing by), -1 when it should retry. */
+static int
+reconcile(struct watch *w)
+{
+	struct apply_opts ao = { w->parallel, 5, progress, w,
+				 (const volatile int *)&stopping };
+	double t0 = now_mono();
+	struct apply_result res = { 0 };
+	struct model *m = NULL;
+	struct pass pass;
+	struct plan plan;
+	struct err e;
+	int rc = -1, led;
+
+	plan_init(&plan);
+	if (load(w, &m) < 0) {
+		metrics_reconcile(w->metrics, now_mono() - t0, 0, NULL, time(NULL));
+		set_ready(w, 0, "the source is invalid or unreadable");
+		return 0;	/* wait for the next change, not a retry */
+	}
+	if (pass_open(&pass, m, "watch", &e) < 0) {
+		set_ready(w, 0, "%s", e.msg);
+		cmd_log("error", "cannot open the platform's state",
+			json_pack("{s:s}", "error", e.msg));
+		goto out_model;
+	}
+	follow_engine(w, m, &pass);
+	led = lead(w, m, pass.pg_dsn);
+	if (led <= 0) {
+		rc = led == 0 ? 0 : -1;
+		if (led == 0)
+			set_ready(w, 1, "standby: another watcher applies");
+		goto out_pass;
+	}
+	if (pass_observe(&pass, &e) < 0 ||
+	    plan_build(&plan, m, &pass.rec, &pass.live, pass.now, NULL, &e) < 0) {
+		set_ready(w, 0, "%s", e.msg);
+		cmd_log("error", "cannot observe the platform",
+			json_pack("{s:s}", "error", e.msg));
+		goto out_pass;
+	}
+	metrics_drift(w->metrics, plan.drift);
+	if (guard_mass_delete(&plan, m->platform.max_delete_percent, 0, &e)) {
+		set_ready(w, 0, "refused: %s", e.msg);
+		cmd_log("error", "refused by a safety guard",
+			json_pack("{s:s, s:s}", "revision", m->revision,
+				  "error", e.msg));
+		rc = 0;		/* a new revision must fix it */
+		goto out_plan;
+	}
+	if (plan.n && apply_plan(&pass, &plan, &ao, &res, &e) < 0) {
+		set_ready(w, 0, "%s", e.msg);
+		cmd_log("error", "apply failed", json_pack("{s:s}", "error", e.msg));
+		goto out_plan;
+	}
+	rc = res.failed || res.skipped ? -1 : 0;
+	metrics_reconcile(w->metrics, now_mono() - t0, rc == 0, m->revision,
+			  time(NULL));
+	if (rc == 0)
+		set_ready(w, 1, "converged at %s", m->revision);
+	else
+		set_ready(w, 0, "%zu actions failed at %s", res.failed,
+			  m->revision);
+	cmd_log(rc == 0 ? "info" : "error", "reconciled", json_pack(
+		"{s:s, s:s, s:f, s:I, s:I, s:I, s:I}", "revision", m->revision,
+		"trigger", w->trigger, "duration", now_mono() - t0,
+		"actions", (json_int_t)plan.n, "done", (json_int_t)res.done,
+		"failed", (json_int_t)res.failed,
+		"drift", (json_int_t)plan.drift));
+	if (res.failed)
+		rc = 0;		/* failed actions wait for backoff or a change */
+out_plan:
+	plan_release(&plan);
+out_pass:
+	pass_close(&pass);
+out_model:
+	if (rc < 0)
+		metrics_reconcile(w->metrics, now_mono() - t0, 0, NULL, time(NULL));
+	model_free(m);
+	return rc;
+}
+
+/* --- set-up -------------------------------------------------------------- */
+
+static int
+open_notify(struct watch *w, struct err *e)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	w->notify_fd = -1;
+	if (!w->notify_path)
+		return 0;
+	if (strlen(w->notify_path) >= sizeof(sa.sun_path))
+		return err_set(e, "notify socket path '%s' is too long",
+			       w->notify_path);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", w->notify_path);
+	unlink(w->notify_path);
+	w->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (w->notify_fd < 0 ||
+	    bind(w->notify_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return err_set(e, "cannot listen on notify socket '%s': %s",
+			       w->notify_path, strerror(errno));
+	return 0;
+}
+
+static void
+drain(int fd)
+{
+	char buf[512];
+
+	while (fd >= 0 && read(fd, buf, sizeof(buf)) > 0)
+		;
+}
+
+static void
+drain_socket(int fd)
+{
+	char buf[512];
+
+	while (fd >= 0 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+}
+
+static int
+open_source_watch(struct watch *w, struct err *e)
+{
+	watcher_free(w->srcw);
+	w->srcw = NULL;
+	if (w->remote)
+		return 0;	/* fetched on resync and on webhooks */
+	if (w->so.git)
+		return watcher_open_git(&w->srcw, w->so.git, e);
+	return watcher_open_dir(&w->srcw, w->so.dir ? w->so.dir : ".", e);
+}
+
+static int
+start_http(struct watch *w, struct err *e)
+{
+	struct serve_config sc = { 0 };
+	char *secret = NULL;
+	int rc;
+
+	if (!w->listen || strcmp(w->listen, "none") == 0)
+		return 0;
+	if (w->webhook_ref) {
+		const char *r = w->webhook_ref;
+
+		if (strncmp(r, "env:", 4) == 0)
+			rc = secret_resolve(&secret, r + 4, NULL, "--webhook-secret", e);
+		else if (strncmp(r, "file:", 5) == 0)
+			rc = secret_resolve(&secret, NULL, r + 5, "--webhook-secret", e);
+		else
+			rc = err_set(e, "--webhook-secret takes env:NAME or "
+				     "file:PATH, never the secret itself");
+		if (rc < 0)
+			return -1;
+	}
+	sc.listen = w->listen;
+	sc.webhook_secret = secret;
+	sc.metrics = w->metrics;
+	sc.ready = ready_cb;
+	sc.hook = hook_cb;
+	sc.arg = w;
+	rc = serve_start(&w->srv, &sc, e);
+	secret_free(secret);
+	return rc;
+}
+
+static void
+teardown(struct watch *w)
+{
+	serve_stop(w->srv);
+	watcher_free(w->srcw);
+	if (w->evdrv)
+		w->evdrv->events_close(w->ev);
+	free(w->ev_socket);
+	if (w->notify_fd >= 0) {
+		close(w->notify_fd);
+		unlink(w->notify_path);
+	}
+	state_close(w->lk);	/* releases the lock */
+	free(w->lk_platform);
+	free(w->mirror);
+	free(w->notify_owned);
+	metrics_free(w->metrics);
+	close(w->wake[0]);
+	close(w->wake[1]);
+	pthread_mutex_destroy(&w->mu);
+}
+
+int
+cmd_watch(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "resync", required_argument, NULL, 'R' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "debounce", required_argument, NULL, 'D' },
+		{ "notify-socket", required_argument, NULL, 'n' },
+		{ "webhook-secret", required_argument, NULL, 'W' },
+		{ "parallel", required_argument, NULL, 'j' },
+		{ "cache", required_argument, NULL, 'C' },
+		SOURCE_OPTIONS,
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct watch w;
+	struct sigaction sa;
+	int c, sp[2], rc = EXIT_OK;
+	struct err e;
+
+	memset(&w, 0, sizeof(w));
+	w.resync = 60;
+	w.debounce = 0.25;
+	w.parallel = 4;
+	w.listen = "127.0.0.1:48560";
+	w.cache = ".press/cache";
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'R':
+			if (parse_duration(optarg, &w.resync) < 0 || w.resync < 1)
+				return cmd_fail("--resync takes a duration of "
+						"at least 1s (e.g. 60s, 5m)");
+			break;
+		case 'D':
+			if (parse_duration(optarg, &w.debounce) < 0)
+				return cmd_fail("--debounce takes a duration "
+						"(e.g. 250ms)");
+			break;
+		case 'l': w.listen = optarg; break;
+		case 'n': w.notify_path = optarg; break;
+		case 'W': w.webhook_ref = optarg; break;
+		case 'C': w.cache = optarg; break;
+		case 'j':
+			w.parallel = atoi(optarg);
+			if (w.parallel < 1 || w.parallel > 64)
+				return cmd_fail("--parallel takes 1 to 64");
+			break;
+		case 'h': fputs(usage_text, stdout); return EXIT_OK;
+		default:
+			if (cmd_source_opt(&w.so, c, optarg))
+				break;
+			fputs(usage_text, stderr);
+			return EXIT_ERROR;
+		}
+	}
+	if (cmd_source_args(&w.so, argc, argv, usage_text) < 0)
+		return EXIT_ERROR;
+	w.remote = w.so.git && source_is_remote(w.so.git);
+	if (w.so.git && !w.remote && !w.notify_path) {
+		/* where 'pressctl hook post-receive' knocks by default */
+		w.notify_owned = xprintf("%s/pressctl-watch.sock", w.so.git);
+		w.notify_path = w.notify_owned;
+	}
+
+	pthread_mutex_init(&w.mu, NULL);
+	w.notify_fd = -1;
+	if (pipe(w.wake) < 0 || pipe(sp) < 0)
+		return cmd_fail("cannot create a pipe: %s", strerror(errno));
+	fcntl(w.wake[0], F_SETFL, O_NONBLOCK);
+	fcntl(w.wake[1], F_SETFL, O_NONBLOCK);
+	fcntl(sp[0], F_SETFL, O_NONBLOCK);
+	fcntl(sp[1], F_SETFL, O_NONBLOCK);
+	sigpipe_w = sp[1];
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	w.metrics = metrics_new();
+	w.evdrv = &driver_docker;
+	set_ready(&w, 0, "starting");
+	if (open_source_watch(&w, &e) < 0 || open_notify(&w, &e) < 0 ||
+	    start_http(&w, &e) < 0) {
+		rc = cmd_fail("%s", e.msg);
+		goto out;
+	}
+	cmd_log("info", "watching", json_pack("{s:s, s:f, s:s}", "source",
+		w.so.git ? w.so.git : w.so.dir ? w.so.dir : ".",
+		"resync", w.resync, "listen", w.listen));
+
+	schedule(&w, 0, "start");
+	w.next_resync = now_mono() + w.resync;
+	while (!stopping) {
+		struct pollfd fds[6];
+		int nfds = 0, isrc = -1, iev = -1, inote = -1, iwake, isig;
+		double now = now_mono(), until = w.next_resync;
+		int timeout;
+
+		if (w.due && w.due < until)
+			until = w.due;
+		timeout = until <= now ? 0 : (int)((until - now) * 1000) + 1;
+		fds[isig = nfds++] = (struct pollfd){ sp[0], POLLIN, 0 };
+		fds[iwake = nfds++] = (struct pollfd){ w.wake[0], POLLIN, 0 };
+		if (w.srcw)
+			fds[isrc = nfds++] = (struct pollfd){ watcher_fd(w.srcw), POLLIN, 0 };
+		if (w.ev)
+			fds[iev = nfds++] = (struct pollfd){ w.evdrv->events_fd(w.ev), POLLIN, 0 };
+		if (w.notify_fd >= 0)
+			fds[inote = nfds++] = (struct pollfd){ w.notify_fd, POLLIN, 0 };
+		if (poll(fds, (nfds_t)nfds, timeout) < 0 && errno != EINTR) {
+			rc = cmd_fail("poll: %s", strerror(errno));
+			break;
+		}
+		if (fds[isig].revents)
+			drain(sp[0]);
+		if (stopping)
+			break;
+		if (reloading) {
+			reloading = 0;
+			cmd_log("info", "reloading (SIGHUP)", NULL);
+			if (open_source_watch(&w, &e) < 0)
+				cmd_log("error", "cannot watch the source",
+					json_pack("{s:s}", "error", e.msg));
+			schedule(&w, 0, "reload");
+		}
+		if (fds[iwake].revents) {
+			drain(w.wake[0]);
+			schedule(&w, 0, "webhook");
+		}
+		if (isrc >= 0 && fds[isrc].revents) {
+			int r = watcher_read(w.srcw, &e);
+
+			if (r < 0)
+				cmd_log("error", "source watch failed",
+					json_pack("{s:s}", "error", e.msg));
+			else if (r > 0)
+				schedule(&w, w.debounce, w.so.git ? "commit" : "file");
+		}
+		if (iev >= 0 && fds[iev].revents) {
+			int r = w.evdrv->events_read(w.ev, &e);
+
+			if (r < 0) {
+				cmd_log("warn", "Docker event stream ended",
+					json_pack("{s:s}", "error", e.msg));
+				w.evdrv->events_close(w.ev);
+				w.ev = NULL;
+				free(w.ev_socket);
+				w.ev_socket = NULL;
+				schedule(&w, 1, "docker");
+			} else if (r > 0) {
+				schedule(&w, 0.05, "docker");
+			}
+		}
+		if (inote >= 0 && fds[inote].revents) {
+			drain_socket(w.notify_fd);
+			schedule(&w, 0, "push");
+		}
+		now = now_mono();
+		if (now >= w.next_resync) {
+			w.next_resync = now + w.resync;
+			schedule(&w, 0, "resync");
+		}
+		if (w.due && now >= w.due) {
+			w.due = 0;
+			if (reconcile(&w) < 0) {
+				/* backends away: retry with backoff, 1 s .. 30 s */
+				double d = 1 << (w.failures < 5 ? w.failures : 5);
+
+				w.failures++;
+				schedule(&w, d > 30 ? 30 : d, "retry");
+			} else {
+				w.failures = 0;
+			}
+		}
+	}
+	if (stopping)
+		cmd_log("info", "stopping: lock released", NULL);
+out:
+	teardown(&w);
+	sigpipe_w = -1;
+	close(sp[0]);
+	close(sp[1]);
+	return rc;
+}

@@ -1,0 +1,99 @@
+/*
+ * serve.h - the HTTP side of watch mode (libmicrohttpd): /healthz,
+ * /readyz, /metrics (Prometheus text format) and POST /hooks/git.
+ * docs/watch.md "HTTP endpoints" is the user-facing contract.
+ *
+ * The server runs its own thread; callbacks are called from it and must
+ * be quick and thread-safe (the watch loop is told through them, it does
+ * no work inside). Nothing here prints; errors go to struct err.
+ */
+#ifndef PRESS_SERVE_H
+#define PRESS_SERVE_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "../util/err.h"
+#include "../util/strbuf.h"
+
+/* --- metrics: a small thread-safe registry --------------------------- */
+
+/* Every function below takes the registry's one mutex, so the watch loop
+ * may update while the HTTP thread renders. Each accepts m == NULL (and
+ * does nothing). Strings are copied. */
+struct metrics;
+
+struct metrics *metrics_new(void);	/* aborts on out-of-memory */
+void metrics_free(struct metrics *m);	/* accepts NULL */
+
+/* One reconcile pass ended: its duration, whether it succeeded, the
+ * revision applied (when ok) and when. Feeds the duration histogram,
+ * the ok/failed counters, and on success the last-success time and the
+ * applied revision (a NULL revision keeps the previous one). A negative
+ * or non-finite duration counts as 0. */
+void metrics_reconcile(struct metrics *m, double seconds, int ok,
+		       const char *revision, time_t when);
+/* One action ended: action verb ("create", "heal", ...) and result
+ * ("done", "failed", "skipped"). A counter per pair seen; the label set
+ * is expected to be small (verbs and results are ours, not input). */
+void metrics_action(struct metrics *m, const char *action, const char *result);
+void metrics_drift(struct metrics *m, size_t n);	/* current drift count */
+void metrics_leader(struct metrics *m, int leader);
+/* Append the Prometheus text exposition (version 0.0.4) to out: every
+ * family with # HELP and # TYPE, label values escaped. out is borrowed. */
+void metrics_render(struct metrics *m, struct strbuf *out);
+
+/* --- webhooks ------------------------------------------------------------- */
+
+/*
+ * Check a webhook signature in constant time. header is GitHub's
+ * X-Hub-Signature-256 value ("sha256=<hex>") or a generic X-Signature
+ * ("sha256=<hex>" or bare hex) of HMAC-SHA256(secret, body). 1 valid,
+ * 0 not: also for a NULL or empty secret or header, and for anything but
+ * exactly 64 hex digits after the optional prefix. Pure: no state, no
+ * allocation of its own; all arguments borrowed; body may be NULL when
+ * len is 0.
+ */
+int webhook_verify(const char *secret, const char *header, const void *body,
+		   size_t len);
+
+/* --- the server ------------------------------------------------------------ */
+
+struct serve_config {
+	/* "127.0.0.1:48560", "[::1]:48560" or "name:port"; port 0 picks a
+	 * free one (serve_port tells which). */
+	const char *listen;
+	/* resolved; NULL or "": /hooks/git is 404. Copied and wiped. */
+	const char *webhook_secret;
+	size_t max_body;		/* webhook body cap; 0 = 1 MiB */
+	struct metrics *metrics;	/* borrowed; NULL: /metrics is 404 */
+	/* 1 when ready; else 0 and why, a NUL-terminated reason in at most
+	 * n bytes (backend unreachable, last reconcile failed ...); it is
+	 * answered 503 on one line. NULL: always ready. */
+	int (*ready)(void *arg, char *why, size_t n);
+	/* A verified, not replayed webhook delivery: ask for a fetch and a
+	 * reconcile. event is X-GitHub-Event or "push"; delivery the id
+	 * (both printable ASCII, borrowed for the call only). Called
+	 * before the 202 answer is sent, so it must not block. */
+	void (*hook)(void *arg, const char *event, const char *delivery);
+	void *arg;
+};
+
+struct serve;
+
+/*
+ * Listen and serve in a thread of its own. Fails when the address does
+ * not parse or cannot be bound (e names it: "cannot listen on
+ * '127.0.0.1:48560': Address already in use ..."). The config is
+ * copied; metrics and arg must outlive the server. *out is NULL on
+ * failure; free with serve_stop.
+ */
+int serve_start(struct serve **out, const struct serve_config *c,
+		struct err *e);
+/* The port actually bound (for "host:0"). */
+int serve_port(const struct serve *s);
+/* Stop: closes the socket and every connection, joins the thread (no
+ * callback runs after it returns), frees s. Accepts NULL. */
+void serve_stop(struct serve *s);
+
+#endif
