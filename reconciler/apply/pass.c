@@ -28,7 +28,6 @@ pass_open(struct pass *p, const struct model *m, const char *command,
 	  struct err *e)
 {
 	const struct platform *pf = &m->platform;
-	char who[320];
 
 	memset(p, 0, sizeof(*p));
 	p->model = m;
@@ -47,9 +46,8 @@ pass_open(struct pass *p, const struct model *m, const char *command,
 	p->denv.pg_dsn = p->pg_dsn;
 	p->denv.s3_access_key = p->s3_access_key;
 	p->denv.s3_secret_key = p->s3_secret_key;
-	/* "apply user@host pid N": who holds a lock says what it does. */
-	snprintf(who, sizeof(who), "%s %s", command, p->actor);
-	if (state_open(&p->state, p->pg_dsn, pf->name, who, e) < 0) {
+	(void)command;	/* the run records it (state_run_begin) */
+	if (state_open(&p->state, p->pg_dsn, pf->name, p->actor, e) < 0) {
 		err_wrap(e, "cannot open the state of platform '%s' in "
 			 "PostgreSQL", pf->name);
 		goto fail;

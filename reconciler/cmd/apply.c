@@ -100,13 +100,13 @@ cmd_apply(int argc, char **argv)
 		return rc;
 	m = cp.m;
 	if (cp.interrupted)
-		fprintf(stderr, "pressctl: note: %d earlier apply run%s of "
-			"platform '%s' %s interrupted; their unfinished intents "
-			"stay in the journal and this run converges them\n",
-			cp.interrupted, cp.interrupted == 1 ? "" : "s",
-			m->platform.name, cp.interrupted == 1 ? "was" : "were");
+		cmd_log("warn", "earlier apply runs were interrupted; their "
+			"unfinished intents stay in the journal and this run "
+			"converges them", json_pack("{s:s, s:i}", "platform",
+			m->platform.name, "runs", cp.interrupted));
 	if (guard_mass_delete(&cp.plan, m->platform.max_delete_percent, allow, &e)) {
-		fprintf(stderr, "pressctl: refused: %s\n", e.msg);
+		cmd_log("error", "refused by a safety guard; nothing was changed",
+			json_pack("{s:s}", "error", e.msg));
 		rc = EXIT_REFUSED;
 	} else if (cp.plan.n == 0) {
 		printf("platform '%s' at %s: no changes%s\n", m->platform.name,
@@ -124,8 +124,8 @@ cmd_apply(int argc, char **argv)
 	for (size_t i = 0; i < cp.plan.nnotes; i++) {
 		const struct plan_note *n = &cp.plan.notes[i];
 
-		fprintf(stderr, "pressctl: note: %s%s%s: %s\n", n->env_id,
-			n->name[0] ? " " : "", n->name, n->text);
+		cmd_log("warn", n->text, json_pack("{s:s, s:s}", "env",
+			n->env_id, "target", n->name));
 		/* A held rollout is not converged: say so in the exit code. */
 		if (n->name[0] && rc == EXIT_OK)
 			rc = EXIT_FAILED;

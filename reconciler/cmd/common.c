@@ -229,6 +229,28 @@ cmd_source_args(struct source_opts *so, int argc, char **argv,
 	return 0;
 }
 
+/* A selector that matches no environment, declared or recorded, is a
+ * typo, not an empty plan. */
+static int
+unmatched(const struct model *m, const struct recorded *rec,
+	  struct selectors *s, struct err *e)
+{
+	for (int i = 0; i < s->n; i++) {
+		struct selectors one = { .n = 1 };
+		int hit = 0;
+
+		one.v[0] = s->v[i];
+		for (size_t j = 0; j < m->nenvs && !hit; j++)
+			hit = cmd_selector_match(m, m->envs[j].id, &one);
+		for (size_t j = 0; j < rec->nres && !hit; j++)
+			hit = cmd_selector_match(m, rec->res[j].env_id, &one);
+		if (!hit)
+			return err_set(e, "--only '%s' matches no environment",
+				       s->v[i]);
+	}
+	return 0;
+}
+
 int
 cmd_pass_open(struct cmd_pass *cp, const struct source_opts *so,
 	      const char *command, int lock, int wait,
@@ -249,6 +271,8 @@ cmd_pass_open(struct cmd_pass *cp, const struct source_opts *so,
 		      state_close_interrupted(cp->pass.state, &cp->interrupted,
 					      &e) < 0)) ||
 	    pass_observe(&cp->pass, &e) < 0 ||
+	    (only && only->arg &&
+	     unmatched(cp->m, &cp->pass.rec, only->arg, &e)) ||
 	    plan_build(&cp->plan, cp->m, &cp->pass.rec, &cp->pass.live,
 		       cp->pass.now, only, &e) < 0) {
 		cmd_pass_close(cp);

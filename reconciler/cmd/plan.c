@@ -3,7 +3,8 @@
  *               [--detailed-exitcode]
  *
  * Observes the live platform and prints what apply would do. Changes
- * nothing (not even the lock). Exit 0; with --detailed-exitcode 2 when
+ * nothing live and takes no lock (it does create or migrate pressctl's
+ * own state schema on first use). Exit 0; with --detailed-exitcode 2 when
  * there are changes; 3 when apply would be refused by a guard; 1 error.
  */
 #include <getopt.h>
@@ -86,9 +87,11 @@ cmd_plan(int argc, char **argv)
 			plan_render_markdown(&sb, &cp.plan, &cp.pass.live);
 		else
 			plan_render_text(&sb, &cp.plan, &cp.pass.live);
-		if (refused)
-			strbuf_addf(&sb, "%sapply would be refused: %s\n",
-				    fmt == FORMAT_MARKDOWN ? "\n**" : "", ge.msg);
+		if (refused && fmt == FORMAT_MARKDOWN)
+			strbuf_addf(&sb, "\n**apply would be refused:** %s\n",
+				    ge.msg);
+		else if (refused)
+			strbuf_addf(&sb, "apply would be refused: %s\n", ge.msg);
 		fwrite(sb.buf, 1, sb.len, stdout);
 		strbuf_release(&sb);
 	}

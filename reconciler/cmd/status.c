@@ -55,8 +55,9 @@ env_status(const char *id, const char *stage, const struct pass *p,
 	for (size_t i = 0; i < plan->nnotes; i++)
 		if (strcmp(plan->notes[i].env_id, id) == 0)
 			json_array_append_new(notes, json_string(plan->notes[i].text));
-	state = del ? "soft-deleted" : json_array_size(notes) ? "held" :
-	    drift ? "drift" : pending ? "pending" : "converged";
+	state = del ? "soft-deleted" : !strcmp(stage, "-") ? "removing" :
+	    json_array_size(notes) ? "held" : drift ? "drift" :
+	    pending ? "pending" : "converged";
 	json_object_set_new(o, "state", json_string(state));
 	json_object_set_new(o, "pendingActions", json_integer((json_int_t)pending));
 	json_object_set_new(o, "driftActions", json_integer((json_int_t)drift));
@@ -68,6 +69,19 @@ env_status(const char *id, const char *stage, const struct pass *p,
 	json_object_set_new(o, "appliedAt", json_integer((json_int_t)applied));
 	json_object_set_new(o, "notes", notes);
 	return o;
+}
+
+static int
+listed(json_t *envs, const char *id)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(envs, i, v)
+		if (strcmp(json_string_value(json_object_get(v, "environment")),
+			   id) == 0)
+			return 1;
+	return 0;
 }
 
 int
@@ -112,6 +126,17 @@ cmd_status(int argc, char **argv)
 	for (i = 0; i < m->nenvs; i++)
 		json_array_append_new(envs, env_status(m->envs[i].id,
 			stage_name(m->envs[i].stage), &cp.pass, &cp.plan));
+	/* Environments that left the source: soft-deleted ones, and those
+	 * whose removal is not applied yet (recorded, no deletion). */
+	for (i = 0; i < cp.pass.rec.nres; i++) {
+		const char *id = cp.pass.rec.res[i].env_id;
+
+		if (model_find_env(m, id) ||
+		    (i > 0 && strcmp(id, cp.pass.rec.res[i - 1].env_id) == 0) ||
+		    recorded_deletion(&cp.pass.rec, id) || listed(envs, id))
+			continue;
+		json_array_append_new(envs, env_status(id, "-", &cp.pass, &cp.plan));
+	}
 	for (i = 0; i < cp.pass.rec.ndel; i++)
 		if (!model_find_env(m, cp.pass.rec.del[i].env_id))
 			json_array_append_new(envs, env_status(cp.pass.rec.del[i].env_id,
@@ -141,7 +166,7 @@ cmd_status(int argc, char **argv)
 			snprintf(run, sizeof(run), "%lld/%lld",
 				 (long long)json_integer_value(json_object_get(v, "running")),
 				 (long long)json_integer_value(json_object_get(v, "containers")));
-			printf("%-28s %-11s %-12s %-9s %-12s %.12s\n",
+			printf("%-28s %-11s %-12s %-9s %-12s %.19s\n",
 			       json_string_value(json_object_get(v, "environment")),
 			       json_string_value(json_object_get(v, "stage")),
 			       json_string_value(json_object_get(v, "state")), run,

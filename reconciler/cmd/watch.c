@@ -558,8 +558,13 @@ cmd_watch(int argc, char **argv)
 	w.remote = w.so.git && source_is_remote(w.so.git);
 	if (w.so.git && !w.remote && !w.notify_path) {
 		/* where 'pressctl hook post-receive' knocks by default */
-		w.notify_owned = xprintf("%s/pressctl-watch.sock", w.so.git);
+		char *gitdir;
+
+		if (source_git_dir(&gitdir, w.so.git, &e) < 0)
+			return cmd_fail("%s", e.msg);
+		w.notify_owned = xprintf("%s/pressctl-watch.sock", gitdir);
 		w.notify_path = w.notify_owned;
+		free(gitdir);
 	}
 
 	pthread_mutex_init(&w.mu, NULL);

@@ -169,14 +169,22 @@ expired(const struct environment *e, const struct env_rec *r, time_t now)
 	return r->created + (time_t)json_integer_value(h) * 3600 <= now;
 }
 
-/* Is the environment desired now (declared and not expired)? */
+/*
+ * Is the environment desired now: declared and not expired? An expired
+ * preview stays gone while its file stays: its deletion record outlives
+ * the purge (a tombstone), so it is not created again as new.
+ */
 static const struct environment *
-wanted(const struct model *m, const struct env_rec *recs, size_t nrecs,
-       const char *id, time_t now)
+wanted(const struct model *m, const struct recorded *rec,
+       const struct env_rec *recs, size_t nrecs, const char *id, time_t now)
 {
 	const struct environment *e = model_find_env(m, id);
 
 	if (e && expired(e, find_env_rec(recs, nrecs, id), now))
+		return NULL;
+	if (e && e->stage == STAGE_PREVIEW &&
+	    json_object_get(e->spec, "expiresAfterHours") &&
+	    recorded_deletion(rec, id))
 		return NULL;
 	return e;
 }
@@ -197,7 +205,7 @@ plan_doomed(const struct model *m, const struct recorded *rec, time_t now,
 
 		if (r->kind != LIVE_SCHEMA && r->kind != LIVE_BUCKET)
 			continue;
-		if (wanted(m, recs, nrecs, r->env_id, now))
+		if (wanted(m, rec, recs, nrecs, r->env_id, now))
 			continue;
 		xgrow(&names[r->kind], &alloc[r->kind], n[r->kind] + 1,
 		      sizeof(*names[r->kind]));
@@ -359,6 +367,14 @@ plan_gone(struct plan *p, const char *env_id, enum action_reason why,
 	for (size_t i = 0; i < p->n; i++)
 		if (p->v[i].id == role)
 			dep(&p->v[i], schema);
+	/* An expired preview keeps its deletion record as a tombstone: it
+	 * must not come back as new while its file stays. */
+	if (why == WHY_EXPIRED) {
+		if (!schema && !role && !bucket)
+			note(p, env_id, NULL, "expired preview, purged; it stays "
+			     "gone while its manifest stays (remove the file)");
+		return;
+	}
 	a = add(p, ACT_FORGET, OP_PURGE, LIVE_SCHEMA, NULL, env_id, WHY_PURGE, 1);
 	a->deletion = del;
 	dep(a, schema);
@@ -410,7 +426,7 @@ plan_build(struct plan *out, const struct model *m, const struct recorded *rec,
 			cur = o->env;
 			memset(&ids, 0, sizeof(ids));
 			reviving = 0;
-			if (!wanted(m, recs, nrecs, cur->id, now) ||
+			if (!wanted(m, rec, recs, nrecs, cur->id, now) ||
 			    !selected(only, m, cur->id))
 				continue;
 			if (recorded_deletion(rec, cur->id)) {
@@ -422,7 +438,7 @@ plan_build(struct plan *out, const struct model *m, const struct recorded *rec,
 				reviving = 1;
 			}
 		}
-		if (!wanted(m, recs, nrecs, cur->id, now) ||
+		if (!wanted(m, rec, recs, nrecs, cur->id, now) ||
 		    !selected(only, m, cur->id))
 			continue;
 		plan_object(out, o, rec, live, now, &ids, reviving);
@@ -432,7 +448,7 @@ plan_build(struct plan *out, const struct model *m, const struct recorded *rec,
 	for (size_t i = 0; i < nrecs; i++) {
 		const struct environment *env = model_find_env(m, recs[i].id);
 
-		if ((env && wanted(m, recs, nrecs, recs[i].id, now)) ||
+		if ((env && wanted(m, rec, recs, nrecs, recs[i].id, now)) ||
 		    !selected(only, m, recs[i].id))
 			continue;
 		plan_gone(out, recs[i].id, env ? WHY_EXPIRED : WHY_REMOVED, rec,

@@ -7,6 +7,23 @@
 #include <stdio.h>
 #include <string.h>
 
+/* "sha256:" + 12 hex, or 12 hex of a commit id. */
+static int
+short_len(const char *rev)
+{
+	return strncmp(rev, "sha256:", 7) == 0 ? 19 : 12;
+}
+
+static size_t
+held(const struct plan *p)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->nnotes; i++)
+		n += p->notes[i].name[0] != '\0';
+	return n;
+}
+
 static const char *
 kind_name(const struct action *a)
 {
@@ -30,7 +47,8 @@ sizes(const struct action *a, const struct live *live,
 	for (size_t i = 0; i < live->n; i++) {
 		const struct live_item *l = &live->v[i];
 
-		if (a->act.name && strcmp(l->name, a->act.name))
+		if (a->act.name && (strcmp(l->name, a->act.name) ||
+				    l->kind != a->act.kind))
 			continue;
 		if (!a->act.name && (!l->env_id || strcmp(l->env_id, a->env_id)))
 			continue;
@@ -44,10 +62,13 @@ sizes(const struct action *a, const struct live *live,
 	}
 }
 
+/* Actions that set data aside or destroy it: soft deletes, and purges of
+ * schemas and buckets (a role holds no data of its own). */
 static int
 destroys(const struct action *a)
 {
-	return (a->type == ACT_DRIVER && a->act.op == OP_PURGE) ||
+	return (a->type == ACT_DRIVER && a->act.op == OP_PURGE &&
+		(a->act.kind == LIVE_SCHEMA || a->act.kind == LIVE_BUCKET)) ||
 	       a->type == ACT_SOFT_DELETE;
 }
 
@@ -176,7 +197,10 @@ plan_render_text(struct strbuf *sb, const struct plan *p,
 		strbuf_addf(sb, "  = %s%s%s: %s\n", p->notes[i].env_id,
 			    p->notes[i].name[0] ? " " : "", p->notes[i].name,
 			    p->notes[i].text);
-	if (p->n == 0)
+	if (p->n == 0 && held(p))
+		strbuf_addf(sb, "nothing to apply now: %zu rollout%s held\n",
+			    held(p), held(p) == 1 ? "" : "s");
+	else if (p->n == 0)
 		strbuf_addstr(sb, "no changes: the live platform matches the "
 			      "desired state\n");
 	else
@@ -189,8 +213,8 @@ void
 plan_render_markdown(struct strbuf *sb, const struct plan *p,
 		     const struct live *live)
 {
-	strbuf_addf(sb, "### pressctl plan: `%s` at `%.12s`\n\n", p->platform,
-		    p->revision);
+	strbuf_addf(sb, "### pressctl plan: `%s` at `%.*s`\n\n", p->platform,
+		    short_len(p->revision), p->revision);
 	if (p->n == 0) {
 		strbuf_addstr(sb, "No changes.\n");
 	} else {
@@ -206,9 +230,7 @@ plan_render_markdown(struct strbuf *sb, const struct plan *p,
 				    a->detail ? ": " : "", a->detail ? a->detail : "");
 		}
 		for (size_t i = 0; i < p->n; i++)
-			if (destroys(&p->v[i]) && (!p->v[i].act.name ||
-			    p->v[i].act.kind == LIVE_SCHEMA ||
-			    p->v[i].act.kind == LIVE_BUCKET)) {
+			if (destroys(&p->v[i])) {
 				strbuf_addf(sb, "\n**%s** `%s`: ",
 					    action_verb(&p->v[i]), p->v[i].env_id);
 				data_line(sb, &p->v[i], live, "");

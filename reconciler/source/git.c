@@ -415,3 +415,28 @@ out:
 	source_release(&src);
 	return ret;
 }
+
+int
+source_git_dir(char **out, const char *repo, struct err *e)
+{
+	git_repository *r = NULL;
+	size_t n;
+	int rc = -1;
+
+	*out = NULL;
+	git_libgit2_init();
+	if (git_repository_open_ext(&r, repo, GIT_REPOSITORY_OPEN_NO_SEARCH,
+				    NULL) < 0) {
+		err_set(e, "cannot open repository '%s': %s", repo, git_msg());
+		goto out;
+	}
+	*out = xstrdup(git_repository_path(r));
+	n = strlen(*out);
+	if (n > 1 && (*out)[n - 1] == '/')
+		(*out)[n - 1] = '\0';
+	rc = 0;
+out:
+	git_repository_free(r);
+	git_libgit2_shutdown();
+	return rc;
+}

@@ -4,8 +4,8 @@
  * repository by source_load_git.
  *
  * Credentials in a URL (https://user:token@host/x.git) reach libgit2 in
- * memory only: the mirror's configured origin URL has none (the fetch
- * sets the full URL on the remote instance), the mirror's folder name
+ * memory only: fetches use an in-memory remote, the origin recorded in
+ * the mirror's config (for people) has none, the mirror's folder name
  * is derived from the URL without them (a rotated token keeps its
  * mirror), and every message names the URL without them, the library's
  * own message scrubbed too.
@@ -197,7 +197,12 @@ url_view_release(struct url_view *v)
 	memset(v, 0, sizeof(*v));
 }
 
-/* msg with every secret replaced by "***" (a new string). */
+/*
+ * msg with every secret replaced by "***" (a new string). A short
+ * secret is replaced only where it stands alone (not inside a word), so
+ * a user "u" does not turn "refused" into "ref***sed"; in a URL it is
+ * delimited by ':', '@' or '/', and replaced.
+ */
 static char *
 scrub(const struct url_view *v, const char *msg)
 {
@@ -210,8 +215,13 @@ scrub(const struct url_view *v, const char *msg)
 
 		for (size_t i = 0; i < v->nsecrets; i++) {
 			size_t n = strlen(v->secrets[i]);
+			int alone;
 
-			if (n > best && strncmp(p, v->secrets[i], n) == 0)
+			if (n <= best || strncmp(p, v->secrets[i], n) != 0)
+				continue;
+			alone = (p == msg || !isalnum((unsigned char)p[-1])) &&
+				!isalnum((unsigned char)p[n]);
+			if (n >= 8 || alone)
 				best = n;
 		}
 		if (best > 0) {
@@ -562,6 +572,11 @@ source_mirror(char **path, const char *url, const char *cache_dir,
 	key[KEY_HEX] = '\0';
 
 	n = strlen(cache_dir);
+	if (n == 0) {
+		err_set(e, "cannot fetch '%s': the cache directory is an empty "
+			"path", v.shown);
+		goto out;
+	}
 	while (n > 1 && cache_dir[n - 1] == '/')
 		n--;
 	cache = xstrndup(cache_dir, n);

@@ -94,6 +94,10 @@ int source_load_git(struct source *out, const char *repo, const char *ref,
 int source_add(struct source *src, const char *path, const void *data,
 	       size_t len, struct err *e);
 
+/* The git directory of a repository (the bare repository itself, or a
+ * work tree's .git), without a trailing slash; free() *out. */
+int source_git_dir(char **out, const char *repo, struct err *e);
+
 /* Sort the files by shown path (bytewise), the order everything uses. */
 void source_sort(struct source *src);
 

@@ -522,7 +522,16 @@ rescan(struct watcher *w, int strict, struct err *e)
 	}
 	for (size_t i = 0; i < nold; i++)
 		unwatch(w, old[i]);
-	return 0;
+
+	/* Say so rather than go blind: the root and its directory gone. */
+	for (size_t i = 0; i < w->nanchors; i++)
+		if (w->anchors[i].wd >= 0)
+			return 0;
+	if (w->ndirs > 0)
+		return 0;
+	return err_set(e, "cannot watch '%s' any more: neither it nor its "
+		       "directory exists (watch it again once it is back)",
+		       w->root ? w->root : w->file);
 }
 
 /* --- events ------------------------------------------------------------------ */
@@ -538,7 +547,7 @@ anchor_event(struct watcher *w, const struct inotify_event *ev)
 		struct anchor *a = &w->anchors[i];
 		int hit;
 
-		if (a->wd != ev->wd)
+		if (a->wd < 0 || a->wd != ev->wd)
 			continue;
 		if (ev->mask & IN_IGNORED) {
 			a->wd = -1;

@@ -107,8 +107,8 @@ newdir(char out[PATH_MAX])
 static void
 put(const char *dir, const char *rel)
 {
-	SH_OK("cd '%s' && mkdir -p \"$(dirname '%s')\" && echo 'x: 1' > '%s'",
-	      dir, rel, rel);
+	SH_OK("mkdir -p '%s' && cd '%s' && mkdir -p \"$(dirname '%s')\" && "
+	      "echo 'x: 1' > '%s'", dir, dir, rel, rel);
 }
 
 static long
@@ -466,7 +466,6 @@ dir_root_replaced_is_watched_anew(void **state)
 	fmt(root, sizeof(root), "%s/current", d);
 	fmt(r1, sizeof(r1), "%s/r1", d);
 	fmt(r2, sizeof(r2), "%s/r2", d);
-	SH_OK("mkdir '%s' '%s'", r1, r2);
 	put(r1, "x.yaml");
 	put(r2, "x.yaml");
 	SH_OK("ln -s r1 '%s'", root);
@@ -489,6 +488,42 @@ dir_root_replaced_is_watched_anew(void **state)
 	expect_change(w);
 	put(r2, "z.yaml");
 	expect_quiet(w);
+
+	/* A real directory removed with its contents and made again. */
+	SH_OK("rm -rf '%s' && mkdir -p '%s/n'", root, root);
+	expect_change(w);
+	drain(w);
+	put(root, "n/x.yaml");
+	expect_change(w);
+	watcher_free(w);
+}
+
+static void
+dir_root_and_its_directory_gone_is_an_error(void **state)
+{
+	char d[PATH_MAX], root[PATH_MAX];
+	struct watcher *w;
+	struct err e = {.msg = ""};
+	int r;
+
+	(void)state;
+	newdir(d);
+	fmt(root, sizeof(root), "%s/p/root", d);
+	put(root, "x.yaml");
+	w = open_dir_ok(root);
+	SH_OK("rm -rf '%s/p'", d);
+	/* Relevant first (the load will fail and say why), then the
+	 * watcher says it stopped. */
+	r = 0;
+	for (int i = 0; i < 10 && r == 0; i++) {
+		struct pollfd p = {watcher_fd(w), POLLIN, 0};
+
+		assert_true(poll(&p, 1, 1000) >= 0);
+		r = watcher_read(w, &e);
+	}
+	assert_int_equal(r, -1);
+	assert_non_null(strstr(e.msg, "any more"));
+	assert_non_null(strstr(e.msg, root));
 	watcher_free(w);
 }
 
@@ -686,6 +721,28 @@ git_pack_refs_is_a_change(void **state)
 }
 
 static void
+git_linked_work_tree_sees_shared_refs_and_its_head(void **state)
+{
+	char r[PATH_MAX], wt[PATH_MAX];
+	struct watcher *w;
+
+	(void)state;
+	new_repo(r);
+	fmt(wt, sizeof(wt), "%s-wt", r);
+	SH_OK("git -C '%s' worktree add -q -b side '%s' 2>/dev/null", r, wt);
+	w = open_git_ok(wt);
+	commit(wt, "side");	/* refs/heads/side, in the common dir */
+	expect_change(w);
+	drain(w);
+	commit(r, "main");	/* a ref of the main work tree: shared */
+	expect_change(w);
+	drain(w);
+	SH_OK("git -C '%s' checkout -q --detach", wt);	/* its own HEAD */
+	expect_change(w);
+	watcher_free(w);
+}
+
+static void
 git_irrelevant_files_in_the_git_directory_are_not(void **state)
 {
 	char r[PATH_MAX], gd[PATH_MAX];
@@ -871,7 +928,13 @@ mirror_errors_hide_credentials(void **state)
 	/* The failed first clone left nothing behind. */
 	SH_OK("test -z \"$(ls -A '%s')\"", cache);
 
-	/* A token as user name is a secret too; an ssh login is not. */
+	/* A short secret is scrubbed where it stands alone, not inside
+	 * words of the message. */
+	assert_int_equal(source_mirror(&path,
+		"https://u:pw@127.0.0.1:9/x.git", cache, &e), -1);
+	assert_non_null(strstr(e.msg, "Connection refused"));
+
+	/* A token as user name is a secret too. */
 	assert_int_equal(source_mirror(&path,
 		"https://s3cr3tt0ken@127.0.0.1:9/x.git", cache, &e), -1);
 	assert_null(strstr(e.msg, "s3cr3tt0ken"));
@@ -940,6 +1003,7 @@ main(void)
 		cmocka_unit_test(dir_symlinked_directories_are_not_followed),
 		cmocka_unit_test(dir_queue_overflow_is_a_change_and_the_watcher_recovers),
 		cmocka_unit_test(dir_root_replaced_is_watched_anew),
+		cmocka_unit_test(dir_root_and_its_directory_gone_is_an_error),
 		cmocka_unit_test(dir_root_given_as_dot_is_watched),
 		cmocka_unit_test(file_root_replaced_by_rename_is_a_change),
 		cmocka_unit_test(file_root_through_a_symlink_sees_its_target_replaced),
@@ -947,6 +1011,7 @@ main(void)
 		cmocka_unit_test(git_commit_in_a_work_tree_is_a_change),
 		cmocka_unit_test(git_push_to_a_bare_repository_is_a_change),
 		cmocka_unit_test(git_pack_refs_is_a_change),
+		cmocka_unit_test(git_linked_work_tree_sees_shared_refs_and_its_head),
 		cmocka_unit_test(git_irrelevant_files_in_the_git_directory_are_not),
 		cmocka_unit_test(is_remote_tells_urls_from_paths),
 		cmocka_unit_test(mirror_clones_fetches_and_prunes),

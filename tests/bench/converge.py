@@ -1,0 +1,280 @@
+#!/usr/bin/python3
+"""Converge benchmarks against live backends (DESIGN §9), run by
+bench-converge.sh once it has started private services:
+
+    converge.py --pg-port P --s3-port P --docker-sock PATH --master-key FILE
+                --work DIR [--runs 5] [--record FILE] [--sizes 1000,2000,5000]
+                [--apply-envs 100]
+
+1. apply N new environments (role, schema, bucket, container each; target
+   30 s for 100): one timed run, since creating is not repeatable;
+2. plan of 1,000 environments against the live backends with nothing to do
+   (target 0.5 s and 64 MiB RSS): median of --runs after a warm-up, peak
+   RSS;
+3. the same plan at 2,000 and 5,000 environments, and a linear fit of the
+   three sizes extrapolated to 10,000 (target 3 s).
+
+The plan benchmarks use environments with `replicas: 0`: their roles,
+schemas and buckets exist live (applied first, untimed) but no container,
+because creating thousands of containers takes far longer here than the
+benchmark is worth. The plan still observes all three backends: one
+catalog query over every role and schema, one bucket listing of thousands
+of buckets, one container listing. The output says so.
+
+Timing never fails: only a command that fails does (exit 1). measure.py
+does the repeated timing; its lines are printed as they come.
+"""
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from measure import run_once  # noqa: E402
+
+TARGET_APPLY_100 = 30.0
+TARGET_PLAN_1000 = 0.5
+TARGET_RSS_1000 = 64.0
+TARGET_PLAN_10000 = 3.0
+ENVS_PER_SITE = 4
+DOCS_PER_FILE = 100
+IMAGE = "local/press-test-app:1"
+
+
+def bindable(port):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_block(n, lo=20000, hi=29999, avoid=()):
+    """n consecutive free ports below the ephemeral range."""
+    import random
+    for _ in range(200):
+        first = random.randint(lo, hi - n + 1)
+        if any(first <= b and a <= first + n - 1 for a, b in avoid):
+            continue
+        if all(bindable(p) for p in range(first, first + n)):
+            return first, first + n - 1
+    sys.exit("converge.py: no block of %d free ports in %d-%d" % (n, lo, hi))
+
+
+def write_config(out, args, name, prefix, n_envs, replicas, ports):
+    """A config repo of n_envs environments (4 per site), 100 documents per
+    file, for platform name/prefix on the benchmark's services."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.rglob("*.yaml"):
+        old.unlink()
+    (out / "platform.yaml").write_text(f"""\
+apiVersion: press/v1
+kind: Platform
+metadata:
+  name: {name}
+spec:
+  postgres:
+    dsn: {{env: PRESS_PG_DSN}}
+    maxConnections: 8
+  s3:
+    endpoint: "http://127.0.0.1:{args.s3_port}"
+    region: us-east-1
+    accessKey: {{env: PRESS_S3_ACCESS_KEY}}
+    secretKey: {{env: PRESS_S3_SECRET_KEY}}
+  runtime:
+    driver: docker
+    socket: "{args.docker_sock}"
+    network: {prefix}
+  naming:
+    prefix: {prefix}
+  ports:
+    from: {ports[0]}
+    to: {ports[1]}
+  secrets:
+    masterKey: {{file: "{args.master_key}"}}
+""", encoding="utf-8")
+    docs, nfile = [], 0
+
+    def flush():
+        nonlocal docs, nfile
+        if docs:
+            d = out / "sites" / ("g%03d" % (nfile // 20))
+            d.mkdir(parents=True, exist_ok=True)
+            (d / ("sites-%04d.yaml" % nfile)).write_text("---\n".join(docs), encoding="utf-8")
+            nfile += 1
+            docs = []
+
+    n_sites = (n_envs + ENVS_PER_SITE - 1) // ENVS_PER_SITE
+    left = n_envs
+    for i in range(n_sites):
+        site = "%ss%05d" % (prefix, i)
+        docs.append(f"""\
+apiVersion: press/v1
+kind: Site
+metadata:
+  name: {site}
+spec:
+  app: generic
+  image: {IMAGE}
+  health: {{path: /healthz, timeoutSeconds: 30}}
+""")
+        for j in range(min(ENVS_PER_SITE, left)):
+            docs.append(f"""\
+apiVersion: press/v1
+kind: Environment
+metadata:
+  name: e{j}
+spec:
+  site: {site}
+  stage: development
+  replicas: {replicas}
+""")
+        left -= min(ENVS_PER_SITE, left)
+        if len(docs) >= DOCS_PER_FILE:
+            flush()
+    flush()
+    return out
+
+
+def pressctl_env(args):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PRESS_", "GIT_"))}
+    env.update({
+        "PRESS_PG_DSN": f"postgresql://postgres@127.0.0.1:{args.pg_port}/press",
+        "PRESS_S3_ACCESS_KEY": "S3RVER",
+        "PRESS_S3_SECRET_KEY": "S3RVER",
+        "DOCKER_HOST": f"unix://{args.docker_sock}",
+        "LC_ALL": "C.UTF-8",
+    })
+    return env
+
+
+def run(args, *cmd, check=True):
+    """Run pressctl once; exits 1 with its output when it fails."""
+    t0 = time.perf_counter()
+    proc = subprocess.run([args.pressctl, *map(str, cmd)], env=pressctl_env(args),
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    secs = time.perf_counter() - t0
+    if check and proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-5000:])
+        print("bench-converge: FAILED: pressctl %s exited with status %d"
+              % (" ".join(map(str, cmd)), proc.returncode), file=sys.stderr)
+        sys.exit(1)
+    return proc, secs
+
+
+def timed_once(args, label, cmd, target):
+    """One timed run through measure.run_once (wall time, peak RSS)."""
+    elapsed, maxrss, rc, text = run_once([args.pressctl, *map(str, cmd)])
+    if rc != 0:
+        sys.stderr.write(text[-6000:])
+        print("%s: FAILED: '%s' exited with status %d"
+              % (label, " ".join(map(str, cmd)), rc), file=sys.stderr)
+        sys.exit(1)
+    print("%s: %.2f s (target %.0f s, ratio %.2f), peak RSS %.0f MiB [1 run]"
+          % (label, elapsed, target, elapsed / target, maxrss / 1024.0), flush=True)
+    return elapsed, text
+
+
+def measure_plan(args, label, config, target=None, rss_target=None):
+    """measure.py over `plan --detailed-exitcode` (exit 2, changes pending,
+    counts as a failure: the setup must leave nothing to do)."""
+    cmd = [sys.executable, str(HERE / "measure.py"), "--label", label,
+           "--runs", str(args.runs), "--record", str(args.record)]
+    if target:
+        cmd += ["--target", str(target)]
+    if rss_target:
+        cmd += ["--rss-target", str(rss_target)]
+    cmd += ["--", args.pressctl, "plan", str(config), "--detailed-exitcode"]
+    proc = subprocess.run(cmd, env=pressctl_env(args), stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        sys.exit(1)
+    with open(args.record, encoding="utf-8") as f:
+        last = f.read().splitlines()[-1].split("\t")
+    return float(last[1]), float(last[2])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--pressctl", default=os.environ.get("PRESSCTL"))
+    ap.add_argument("--pg-port", type=int, required=True)
+    ap.add_argument("--s3-port", type=int, required=True)
+    ap.add_argument("--docker-sock", required=True)
+    ap.add_argument("--master-key", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--record")
+    ap.add_argument("--apply-envs", type=int, default=100)
+    ap.add_argument("--sizes", default="1000,2000,5000")
+    args = ap.parse_args()
+    if not args.pressctl:
+        ap.error("no pressctl: set PRESSCTL or pass --pressctl")
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    args.record = args.record or str(work / "converge.tsv")
+    sizes = [int(s) for s in args.sizes.split(",")]
+
+    # 1. apply N new environments.
+    n = args.apply_envs
+    ports = free_block(2 * n + 20)
+    cfg = write_config(work / "apply", args, "bench-apply", "ba", n, 1, ports)
+    os.environ.update(pressctl_env(args))
+    elapsed, text = timed_once(
+        args, f"apply {n} new environments (role, schema, bucket, container)",
+        ["apply", cfg], TARGET_APPLY_100 * n / 100)
+    last = [line for line in text.splitlines() if line.startswith("platform ")]
+    if last:
+        print("  " + last[-1].strip())
+    proc, _ = run(args, "plan", cfg, "--detailed-exitcode")
+    print("  %.1f environments/s; plan afterwards: nothing to do" % (n / elapsed))
+
+    # 2. and 3. plan with nothing to do, at growing sizes, one platform.
+    print(f"plan benchmarks: environments with replicas: 0 (role, schema and "
+          f"bucket live, no container: creating {sizes[-1]:,} containers is "
+          f"too slow here); the plan still reads all three backends")
+    cfg = work / "plan"
+    results = []
+    for size in sizes:
+        write_config(cfg, args, "bench-plan", "bp", size, 0, free_block(20))
+        _, secs = run(args, "apply", cfg, "--parallel", "8")
+        print(f"  setup: apply up to {size:,} environments (untimed work: "
+              f"{secs:.1f} s)", flush=True)
+        label = f"plan {size} environments (live, nothing to do)"
+        if size == 1000:
+            med, rss = measure_plan(args, label, cfg, TARGET_PLAN_1000, TARGET_RSS_1000)
+        else:
+            med, rss = measure_plan(args, label, cfg)
+        results.append((size, med, rss))
+
+    if len(results) >= 2:
+        xs = [r[0] for r in results]
+        ys = [r[1] for r in results]
+        zs = [r[2] for r in results]
+        mx, my, mz = statistics.mean(xs), statistics.mean(ys), statistics.mean(zs)
+        sxx = sum((x - mx) ** 2 for x in xs)
+        slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
+        base = my - slope * mx
+        rslope = sum((x - mx) * (z - mz) for x, z in zip(xs, zs)) / sxx
+        rbase = mz - rslope * mx
+        t10k = base + slope * 10000
+        r10k = rbase + rslope * 10000
+        x0, x1 = results[0], results[-1]
+        print("plan scaling %d -> %d environments: time x%.1f, RSS x%.1f "
+              "(size x%.1f)" % (x0[0], x1[0], x1[1] / x0[1], x1[2] / x0[2],
+                                x1[0] / x0[0]))
+        print("plan scaling fit: %.3f s + %.3f s per 1,000 environments; "
+              "%.1f MiB + %.1f MiB per 1,000" % (base, slope * 1000, rbase, rslope * 1000))
+        print("plan 10000 environments (extrapolated, linear): %.2f s (target %.2f s, "
+              "ratio %.2f), RSS ~%.0f MiB" % (t10k, TARGET_PLAN_10000,
+                                              t10k / TARGET_PLAN_10000, r10k))
+
+
+if __name__ == "__main__":
+    main()
