@@ -16,7 +16,7 @@ SANITIZE ?=
 FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_RUNS ?= 100000
 
-PKGS = yaml-0.1 jansson libgit2 libcrypto libpq libcurl expat
+PKGS = yaml-0.1 jansson libgit2 libcrypto libpq libcurl expat libmicrohttpd
 
 WARN = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wformat=2 -Wvla -Wwrite-strings -fno-common \

@@ -22,75 +22,16 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "source/source.h"
 
-static char tmproot[PATH_MAX];	/* removed by the group teardown */
 static char self[PATH_MAX];	/* this binary, for the hook */
 static char repo[PATH_MAX];	/* non-bare fixture repository */
 static char bare[PATH_MAX];	/* bare clone of it */
 static char c1[64], c2[64];	/* commit ids: v1 and main */
-static int ntmp;
 
 /* --- helpers --------------------------------------------------------- */
-
-/* snprintf that fails the test instead of truncating. */
-static void
-fmt(char *out, size_t size, const char *f, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-fmt(char *out, size_t size, const char *f, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, f);
-	n = vsnprintf(out, size, f, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= size)
-		fail_msg("path or message too long: %s", out);
-}
-
-static int
-sh(const char *f, ...) __attribute__((format(printf, 1, 2)));
-
-static int
-sh(const char *f, ...)
-{
-	char cmd[8192];
-	va_list ap;
-	int n, st;
-
-	va_start(ap, f);
-	n = vsnprintf(cmd, sizeof(cmd), f, ap);
-	va_end(ap);
-	assert_true(n > 0 && (size_t)n < sizeof(cmd));
-	st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* First line of a command's output, without the newline. */
-static void
-sh_line(char *out, size_t n, const char *f, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-sh_line(char *out, size_t n, const char *f, ...)
-{
-	char cmd[8192];
-	va_list ap;
-	FILE *p;
-
-	va_start(ap, f);
-	vsnprintf(cmd, sizeof(cmd), f, ap);
-	va_end(ap);
-	p = popen(cmd, "r");
-	assert_non_null(p);
-	out[0] = '\0';
-	if (fgets(out, (int)n, p) != NULL)
-		out[strcspn(out, "\n")] = '\0';
-	assert_int_equal(pclose(p), 0);
-}
 
 static void
 mkdirs(const char *path)
@@ -131,14 +72,6 @@ put(const char *dir, const char *rel, const char *content)
 	assert_int_equal(fclose(f), 0);
 }
 
-/* A fresh empty directory under tmproot; returns its path in out. */
-static void
-newdir(char out[PATH_MAX])
-{
-	fmt(out, PATH_MAX, "%s/d%d", tmproot, ++ntmp);
-	mkdirs(out);
-}
-
 static const char *
 joinp(char out[PATH_MAX], const char *a, const char *b)
 {
@@ -149,7 +82,7 @@ joinp(char out[PATH_MAX], const char *a, const char *b)
 static void
 load_dir_ok(struct source *src, const char *root)
 {
-	struct err e = {""};
+	struct err e = { .msg = "" };
 
 	if (source_load_dir(src, root, &e) < 0)
 		fail_msg("source_load_dir(%s): %s", root, e.msg);
@@ -159,7 +92,7 @@ static void
 load_git_ok(struct source *src, const char *r, const char *ref,
 	    const char *subdir)
 {
-	struct err e = {""};
+	struct err e = { .msg = "" };
 
 	if (source_load_git(src, r, ref, subdir, &e) < 0)
 		fail_msg("source_load_git(%s, %s, %s): %s", r ? r : "NULL",
@@ -306,7 +239,7 @@ static void
 dir_dangling_manifest_symlink_is_an_error(void **state)
 {
 	struct source src;
-	struct err e = {""};
+	struct err e = { .msg = "" };
 	char d[PATH_MAX], p[PATH_MAX], want[PATH_MAX + 64];
 
 	(void)state;
@@ -353,7 +286,7 @@ static void
 dir_file_over_the_cap_is_an_error(void **state)
 {
 	struct source src;
-	struct err e = {""};
+	struct err e = { .msg = "" };
 	char d[PATH_MAX], p[PATH_MAX], want[PATH_MAX + 128];
 
 	(void)state;
@@ -402,7 +335,7 @@ static void
 dir_missing_root_is_an_error_naming_it(void **state)
 {
 	struct source src;
-	struct err e = {""};
+	struct err e = { .msg = "" };
 	char d[PATH_MAX], p[PATH_MAX], want[PATH_MAX + 64];
 
 	(void)state;
@@ -426,7 +359,7 @@ static int
 load_dir_helper(const char *dir)
 {
 	struct source src;
-	struct err e = {""};
+	struct err e = { .msg = "" };
 
 	if (geteuid() == 0 && (setgid(65534) < 0 || setuid(65534) < 0))
 		return 2;
@@ -550,7 +483,7 @@ dir_revision_does_not_depend_on_the_root_spelling(void **state)
 {
 	static const char *const roots[] = {"sub", "sub/", "./sub", "sub//"};
 	struct source src, mem;
-	struct err e = {""};
+	struct err e = { .msg = "" };
 	char d[PATH_MAX], p[PATH_MAX], cwd[PATH_MAX], rev[128];
 
 	(void)state;
@@ -610,7 +543,7 @@ static void
 add_keeps_files_sorted_and_matches_a_dir_load(void **state)
 {
 	struct source mem, disk;
-	struct err e = {""};
+	struct err e = { .msg = "" };
 	char d[PATH_MAX], cwd[PATH_MAX];
 
 	(void)state;
@@ -794,7 +727,7 @@ static void
 git_missing_ref_is_an_error(void **state)
 {
 	struct source src;
-	struct err e = {""};
+	struct err e = { .msg = "" };
 	char want[PATH_MAX + 64];
 
 	(void)state;
@@ -813,7 +746,7 @@ static void
 git_missing_subdir_is_an_error(void **state)
 {
 	struct source src;
-	struct err e = {""};
+	struct err e = { .msg = "" };
 
 	(void)state;
 	source_init(&src);
@@ -834,7 +767,7 @@ static void
 git_missing_repository_is_an_error(void **state)
 {
 	struct source src;
-	struct err e = {""};
+	struct err e = { .msg = "" };
 	char d[PATH_MAX], want[PATH_MAX + 64];
 
 	(void)state;
@@ -867,7 +800,7 @@ static void
 git_symlinked_manifest_is_an_error(void **state)
 {
 	struct source src;
-	struct err e = {""};
+	struct err e = { .msg = "" };
 
 	(void)state;
 	source_init(&src);
@@ -883,7 +816,7 @@ static void
 git_blob_over_the_cap_is_an_error(void **state)
 {
 	struct source src;
-	struct err e = {""};
+	struct err e = { .msg = "" };
 
 	(void)state;
 	source_init(&src);
@@ -918,7 +851,7 @@ static void
 git_honors_object_directories_from_the_environment(void **state)
 {
 	struct source src;
-	struct err e = {""};
+	struct err e = { .msg = "" };
 	char q[PATH_MAX], id[64], alts[PATH_MAX + 16], gitdir[PATH_MAX + 8];
 
 	(void)state;
@@ -975,7 +908,7 @@ pre_receive_helper(const char *outpath)
 {
 	char old[64], new[64], ref[256], cwd[PATH_MAX];
 	struct source src;
-	struct err e = {""};
+	struct err e = { .msg = "" };
 	FILE *out = fopen(outpath, "w");
 	int ok = 1;
 

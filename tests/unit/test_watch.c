@@ -25,83 +25,16 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "testutil.h"
 #include <git2.h>
 
 #include "source/source.h"
 #include "source/watch.h"
 
-static char tmproot[PATH_MAX];	/* removed by the group teardown */
-static int ntmp;
 
 /* --- helpers --------------------------------------------------------- */
 
-static void
-fmt(char *out, size_t size, const char *f, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-fmt(char *out, size_t size, const char *f, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, f);
-	n = vsnprintf(out, size, f, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= size)
-		fail_msg("path or message too long: %s", out);
-}
-
-static int
-sh(const char *f, ...) __attribute__((format(printf, 1, 2)));
-
-static int
-sh(const char *f, ...)
-{
-	char cmd[8192];
-	va_list ap;
-	int n, st;
-
-	va_start(ap, f);
-	n = vsnprintf(cmd, sizeof(cmd), f, ap);
-	va_end(ap);
-	assert_true(n > 0 && (size_t)n < sizeof(cmd));
-	st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-#define SH_OK(...) assert_int_equal(sh(__VA_ARGS__), 0)
-
-/* First line of a command's output, without the newline. */
-static void
-sh_line(char *out, size_t n, const char *f, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-sh_line(char *out, size_t n, const char *f, ...)
-{
-	char cmd[8192];
-	va_list ap;
-	FILE *p;
-
-	va_start(ap, f);
-	vsnprintf(cmd, sizeof(cmd), f, ap);
-	va_end(ap);
-	p = popen(cmd, "r");
-	assert_non_null(p);
-	out[0] = '\0';
-	if (fgets(out, (int)n, p) != NULL)
-		out[strcspn(out, "\n")] = '\0';
-	assert_int_equal(pclose(p), 0);
-}
-
-/* A fresh empty directory under tmproot. */
-static void
-newdir(char out[PATH_MAX])
-{
-	fmt(out, PATH_MAX, "%s/d%d", tmproot, ++ntmp);
-	SH_OK("mkdir -p '%s'", out);
-}
 
 /* Write dir/rel (creating directories) with a line of text. */
 static void
