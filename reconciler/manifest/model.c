@@ -542,15 +542,18 @@ manifest_read(struct model **out, struct manifest_stats *stats,
 	size_t errors = d->errors;
 	struct model *m = xcalloc(1, sizeof(*m));
 	int *valid = NULL, loaded;
+	const char *label = src->label;
 
 	*out = NULL;
+	if (!label)
+		label = "(source)";	/* in-memory sources have none */
 	m->revision = xstrdup(src->revision ? src->revision : "");
 	loaded = manifest_load(&m->docs, src, d) == 0;
 	if (m->docs.n == 0 && loaded)
-		diags_add(d, DIAG_ERROR, src->label, 0, 0, -1, NULL, "source",
+		diags_add(d, DIAG_ERROR, label, 0, 0, -1, NULL, "source",
 			  "an empty source never means \"delete everything\"; "
 			  "check the path, ref and --path",
-			  "no manifests found in '%s'", src->label);
+			  "no manifests found in '%s'", label);
 	if (stats)
 		count(stats, &m->docs);
 	valid = xcalloc(m->docs.n, sizeof(*valid));
@@ -558,7 +561,7 @@ manifest_read(struct model **out, struct manifest_stats *stats,
 	collect(m, valid);
 	free(valid);
 	derive_names(m);
-	model_check(m, loaded ? src->label : NULL, d);
+	model_check(m, loaded ? label : NULL, d);
 	if (d->errors > errors) {
 		model_free(m);
 		return -1;
