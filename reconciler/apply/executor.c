@@ -279,9 +279,10 @@ run_action(struct worker *w, const struct action *a, struct err *e)
 	rc = a->type == ACT_DRIVER ? call_driver(w, a, &attempts, e) : 0;
 	if (rc == 0)
 		rc = record(x, a, e);
-	else if (a->act.kind == LIVE_CONTAINER && a->act.want &&
+	else if (a->act.kind == LIVE_CONTAINER && a->act.want && !e->transient &&
 		 (a->act.op == OP_CREATE || a->act.op == OP_UPDATE))
-		/* No retry storm: this spec waits for backoff or a change. */
+		/* No retry storm: a spec that failed for good (unhealthy, no
+		 * such image) waits for backoff or a change. */
 		state_rollout_failed(x->p->state, a->act.name, a->act.want->hash,
 				     e->msg, &je);
 	state_journal_end(x->p->state, jid, rc == 0 ? "done" : "failed",

@@ -725,8 +725,13 @@ do_lock(struct state *st, void *arg, struct err *e)
 	char key[24];
 	const char *p[1] = { key };
 
+	/* Held: make a round trip all the same. A server restart ends the
+	 * session and its lock while an idle connection still looks fine;
+	 * the failed query makes run() reconnect, and ensure() re-takes the
+	 * lock or reports it lost. */
 	if (st->locked)
-		return 0;
+		return sql_exec(st, "SELECT 1", 0, NULL, e,
+				"cannot check the apply lock");
 	if (lock_try(st, &got, e) < 0)
 		return -1;
 	if (!got && !wait) {

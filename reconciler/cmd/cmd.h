@@ -71,8 +71,11 @@ int cmd_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cmd_print_json(json_t *v);
 
 /* Load and validate the source into *m; on failure print the diagnostics
- * (text, stderr) and return EXIT_ERROR, else EXIT_OK. */
-int cmd_load_model(struct model **m, const struct source_opts *so);
+ * and return EXIT_ERROR, else EXIT_OK. With as_log the diagnostics are
+ * log lines (cmd_log: JSON when not on a terminal), for the daemon;
+ * otherwise compiler-style text on stderr. */
+int cmd_load_model(struct model **m, const struct source_opts *so,
+		   int as_log);
 
 /* --only selectors: "acme" (a site), "acme/staging" (an environment),
  * "tier=gold" (a site or environment label). Repeatable. */

@@ -136,7 +136,7 @@ cmd_print_json(json_t *v)
 }
 
 int
-cmd_load_model(struct model **m, const struct source_opts *so)
+cmd_load_model(struct model **m, const struct source_opts *so, int as_log)
 {
 	struct source src;
 	struct diags d;
@@ -147,12 +147,41 @@ cmd_load_model(struct model **m, const struct source_opts *so)
 	source_init(&src);
 	diags_init(&d);
 	if (cmd_source_load(&src, so, &e) < 0) {
-		rc = cmd_fail("%s", e.msg);
+		if (as_log) {
+			cmd_log("error", "cannot read the source",
+				json_pack("{s:s}", "error", e.msg));
+			rc = EXIT_ERROR;
+		} else {
+			rc = cmd_fail("%s", e.msg);
+		}
 	} else if (manifest_read(m, NULL, &src, &d) < 0) {
 		diags_sort(&d);
-		cmd_print_diags(&d, FORMAT_TEXT);
-		rc = cmd_fail("%s is invalid (%zu error%s); nothing was changed",
-			      src.label, d.errors, d.errors == 1 ? "" : "s");
+		if (as_log) {
+			for (size_t i = 0; i < d.n; i++) {
+				const struct diag *g = &d.v[i];
+				char at[1024];
+
+				/* "at": the compiler-style location, to grep */
+				snprintf(at, sizeof(at), "%s:%u:%u", g->file,
+					 g->line, g->col);
+				cmd_log(g->level == DIAG_ERROR ? "error" : "warn",
+					g->message, json_pack(
+					"{s:s, s:s, s:i, s:i, s:s, s:s?, s:s}",
+					"at", at, "file", g->file, "line",
+					(int)g->line, "column", (int)g->col,
+					"code", g->code, "hint", g->hint,
+					"revision", src.revision));
+			}
+			cmd_log("error", "the source is invalid; nothing was "
+				"changed", json_pack("{s:s, s:I}", "revision",
+				src.revision, "errors", (json_int_t)d.errors));
+			rc = EXIT_ERROR;
+		} else {
+			cmd_print_diags(&d, FORMAT_TEXT);
+			rc = cmd_fail("%s is invalid (%zu error%s); nothing was "
+				      "changed", src.label, d.errors,
+				      d.errors == 1 ? "" : "s");
+		}
 	}
 	diags_release(&d);
 	source_release(&src);
@@ -226,6 +255,10 @@ cmd_source_args(struct source_opts *so, int argc, char **argv,
 		fputs(usage, stderr);
 		return -1;
 	}
+	if (!so->git && (so->ref || so->path)) {
+		cmd_fail("--ref and --path need --git");
+		return -1;
+	}
 	return 0;
 }
 
@@ -260,7 +293,7 @@ cmd_pass_open(struct cmd_pass *cp, const struct source_opts *so,
 	int rc;
 
 	memset(cp, 0, sizeof(*cp));
-	if ((rc = cmd_load_model(&cp->m, so)) != EXIT_OK)
+	if ((rc = cmd_load_model(&cp->m, so, 0)) != EXIT_OK)
 		return rc;
 	if (pass_open(&cp->pass, cp->m, command, &e) < 0) {
 		model_free(cp->m);

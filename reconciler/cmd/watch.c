@@ -91,6 +91,7 @@ struct watch {
 	char why[512];
 
 	double due;			/* monotonic time of a pending pass; 0 none */
+	double followup;		/* a second look after Docker events */
 	double next_resync;
 	int fetch_wanted;
 	int failures;
@@ -299,11 +300,8 @@ load(struct watch *w, struct model **m)
 		}
 		so.git = w->mirror;
 	}
-	if (cmd_load_model(m, &so) != EXIT_OK) {
-		cmd_log("error", "the source is invalid; the last good revision "
-			"stays applied", NULL);
-		return -1;
-	}
+	if (cmd_load_model(m, &so, 1) != EXIT_OK)
+		return -1;	/* logged; the last good revision stays applied */
 	return 0;
 }
 
@@ -606,6 +604,8 @@ cmd_watch(int argc, char **argv)
 
 		if (w.due && w.due < until)
 			until = w.due;
+		if (w.followup && w.followup < until)
+			until = w.followup;
 		timeout = until <= now ? 0 : (int)((until - now) * 1000) + 1;
 		fds[isig = nfds++] = (struct pollfd){ sp[0], POLLIN, 0 };
 		fds[iwake = nfds++] = (struct pollfd){ w.wake[0], POLLIN, 0 };
@@ -656,7 +656,10 @@ cmd_watch(int argc, char **argv)
 				w.ev_socket = NULL;
 				schedule(&w, 1, "docker");
 			} else if (r > 0) {
+				/* The engine may report a death before its
+				 * container list shows it: look again in 1 s. */
 				schedule(&w, 0.05, "docker");
+				w.followup = now_mono() + 1;
 			}
 		}
 		if (inote >= 0 && fds[inote].revents) {
@@ -664,6 +667,10 @@ cmd_watch(int argc, char **argv)
 			schedule(&w, 0, "push");
 		}
 		now = now_mono();
+		if (w.followup && now >= w.followup) {
+			w.followup = 0;
+			schedule(&w, 0, "docker");
+		}
 		if (now >= w.next_resync) {
 			w.next_resync = now + w.resync;
 			schedule(&w, 0, "resync");
@@ -682,7 +689,8 @@ cmd_watch(int argc, char **argv)
 		}
 	}
 	if (stopping)
-		cmd_log("info", "stopping: lock released", NULL);
+		cmd_log("info", w.leader ? "stopping: lock released" :
+			"stopping", NULL);
 out:
 	teardown(&w);
 	sigpipe_w = -1;

@@ -259,7 +259,8 @@ contains(const char *hay, const char *needle)
  * state with 400 (a network name made ambiguous by a twin). A host port
  * held by someone else (500 "port is already allocated" / "address
  * already in use") stays transient: it is often a container on its way
- * out, and a retry costs no health wait.
+ * out, and a retry costs no health wait. So does a 409 "removal ...
+ * already in progress".
  */
 static int
 is_transient(long status, const char *msg)
@@ -273,6 +274,9 @@ is_transient(long status, const char *msg)
 	/* Two networks of one name exist for a moment when two processes
 	 * create it at once; ensure_network removes the twin on retry. */
 	if (status == 429 || contains(msg, "is ambiguous"))
+		return 1;
+	/* Someone else (docker rm -f) is removing it: gone in a moment. */
+	if (status == 409 && contains(msg, "already in progress"))
 		return 1;
 	if (status < 500 || status == 501)
 		return 0;

@@ -255,7 +255,10 @@ plan_object(struct plan *p, const struct live_object *o,
 		return;
 	}
 
-	if (o->kind == LIVE_CONTAINER) {
+	/* A held rollout waits only while an older container serves: with
+	 * none left, trying again (at the pace of the passes) is better
+	 * than staying down. */
+	if (o->kind == LIVE_CONTAINER && l && l->running) {
 		for (size_t i = 0; i < rec->nrollouts; i++) {
 			const struct rec_rollout *f = &rec->rollouts[i];
 			char text[512];

@@ -10,9 +10,10 @@ state — containers, schemas, grants — and how long it took to get there:
 1. git push to a config repository with the hooks installed: an invalid
    push is refused with file:line:col; a valid one is converged within 2 s
    of the push finishing (the post-receive hook wakes the watcher);
-2. a saved file is converged, and an idle watcher uses ~0 CPU;
-3. a managed container removed by hand is recreated within 2 s (Docker
-   events);
+2. a saved file is converged, and an idle watcher uses ~0 CPU; a saved
+   file that breaks the source changes nothing and is reported;
+3. a managed container removed by hand, or killed, runs again within 2 s
+   (Docker events);
 4. two watchers on one platform: exactly one applies; kill -9 it and the
    other takes over at the next change;
 5. the webhook: signature, replay, size limit, and a pass it triggers
@@ -20,7 +21,8 @@ state — containers, schemas, grants — and how long it took to get there:
 6. /metrics parses with prometheus_client and its counters move;
 7. PostgreSQL down for a minute: the watcher stays up, /readyz says why,
    and it converges once the database is back;
-8. SIGTERM releases the lock and exits 0; SIGHUP reloads.
+8. SIGTERM releases the lock and exits 0; SIGHUP reloads;
+plus what is refused at start (exit 1, not a watcher that fails forever).
 
 Timings are printed (run with -s to see them). Every platform has its own
 name, prefix, port slice and site names (schemas are <site>_<env> in one
@@ -139,7 +141,6 @@ def test_saved_file_is_converged_and_idle_costs_nothing(services, pressctl, tmp_
         assert cgi_env(host_port(before)).get("WATCH_MARK") == "first"
 
         mark = w.mark()
-        t0 = time.monotonic()
         write_site(p, "wfile", ["one"], env={"WATCH_MARK": "second"})
         took, after = wait_until(lambda: converged_env(
             services, "wt-file-wfile-one", "wfile_one", {"WATCH_MARK": "second"}), 30)
@@ -161,6 +162,46 @@ def test_saved_file_is_converged_and_idle_costs_nothing(services, pressctl, tmp_
         print(f"idle: {cpu:.3f} s CPU in {wall:.1f} s")
         assert cpu < 0.3, f"the idle watcher used {cpu:.3f} s CPU in {wall:.0f} s"
         assert not w.reconciled(after=mark), "passes while idle" + w.describe()
+
+
+def test_invalid_edit_keeps_the_last_good_revision(services, pressctl, tmp_path):
+    """A saved file that breaks the source changes nothing: the diagnostic
+    (file:line:col) is logged, /readyz says why, the watcher keeps
+    watching, and the fix is converged."""
+    p = platform(services, pressctl, tmp_path, "wt-bad")
+    write_site(p, "wbad", ["one"], env={"WATCH_MARK": "first"})
+    name = "wt-bad-wbad-one"
+    with watching(pressctl, [p.src, *QUICK], watch_env(p), tmp_path, "bad") as w:
+        first = w.wait_reconciled(timeout=60)
+        before = running(services, name)
+        w.wait_quiet(0.5)
+        journal = p.journal_count()
+
+        path = write_site(p, "wbad", ["one"], env={"WATCH_MARK": "second"})
+        text = path.read_text().replace("stage: staging", "stage: stagng", 1)
+        path.write_text(text)
+        line = next(i for i, s in enumerate(text.splitlines(), 1) if "stagng" in s)
+        col = text.splitlines()[line - 1].index("stagng") + 1
+        w.wait_record(lambda r: "invalid" in str(r.get("message", "")), 10)
+        took, got = wait_until(lambda: (lambda r: r if r[0] == 503 else None)(w.readyz()), 5)
+        assert took is not None, f"/readyz answers {got} for an invalid source"
+        assert "invalid" in got[1], got
+        assert f"site.yaml:{line}:{col}" in w.log_text(), \
+            "the diagnostic's file:line:col is not in the log" + w.describe()
+        time.sleep(1)
+        assert running(services, name)["Id"] == before["Id"], "the container was touched"
+        assert p.journal_count() == journal, "an invalid source was acted upon"
+        assert w.alive()
+
+        mark = w.mark()
+        write_site(p, "wbad", ["one"], env={"WATCH_MARK": "second"})
+        took, _ = wait_until(lambda: converged_env(services, name, "wbad_one",
+                                                   {"WATCH_MARK": "second"}), 30)
+        assert took is not None, "the fixed source was not converged" + w.describe()
+        rec = w.wait_reconciled(after=mark)
+        assert rec["revision"] != first["revision"]
+        took, got = wait_until(lambda: w.readyz()[0] == 200, 5)
+        assert took is not None, f"/readyz still {w.readyz()} after the fix"
 
 
 # --- 3. a container removed by hand ---------------------------------------------------
@@ -241,7 +282,6 @@ def test_one_leader_applies_and_the_other_takes_over(services, pressctl, tmp_pat
 
         leader.kill9()
         mark = standby.mark()
-        t0 = time.monotonic()
         write_site(p, "wlead", ["one", "two"])
         took, _ = wait_until(
             lambda: converged_env(services, "wt-lead-wlead-two", "wlead_two"), 30)
@@ -406,7 +446,6 @@ def test_postgres_down_for_a_minute(services, pressctl, tmp_path):
         finally:
             if stopped:
                 restart_backend(services, "postgres")
-        t_up = time.monotonic()
         assert services.psql("SELECT 1") == "1"
         took, _ = wait_until(lambda: converged_env(
             services, "wt-pg-wpg-one", "wpg_one", {"WATCH_MARK": "after"})
@@ -417,9 +456,13 @@ def test_postgres_down_for_a_minute(services, pressctl, tmp_path):
         assert took < 35, f"took {took:.1f} s after PostgreSQL came back"
         assert w.alive()
         # It leads again for real: it holds the platform's lock.
+        locks = services.psql_rows(
+            "SELECT l.pid, a.application_name FROM pg_locks l "
+            "JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory'")
         proc = p.run("apply")
         assert proc.returncode == 1 and "being applied by another pressctl" in proc.stderr, \
-            "the watcher converged without holding the lock" + describe(proc)
+            (f"the watcher (pid {w.pid}) applies without holding the lock; advisory "
+             f"locks now: {locks}" + describe(proc))
 
 
 # --- 8. signals ---------------------------------------------------------------------------------
@@ -456,3 +499,39 @@ def test_sighup_reloads_and_sigterm_releases_the_lock(services, pressctl, tmp_pa
         assert proc.returncode == 0, "apply after the watcher stopped" + describe(proc)
         print(f"apply after SIGTERM: exit 0 in {elapsed:.2f} s")
         assert elapsed < 10, describe(proc)
+
+
+# --- the command line ------------------------------------------------------------------------
+
+def test_refuses_to_start_on_a_bad_command_line(pressctl, tmp_path):
+    """What cannot work is refused at start (exit 1, one message), not
+    logged at every pass of a watcher that runs forever."""
+    import socket
+    import subprocess
+    src = "examples/frappe"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cases = [
+            ([src, "--resync", "0s"], "--resync"),
+            ([src, "--debounce", "soon"], "--debounce"),
+            ([src, "--parallel", "0"], "--parallel"),
+            ([src, "--listen", "localhost"], "invalid listen address"),
+            ([src, "--listen", f"127.0.0.1:{port}"], "cannot listen on"),
+            ([src, "--webhook-secret", "hunter2"], "never the secret itself"),
+            ([src, "--webhook-secret", "env:PRESS_NO_SUCH_VARIABLE"], "PRESS_NO_SUCH_VARIABLE"),
+            ([tmp_path / "nonexistent"], "cannot watch"),
+            (["--git", tmp_path / "nonexistent.git", "--listen", "none"], "cannot open repository"),
+            ([src, "--ref", "main", "--listen", "none"], "--git"),
+            ([src, "--path", "x", "--listen", "none"], "--git"),
+        ]
+        for args, want in cases:
+            try:
+                proc = run(pressctl, "watch", *args, timeout=5)
+            except subprocess.TimeoutExpired as e:
+                raise AssertionError(f"`pressctl watch {' '.join(map(str, args))}` did not "
+                                     f"exit within 5 s: it should refuse to start "
+                                     f"(stderr: {e.stderr!r})") from None
+            assert proc.returncode == 1, describe(proc)
+            assert want in proc.stderr, f"no {want!r} in the error" + describe(proc)
