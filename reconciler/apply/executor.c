@@ -57,6 +57,15 @@ sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/* exponential backoff with jitter: 250 ms .. 4 s */
+static void
+backoff(struct worker *w, int attempt)
+{
+	long base = 250L << (attempt - 1 < 4 ? attempt - 1 : 4);
+
+	sleep_ms(base / 2 + (long)(rand_r(&w->seed) % (unsigned)base));
+}
+
 /* --- arguments an action needs --------------------------------------- */
 
 static void
@@ -195,12 +204,7 @@ call_driver(struct worker *w, const struct action *a, int *attempts,
 			break;
 		if (!e->transient || *attempts >= max)
 			break;
-		/* exponential backoff with jitter: 250 ms .. 4 s */
-		{
-			long base = 250L << (*attempts - 1 < 4 ? *attempts - 1 : 4);
-
-			sleep_ms(base / 2 + (long)(rand_r(&w->seed) % (unsigned)base));
-		}
+		backoff(w, *attempts);
 		if (w->h[di]) {		/* a fresh connection for the retry */
 			drv->close(w->h[di]);
 			w->h[di] = NULL;
@@ -263,23 +267,32 @@ record(struct exec *x, const struct action *a, struct err *e)
 	return 0;
 }
 
+/*
+ * One try of an action. *state_failed tells a failure of pressctl's own
+ * state (the journal, the record) from one of the driver call, which
+ * call_driver has retried already.
+ */
 static int
-run_action(struct worker *w, const struct action *a, struct err *e)
+run_once(struct worker *w, const struct action *a, int *state_failed,
+	 struct err *e)
 {
 	struct exec *x = w->x;
 	long long jid = 0;
 	int attempts = 1, rc;
 	struct err je;
 
+	*state_failed = 1;
 	if (state_journal_begin(x->p->state, x->run_id, x->p->model->revision,
 				action_verb(a), a->act.kind,
 				a->act.name ? a->act.name : a->env_id, a->env_id,
 				a->act.want ? a->act.want->hash : NULL, &jid, e) < 0)
 		return -1;
+	*state_failed = 0;
 	rc = a->type == ACT_DRIVER ? call_driver(w, a, &attempts, e) : 0;
-	if (rc == 0)
-		rc = record(x, a, e);
-	else if (a->act.kind == LIVE_CONTAINER && a->act.want && !e->transient &&
+	if (rc == 0 && (rc = record(x, a, e)) < 0)
+		*state_failed = 1;
+	else if (rc < 0 && a->act.kind == LIVE_CONTAINER && a->act.want &&
+		 !e->transient &&
 		 (a->act.op == OP_CREATE || a->act.op == OP_UPDATE))
 		/* No retry storm: a spec that failed for good (unhealthy, no
 		 * such image) waits for backoff or a change. */
@@ -288,6 +301,27 @@ run_action(struct worker *w, const struct action *a, struct err *e)
 	state_journal_end(x->p->state, jid, rc == 0 ? "done" : "failed",
 			  rc == 0 ? NULL : e->msg, attempts, &je);
 	return rc;
+}
+
+/*
+ * Run an action; when pressctl's own state is unreachable (PostgreSQL
+ * restarting), try the whole action again with backoff: every action is
+ * idempotent, and its journal intent comes first each time.
+ */
+static int
+run_action(struct worker *w, const struct action *a, struct err *e)
+{
+	int max = w->x->o->max_attempts > 0 ? w->x->o->max_attempts : 5;
+	int state_failed = 0;
+
+	for (int attempt = 1;; attempt++) {
+		int rc = run_once(w, a, &state_failed, e);
+
+		if (rc == 0 || !state_failed || !e->transient || attempt >= max ||
+		    (w->x->o->cancel && *w->x->o->cancel))
+			return rc;
+		backoff(w, attempt);
+	}
 }
 
 /* --- scheduling ---------------------------------------------------------- */

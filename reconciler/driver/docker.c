@@ -275,8 +275,11 @@ is_transient(long status, const char *msg)
 	 * create it at once; ensure_network removes the twin on retry. */
 	if (status == 429 || contains(msg, "is ambiguous"))
 		return 1;
-	/* Someone else (docker rm -f) is removing it: gone in a moment. */
-	if (status == 409 && contains(msg, "already in progress"))
+	/* Someone else (docker rm -f) is removing it: gone in a moment. An
+	 * engine shutting down fails to write its store ("failed to update
+	 * store ... no such file or directory"): it comes back. */
+	if ((status == 409 && contains(msg, "already in progress")) ||
+	    contains(msg, "failed to update store"))
 		return 1;
 	if (status < 500 || status == 501)
 		return 0;

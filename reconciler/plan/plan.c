@@ -386,13 +386,31 @@ plan_gone(struct plan *p, const char *env_id, enum action_reason why,
 }
 
 static int
-desired_container(const struct model *m, const char *name)
+cmp_name(const void *a, const void *b)
 {
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The desired containers' names, sorted, for desired_container(). */
+static const char **
+container_names(const struct model *m, size_t *n)
+{
+	const char **v = xcalloc(m->nobjects + 1, sizeof(*v));
+	size_t k = 0;
+
 	for (size_t i = 0; i < m->nobjects; i++)
-		if (m->objects[i].kind == LIVE_CONTAINER &&
-		    strcmp(m->objects[i].name, name) == 0)
-			return 1;
-	return 0;
+		if (m->objects[i].kind == LIVE_CONTAINER)
+			v[k++] = m->objects[i].name;
+	if (k > 1)
+		qsort(v, k, sizeof(*v), cmp_name);
+	*n = k;
+	return v;
+}
+
+static int
+desired_container(const char **names, size_t n, const char *name)
+{
+	return bsearch(&name, names, n, sizeof(*names), cmp_name) != NULL;
 }
 
 static int
@@ -406,8 +424,9 @@ plan_build(struct plan *out, const struct model *m, const struct recorded *rec,
 	   const struct live *live, time_t now, const struct plan_filter *only,
 	   struct err *e)
 {
-	size_t nrecs;
+	size_t nrecs, ncnames;
 	struct env_rec *recs = recorded_envs(rec, &nrecs);
+	const char **cnames = container_names(m, &ncnames);
 	const struct environment *cur = NULL;
 	struct env_ids ids = { 0 };
 	int reviving = 0;
@@ -447,6 +466,23 @@ plan_build(struct plan *out, const struct model *m, const struct recorded *rec,
 		plan_object(out, o, rec, live, now, &ids, reviving);
 	}
 
+	/* Containers still recorded for a declared environment but no longer
+	 * desired: fewer replicas, or one replica where there were several
+	 * ("<name>" and "<name>-<n>" swap). */
+	for (size_t i = 0; i < rec->nres; i++) {
+		const struct rec_resource *r = &rec->res[i];
+		struct action *a;
+
+		if (r->kind != LIVE_CONTAINER || desired_container(cnames, ncnames, r->name) ||
+		    !wanted(m, rec, recs, nrecs, r->env_id, now) ||
+		    !selected(only, m, r->env_id))
+			continue;
+		a = add(out, ACT_DRIVER, OP_REMOVE, LIVE_CONTAINER, r->name,
+			r->env_id, WHY_CHANGED, 1);
+		a->act.have = live_find(live, LIVE_CONTAINER, r->name);
+		a->detail = xstrdup("replicas changed");
+	}
+
 	/* Recorded environments no longer desired. */
 	for (size_t i = 0; i < nrecs; i++) {
 		const struct environment *env = model_find_env(m, recs[i].id);
@@ -464,7 +500,7 @@ plan_build(struct plan *out, const struct model *m, const struct recorded *rec,
 		const struct live_item *l = &live->v[i];
 		struct action *a;
 
-		if (l->kind != LIVE_CONTAINER || desired_container(m, l->name) ||
+		if (l->kind != LIVE_CONTAINER || desired_container(cnames, ncnames, l->name) ||
 		    recorded_find(rec, LIVE_CONTAINER, l->name) ||
 		    !selected(only, m, l->env_id))
 			continue;
@@ -472,6 +508,7 @@ plan_build(struct plan *out, const struct model *m, const struct recorded *rec,
 			l->env_id, WHY_ORPHAN, 1);
 		a->act.have = l;
 	}
+	free(cnames);
 	free(recs);
 	return 0;
 }

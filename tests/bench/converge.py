@@ -176,7 +176,7 @@ def timed_once(args, label, cmd, target):
     if rc != 0:
         sys.stderr.write(text[-6000:])
         print("%s: FAILED: '%s' exited with status %d"
-              % (label, " ".join(map(str, cmd)), rc), file=sys.stderr)
+              % (label, " ".join([args.pressctl, *map(str, cmd)]), rc), file=sys.stderr)
         sys.exit(1)
     print("%s: %.2f s (target %.0f s, ratio %.2f), peak RSS %.0f MiB [1 run]"
           % (label, elapsed, target, elapsed / target, maxrss / 1024.0), flush=True)

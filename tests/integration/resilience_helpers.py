@@ -16,8 +16,8 @@ name.
 
 import os
 import random
+import shutil
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -207,11 +207,6 @@ def kill9(proc):
 
 # --- live state ----------------------------------------------------------------
 
-def sql_list(names):
-    return "ARRAY[" + ",".join("'" + n.replace("'", "''") + "'" for n in names) + "]::text[]" \
-        if names else "ARRAY[]::text[]"
-
-
 class Live:
     """A snapshot of what one platform has live and recorded."""
 
@@ -329,18 +324,6 @@ def remove_platform_containers(services, name):
         services.docker("rm", "-f", *names, check=False, timeout=300)
 
 
-def wait_port(port, timeout=60.0, host="127.0.0.1"):
-    """Wait until host:port accepts a TCP connection."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((host, port), timeout=1):
-                return True
-        except OSError:
-            time.sleep(0.1)
-    return False
-
-
 def rng(seed_name):
     """A random.Random seeded from PRESS_TEST_SEED (printed) or the time."""
     seed = int(os.environ.get("PRESS_TEST_SEED", "0")) or int(time.time() * 1000) % 10**9
@@ -409,19 +392,29 @@ def stop_backend(services, backend):
     return pid
 
 
+def wait_gone(pid, grace):
+    """Wait up to grace seconds for a process to end, then SIGKILL it."""
+    deadline = time.monotonic() + grace
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _alive(pid):
+        _signal(pid, signal.SIGKILL)
+        while _alive(pid):
+            time.sleep(0.05)
+
+
 def restart_backend(services, backend, pid=None, containers=()):
     """Wait for a stopped backend's process to end, then start the services
     again as the session started them; for Docker, start again any of the
     containers (of every platform) that ran before and do not now."""
     if pid:
-        grace = 90 if backend == "docker" else 10
-        deadline = time.monotonic() + grace
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if _alive(pid):
-            _signal(pid, signal.SIGKILL)
-            while _alive(pid):
-                time.sleep(0.1)
+        wait_gone(pid, 90 if backend == "docker" else 10)
+    if backend == "docker":
+        # services.sh truncates the engine's log when it starts it: keep
+        # the log of the shutdown next to it.
+        log = services.dir / "logs" / "dockerd.log"
+        if log.exists():
+            shutil.copyfile(log, log.with_name(f"dockerd.{int(time.time())}.log"))
     t0 = time.monotonic()
     proc = subprocess.run([str(SERVICES_SH), "start", str(services.dir)],
                           env=services.script_env(), capture_output=True, text=True,

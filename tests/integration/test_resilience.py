@@ -20,6 +20,7 @@ at the end. Timings are printed (pytest -s shows them).
 import json
 import os
 import re
+import signal
 import time
 
 import pytest
@@ -89,7 +90,8 @@ def wait_until(pred, timeout, step=0.05):
 
 def done_lines(proc, kind=None):
     """Actions the background pressctl reported done so far."""
-    text = open(proc.err_file.name, encoding="utf-8", errors="replace").read()
+    with open(proc.err_file.name, encoding="utf-8", errors="replace") as f:
+        text = f.read()
     return [j for j in log_lines(text) if j.get("outcome") == "done"
             and (kind is None or j.get("kind") == kind)]
 
@@ -148,9 +150,291 @@ def test_lock_second_apply_is_refused_and_wait_waits(platform, services):
     converged(px, services, envs)
 
 
+# --- 7. kill -9 at a random moment ------------------------------------------------
+
+CRASH_ENVS = 50
+
+
+class CrashPlatform:
+    """The desired state of the crash test and how it changes per trial.
+
+    A "mixed" trial revives the environments removed at random last time
+    (their containers come back), removes the new ones of last time (for
+    good: their data stays soft-deleted) and 3 others, adds 2 new ones
+    (role, schema, bucket, container) and flips the image of 6 others
+    (blue/green updates): creates, updates and revivals run first (phase
+    0), the removals and soft deletes after them (phase 1).
+
+    A "removals" trial only removes 5 environments (containers stopped and
+    removed, soft deletes recorded): an apply that is all phase 1, so
+    that kills land in deletes too. The next trial revives them."""
+
+    def __init__(self, token, rnd):
+        self.token, self.rnd = token, rnd
+        self.desired = {e.id: e for e in R.make_envs(token, CRASH_ENVS)}
+        self.kept = {}
+        self.prev_removed, self.prev_new = [], []
+        self.serial = 0
+
+    def mutate(self, shape):
+        rnd = self.rnd
+        if shape == "removals":
+            old = [i for i in sorted(self.desired) if i not in self.prev_new]
+            removed, new = rnd.sample(old, 5), []
+            for i in removed:
+                self.kept[i] = self.desired.pop(i)
+            self.prev_removed += removed
+            return
+        for i in self.prev_removed:             # revive
+            self.desired[i] = self.kept.pop(i)
+        old = [i for i in sorted(self.desired)
+               if i not in self.prev_removed and i not in self.prev_new]
+        removed = rnd.sample(old, 3)
+        for i in removed + self.prev_new:
+            self.kept[i] = self.desired.pop(i)
+        new = []
+        for _ in range(2):
+            self.serial += 1
+            e = Env(f"{self.token}s{self.serial % 10:02d}", f"n{self.serial:02d}",
+                    rnd.choice([R.IMAGE1, R.IMAGE2]))
+            self.desired[e.id] = e
+            new.append(e.id)
+        for i in rnd.sample([i for i in sorted(self.desired) if i not in new], 6):
+            e = self.desired[i]
+            e.image = R.IMAGE2 if e.image == R.IMAGE1 else R.IMAGE1
+        self.prev_removed, self.prev_new = removed, new
+
+    def envs(self):
+        return [self.desired[i] for i in sorted(self.desired)]
+
+
+def test_kill9_at_random_moments_then_apply_converges(platform, services):
+    trials = int(os.environ.get("PRESS_CRASH_TRIALS", "22"))
+    rnd = R.rng("crash")
+    px = platform("rsk", "res-crash", 2 * (CRASH_ENVS + 12) + 20)
+    cp = CrashPlatform("rsk", rnd)
+    t_test = time.monotonic()
+
+    write(px, services, cp.envs(), timeout=5)
+    full = px.apply()
+    assert full.returncode == 0, helpers.describe(full)
+    converged(px, services, cp.envs(), cp.kept.values())
+    print(f"\ncrash: full apply of {CRASH_ENVS} environments: {full.seconds:.1f} s")
+
+    # One trial of each shape is not killed: it measures how long such an
+    # apply takes.
+    took = {}
+    for shape in ("mixed", "removals"):
+        cp.mutate(shape)
+        write(px, services, cp.envs(), timeout=5)
+        t0 = px.apply()
+        assert t0.returncode == 0, helpers.describe(t0)
+        converged(px, services, cp.envs(), cp.kept.values())
+        took[shape] = t0.seconds
+        print(f"crash: a '{shape}' trial's apply takes {t0.seconds:.1f} s")
+
+    # Two mixed trials, then one of removals. Per shape, stratified delays
+    # over [0, 1.2 x its apply time]: every phase of an apply (load, lock,
+    # observe, creates, blue/green rollouts, deletes, the run's end, and a
+    # few just after it) gets kills, in random order.
+    shapes = [("mixed", "mixed", "removals")[i % 3] for i in range(trials)]
+    delays = []
+    for shape in ("mixed", "removals"):
+        k = shapes.count(shape)
+        d = [(i + rnd.random()) / k * 1.2 * took[shape] for i in range(k)]
+        rnd.shuffle(d)
+        delays.append(d)
+    delays = [delays[0].pop() if s == "mixed" else delays[1].pop() for s in shapes]
+
+    outcomes = {"finished before the kill": 0, "killed before its run began": 0,
+                "killed mid-apply": 0}
+    open_intents_total = 0
+    recovery_times = []
+    for n, (shape, delay) in enumerate(zip(shapes, delays), 1):
+        cp.mutate(shape)
+        envs = cp.envs()
+        write(px, services, envs, timeout=5)
+        before = R.runs(services, px.name)
+
+        proc = px.start("apply", px.config)
+        time.sleep(max(0.0, delay - (time.monotonic() - proc.t0)))
+        exited = proc.poll() is not None
+        rc, out, err, _ = R.kill9(proc)
+        after_kill = R.runs(services, px.name)
+        new_runs = [i for i in after_kill if i not in before]
+        killed = [i for i in new_runs if after_kill[i] == "running"]
+        intents = {}
+        if killed:
+            intents = {int(r[0]): r[1:] for r in services.psql_rows(
+                "SELECT id, run_id, action, kind, target FROM pressctl.journal "
+                f"WHERE run_id IN ({','.join(map(str, killed))}) AND state = 'intent'")}
+        if exited:
+            what = "finished before the kill"
+            assert rc == 0, f"trial {n}: apply failed without a kill" + \
+                R.describe_bg(proc.args_text, rc, out, err)
+        elif killed:
+            what = "killed mid-apply"
+        else:
+            what = "killed before its run began"
+        outcomes[what] += 1
+        open_intents_total += len(intents)
+
+        rec = px.apply()
+        recovery_times.append(rec.seconds)
+        print(f"crash: trial {n:2d} ({shape}): kill after {delay:4.2f} s: {what}"
+              + (f" (run {killed[0]}, {len(intents)} open intents: "
+                 f"{sorted({v[1] + ' ' + v[2] for v in intents.values()})})" if killed else "")
+              + f"; recovery apply {rec.seconds:.1f} s")
+        assert rec.returncode == 0, (f"trial {n}: the apply after kill -9 at "
+                                     f"{delay:.2f} s did not converge"
+                                     + helpers.describe(rec))
+        if killed:
+            assert "interrupted" in rec.stderr, (
+                f"trial {n}: the next apply should say that run {killed} was "
+                "interrupted" + helpers.describe(rec))
+        status = R.runs(services, px.name)
+        for i in killed:
+            assert status[i] == "interrupted", (
+                f"trial {n}: run {i} killed mid-apply is {status[i]!r}, not 'interrupted'")
+        if intents:
+            still = {int(r[0]) for r in services.psql_rows(
+                "SELECT id FROM pressctl.journal "
+                f"WHERE id IN ({','.join(map(str, intents))}) AND state = 'intent'")}
+            assert still == set(intents), (
+                f"trial {n}: the interrupted intents must stay in the journal: "
+                f"{sorted(set(intents) - still)} changed")
+            shown = {tuple(r) for r in R.journal_interrupted(services, px.name)}
+            assert {(str(v[0]), *v[1:]) for v in intents.values()} <= shown
+        converged(px, services, envs, cp.kept.values())
+
+    elapsed = time.monotonic() - t_test
+    print(f"crash: {trials} trials: {outcomes}; {open_intents_total} open intents "
+          f"left by killed runs; recovery applies median "
+          f"{sorted(recovery_times)[len(recovery_times) // 2]:.1f} s; "
+          f"test {elapsed:.0f} s")
+    assert outcomes["killed mid-apply"] >= trials // 2, (
+        f"too few kills landed mid-apply to mean anything: {outcomes}")
+    assert open_intents_total > 0, "no kill left an open intent in the journal"
+    assert R.journal_interrupted(services, px.name), \
+        "the journal shows no intents of interrupted runs"
+
+
+# --- 8. backends going away ----------------------------------------------------------
+
+BACKEND_WORD = {"postgres": "PostgreSQL", "s3": "S3", "docker": "Docker"}
+
+
+@pytest.mark.parametrize("backend", ["s3", "postgres", "docker"])
+def test_backend_goes_away_during_apply(platform, services, backend):
+    tok = {"postgres": "rsbp", "s3": "rsbs", "docker": "rsbd"}[backend]
+    px = platform(tok, f"res-{backend}", 60)
+    envs = R.make_envs(tok, 20)
+    if backend == "postgres":
+        # PostgreSQL holds both the sites' roles and schemas and pressctl's
+        # own state (journal, resources). Its role and schema actions take
+        # milliseconds; what an apply does most of its time is record
+        # container rollouts in the state. So the environments' roles,
+        # schemas and buckets exist first (replicas: 0), and PostgreSQL
+        # goes away while the apply starts their 20 containers and records
+        # them: deterministic, whichever action is in flight.
+        for e in envs:
+            e.replicas = 0
+        write(px, services, envs, timeout=5)
+        pre = px.apply()
+        assert pre.returncode == 0, helpers.describe(pre)
+        for e in envs:
+            e.replicas = 1
+    write(px, services, envs, timeout=5)
+    word = BACKEND_WORD[backend]
+    others = R.running_containers(services) if backend == "docker" else []
+
+    proc = px.start("apply", px.config)
+    stopped = None
+    try:
+        # Stop the backend once the apply is well under way (for Docker,
+        # once containers are being created).
+        def under_way():
+            done = done_lines(proc)
+            return proc.poll() is not None or (
+                len(done) >= (3 if backend == "postgres" else 8)
+                and (backend == "s3" or any(j["kind"] == "container" for j in done)))
+        assert wait_until(under_way, 120)
+        assert proc.poll() is None, (
+            "the apply ended before the backend could be stopped: inconclusive"
+            + R.describe_bg(proc.args_text, *R.finish(proc)[:3]))
+        if backend == "docker":
+            # dockerd stops its listener at SIGTERM but keeps serving the
+            # connections already open (pressctl's workers keep theirs
+            # alive) while it stops every container, for up to 10 s or
+            # more: the apply might finish before the engine is gone. So
+            # the apply is frozen while the engine shuts down and resumes
+            # facing no engine at all.
+            os.kill(proc.pid, signal.SIGSTOP)
+            try:
+                stopped = R.stop_backend(services, backend)
+                R.wait_gone(stopped, 90)
+            finally:
+                os.kill(proc.pid, signal.SIGCONT)
+        else:
+            stopped = R.stop_backend(services, backend)
+        t_stop = time.monotonic()
+        rc, out, err, secs = R.finish(proc, timeout=900)
+        since_stop = time.monotonic() - t_stop
+    finally:
+        if proc.poll() is None:
+            R.kill9(proc)
+        R.restart_backend(services, backend, stopped, others)
+    print(f"\n{backend}: apply exit {rc} after {secs:.1f} s, "
+          f"{since_stop:.1f} s after the backend was stopped")
+
+    problems = []
+    errors = [j.get("error", "") for j in log_lines(err) if j.get("outcome") == "failed"]
+    errors += [line for line in err.splitlines() if line.startswith("pressctl: error")]
+    if rc not in (1, 4):
+        problems.append(f"apply exited {rc}, want 1 or 4 (failed actions)")
+    if not any(word in e for e in errors):
+        problems.append(f"no error names {word}")
+    if since_stop < MIN_RETRY_SECONDS:
+        problems.append(
+            f"apply gave up {since_stop:.2f} s after {word} went away: a transient "
+            f"error retried {MAX_ATTEMPTS} times with backoff takes at least "
+            f"{MIN_RETRY_SECONDS} s (no retry?)")
+    run_id = re.search(r"\(run (\d+)\)", out)
+    if backend != "postgres":
+        # The journal (in PostgreSQL, which stayed up) holds the attempts.
+        rows = services.psql_rows(
+            "SELECT attempts, error FROM pressctl.journal j JOIN pressctl.runs r "
+            f"ON r.id = j.run_id WHERE r.platform = '{px.name}' AND j.state = 'failed'"
+            + (f" AND r.id = {run_id.group(1)}" if run_id else ""))
+        retried = [e for a, e in rows if int(a) >= MAX_ATTEMPTS and word in e]
+        if not retried:
+            problems.append(f"no failed action of the journal shows {MAX_ATTEMPTS} "
+                            f"attempts with an error naming {word}: {rows[:5]}")
+
+    # Nothing half-recorded: every state row has its live object.
+    live = R.Live(services, px.name, px.prefix, tok)
+    orphan_rows = sorted(set(live.resources) - live.live_set())
+    if orphan_rows:
+        problems.append(f"pressctl.resources rows without a live object: {orphan_rows}")
+
+    again = px.apply()
+    print(f"{backend}: apply after the restart: exit {again.returncode}, {again.seconds:.1f} s")
+    if again.returncode != 0:
+        problems.append("apply after the backend came back did not exit 0"
+                        + helpers.describe(again))
+    else:
+        try:
+            converged(px, services, envs)
+        except AssertionError as e:
+            problems.append(str(e))
+    assert not problems, (f"{backend} went away during an apply:\n  - "
+                          + "\n  - ".join(problems)
+                          + R.describe_bg(proc.args_text, rc, out, err))
+
+
 # --- --parallel 1 and 8 ---------------------------------------------------------
 
-def normalized_state(services, px, kept_ids=()):
+def normalized_state(services, px):
     """The live and recorded state of a platform with its token replaced by
     'T', for comparing two platforms built alike."""
     tok, name = px.token, px.name
@@ -234,250 +518,3 @@ def test_parallel_1_and_8_reach_the_same_state(platform, services):
     # Equal, and also right: each converged (replicas 2 -> 1 and 1 -> 2
     # included).
     assert not problems, "\n".join(problems)
-
-
-# --- 7. kill -9 at a random moment ------------------------------------------------
-
-CRASH_ENVS = 50
-
-
-class CrashPlatform:
-    """The desired state of the crash test and how it changes per trial:
-    image flips (blue/green updates), removals (soft deletes: containers
-    removed), revivals of the previous trial's removals (containers back),
-    and brand-new environments (role, schema, bucket, container)."""
-
-    def __init__(self, token, rnd):
-        self.token, self.rnd = token, rnd
-        self.desired = {e.id: e for e in R.make_envs(token, CRASH_ENVS)}
-        self.kept = {}
-        self.prev_removed, self.prev_new = [], []
-        self.serial = 0
-
-    def mutate(self, flips=6, removes=3, news=2):
-        """Revive the environments removed at random last time, remove the
-        new ones of last time (for good: their data stays soft-deleted)
-        and `removes` others, add `news` new ones, flip the image of
-        `flips` others. The number of environments stays the same."""
-        rnd = self.rnd
-        for i in self.prev_removed:             # revive
-            self.desired[i] = self.kept.pop(i)
-        old = [i for i in sorted(self.desired)
-               if i not in self.prev_removed and i not in self.prev_new]
-        removed = rnd.sample(old, removes)
-        for i in removed + self.prev_new:
-            self.kept[i] = self.desired.pop(i)
-        new = []
-        for _ in range(news):
-            self.serial += 1
-            e = Env(f"{self.token}s{self.serial % 10:02d}", f"n{self.serial:02d}",
-                    rnd.choice([R.IMAGE1, R.IMAGE2]))
-            self.desired[e.id] = e
-            new.append(e.id)
-        for i in rnd.sample([i for i in sorted(self.desired) if i not in new], flips):
-            e = self.desired[i]
-            e.image = R.IMAGE2 if e.image == R.IMAGE1 else R.IMAGE1
-        self.prev_removed, self.prev_new = removed, new
-
-    def envs(self):
-        return [self.desired[i] for i in sorted(self.desired)]
-
-
-def test_kill9_at_random_moments_then_apply_converges(platform, services):
-    trials = int(os.environ.get("PRESS_CRASH_TRIALS", "22"))
-    rnd = R.rng("crash")
-    px = platform("rsk", "res-crash", 2 * (CRASH_ENVS + 12) + 20)
-    cp = CrashPlatform("rsk", rnd)
-    t_test = time.monotonic()
-
-    write(px, services, cp.envs(), timeout=5)
-    full = px.apply()
-    assert full.returncode == 0, helpers.describe(full)
-    converged(px, services, cp.envs(), cp.kept.values())
-    print(f"\ncrash: full apply of {CRASH_ENVS} environments: {full.seconds:.1f} s")
-
-    # Trial 0 is not killed: it measures how long a trial's apply takes.
-    cp.mutate()
-    write(px, services, cp.envs(), timeout=5)
-    t0 = px.apply()
-    assert t0.returncode == 0, helpers.describe(t0)
-    converged(px, services, cp.envs(), cp.kept.values())
-    t_trial = t0.seconds
-    print(f"crash: a trial's apply (6 image flips, 5 removals, 3 revivals, "
-          f"2 new environments) takes {t_trial:.1f} s; kill delays 0..{t_trial:.1f} s")
-
-    # Stratified delays over [0, t_trial]: every phase of an apply (load,
-    # lock, observe, creates, blue/green rollouts, deletes, the run's end)
-    # gets kills, in random order.
-    delays = [(i + rnd.random()) / trials * t_trial for i in range(trials)]
-    rnd.shuffle(delays)
-    outcomes = {"finished before the kill": 0, "killed before its run began": 0,
-                "killed mid-apply": 0}
-    open_intents_total = 0
-    recovery_times = []
-    for n, delay in enumerate(delays, 1):
-        cp.mutate()
-        envs = cp.envs()
-        write(px, services, envs, timeout=5)
-        before = R.runs(services, px.name)
-
-        proc = px.start("apply", px.config)
-        time.sleep(max(0.0, delay - (time.monotonic() - proc.t0)))
-        exited = proc.poll() is not None
-        rc, out, err, _ = R.kill9(proc)
-        after_kill = R.runs(services, px.name)
-        new_runs = [i for i in after_kill if i not in before]
-        killed = [i for i in new_runs if after_kill[i] == "running"]
-        intents = {}
-        if killed:
-            intents = {int(r[0]): r[1:] for r in services.psql_rows(
-                "SELECT id, run_id, action, kind, target FROM pressctl.journal "
-                f"WHERE run_id IN ({','.join(map(str, killed))}) AND state = 'intent'")}
-        if exited:
-            what = "finished before the kill"
-            assert rc == 0, f"trial {n}: apply failed without a kill" + \
-                R.describe_bg(proc.args_text, rc, out, err)
-        elif killed:
-            what = "killed mid-apply"
-        else:
-            what = "killed before its run began"
-        outcomes[what] += 1
-        open_intents_total += len(intents)
-
-        rec = px.apply()
-        recovery_times.append(rec.seconds)
-        print(f"crash: trial {n:2d}: kill after {delay:4.2f} s: {what}"
-              + (f" (run {killed[0]}, {len(intents)} open intents: "
-                 f"{sorted({v[1] + ' ' + v[2] for v in intents.values()})})" if killed else "")
-              + f"; recovery apply {rec.seconds:.1f} s")
-        assert rec.returncode == 0, (f"trial {n}: the apply after kill -9 at "
-                                     f"{delay:.2f} s did not converge"
-                                     + helpers.describe(rec))
-        if killed:
-            assert "interrupted" in rec.stderr, (
-                f"trial {n}: the next apply should say that run {killed} was "
-                "interrupted" + helpers.describe(rec))
-        status = R.runs(services, px.name)
-        for i in killed:
-            assert status[i] == "interrupted", (
-                f"trial {n}: run {i} killed mid-apply is {status[i]!r}, not 'interrupted'")
-        if intents:
-            still = {int(r[0]) for r in services.psql_rows(
-                "SELECT id FROM pressctl.journal "
-                f"WHERE id IN ({','.join(map(str, intents))}) AND state = 'intent'")}
-            assert still == set(intents), (
-                f"trial {n}: the interrupted intents must stay in the journal: "
-                f"{sorted(set(intents) - still)} changed")
-            shown = {tuple(r) for r in R.journal_interrupted(services, px.name)}
-            assert {(str(v[0]), *v[1:]) for v in intents.values()} <= shown
-        converged(px, services, envs, cp.kept.values())
-
-    elapsed = time.monotonic() - t_test
-    print(f"crash: {trials} trials: {outcomes}; {open_intents_total} open intents "
-          f"left by killed runs; recovery applies median "
-          f"{sorted(recovery_times)[len(recovery_times) // 2]:.1f} s; "
-          f"test {elapsed:.0f} s")
-    assert outcomes["killed mid-apply"] >= trials // 2, (
-        f"too few kills landed mid-apply to mean anything: {outcomes}")
-    assert open_intents_total > 0, "no kill left an open intent in the journal"
-    assert R.journal_interrupted(services, px.name), \
-        "the journal shows no intents of interrupted runs"
-
-
-# --- 8. backends going away ----------------------------------------------------------
-
-BACKEND_WORD = {"postgres": "PostgreSQL", "s3": "S3", "docker": "Docker"}
-
-
-@pytest.mark.parametrize("backend", ["postgres", "s3", "docker"])
-def test_backend_goes_away_during_apply(platform, services, backend):
-    tok = {"postgres": "rsbp", "s3": "rsbs", "docker": "rsbd"}[backend]
-    px = platform(tok, f"res-{backend}", 60)
-    envs = R.make_envs(tok, 20)
-    if backend == "postgres":
-        # PostgreSQL holds both the sites' roles and schemas and pressctl's
-        # own state (journal, resources). Its role and schema actions take
-        # milliseconds; what an apply does most of its time is record
-        # container rollouts in the state. So the environments' roles,
-        # schemas and buckets exist first (replicas: 0), and PostgreSQL
-        # goes away while the apply starts their 20 containers and records
-        # them: deterministic, whichever action is in flight.
-        for e in envs:
-            e.replicas = 0
-        write(px, services, envs, timeout=5)
-        pre = px.apply()
-        assert pre.returncode == 0, helpers.describe(pre)
-        for e in envs:
-            e.replicas = 1
-    write(px, services, envs, timeout=5)
-    word = BACKEND_WORD[backend]
-    others = R.running_containers(services) if backend == "docker" else []
-
-    proc = px.start("apply", px.config)
-    stopped = None
-    try:
-        # Stop the backend once the apply is well under way (for Docker,
-        # once containers are being created).
-        def under_way():
-            done = done_lines(proc)
-            return proc.poll() is not None or (
-                len(done) >= (3 if backend == "postgres" else 8)
-                and (backend == "s3" or any(j["kind"] == "container" for j in done)))
-        assert wait_until(under_way, 120)
-        assert proc.poll() is None, (
-            "the apply ended before the backend could be stopped: inconclusive"
-            + R.describe_bg(proc.args_text, *R.finish(proc)[:3]))
-        t_stop = time.monotonic()
-        stopped = R.stop_backend(services, backend)
-        rc, out, err, secs = R.finish(proc, timeout=900)
-        since_stop = time.monotonic() - t_stop
-    finally:
-        if proc.poll() is None:
-            R.kill9(proc)
-        R.restart_backend(services, backend, stopped, others)
-    print(f"\n{backend}: apply exit {rc} after {secs:.1f} s, "
-          f"{since_stop:.1f} s after the backend was stopped")
-
-    problems = []
-    errors = [j.get("error", "") for j in log_lines(err) if j.get("outcome") == "failed"]
-    errors += [line for line in err.splitlines() if line.startswith("pressctl: error")]
-    if rc not in (1, 4):
-        problems.append(f"apply exited {rc}, want 1 or 4 (failed actions)")
-    if not any(word in e for e in errors):
-        problems.append(f"no error names {word}")
-    if since_stop < MIN_RETRY_SECONDS:
-        problems.append(
-            f"apply gave up {since_stop:.2f} s after {word} went away: a transient "
-            f"error retried {MAX_ATTEMPTS} times with backoff takes at least "
-            f"{MIN_RETRY_SECONDS} s (no retry?)")
-    run_id = re.search(r"\(run (\d+)\)", out)
-    if backend != "postgres":
-        # The journal (in PostgreSQL, which stayed up) holds the attempts.
-        rows = services.psql_rows(
-            "SELECT attempts, error FROM pressctl.journal j JOIN pressctl.runs r "
-            f"ON r.id = j.run_id WHERE r.platform = '{px.name}' AND j.state = 'failed'"
-            + (f" AND r.id = {run_id.group(1)}" if run_id else ""))
-        retried = [e for a, e in rows if int(a) >= MAX_ATTEMPTS and word in e]
-        if not retried:
-            problems.append(f"no failed action of the journal shows {MAX_ATTEMPTS} "
-                            f"attempts with an error naming {word}: {rows[:5]}")
-
-    # Nothing half-recorded: every state row has its live object.
-    live = R.Live(services, px.name, px.prefix, tok)
-    orphan_rows = sorted(set(live.resources) - live.live_set())
-    if orphan_rows:
-        problems.append(f"pressctl.resources rows without a live object: {orphan_rows}")
-
-    again = px.apply()
-    print(f"{backend}: apply after the restart: exit {again.returncode}, {again.seconds:.1f} s")
-    if again.returncode != 0:
-        problems.append("apply after the backend came back did not exit 0"
-                        + helpers.describe(again))
-    else:
-        try:
-            converged(px, services, envs)
-        except AssertionError as e:
-            problems.append(str(e))
-    assert not problems, (f"{backend} went away during an apply:\n  - "
-                          + "\n  - ".join(problems)
-                          + R.describe_bg(proc.args_text, rc, out, err))
