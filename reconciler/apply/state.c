@@ -20,6 +20,7 @@
 
 #include <libpq-fe.h>
 
+#include "../driver/pgutil.h"
 #include "../util/hash.h"
 #include "../util/strbuf.h"
 
@@ -160,71 +161,14 @@ quiet(void *arg, const char *message)
 	(void)message;
 }
 
-/* libpq's message without newlines; see clean_msg in driver/postgres.c
- * (secrets, when given, are replaced by "***"). */
+/* pg_clean_msg with up to two secrets (a password, a DSN). */
 static void
 clean_msg(char *buf, size_t n, const char *msg, const char *secret1,
 	  const char *secret2)
 {
 	const char *secrets[2] = { secret1, secret2 };
-	size_t w = 0;
 
-	if (!msg || !*msg)
-		msg = "unknown error";
-	while (*msg && w + 1 < n) {
-		size_t skip = 0;
-
-		for (size_t i = 0; i < 2; i++) {
-			size_t l = secrets[i] ? strlen(secrets[i]) : 0;
-
-			if (l >= 4 && strncmp(msg, secrets[i], l) == 0) {
-				skip = l;
-				break;
-			}
-		}
-		if (skip) {
-			for (const char *s = "***"; *s && w + 1 < n; s++)
-				buf[w++] = *s;
-			msg += skip;
-			continue;
-		}
-		if (*msg == '\n' || *msg == '\r') {
-			while (*msg == '\n' || *msg == '\r' || *msg == ' ' ||
-			       *msg == '\t')
-				msg++;
-			if (*msg && w + 3 < n) {
-				buf[w++] = ';';
-				buf[w++] = ' ';
-			}
-			continue;
-		}
-		buf[w++] = *msg++;
-	}
-	buf[w] = '\0';
-}
-
-static int
-transient_state(PGconn *c, const char *state, const char *primary)
-{
-	static const char *const codes[] = {
-		"57P01", "57P02", "57P03", "40001",
-		"40P01", "53300", "57014", "55P03"
-	};
-
-	if (!c || PQstatus(c) == CONNECTION_BAD)
-		return 1;
-	if (!state)
-		return 0;
-	if (strncmp(state, "08", 2) == 0)
-		return 1;
-	/* Concurrent DDL on one catalog row (someone else's GRANT). */
-	if (strcmp(state, "XX000") == 0 && primary &&
-	    strcmp(primary, "tuple concurrently updated") == 0)
-		return 1;
-	for (size_t i = 0; i < sizeof(codes) / sizeof(*codes); i++)
-		if (strcmp(state, codes[i]) == 0)
-			return 1;
-	return 0;
+	pg_clean_msg(buf, n, msg, secrets, 2);
 }
 
 /* Fill e from the failed result r (may be NULL); returns -1. */
@@ -238,7 +182,7 @@ fail(struct state *st, const PGresult *r, struct err *e, const char *what)
 
 	clean_msg(msg, sizeof(msg),
 		  primary ? primary : PQerrorMessage(st->conn), NULL, NULL);
-	if (transient_state(st->conn, code, primary))
+	if (pg_transient(st->conn, code, primary))
 		return code ? err_transient(e, "%s: %s (%s)", what, msg, code) :
 			      err_transient(e, "%s: %s", what, msg);
 	return code ? err_set(e, "%s: %s (%s)", what, msg, code) :

@@ -23,6 +23,7 @@
  *   library code never prints.
  */
 #include "driver.h"
+#include "pgutil.h"
 
 #include <pwd.h>
 #include <stdarg.h>
@@ -60,79 +61,6 @@ wipe(char *s)
 		*v++ = '\0';
 }
 
-/*
- * Copy a libpq message into buf: trailing newlines dropped, inner ones
- * joined with "; ", and any occurrence of a secret (the password of the
- * DSN, the DSN itself) replaced by "***". libpq does not put passwords in
- * its messages; this is a second line of defence.
- */
-static void
-clean_msg(char *buf, size_t n, const char *msg, const char *const *secrets,
-	  size_t nsecrets)
-{
-	size_t w = 0;
-
-	if (!msg || !*msg)
-		msg = "unknown error";
-	while (*msg && w + 1 < n) {
-		size_t skip = 0;
-
-		for (size_t i = 0; i < nsecrets; i++) {
-			size_t l = secrets[i] ? strlen(secrets[i]) : 0;
-
-			if (l >= 4 && strncmp(msg, secrets[i], l) == 0) {
-				skip = l;
-				break;
-			}
-		}
-		if (skip) {
-			for (const char *s = "***"; *s && w + 1 < n; s++)
-				buf[w++] = *s;
-			msg += skip;
-			continue;
-		}
-		if (*msg == '\n' || *msg == '\r') {
-			while (*msg == '\n' || *msg == '\r' || *msg == ' ' ||
-			       *msg == '\t')
-				msg++;
-			if (*msg && w + 3 < n) {
-				buf[w++] = ';';
-				buf[w++] = ' ';
-			}
-			continue;
-		}
-		buf[w++] = *msg++;
-	}
-	buf[w] = '\0';
-}
-
-/* Connection-level problems are worth retrying; so are a few SQLSTATEs. */
-static int
-transient_state(PGconn *c, const char *state, const char *primary)
-{
-	static const char *const codes[] = {
-		"57P01", "57P02", "57P03", /* admin/crash shutdown */
-		"40001", "40P01",	   /* serialization, deadlock */
-		"53300",		   /* too many connections */
-		"57014",		   /* statement timeout */
-		"55P03",		   /* lock timeout */
-	};
-
-	if (!c || PQstatus(c) == CONNECTION_BAD)
-		return 1;
-	if (!state)
-		return 0;
-	if (strncmp(state, "08", 2) == 0)
-		return 1;
-	/* Concurrent DDL on one catalog row (someone else's GRANT). */
-	if (strcmp(state, "XX000") == 0 && primary &&
-	    strcmp(primary, "tuple concurrently updated") == 0)
-		return 1;
-	for (size_t i = 0; i < sizeof(codes) / sizeof(*codes); i++)
-		if (strcmp(state, codes[i]) == 0)
-			return 1;
-	return 0;
-}
 
 /*
  * Fill e from a failed result r (may be NULL) on p's connection, with the
@@ -146,9 +74,9 @@ fail(struct pg *p, const PGresult *r, struct err *e, const char *what)
 		r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	char msg[768];
 
-	clean_msg(msg, sizeof(msg), primary ? primary : PQerrorMessage(p->conn),
+	pg_clean_msg(msg, sizeof(msg), primary ? primary : PQerrorMessage(p->conn),
 		  NULL, 0);
-	if (transient_state(p->conn, state, primary)) {
+	if (pg_transient(p->conn, state, primary)) {
 		if (state)
 			return err_transient(e, "%s: %s (%s)", what, msg,
 					     state);
@@ -264,7 +192,7 @@ connect_dsn(const char *dsn, const char *appname, int timeout_ms, struct err *e)
 	if (PQstatus(c) != CONNECTION_OK) {
 		secrets[0] = password;
 		secrets[1] = dsn;
-		clean_msg(msg, sizeof(msg), PQerrorMessage(c), secrets, 2);
+		pg_clean_msg(msg, sizeof(msg), PQerrorMessage(c), secrets, 2);
 		err_transient(e, "cannot connect to PostgreSQL: %s", msg);
 		PQfinish(c);
 		c = NULL;
@@ -288,7 +216,7 @@ ensure(struct pg *p, struct err *e)
 	PQreset(p->conn);
 	if (PQstatus(p->conn) == CONNECTION_OK)
 		return 0;
-	clean_msg(msg, sizeof(msg), PQerrorMessage(p->conn), NULL, 0);
+	pg_clean_msg(msg, sizeof(msg), PQerrorMessage(p->conn), NULL, 0);
 	return err_transient(e, "cannot connect to PostgreSQL: %s", msg);
 }
 
