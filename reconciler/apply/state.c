@@ -154,13 +154,6 @@ static const struct migration {
 
 /* --- helpers ------------------------------------------------------------ */
 
-static void
-quiet(void *arg, const char *message)
-{
-	(void)arg;
-	(void)message;
-}
-
 /* pg_clean_msg with up to two secrets (a password, a DSN). */
 static void
 clean_msg(char *buf, size_t n, const char *msg, const char *secret1,
@@ -341,56 +334,6 @@ state_now(void)
 
 /* --- connection --------------------------------------------------------- */
 
-static PGconn *
-connect_dsn(const char *dsn, const char *appname, struct err *e)
-{
-	PQconninfoOption *opts;
-	const char *kw[5], *val[5];
-	const char *password = NULL, *dsn_options = NULL;
-	char *errmsg = NULL, ctimeout[16], *options = NULL, msg[768];
-	PGconn *c = NULL;
-	int i = 0;
-
-	opts = PQconninfoParse(dsn, &errmsg);
-	if (!opts) {
-		PQfreemem(errmsg); /* may quote the DSN */
-		err_set(e,
-			"cannot connect to PostgreSQL: the connection "
-			"string (postgres.dsn) is malformed; check its syntax");
-		return NULL;
-	}
-	for (PQconninfoOption *o = opts; o->keyword; o++) {
-		if (strcmp(o->keyword, "password") == 0)
-			password = o->val;
-		else if (strcmp(o->keyword, "options") == 0)
-			dsn_options = o->val;
-	}
-	options = xprintf("%s%s-c statement_timeout=%d",
-			  dsn_options ? dsn_options : "",
-			  dsn_options && *dsn_options ? " " : "",
-			  STATEMENT_TIMEOUT_MS);
-	snprintf(ctimeout, sizeof(ctimeout), "%d", CONNECT_TIMEOUT_S);
-	kw[i] = "connect_timeout", val[i++] = ctimeout;
-	kw[i] = "dbname", val[i++] = dsn;
-	kw[i] = "application_name", val[i++] = appname;
-	kw[i] = "options", val[i++] = options;
-	kw[i] = NULL, val[i] = NULL;
-
-	c = PQconnectdbParams(kw, val, 1);
-	if (!c) {
-		err_transient(e, "cannot connect to PostgreSQL: out of memory");
-	} else if (PQstatus(c) != CONNECTION_OK) {
-		clean_msg(msg, sizeof(msg), PQerrorMessage(c), password, dsn);
-		err_transient(e, "cannot connect to PostgreSQL: %s", msg);
-		PQfinish(c);
-		c = NULL;
-	} else {
-		PQsetNoticeProcessor(c, quiet, NULL);
-	}
-	free(options);
-	PQconninfoFree(opts);
-	return c;
-}
 
 static int
 lock_try(struct state *st, int *got, struct err *e)
@@ -588,7 +531,8 @@ state_open(struct state **out, const char *dsn, const char *platform,
 	lockname = xprintf("pressctl:lock:%s", platform);
 	st->lock_key = key_of(lockname);
 	free(lockname);
-	st->conn = connect_dsn(dsn, st->appname, e);
+	st->conn = pg_connect(dsn, st->appname, CONNECT_TIMEOUT_S,
+			      STATEMENT_TIMEOUT_MS, 0, e);
 	if (!st->conn || migrate(st, e) < 0) {
 		state_close(st);
 		return -1;

@@ -9,6 +9,8 @@
 
 #include <libpq-fe.h>
 
+#include "../util/err.h"
+
 /*
  * libpq's message on one line (newlines become "; ") into buf, with any
  * of the nsecrets strings (4 bytes or longer) replaced by "***". libpq
@@ -24,5 +26,16 @@ void pg_clean_msg(char *buf, size_t n, const char *msg,
  * statement and lock timeouts, and "tuple concurrently updated".
  */
 int pg_transient(PGconn *c, const char *sqlstate, const char *primary);
+
+/*
+ * Connect with dsn (a conninfo string or URI; borrowed, never printed).
+ * Our keywords after the expanded DSN override it: application_name, and
+ * options with "-c statement_timeout=<statement_ms>" (and lock_timeout
+ * when lock_ms > 0) appended to the DSN's own; connect_timeout comes
+ * before it, so a DSN that sets one wins. Notices are silenced. A failed
+ * connection is a transient error whose message names no secret.
+ */
+PGconn *pg_connect(const char *dsn, const char *appname, int connect_timeout_s,
+		   int statement_ms, int lock_ms, struct err *e);
 
 #endif

@@ -46,13 +46,6 @@ struct pg {
 /* --- small helpers ------------------------------------------------------ */
 
 static void
-quiet(void *arg, const char *message)
-{
-	(void)arg;
-	(void)message;
-}
-
-static void
 wipe(char *s)
 {
 	volatile char *v = s;
@@ -136,74 +129,6 @@ ident(struct pg *p, const char *name, struct err *e, const char *what)
 
 /* --- connection --------------------------------------------------------- */
 
-/*
- * Connect with dsn (a conninfo string or URI). Our keywords after the
- * expanded dsn override it (application_name, options with the
- * statement timeout appended to the DSN's own options); connect_timeout
- * comes before it, so a DSN that sets one wins.
- */
-static PGconn *
-connect_dsn(const char *dsn, const char *appname, int timeout_ms, struct err *e)
-{
-	PQconninfoOption *opts;
-	const char *kw[6], *val[6];
-	const char *password = NULL, *dsn_options = NULL;
-	char *errmsg = NULL, ctimeout[16], *options = NULL;
-	const char *secrets[2];
-	char msg[768];
-	PGconn *c = NULL;
-	int stmt_ms = timeout_ms > 0 ? timeout_ms : STATEMENT_TIMEOUT_MS;
-	int i = 0;
-
-	opts = PQconninfoParse(dsn, &errmsg);
-	if (!opts) {
-		/* errmsg may quote the DSN (and a password in it): drop it. */
-		PQfreemem(errmsg);
-		err_set(e,
-			"cannot connect to PostgreSQL: the connection "
-			"string (postgres.dsn) is malformed; check its syntax");
-		return NULL;
-	}
-	for (PQconninfoOption *o = opts; o->keyword; o++) {
-		if (strcmp(o->keyword, "password") == 0)
-			password = o->val;
-		else if (strcmp(o->keyword, "options") == 0)
-			dsn_options = o->val;
-	}
-	options = xprintf("%s%s-c statement_timeout=%d -c lock_timeout=%d",
-			  dsn_options ? dsn_options : "",
-			  dsn_options && *dsn_options ? " " : "", stmt_ms,
-			  stmt_ms);
-	snprintf(ctimeout, sizeof(ctimeout), "%d",
-		 timeout_ms > 0 ? (timeout_ms + 999) / 1000 :
-				  CONNECT_TIMEOUT_S);
-
-	kw[i] = "connect_timeout", val[i++] = ctimeout;
-	kw[i] = "dbname", val[i++] = dsn;
-	kw[i] = "application_name", val[i++] = appname;
-	kw[i] = "options", val[i++] = options;
-	kw[i] = NULL, val[i] = NULL;
-
-	c = PQconnectdbParams(kw, val, 1);
-	if (!c) {
-		err_transient(e, "cannot connect to PostgreSQL: out of memory");
-		goto out;
-	}
-	if (PQstatus(c) != CONNECTION_OK) {
-		secrets[0] = password;
-		secrets[1] = dsn;
-		pg_clean_msg(msg, sizeof(msg), PQerrorMessage(c), secrets, 2);
-		err_transient(e, "cannot connect to PostgreSQL: %s", msg);
-		PQfinish(c);
-		c = NULL;
-		goto out;
-	}
-	PQsetNoticeProcessor(c, quiet, NULL);
-out:
-	free(options);
-	PQconninfoFree(opts);
-	return c;
-}
 
 /* Reset a broken connection; -1 (transient) if it stays broken. */
 static int
@@ -225,12 +150,16 @@ pg_open(void **h, const struct driver_env *env, struct err *e)
 {
 	struct pg *p;
 	PGconn *c;
+	int stmt_ms;
 
 	*h = NULL;
 	if (!env->pg_dsn || !*env->pg_dsn)
 		return err_set(e, "cannot connect to PostgreSQL: no connection "
 				  "string (postgres.dsn) given");
-	c = connect_dsn(env->pg_dsn, "pressctl", env->timeout_ms, e);
+	stmt_ms = env->timeout_ms > 0 ? env->timeout_ms : STATEMENT_TIMEOUT_MS;
+	c = pg_connect(env->pg_dsn, "pressctl", env->timeout_ms > 0 ?
+		       (env->timeout_ms + 999) / 1000 : CONNECT_TIMEOUT_S,
+		       stmt_ms, stmt_ms, e);
 	if (!c)
 		return -1;
 	p = xcalloc(1, sizeof(*p));
