@@ -26,14 +26,30 @@ ALL_CFLAGS = $(WARN) -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
 	$(shell pkg-config --cflags $(PKGS)) $(CFLAGS)
 LIBS = $(shell pkg-config --libs $(PKGS)) -lpthread
 
+# Test builds carry the test hooks (reconciler/util/testhook.h: the test
+# clock PRESSCTL_NOW, deliberate faults, waits); a sanitizer build is one.
+TEST_HOOKS ?= $(if $(SANITIZE),1,)
+
+# Sanitizer builds use clang: its ASan+UBSan runtime is one library, so
+# both write their reports where ASAN_OPTIONS/UBSAN_OPTIONS log_path say
+# (the test harness collects them); GCC's separate libubsan ignores it.
+SAN_CC ?= clang
+
 ifneq ($(SANITIZE),)
+CC := $(SAN_CC)
 BUILD ?= build/san
 ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SANITIZE)
 BIN = $(BUILD)/bin/pressctl
+else ifneq ($(TEST_HOOKS),)
+BUILD ?= build/test
+BIN = $(BUILD)/bin/pressctl
 else
 BUILD ?= build/release
 BIN = bin/pressctl
+endif
+ifneq ($(TEST_HOOKS),)
+ALL_CFLAGS += -DPRESS_TEST_HOOKS
 endif
 
 SRCS := $(sort $(shell find reconciler -name '*.c' ! -name main.c))

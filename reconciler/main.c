@@ -6,8 +6,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
-
-#define PRESSCTL_VERSION "0.1.0"
+#include "util/testhook.h"
 
 struct command {
 	const char *name;
@@ -29,7 +28,9 @@ static const struct command commands[] = {
 	{ "hook", cmd_hook, "install and run the git hooks of a config repository" },
 	{ "watch", cmd_watch,
 	  "converge on every change: files, pushes, webhooks, dead containers" },
+	{ "version", cmd_version, "print pressctl's version" },
 };
+
 
 static void
 usage(FILE *f)
@@ -44,6 +45,7 @@ usage(FILE *f)
 int
 main(int argc, char **argv)
 {
+	testhook_start();
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_ERROR;
@@ -53,10 +55,8 @@ main(int argc, char **argv)
 		usage(stdout);
 		return EXIT_OK;
 	}
-	if (strcmp(argv[1], "--version") == 0) {
-		printf("pressctl %s\n", PRESSCTL_VERSION);
-		return EXIT_OK;
-	}
+	if (strcmp(argv[1], "--version") == 0)
+		return cmd_version(argc - 1, argv + 1);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].fn(argc - 1, argv + 1);

@@ -20,6 +20,7 @@
 #include "../manifest/profile.h"
 #include "../util/hash.h"
 #include "../util/secret.h"
+#include "../util/testhook.h"
 
 enum run_state { PENDING, RUNNING, DONE, FAILED, SKIPPED };
 
@@ -166,41 +167,35 @@ rec_name(const struct recorded *rec, const char *env_id, enum live_kind k)
 	return NULL;
 }
 
+/* Tries of a container start that found its host port taken. */
+#define PORT_RETRIES 8
+
+/* The two host ports of a container, skipping those seen busy. */
 static int
-call_driver(struct worker *w, const struct action *a, int *attempts,
-	    struct err *e)
+container_ports(struct exec *x, const struct action *a, int out[2],
+		struct err *e)
+{
+	const struct platform *pf = &x->p->model->platform;
+	const struct live *l = &x->p->live;
+
+	return state_ports(x->p->state, a->act.name, a->env_id, pf->port_from,
+			   pf->port_to, l->busy_ports, l->nbusy, out, e);
+}
+
+/* One driver call, retried with backoff on transient errors. */
+static int
+call_with_retries(struct worker *w, const struct driver *drv,
+		  const struct driver_action *act, int *attempts,
+		  struct err *e)
 {
 	struct exec *x = w->x;
-	const struct driver *drv = driver_for(a->act.kind);
-	int di = driver_index(drv), max = x->o->max_attempts > 0 ?
+	int di = driver_index(drv), rc = -1, max = x->o->max_attempts > 0 ?
 	    x->o->max_attempts : 5;
-	struct driver_action act = a->act;
-	struct apply_args args;
-	char password[44] = "";
-	int rc = -1;
 
-	memset(&args, 0, sizeof(args));
-	act.args = &args;
-	if (a->act.want && (a->act.kind == LIVE_ROLE ||
-			    a->act.kind == LIVE_CONTAINER))
-		derive_password(password, x->p, a->act.want->env->schema,
-				role_generation(a->act.want->env));
-	args.password = password;
-	if (a->act.kind == LIVE_CONTAINER && a->act.want) {
-		const struct platform *pf = &x->p->model->platform;
-
-		if (container_env(&args.env, x, a->act.want->env, password, e) < 0)
-			goto out;
-		args.labels = container_labels(x, a->act.want);
-		args.network = pf->runtime_network;
-		if (state_ports(x->p->state, a->act.name, a->env_id, pf->port_from,
-				pf->port_to, args.host_ports, e) < 0)
-			goto out;
-	}
-	for (*attempts = 1;; (*attempts)++) {
+	for (;; (*attempts)++) {
 		if (!w->h[di] && drv->open(&w->h[di], &x->p->denv, e) < 0)
 			w->h[di] = NULL;
-		else if ((rc = drv->apply(w->h[di], &act, e)) == 0)
+		else if ((rc = drv->apply(w->h[di], act, e)) == 0)
 			break;
 		if (!e->transient || *attempts >= max)
 			break;
@@ -209,6 +204,54 @@ call_driver(struct worker *w, const struct action *a, int *attempts,
 			drv->close(w->h[di]);
 			w->h[di] = NULL;
 		}
+	}
+	return rc;
+}
+
+static int
+call_driver(struct worker *w, const struct action *a, int *attempts,
+	    struct err *e)
+{
+	struct exec *x = w->x;
+	const struct driver *drv = driver_for(a->act.kind);
+	struct driver_action act = a->act;
+	struct apply_args args;
+	char password[44] = "", reason[sizeof(e->msg)];
+	int rc = -1;
+
+	memset(&args, 0, sizeof(args));
+	act.args = &args;
+	*attempts = 1;
+	if (a->act.want && (a->act.kind == LIVE_ROLE ||
+			    a->act.kind == LIVE_CONTAINER))
+		derive_password(password, x->p, a->act.want->env->schema,
+				role_generation(a->act.want->env));
+	args.password = password;
+	if (a->act.kind == LIVE_CONTAINER && a->act.want) {
+		if (container_env(&args.env, x, a->act.want->env, password, e) < 0)
+			goto out;
+		args.labels = container_labels(x, a->act.want);
+		args.network = x->p->model->platform.runtime_network;
+		if (container_ports(x, a, args.host_ports, e) < 0)
+			goto out;
+	}
+	if (a->act.op == OP_PURGE)
+		testhook_wait("purge");
+	for (int tries = 0;; tries++) {
+		args.busy_port = 0;
+		rc = call_with_retries(w, drv, &act, attempts, e);
+		if (rc == 0 || !args.busy_port || tries >= PORT_RETRIES)
+			break;
+		/* Taken by something outside the plan: set it aside and
+		 * try on another port. */
+		snprintf(reason, sizeof(reason), "%s", e->msg);
+		if (state_port_hold(x->p->state, a->act.name, args.busy_port,
+				    reason, e) < 0 ||
+		    container_ports(x, a, args.host_ports, e) < 0) {
+			rc = -1;
+			break;
+		}
+		(*attempts)++;
 	}
 out:
 	memset(password, 0, sizeof(password));
@@ -235,6 +278,11 @@ record(struct exec *x, const struct action *a, struct err *e)
 
 	switch (a->type) {
 	case ACT_ADOPT:
+		/* An adopted container keeps the port it publishes. */
+		if (a->act.kind == LIVE_CONTAINER && a->act.have &&
+		    state_ports_adopt(st, a->act.name, a->env_id,
+				      a->act.have->host_port, e) < 0)
+			return -1;
 		return state_resource_put(st, a->act.kind, a->act.name, a->env_id,
 					  a->act.want->hash, rev, e);
 	case ACT_SOFT_DELETE:

@@ -141,8 +141,8 @@ attribute(struct pass *p)
 		const struct live_object *kp = &key, **hit;
 		const struct rec_resource *r;
 
-		if (l->env_id)
-			continue;
+		if (l->env_id || (l->mark && strcmp(l->mark, m->platform.name)))
+			continue;	/* known, or another platform's */
 		hit = bsearch(&kp, idx, m->nobjects, sizeof(*idx), obj_cmp);
 		if (hit)
 			l->env_id = xstrdup((*hit)->env->id);
@@ -160,25 +160,47 @@ pass_observe(struct pass *p, struct err *e)
 	struct observer obs[3];
 	const char **doomed[4];
 	struct observe_req q;
-	struct names nm;
+	struct names nm, ck;
 	int rc = 0;
 
 	memset(&nm, 0, sizeof(nm));
+	memset(&ck, 0, sizeof(ck));
 	memset(&q, 0, sizeof(q));
 	if (state_read(p->state, &p->rec, e) < 0)
 		return -1;
-	for (size_t i = 0; i < p->model->nobjects; i++)
-		names_add(&nm, p->model->objects[i].kind, p->model->objects[i].name);
-	for (size_t i = 0; i < p->rec.nres; i++)
+	/* Names: what the model wants and what the state records. Check:
+	 * those whose ownership the state does not prove (not recorded, or
+	 * recorded before marks were written), and those a plan would
+	 * destroy (their mark is checked again right before). */
+	for (size_t i = 0; i < p->model->nobjects; i++) {
+		const struct live_object *o = &p->model->objects[i];
+		const struct rec_resource *r = recorded_find(&p->rec, o->kind,
+							     o->name);
+
+		names_add(&nm, o->kind, o->name);
+		if (!r || !r->marked)
+			names_add(&ck, o->kind, o->name);
+	}
+	for (size_t i = 0; i < p->rec.nres; i++) {
 		names_add(&nm, p->rec.res[i].kind, p->rec.res[i].name);
+		if (!p->rec.res[i].marked)
+			names_add(&ck, p->rec.res[i].kind, p->rec.res[i].name);
+	}
+	plan_doomed(p->model, &p->rec, p->now, doomed, q.nsized);
 	q.platform = p->model->platform.name;
 	for (int k = 0; k < 4; k++) {
 		q.names[k] = nm.v[k];
 		q.nnames[k] = nm.n[k];
-	}
-	plan_doomed(p->model, &p->rec, p->now, doomed, q.nsized);
-	for (int k = 0; k < 4; k++)
 		q.sized[k] = doomed[k];
+		for (size_t i = 0; i < q.nsized[k]; i++)
+			names_add(&ck, (enum live_kind)k, doomed[k][i]);
+		q.check[k] = ck.v[k];
+		q.ncheck[k] = ck.n[k];
+	}
+	if (state_read_foreign(p->state, q.names, q.nnames, &p->rec, e) < 0) {
+		rc = -1;
+		goto out;
+	}
 
 	for (int i = 0; i < 3; i++) {
 		memset(&obs[i], 0, sizeof(obs[i]));
@@ -200,13 +222,18 @@ pass_observe(struct pass *p, struct err *e)
 			      sizeof(*p->live.v));
 			p->live.v[p->live.n++] = obs[i].out.v[j];
 		}
+		for (size_t j = 0; j < obs[i].out.nbusy; j++)
+			live_busy_add(&p->live, obs[i].out.busy_ports[j]);
 		free(obs[i].out.v);
-	}
-	for (int k = 0; k < 4; k++) {
-		free(nm.v[k]);
-		free(doomed[k]);
+		free(obs[i].out.busy_ports);
 	}
 	live_sort(&p->live);
 	attribute(p);
+out:
+	for (int k = 0; k < 4; k++) {
+		free(nm.v[k]);
+		free(ck.v[k]);
+		free(doomed[k]);
+	}
 	return rc;
 }

@@ -27,7 +27,6 @@
 #define CONNECT_TIMEOUT_S 10
 #define STATEMENT_TIMEOUT_MS 60000
 #define MAX_INTENTS "1000" /* rec_intent rows returned at most */
-#define PORT_ATTEMPTS 256
 
 struct state {
 	pthread_mutex_t mu;
@@ -143,11 +142,36 @@ static const char *const migration_1[] = {
 	NULL
 };
 
+/*
+ * Ownership (docs/state.md, "Ownership"): resources.marked says the
+ * object carries the platform's mark (written by every create and update
+ * since this version), so a bucket, whose mark costs a request to read,
+ * is read only until it is marked. Other platforms' rows are looked up
+ * by (kind, name). Host ports: port_holds are ports found taken by
+ * something else when a container started, set aside for a while;
+ * allocations are looked up by port across platforms.
+ */
+static const char *const migration_2[] = {
+	"ALTER TABLE pressctl.resources ADD COLUMN marked boolean NOT NULL"
+	" DEFAULT false",
+	"CREATE INDEX resources_kind_name ON pressctl.resources (kind, name)",
+	"CREATE INDEX allocations_port ON pressctl.allocations (port)",
+	"CREATE TABLE pressctl.port_holds ("
+	" platform text NOT NULL,"
+	" port integer NOT NULL CHECK (port BETWEEN 1 AND 65535),"
+	" reason text,"
+	" held_at timestamptz NOT NULL,"
+	" held_until timestamptz NOT NULL,"
+	" PRIMARY KEY (platform, port))",
+	NULL
+};
+
 static const struct migration {
 	int version;
 	const char *const *stmts;
 } migrations[] = {
 	{ 1, migration_1 },
+	{ 2, migration_2 },
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(*migrations)))
@@ -276,6 +300,7 @@ kind_parse(const char *s, enum live_kind *out)
 
 /* --- time --------------------------------------------------------------- */
 
+#ifdef PRESS_TEST_HOOKS
 /* "2026-12-01T00:00:00Z", fractional seconds and a numeric offset
  * allowed. -1 if malformed. */
 static int
@@ -321,14 +346,19 @@ parse_rfc3339(const char *s, time_t *out)
 	return 0;
 }
 
+#endif
+
+/* PRESSCTL_NOW moves the clock in test builds only (util/testhook.h). */
 time_t
 state_now(void)
 {
+#ifdef PRESS_TEST_HOOKS
 	const char *v = getenv("PRESSCTL_NOW");
 	time_t t;
 
 	if (v && *v && parse_rfc3339(v, &t) == 0)
 		return t;
+#endif
 	return time(NULL);
 }
 
@@ -692,7 +722,7 @@ do_read(struct state *st, void *arg, struct err *e)
 			    "SELECT kind, name, coalesce(env_id, ''), spec_hash,"
 			    " coalesce(revision, ''),"
 			    " extract(epoch FROM created_at)::bigint,"
-			    " extract(epoch FROM applied_at)::bigint"
+			    " extract(epoch FROM applied_at)::bigint, marked"
 			    " FROM pressctl.resources WHERE platform = $1"
 			    " ORDER BY kind COLLATE \"C\", name COLLATE \"C\"",
 			    1, p, e, msg)))
@@ -710,6 +740,7 @@ do_read(struct state *st, void *arg, struct err *e)
 		rr->revision = str_or_null(r, i, 4);
 		rr->created_at = (time_t)ll(r, i, 5);
 		rr->applied_at = (time_t)ll(r, i, 6);
+		rr->marked = *PQgetvalue(r, i, 7) == 't';
 		out->nres++;
 	}
 	/* The SQL order is by kind name; lookups want enum order. */
@@ -851,6 +882,12 @@ recorded_release(struct recorded *r)
 		free(r->intents[i].action);
 		free(r->intents[i].target);
 	}
+	for (size_t i = 0; i < r->nforeign; i++) {
+		free(r->foreign[i].name);
+		free(r->foreign[i].platform);
+		free(r->foreign[i].env_id);
+	}
+	free(r->foreign);
 	free(r->res);
 	free(r->del);
 	free(r->rollouts);
@@ -871,6 +908,138 @@ recorded_find(const struct recorded *r, enum live_kind kind, const char *name)
 
 		if (c == 0)
 			return &r->res[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/* --- other platforms' rows -------------------------------------------- */
+
+struct foreign_args {
+	const char *const *names[4];
+	const size_t *n;
+	struct recorded *out;
+};
+
+static int
+foreign_cmp(const void *a, const void *b)
+{
+	const struct rec_foreign *x = a, *y = b;
+	int c;
+
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	if ((c = strcmp(x->name, y->name)))
+		return c;
+	return strcmp(x->platform, y->platform);
+}
+
+static int
+do_read_foreign(struct state *st, void *arg, struct err *e)
+{
+	struct foreign_args *a = arg;
+	struct strbuf kinds, names;
+	const char *p[3] = { st->platform, NULL, NULL };
+	PGresult *r = NULL;
+	int ret = -1, first = 1;
+
+	strbuf_init(&kinds, 0);
+	strbuf_init(&names, 0);
+	strbuf_addch(&kinds, '{');
+	strbuf_addch(&names, '{');
+	for (int k = 0; k < 4; k++) {
+		for (size_t i = 0; i < a->n[k]; i++) {
+			strbuf_addf(&kinds, "%s%s", first ? "" : ",",
+				    live_kind_name((enum live_kind)k));
+			strbuf_addstr(&names, first ? "\"" : ",\"");
+			for (const char *c = a->names[k][i]; *c; c++) {
+				if (*c == '"' || *c == '\\')
+					strbuf_addch(&names, '\\');
+				strbuf_addch(&names, *c);
+			}
+			strbuf_addch(&names, '"');
+			first = 0;
+		}
+	}
+	strbuf_addch(&kinds, '}');
+	strbuf_addch(&names, '}');
+	if (kinds.overflow || names.overflow) {
+		err_set(e, "cannot read other platforms' state: too many names");
+		goto out;
+	}
+	p[1] = kinds.buf;
+	p[2] = names.buf;
+	if (!(r = sql_query(st,
+			    "SELECT r.kind, r.name, r.platform,"
+			    "       coalesce(r.env_id, '')"
+			    "  FROM unnest($2::text[], $3::text[]) AS w(kind, name)"
+			    "  JOIN pressctl.resources r"
+			    "    ON r.kind = w.kind AND r.name = w.name"
+			    " WHERE r.platform <> $1",
+			    3, p, e, "cannot read other platforms' state")))
+		goto out;
+	a->out->foreign = xcalloc((size_t)PQntuples(r) + 1,
+				  sizeof(*a->out->foreign));
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct rec_foreign *f = &a->out->foreign[a->out->nforeign];
+
+		if (kind_parse(PQgetvalue(r, i, 0), &f->kind) < 0)
+			continue;
+		f->name = xstrdup(PQgetvalue(r, i, 1));
+		f->platform = xstrdup(PQgetvalue(r, i, 2));
+		f->env_id = xstrdup(PQgetvalue(r, i, 3));
+		a->out->nforeign++;
+	}
+	if (a->out->nforeign > 1)
+		qsort(a->out->foreign, a->out->nforeign,
+		      sizeof(*a->out->foreign), foreign_cmp);
+	ret = 0;
+out:
+	PQclear(r);
+	strbuf_release(&kinds);
+	strbuf_release(&names);
+	return ret;
+}
+
+int
+state_read_foreign(struct state *st, const char *const *names[4],
+		   const size_t n[4], struct recorded *out, struct err *e)
+{
+	struct foreign_args a = { { names[0], names[1], names[2], names[3] },
+				  n, out };
+
+	for (size_t i = 0; i < out->nforeign; i++) {
+		free(out->foreign[i].name);
+		free(out->foreign[i].platform);
+		free(out->foreign[i].env_id);
+	}
+	free(out->foreign);
+	out->foreign = NULL;
+	out->nforeign = 0;
+	return run(st, do_read_foreign, &a, e);
+}
+
+const struct rec_foreign *
+recorded_foreign(const struct recorded *r, enum live_kind kind,
+		 const char *name)
+{
+	size_t lo = 0, hi = r->nforeign;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct rec_foreign *f = &r->foreign[mid];
+		int c = kind != f->kind ? (kind < f->kind ? -1 : 1) :
+					  strcmp(name, f->name);
+
+		if (c == 0) {
+			while (mid > 0 && r->foreign[mid - 1].kind == kind &&
+			       strcmp(r->foreign[mid - 1].name, name) == 0)
+				mid--;
+			return &r->foreign[mid];
+		}
 		if (c < 0)
 			hi = mid;
 		else
@@ -1140,13 +1309,13 @@ do_resource_put(struct state *st, void *arg, struct err *e)
 	return sql_exec(
 		st,
 		"INSERT INTO pressctl.resources (platform, kind, name,"
-		" env_id, spec_hash, revision, created_at, applied_at)"
+		" env_id, spec_hash, revision, created_at, applied_at, marked)"
 		" VALUES ($1, $2, $3, $4, $5, $6, $7::timestamptz,"
-		"  $7::timestamptz)"
+		"  $7::timestamptz, true)"
 		" ON CONFLICT (platform, kind, name) DO UPDATE SET"
 		"  env_id = EXCLUDED.env_id, spec_hash = EXCLUDED.spec_hash,"
 		"  revision = EXCLUDED.revision,"
-		"  applied_at = EXCLUDED.applied_at",
+		"  applied_at = EXCLUDED.applied_at, marked = true",
 		7, p, e, what);
 }
 
@@ -1261,7 +1430,22 @@ struct ports_args {
 	const char *owner, *env_id;
 	int from, to;
 	int *out;
+	const int *busy;	/* ports published on the engine */
+	size_t nbusy;
+	int port;		/* hold / adopt: the port */
+	const char *reason;
 };
+
+/*
+ * Host ports are one resource of the machine, whatever the platform: a
+ * claim looks at every platform's allocations and at the ports set aside,
+ * and claims run one at a time across platforms (a transaction-level
+ * advisory lock), so two platforms sharing a database never take one
+ * port. Ports published on the engine by anyone (observed) are skipped
+ * too, which covers platforms that share the engine but not the database.
+ */
+static const char ports_lock_sql[] =
+	"SELECT pg_advisory_xact_lock(1886545267, hashtext('host-ports'))";
 
 static const char ports_get_sql[] =
 	"SELECT slot, port FROM pressctl.allocations"
@@ -1273,91 +1457,101 @@ static const char ports_claim_sql[] =
 	" SELECT $1, p, $2, $3::smallint, $4, $5::timestamptz"
 	"   FROM generate_series($6::integer, $7::integer) p"
 	"  WHERE NOT EXISTS (SELECT 1 FROM pressctl.allocations a"
-	"                     WHERE a.platform = $1 AND a.port = p)"
+	"                     WHERE a.port = p)"
+	"    AND NOT EXISTS (SELECT 1 FROM pressctl.port_holds h"
+	"                     WHERE h.port = p"
+	"                       AND h.held_until > $5::timestamptz)"
+	"    AND p <> ALL ($8::integer[])"
 	"  ORDER BY p LIMIT 1"
 	" ON CONFLICT DO NOTHING"
 	" RETURNING port";
 
-static const char ports_count_sql[] =
-	"SELECT count(*) FROM pressctl.allocations"
-	" WHERE platform = $1 AND port BETWEEN $2::integer AND $3::integer";
+/* "{1,2,3}" of the busy ports. */
+static void
+int_array(struct strbuf *sb, const int *v, size_t n)
+{
+	strbuf_addch(sb, '{');
+	for (size_t i = 0; i < n; i++)
+		strbuf_addf(sb, "%s%d", i ? "," : "", v[i]);
+	strbuf_addch(sb, '}');
+}
 
-/*
- * Read the owner's slots; claim the lowest free port for each missing
- * one. Two claimers of one port: the primary key lets one win, the other
- * inserts nothing (ON CONFLICT DO NOTHING) and looks again. The same
- * owner claimed twice at once: the (owner, slot) key does the same.
- */
+/* Begin a transaction holding the host-port lock. */
+static int
+ports_begin(struct state *st, struct err *e, const char *what)
+{
+	if (sql_exec(st, "BEGIN", 0, NULL, e, what) < 0)
+		return -1;
+	return sql_exec(st, ports_lock_sql, 0, NULL, e, what);
+}
+
+/* Read the owner's slots; claim the lowest free port for each missing
+ * one, all under the host-port lock. */
 static int
 do_ports(struct state *st, void *arg, struct err *e)
 {
 	struct ports_args *a = arg;
 	char slot[4], from[16], to[16], now[32], what[160];
 	const char *sel[2] = { st->platform, a->owner };
-	const char *ins[7] = { st->platform, a->owner, slot, a->env_id,
-			       now,	     from,     to };
-	const char *cnt[3] = { st->platform, from, to };
+	const char *ins[8] = { st->platform, a->owner, slot, a->env_id,
+			       now, from, to, NULL };
+	struct strbuf busy;
 	PGresult *r = NULL;
-	int ret = -1;
+	int have[2] = { 0, 0 }, ret = -1;
 
 	snprintf(what, sizeof(what), "cannot allocate host ports for '%s'",
 		 a->owner);
 	snprintf(from, sizeof(from), "%d", a->from);
 	snprintf(to, sizeof(to), "%d", a->to);
 	ts(now, state_now());
-	for (int attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
-		int have[2] = { 0, 0 }, missing = -1;
+	strbuf_init(&busy, 0);
+	int_array(&busy, a->busy, a->nbusy);
+	ins[7] = busy.buf;
+	if (ports_begin(st, e, what) < 0 ||
+	    !(r = sql_query(st, ports_get_sql, 2, sel, e, what)))
+		goto out;
+	for (int i = 0; i < PQntuples(r); i++) {
+		long long sl = ll(r, i, 0);
 
-		if (!(r = sql_query(st, ports_get_sql, 2, sel, e, what)))
+		if (sl == 0 || sl == 1)
+			have[sl] = (int)ll(r, i, 1);
+	}
+	PQclear(r);
+	r = NULL;
+	for (int sl = 0; sl < 2; sl++) {
+		if (have[sl])
+			continue;
+		snprintf(slot, sizeof(slot), "%d", sl);
+		if (!(r = sql_query(st, ports_claim_sql, 8, ins, e, what)))
 			goto out;
-		for (int i = 0; i < PQntuples(r); i++) {
-			long long s = ll(r, i, 0);
-
-			if (s == 0 || s == 1)
-				have[s] = (int)ll(r, i, 1);
-		}
-		PQclear(r);
-		r = NULL;
-		if (have[0] && have[1]) {
-			a->out[0] = have[0];
-			a->out[1] = have[1];
-			ret = 0;
-			goto out;
-		}
-		missing = have[0] ? 1 : 0;
-		snprintf(slot, sizeof(slot), "%d", missing);
-		if (!(r = sql_query(st, ports_claim_sql, 7, ins, e, what)))
-			goto out;
-		if (PQntuples(r) == 1) {
-			PQclear(r);
-			r = NULL;
-			continue; /* re-read: maybe the other slot too */
-		}
-		PQclear(r);
-		/* Nothing inserted: lost a race, or the range is full. */
-		if (!(r = sql_query(st, ports_count_sql, 3, cnt, e, what)))
-			goto out;
-		if (ll(r, 0, 0) >= (long long)a->to - a->from + 1) {
-			err_set(e,
-				"%s: all %d ports of %d-%d are allocated; "
-				"widen the platform's spec.ports",
-				what, a->to - a->from + 1, a->from, a->to);
+		if (PQntuples(r) != 1) {
+			err_set(e, "%s: every port of %d-%d is allocated, set "
+				"aside or published on the engine; widen the "
+				"platform's spec.ports", what, a->from, a->to);
 			goto out;
 		}
+		have[sl] = (int)ll(r, 0, 0);
 		PQclear(r);
 		r = NULL;
 	}
-	err_transient(e, "%s: too much contention, try again", what);
+	if (sql_exec(st, "COMMIT", 0, NULL, e, what) < 0)
+		goto out;
+	a->out[0] = have[0];
+	a->out[1] = have[1];
+	ret = 0;
 out:
 	PQclear(r);
+	rollback(st);
+	strbuf_release(&busy);
 	return ret;
 }
 
 int
 state_ports(struct state *st, const char *owner, const char *env_id, int from,
-	    int to, int out[2], struct err *e)
+	    int to, const int *busy, size_t nbusy, int out[2], struct err *e)
 {
-	struct ports_args a = { owner, env_id, from, to, out };
+	struct ports_args a = { owner, env_id, from, to, out, busy, nbusy, 0,
+				NULL };
 
 	out[0] = out[1] = 0;
 	if (from < 1 || to > 65535 || from >= to)
@@ -1366,6 +1560,91 @@ state_ports(struct state *st, const char *owner, const char *env_id, int from,
 			       "range %d-%d",
 			       owner, from, to);
 	return run(st, do_ports, &a, e);
+}
+
+/* Set a port aside for PORT_HOLD and take it from the owner. */
+#define PORT_HOLD "1 hour"
+
+static int
+do_port_hold(struct state *st, void *arg, struct err *e)
+{
+	struct ports_args *a = arg;
+	char port[16], now[32], what[160];
+	const char *p[4] = { st->platform, port, a->reason, now };
+	const char *d[3] = { st->platform, port, a->owner };
+
+	snprintf(port, sizeof(port), "%d", a->port);
+	ts(now, state_now());
+	snprintf(what, sizeof(what), "cannot set host port %d aside", a->port);
+	if (ports_begin(st, e, what) < 0 ||
+	    sql_exec(st,
+		     "INSERT INTO pressctl.port_holds (platform, port, reason,"
+		     "  held_at, held_until)"
+		     " VALUES ($1, $2::integer, $3, $4::timestamptz,"
+		     "  $4::timestamptz + interval '" PORT_HOLD "')"
+		     " ON CONFLICT (platform, port) DO UPDATE SET"
+		     "  reason = EXCLUDED.reason, held_at = EXCLUDED.held_at,"
+		     "  held_until = EXCLUDED.held_until",
+		     4, p, e, what) < 0 ||
+	    sql_exec(st,
+		     "DELETE FROM pressctl.allocations WHERE platform = $1"
+		     " AND port = $2::integer AND owner = $3",
+		     3, d, e, what) < 0 ||
+	    sql_exec(st, "COMMIT", 0, NULL, e, what) < 0) {
+		rollback(st);
+		return -1;
+	}
+	return 0;
+}
+
+int
+state_port_hold(struct state *st, const char *owner, int port,
+		const char *reason, struct err *e)
+{
+	struct ports_args a = { owner, NULL, 0, 0, NULL, NULL, 0, port,
+				reason };
+
+	return run(st, do_port_hold, &a, e);
+}
+
+static int
+do_port_adopt(struct state *st, void *arg, struct err *e)
+{
+	struct ports_args *a = arg;
+	char port[16], now[32], what[160];
+	const char *p[5] = { st->platform, port, a->owner, a->env_id, now };
+
+	snprintf(port, sizeof(port), "%d", a->port);
+	ts(now, state_now());
+	snprintf(what, sizeof(what), "cannot record host port %d of '%s'",
+		 a->port, a->owner);
+	if (ports_begin(st, e, what) < 0 ||
+	    sql_exec(st,
+		     "INSERT INTO pressctl.allocations (platform, port, owner,"
+		     "  slot, env_id, allocated_at)"
+		     " SELECT $1, $2::integer, $3, 0, $4, $5::timestamptz"
+		     "  WHERE NOT EXISTS (SELECT 1 FROM pressctl.allocations"
+		     "   WHERE port = $2::integer"
+		     "      OR (platform = $1 AND owner = $3 AND slot = 0))"
+		     " ON CONFLICT DO NOTHING",
+		     5, p, e, what) < 0 ||
+	    sql_exec(st, "COMMIT", 0, NULL, e, what) < 0) {
+		rollback(st);
+		return -1;
+	}
+	return 0;
+}
+
+int
+state_ports_adopt(struct state *st, const char *owner, const char *env_id,
+		  int port, struct err *e)
+{
+	struct ports_args a = { owner, env_id, 0, 0, NULL, NULL, 0, port,
+				NULL };
+
+	if (port <= 0 || port > 65535)
+		return 0;
+	return run(st, do_port_adopt, &a, e);
 }
 
 static int
@@ -1386,7 +1665,7 @@ do_ports_release(struct state *st, void *arg, struct err *e)
 int
 state_ports_release(struct state *st, const char *owner, struct err *e)
 {
-	struct ports_args a = { owner, NULL, 0, 0, NULL };
+	struct ports_args a = { owner, NULL, 0, 0, NULL, NULL, 0, 0, NULL };
 
 	return run(st, do_ports_release, &a, e);
 }

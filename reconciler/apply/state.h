@@ -28,6 +28,14 @@ struct rec_resource {
 	char *spec_hash;
 	char *revision;
 	time_t created_at, applied_at;
+	int marked;		/* the object carries the platform's mark */
+};
+
+/* Another platform's resources row for a name this platform wants or
+ * records: the object is that platform's, a conflict. */
+struct rec_foreign {
+	enum live_kind kind;
+	char *name, *platform, *env_id;
 };
 
 struct rec_deletion {
@@ -65,6 +73,8 @@ struct recorded {
 	size_t nports;
 	struct rec_intent *intents;
 	size_t nintents;
+	struct rec_foreign *foreign;	/* state_read_foreign; by kind+name */
+	size_t nforeign;
 };
 
 /*
@@ -92,6 +102,17 @@ const struct rec_resource *recorded_find(const struct recorded *r,
 					 enum live_kind kind, const char *name);
 const struct rec_deletion *recorded_deletion(const struct recorded *r,
 					     const char *env_id);
+
+/*
+ * Rows of other platforms (sharing this database) for the names[kind]
+ * (borrowed, n[kind] each) into out->foreign, replacing what it held.
+ */
+int state_read_foreign(struct state *st, const char *const *names[4],
+		       const size_t n[4], struct recorded *out, struct err *e);
+/* The first other platform's row for kind+name, or NULL. */
+const struct rec_foreign *recorded_foreign(const struct recorded *r,
+					   enum live_kind kind,
+					   const char *name);
 
 /* Runs: status is "running" at begin; "ok", "failed", "refused" or
  * "interrupted" at end. summary (borrowed) is stored as jsonb. */
@@ -128,11 +149,22 @@ int state_deletion_drop(struct state *st, const char *env_id,
 
 /*
  * The two host ports of a container (blue/green slots), allocated once
- * from [from, to] and stable afterwards; allocation is atomic across
- * concurrent appliers (unique constraint + retry).
+ * from [from, to] and stable afterwards. A claim skips every platform's
+ * allocations (host ports belong to the machine), ports set aside by
+ * state_port_hold, and busy[0..nbusy): the ports published on the engine
+ * (observed). Claims are serialized across processes and platforms.
  */
 int state_ports(struct state *st, const char *owner, const char *env_id,
-		int from, int to, int out[2], struct err *e);
+		int from, int to, const int *busy, size_t nbusy, int out[2],
+		struct err *e);
+/* A port found taken by something else when owner's container started:
+ * set aside for an hour and taken from owner (reason borrowed). */
+int state_port_hold(struct state *st, const char *owner, int port,
+		    const char *reason, struct err *e);
+/* An adopted container's published port becomes its slot 0, unless the
+ * port or the slot is allocated already. */
+int state_ports_adopt(struct state *st, const char *owner, const char *env_id,
+		      int port, struct err *e);
 int state_ports_release(struct state *st, const char *owner, struct err *e);
 
 /* Failed rollouts: failures++, next_retry_at = now + min(2^failures

@@ -18,14 +18,16 @@
 #include "../plan/plan.h"
 
 static const char usage_text[] =
-	"usage: pressctl apply [DIR] [--only SEL]... [--parallel N]\n"
+	"usage: pressctl apply [DIR] [--only SEL]... [--adopt SEL]... [--parallel N]\n"
 	"                      [--allow-mass-delete] [--wait]\n"
 	"       pressctl apply --git REPO [--ref REF] [--path SUBDIR] [...]\n"
 	"\n"
 	"Converges PostgreSQL, S3 and Docker to the manifests. Removing an\n"
 	"environment is a soft delete: its containers go, its schema and bucket\n"
 	"stay for safety.softDeleteDays. --wait waits for another applier's\n"
-	"lock instead of exiting.\n";
+	"lock instead of exiting. pressctl touches only objects that carry its\n"
+	"platform's mark or its state rows; --adopt SEL adopts unmarked objects\n"
+	"of SEL that hold data.\n";
 
 struct progress {
 	int tty;
@@ -54,6 +56,7 @@ cmd_apply(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "only", required_argument, NULL, 'o' },
+		{ "adopt", required_argument, NULL, 'A' },
 		{ "parallel", required_argument, NULL, 'j' },
 		{ "allow-mass-delete", no_argument, NULL, 'M' },
 		{ "wait", no_argument, NULL, 'w' },
@@ -64,6 +67,8 @@ cmd_apply(int argc, char **argv)
 	struct source_opts so = { 0 };
 	struct selectors sel = { .n = 0 };
 	struct plan_filter filter = { cmd_selector_match, &sel };
+	struct selectors adopt_sel = { .n = 0 };
+	struct plan_filter adopt = { cmd_selector_match, &adopt_sel };
 	struct progress pr = { cmd_tty() };
 	struct apply_opts ao = { 4, 5, progress, &pr, NULL };
 	struct apply_result res;
@@ -78,6 +83,10 @@ cmd_apply(int argc, char **argv)
 		case 'o':
 			if (cmd_add_selector(&sel, optarg) < 0)
 				return cmd_fail("too many --only selectors");
+			break;
+		case 'A':
+			if (cmd_add_selector(&adopt_sel, optarg) < 0)
+				return cmd_fail("too many --adopt selectors");
 			break;
 		case 'j':
 			ao.parallel = atoi(optarg);
@@ -96,7 +105,8 @@ cmd_apply(int argc, char **argv)
 	}
 	if (cmd_source_args(&so, argc, argv, usage_text) < 0)
 		return EXIT_ERROR;
-	if ((rc = cmd_pass_open(&cp, &so, "apply", 1, wait, &filter)) != EXIT_OK)
+	if ((rc = cmd_pass_open(&cp, &so, "apply", 1, wait, &filter,
+			      adopt_sel.n ? &adopt : NULL)) != EXIT_OK)
 		return rc;
 	m = cp.m;
 	if (cp.interrupted)
@@ -104,7 +114,16 @@ cmd_apply(int argc, char **argv)
 			"unfinished intents stay in the journal and this run "
 			"converges them", json_pack("{s:s, s:i}", "platform",
 			m->platform.name, "runs", cp.interrupted));
-	if (guard_mass_delete(&cp.plan, m->platform.max_delete_percent, allow, &e)) {
+	if (guard_conflicts(&cp.plan, &e) ||
+	    guard_mass_delete(&cp.plan, m->platform.max_delete_percent, allow, &e)) {
+		for (size_t i = 0; i < cp.plan.nconflicts; i++) {
+			const struct plan_conflict *k = &cp.plan.conflicts[i];
+
+			cmd_log("error", "conflict", json_pack(
+				"{s:s, s:s, s:s, s:s?, s:s}", "env", k->env_id,
+				"kind", live_kind_name(k->kind), "target", k->name,
+				"owner", k->owner, "reason", k->text));
+		}
 		cmd_log("error", "refused by a safety guard; nothing was changed",
 			json_pack("{s:s}", "error", e.msg));
 		rc = EXIT_REFUSED;

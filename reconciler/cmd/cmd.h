@@ -103,9 +103,11 @@ struct cmd_pass {
  * (may be NULL). Prints what went wrong and returns the exit code;
  * EXIT_OK when cp is ready (release with cmd_pass_close).
  */
+/* only: --only (NULL: every environment); adopt: --adopt (NULL: none). */
 int cmd_pass_open(struct cmd_pass *cp, const struct source_opts *so,
 		  const char *command, int lock, int wait,
-		  const struct plan_filter *only);
+		  const struct plan_filter *only,
+		  const struct plan_filter *adopt);
 void cmd_pass_close(struct cmd_pass *cp);
 
 /* Is stderr a terminal (progress lines) or not (JSON log lines)? */
@@ -129,6 +131,8 @@ int cmd_plan(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_hook(int argc, char **argv);
+#define PRESSCTL_VERSION "0.1.0"
+int cmd_version(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 
 #endif

@@ -266,7 +266,7 @@ cmd_source_args(struct source_opts *so, int argc, char **argv,
  * typo, not an empty plan. */
 static int
 unmatched(const struct model *m, const struct recorded *rec,
-	  struct selectors *s, struct err *e)
+	  struct selectors *s, const char *option, struct err *e)
 {
 	for (int i = 0; i < s->n; i++) {
 		struct selectors one = { .n = 1 };
@@ -278,8 +278,8 @@ unmatched(const struct model *m, const struct recorded *rec,
 		for (size_t j = 0; j < rec->nres && !hit; j++)
 			hit = cmd_selector_match(m, rec->res[j].env_id, &one);
 		if (!hit)
-			return err_set(e, "--only '%s' matches no environment",
-				       s->v[i]);
+			return err_set(e, "%s '%s' matches no environment",
+				       option, s->v[i]);
 	}
 	return 0;
 }
@@ -287,7 +287,7 @@ unmatched(const struct model *m, const struct recorded *rec,
 int
 cmd_pass_open(struct cmd_pass *cp, const struct source_opts *so,
 	      const char *command, int lock, int wait,
-	      const struct plan_filter *only)
+	      const struct plan_filter *only, const struct plan_filter *adopt)
 {
 	struct err e;
 	int rc;
@@ -305,9 +305,11 @@ cmd_pass_open(struct cmd_pass *cp, const struct source_opts *so,
 					      &e) < 0)) ||
 	    pass_observe(&cp->pass, &e) < 0 ||
 	    (only && only->arg &&
-	     unmatched(cp->m, &cp->pass.rec, only->arg, &e)) ||
+	     unmatched(cp->m, &cp->pass.rec, only->arg, "--only", &e)) ||
+	    (adopt && adopt->arg &&
+	     unmatched(cp->m, &cp->pass.rec, adopt->arg, "--adopt", &e)) ||
 	    plan_build(&cp->plan, cp->m, &cp->pass.rec, &cp->pass.live,
-		       cp->pass.now, only, &e) < 0) {
+		       cp->pass.now, only, adopt, &e) < 0) {
 		cmd_pass_close(cp);
 		return cmd_fail("%s", e.msg);
 	}

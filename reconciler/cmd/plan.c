@@ -17,13 +17,15 @@
 #include "../plan/plan.h"
 
 static const char usage_text[] =
-	"usage: pressctl plan [DIR] [--only SEL]... [--format text|json|markdown]\n"
-	"                     [--detailed-exitcode]\n"
+	"usage: pressctl plan [DIR] [--only SEL]... [--adopt SEL]...\n"
+	"                     [--format text|json|markdown] [--detailed-exitcode]\n"
 	"       pressctl plan --git REPO [--ref REF] [--path SUBDIR] [...]\n"
 	"\n"
 	"Shows what apply would change: creates, updates (spec changes), drift\n"
 	"to heal, soft deletes and purges with the data they hold. SEL is a\n"
-	"site (acme), an environment (acme/staging) or a label (tier=gold).\n";
+	"site (acme), an environment (acme/staging) or a label (tier=gold).\n"
+	"Objects of another platform, or unmarked ones holding data, are\n"
+	"conflicts; --adopt SEL lets the unmarked ones of SEL be adopted.\n";
 
 int
 cmd_plan(int argc, char **argv)
@@ -31,6 +33,7 @@ cmd_plan(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "format", required_argument, NULL, 'f' },
 		{ "only", required_argument, NULL, 'o' },
+		{ "adopt", required_argument, NULL, 'A' },
 		{ "detailed-exitcode", no_argument, NULL, 'd' },
 		SOURCE_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
@@ -39,6 +42,8 @@ cmd_plan(int argc, char **argv)
 	struct source_opts so = { 0 };
 	struct selectors sel = { .n = 0 };
 	struct plan_filter filter = { cmd_selector_match, &sel };
+	struct selectors adopt_sel = { .n = 0 };
+	struct plan_filter adopt = { cmd_selector_match, &adopt_sel };
 	enum format fmt = FORMAT_TEXT;
 	struct cmd_pass cp;
 	struct err ge;
@@ -57,6 +62,10 @@ cmd_plan(int argc, char **argv)
 			if (cmd_add_selector(&sel, optarg) < 0)
 				return cmd_fail("too many --only selectors");
 			break;
+		case 'A':
+			if (cmd_add_selector(&adopt_sel, optarg) < 0)
+				return cmd_fail("too many --adopt selectors");
+			break;
 		case 'd': detailed = 1; break;
 		case 'h': fputs(usage_text, stdout); return EXIT_OK;
 		default:
@@ -68,9 +77,11 @@ cmd_plan(int argc, char **argv)
 	}
 	if (cmd_source_args(&so, argc, argv, usage_text) < 0)
 		return EXIT_ERROR;
-	if ((rc = cmd_pass_open(&cp, &so, "plan", 0, 0, &filter)) != EXIT_OK)
+	if ((rc = cmd_pass_open(&cp, &so, "plan", 0, 0, &filter,
+			      adopt_sel.n ? &adopt : NULL)) != EXIT_OK)
 		return rc;
-	refused = guard_mass_delete(&cp.plan, cp.m->platform.max_delete_percent,
+	refused = guard_conflicts(&cp.plan, &ge) ||
+		  guard_mass_delete(&cp.plan, cp.m->platform.max_delete_percent,
 				    0, &ge);
 	if (fmt == FORMAT_JSON) {
 		json_t *j = plan_json(&cp.plan, &cp.pass.live);

@@ -6,6 +6,7 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -21,7 +22,7 @@ static json_t *
 env_status(const char *id, const char *stage, const struct pass *p,
 	   const struct plan *plan)
 {
-	size_t pending = 0, drift = 0, running = 0, containers = 0;
+	size_t pending = 0, drift = 0, running = 0, containers = 0, conflicts = 0;
 	json_t *o = json_pack("{s:s, s:s}", "environment", id, "stage", stage);
 	json_t *ports = json_array(), *notes = json_array();
 	const struct rec_deletion *del = recorded_deletion(&p->rec, id);
@@ -55,7 +56,20 @@ env_status(const char *id, const char *stage, const struct pass *p,
 	for (size_t i = 0; i < plan->nnotes; i++)
 		if (strcmp(plan->notes[i].env_id, id) == 0)
 			json_array_append_new(notes, json_string(plan->notes[i].text));
-	state = del ? "soft-deleted" : !strcmp(stage, "-") ? "removing" :
+	for (size_t i = 0; i < plan->nconflicts; i++) {
+		const struct plan_conflict *c = &plan->conflicts[i];
+		char *text;
+
+		if (strcmp(c->env_id, id))
+			continue;
+		conflicts++;
+		text = xprintf("conflict: %s '%s' %s", live_kind_name(c->kind),
+			       c->name, c->text);
+		json_array_append_new(notes, json_string(text));
+		free(text);
+	}
+	state = conflicts ? "conflict" :
+	    del ? "soft-deleted" : !strcmp(stage, "-") ? "removing" :
 	    json_array_size(notes) ? "held" : drift ? "drift" :
 	    pending ? "pending" : "converged";
 	json_object_set_new(o, "state", json_string(state));
@@ -119,7 +133,7 @@ cmd_status(int argc, char **argv)
 	}
 	if (cmd_source_args(&so, argc, argv, usage_text) < 0)
 		return EXIT_ERROR;
-	if ((rc = cmd_pass_open(&cp, &so, "status", 0, 0, NULL)) != EXIT_OK)
+	if ((rc = cmd_pass_open(&cp, &so, "status", 0, 0, NULL, NULL)) != EXIT_OK)
 		return rc;
 	m = cp.m;
 	envs = json_array();

@@ -340,14 +340,16 @@ reconcile(struct watch *w)
 		goto out_pass;
 	}
 	if (pass_observe(&pass, &e) < 0 ||
-	    plan_build(&plan, m, &pass.rec, &pass.live, pass.now, NULL, &e) < 0) {
+	    plan_build(&plan, m, &pass.rec, &pass.live, pass.now, NULL, NULL,
+		       &e) < 0) {
 		set_ready(w, 0, "%s", e.msg);
 		cmd_log("error", "cannot observe the platform",
 			json_pack("{s:s}", "error", e.msg));
 		goto out_pass;
 	}
 	metrics_drift(w->metrics, plan.drift);
-	if (guard_mass_delete(&plan, m->platform.max_delete_percent, 0, &e)) {
+	if (guard_conflicts(&plan, &e) ||
+	    guard_mass_delete(&plan, m->platform.max_delete_percent, 0, &e)) {
 		set_ready(w, 0, "refused: %s", e.msg);
 		cmd_log("error", "refused by a safety guard",
 			json_pack("{s:s, s:s}", "revision", m->revision,

@@ -258,9 +258,9 @@ contains(const char *hay, const char *needle)
  * with 500 (an unknown executable, a malformed reference), and a passing
  * state with 400 (a network name made ambiguous by a twin). A host port
  * held by someone else (500 "port is already allocated" / "address
- * already in use") stays transient: it is often a container on its way
- * out, and a retry costs no health wait. So does a 409 "removal ...
- * already in progress".
+ * already in use") is not retried here: start_new reports the port in
+ * args->busy_port and the core allocates another. A 409 "removal ...
+ * already in progress" is transient.
  */
 static int
 is_transient(long status, const char *msg)
@@ -430,10 +430,42 @@ published_port(json_t *c)
 	return 0;
 }
 
+/* Every host port a listed container publishes, into busy. */
+static void
+note_ports(struct live *out, json_t *c)
+{
+	json_t *ports = json_object_get(c, "Ports"), *p;
+	size_t i;
+
+	json_array_foreach(ports, i, p)
+		live_busy_add(out, (int)json_integer_value(
+			json_object_get(p, "PublicPort")));
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The platform a container's labels name as its owner, or NULL. */
+static const char *
+owner_of(json_t *labels)
+{
+	const char *m = label(labels, "press.managed");
+
+	return m && strcmp(m, "true") == 0 ? label(labels, "press.platform") :
+					     NULL;
+}
+
 /*
- * One listing for the whole platform, filtered by the ownership labels;
- * q->names is not needed. state = {id, image, status (running, exited,
- * ...), detail ("Up 3 minutes"), labels (press.*), hostPort}.
+ * One listing of every container of the engine. The platform's own
+ * (press.managed=true and its press.platform) become items; a container
+ * of another owner whose name is in q->names becomes an item too, with
+ * its mark (another platform, or NULL: not pressctl's), so that the plan
+ * sees the conflict. Every published host port goes to out's busy ports.
+ * state = {id, image, status (running, exited, ...), detail ("Up 3
+ * minutes"), labels (press.*), hostPort}.
  */
 static int
 docker_observe(void *h, const struct observe_req *q, struct live *out,
@@ -441,18 +473,18 @@ docker_observe(void *h, const struct observe_req *q, struct live *out,
 {
 	struct docker *d = h;
 	const char *platform = q->platform ? q->platform : d->platform;
-	json_t *filters, *list = NULL, *c;
-	char *plabel = xprintf("press.platform=%s", platform);
-	char *fs = NULL, *fesc = NULL, *path = NULL;
+	size_t nnames = q->nnames[LIVE_CONTAINER];
+	const char **names = xcalloc(nnames + 1, sizeof(*names));
+	json_t *list = NULL, *c;
 	long status;
 	size_t i;
 	int ret = -1;
 
-	filters = json_pack("{s:[s,s]}", "label", "press.managed=true", plabel);
-	fs = json_dumps(filters, JSON_COMPACT);
-	fesc = escape(d, fs ? fs : "{}");
-	path = xprintf("/containers/json?all=1&filters=%s", fesc);
-	if (request(d, "GET", path, NULL, &status, e) < 0) {
+	for (i = 0; i < nnames; i++)
+		names[i] = q->names[LIVE_CONTAINER][i];
+	if (nnames > 1)
+		qsort(names, nnames, sizeof(*names), cmp_name);
+	if (request(d, "GET", "/containers/json?all=1", NULL, &status, e) < 0) {
 		err_wrap(e, "cannot list containers");
 		goto out;
 	}
@@ -470,14 +502,20 @@ docker_observe(void *h, const struct observe_req *q, struct live *out,
 	json_array_foreach(list, i, c) {
 		json_t *labels = json_object_get(c, "Labels"), *press, *v;
 		const char *name = container_name(c), *k, *s;
+		const char *owner = owner_of(labels);
+		int ours = owner && strcmp(owner, platform) == 0;
 		struct live_item *it;
 
-		if (!name)
+		note_ports(out, c);
+		if (!name || (!ours && !bsearch(&name, names, nnames,
+						 sizeof(*names), cmp_name)))
 			continue;
 		it = live_add(out, LIVE_CONTAINER, name);
-		if ((s = label(labels, "press.env")))
+		it->mark_seen = 1;
+		it->mark = owner ? xstrdup(owner) : NULL;
+		if (ours && (s = label(labels, "press.env")))
 			it->env_id = xstrdup(s);
-		if ((s = label(labels, "press.spec")))
+		if (ours && (s = label(labels, "press.spec")))
 			it->spec_hash = xstrdup(s);
 		s = json_string_value(json_object_get(c, "State"));
 		it->running = s && strcmp(s, "running") == 0;
@@ -499,11 +537,7 @@ docker_observe(void *h, const struct observe_req *q, struct live *out,
 	ret = 0;
 out:
 	json_decref(list);
-	json_decref(filters);
-	free(plabel);
-	free(fs);
-	free(fesc);
-	free(path);
+	free(names);
 	return ret;
 }
 
@@ -1232,6 +1266,16 @@ start_new(struct docker *d, const struct driver_action *a, const char *cname,
 			nanosleep(&(struct timespec){ .tv_nsec = 200000000 },
 				  NULL);
 			continue;
+		}
+		if (contains(msg, "address already in use") ||
+		    contains(msg, "port is already allocated")) {
+			/* Something outside the plan holds the port (a
+			 * listening socket, a client's ephemeral port):
+			 * the core sets it aside and picks another. */
+			a->args->busy_port = host_port;
+			err_set(e, "cannot start container '%s': host port %d "
+				"is in use by something else", cname, host_port);
+			goto drop;
 		}
 		api_error(d, status, e, "cannot start container '%s'", cname);
 		goto drop;

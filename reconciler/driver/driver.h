@@ -31,6 +31,13 @@ struct driver_env {
 	int timeout_ms;		/* per request / statement; 0 = default */
 };
 
+/*
+ * The ownership mark pressctl writes on every object it creates: the
+ * value is "press.platform=<name>" (a comment on schemas and roles, a
+ * tag or marker object on buckets, a label on containers).
+ */
+#define DRIVER_MARK_PREFIX "press.platform="
+
 /* One observed object. Owned by the struct live that holds it. */
 struct live_item {
 	enum live_kind kind;
@@ -41,20 +48,46 @@ struct live_item {
 	int host_port;		/* containers: published host port, 0 if none */
 	json_t *state;		/* kind-specific attributes (see each driver) */
 	long long bytes;	/* size, when asked for (deletes); -1 unknown */
-	long long count;	/* rows (estimate) or objects; -1 unknown */
+	long long count;	/* rows or objects, when asked for; -1 unknown */
+	int count_more;		/* count is a lower bound: "more than count" */
+	/*
+	 * Ownership: mark_seen says the mark was read (always for schemas,
+	 * roles and containers; for buckets only those in observe_req.check);
+	 * then mark is the platform it names, or NULL for an unmarked object.
+	 * has_data (objects in check only): 1 holds data (a schema with any
+	 * object, a role that owns or is granted anything, a bucket with an
+	 * object), 0 empty, -1 unknown.
+	 */
+	int mark_seen;
+	char *mark;
+	int has_data;
 };
 
 struct live {
 	struct live_item *v;
 	size_t n, alloc;
+	/* Host ports published on the runtime by any container, whoever
+	 * started it (sorted, unique): never handed out again. */
+	int *busy_ports;
+	size_t nbusy, abusy;
 };
+
+/* Whether item l may be pressctl's for platform: its mark names the
+ * platform, or its mark was not read (trusted through the state). */
+int live_is_ours(const struct live_item *l, const char *platform);
+
+/* The platform named by a mark value ("press.platform=acc" -> "acc"), as
+ * a new string; NULL for NULL or another text. */
+char *driver_mark_owner(const char *mark);
 
 void live_init(struct live *l);
 void live_release(struct live *l);
 /* Append a zeroed item (bytes = count = -1); valid until the next add. */
 struct live_item *live_add(struct live *l, enum live_kind kind,
 			   const char *name);
-/* Sort by (kind, name) and find. */
+/* Note a host port published on the runtime (ignores 0 and invalid). */
+void live_busy_add(struct live *l, int port);
+/* Sort by (kind, name), the busy ports too (unique), and find. */
 void live_sort(struct live *l);
 const struct live_item *live_find(const struct live *l, enum live_kind kind,
 				  const char *name);
@@ -62,8 +95,12 @@ const struct live_item *live_find(const struct live *l, enum live_kind kind,
 /*
  * What to observe. names[kind]: the objects pressctl may own (desired or
  * recorded in its state); drivers whose backend can be filtered by
- * ownership labels (Docker) list by label instead and may ignore names.
- * sized[kind]: objects a plan would destroy, whose size to measure.
+ * ownership labels (Docker) list by label instead, and report objects of
+ * these names that carry another mark or none. sized[kind]: objects a
+ * plan would set aside or destroy, whose size to measure (rows counted
+ * exactly within a time bound). check[kind]: objects whose ownership is
+ * not proven by this platform's state: their mark and whether they hold
+ * data must be read even where that costs a request per object.
  */
 struct observe_req {
 	const char *platform;
@@ -71,6 +108,8 @@ struct observe_req {
 	size_t nnames[4];
 	const char *const *sized[4];
 	size_t nsized[4];
+	const char *const *check[4];
+	size_t ncheck[4];
 };
 
 enum driver_op {
@@ -82,6 +121,17 @@ enum driver_op {
 
 const char *driver_op_name(enum driver_op op);
 
+struct driver_action;
+
+/*
+ * The ownership rules above, for drivers: may action a touch the object
+ * as it is now (exists, and owner: the platform its mark names, or NULL
+ * when unmarked)? 0 yes; -1 no, with e "<what>: why" (permanent).
+ */
+int driver_may_touch(const struct driver_action *a, const char *platform,
+		     int exists, const char *owner, const char *what,
+		     struct err *e);
+
 /* Values the core computed for an action; may hold secrets. */
 struct apply_args {
 	const char *password;	/* role: the derived password */
@@ -89,15 +139,31 @@ struct apply_args {
 	json_t *labels;		/* container: labels (press.*), all strings */
 	int host_ports[2];	/* container: the two port slots it may use */
 	const char *network;	/* container: network to attach */
+	/* Out: a host port the runtime found taken by something else when
+	 * the container started ("address already in use"); the core sets
+	 * it aside and allocates another. 0 otherwise. */
+	int busy_port;
 };
 
+/*
+ * Ownership rules every driver applies inside the action, against the
+ * object as it is at that moment (have is what the plan saw):
+ * - an object marked by another platform is never touched;
+ * - an existing unmarked object is taken over (and marked) only when the
+ *   plan saw it unmarked (have->mark_seen and no mark): adopted on
+ *   purpose, or recorded in this platform's state before marks existed;
+ * - a purge re-reads the mark (in the transaction of the DROP where the
+ *   backend has transactions) and refuses unless it is this platform's,
+ *   or the object is unmarked as the plan saw it.
+ * CREATE and UPDATE write the mark.
+ */
 struct driver_action {
 	enum driver_op op;
 	enum live_kind kind;
 	const char *name;
 	const struct live_object *want;	/* CREATE/UPDATE; NULL otherwise */
 	const struct live_item *have;	/* observed, or NULL */
-	const struct apply_args *args;
+	struct apply_args *args;
 };
 
 struct driver {

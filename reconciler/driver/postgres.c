@@ -41,6 +41,7 @@
 
 struct pg {
 	PGconn *conn;
+	char *platform;		/* for the ownership mark */
 };
 
 /* --- small helpers ------------------------------------------------------ */
@@ -96,6 +97,8 @@ res_ok(const PGresult *r)
 
 	return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
 }
+
+static void rollback(struct pg *p);
 
 /* Append the text[] literal of names[0..n) to sb: {"a","b"}. */
 static void
@@ -164,6 +167,8 @@ pg_open(void **h, const struct driver_env *env, struct err *e)
 		return -1;
 	p = xcalloc(1, sizeof(*p));
 	p->conn = c;
+	p->platform = xstrdup(env->platform && env->platform->name ?
+			      env->platform->name : "");
 	*h = p;
 	return 0;
 }
@@ -176,6 +181,7 @@ pg_close(void *h)
 	if (!p)
 		return;
 	PQfinish(p->conn);
+	free(p->platform);
 	free(p);
 }
 
@@ -187,13 +193,19 @@ pg_close(void *h)
  * the all-databases one, as at login), elevated attributes, and whether
  * the role can create in schema public. Schemas: owner and the ACL (a
  * NULL ACL is the default: the owner holds USAGE and CREATE), privileges
- * merged per grantee as "U", "C" or "UC"; size and row estimate only for
- * the sized ones (a CASE runs the subqueries for those alone).
+ * merged per grantee as "U", "C" or "UC"; size only for the sized ones
+ * (a CASE runs the subqueries for those alone; rows are counted by
+ * count_rows). Both: the comment that holds the ownership mark, and for
+ * the checked ones whether they hold anything: a role on which any
+ * object depends (owner, grants, in any database), a schema that
+ * contains any object.
  */
 static const char observe_sql[] =
 	"WITH wr AS (SELECT DISTINCT unnest($1::text[])::name AS n),"
 	"  ws AS (SELECT DISTINCT unnest($2::text[])::name AS n),"
 	"  sz AS (SELECT DISTINCT unnest($3::text[])::name AS n),"
+	"  cr AS (SELECT DISTINCT unnest($4::text[])::name AS n),"
+	"  cs AS (SELECT DISTINCT unnest($5::text[])::name AS n),"
 	"  pub AS (SELECT oid FROM pg_namespace WHERE nspname = 'public'),"
 	"  db AS (SELECT oid FROM pg_database"
 	"          WHERE datname = current_database())"
@@ -209,8 +221,13 @@ static const char observe_sql[] =
 	"     CASE WHEN r.rolbypassrls THEN 'bypassrls' END),"
 	"   coalesce(has_schema_privilege(r.oid, (SELECT oid FROM pub),"
 	"                                 'CREATE'), false),"
-	"   NULL::text, NULL::text, NULL::numeric, NULL::numeric"
+	"   NULL::text, NULL::text, NULL::numeric, NULL::numeric,"
+	"   shobj_description(r.oid, 'pg_authid'),"
+	"   CASE WHEN cr.n IS NOT NULL THEN EXISTS (SELECT 1 FROM pg_shdepend d"
+	"     WHERE d.refclassid = 'pg_authid'::regclass"
+	"       AND d.refobjid = r.oid) END"
 	"  FROM pg_roles r JOIN wr ON r.rolname = wr.n"
+	"  LEFT JOIN cr ON cr.n = r.rolname"
 	" UNION ALL"
 	" SELECT 's', n.nspname::text, NULL, NULL, NULL, NULL, NULL,"
 	"   pg_get_userbyid(n.nspowner)::text,"
@@ -231,12 +248,14 @@ static const char observe_sql[] =
 	"     (SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)"
 	"        FROM pg_class c WHERE c.relnamespace = n.oid"
 	"         AND c.relkind IN ('r', 'm', 'S')) END,"
-	"   CASE WHEN sz.n IS NOT NULL THEN"
-	"     (SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)"
-	"        FROM pg_class c WHERE c.relnamespace = n.oid"
-	"         AND c.relkind IN ('r', 'm')) END"
+	"   NULL::numeric,"
+	"   obj_description(n.oid, 'pg_namespace'),"
+	"   CASE WHEN cs.n IS NOT NULL THEN EXISTS (SELECT 1 FROM pg_depend d"
+	"     WHERE d.refclassid = 'pg_namespace'::regclass"
+	"       AND d.refobjid = n.oid) END"
 	"  FROM pg_namespace n JOIN ws ON n.nspname = ws.n"
-	"  LEFT JOIN sz ON sz.n = n.nspname";
+	"  LEFT JOIN sz ON sz.n = n.nspname"
+	"  LEFT JOIN cs ON cs.n = n.nspname";
 
 /*
  * The search_path setting "search_path=acme_staging" as the schema name
@@ -278,6 +297,18 @@ num_or(const PGresult *r, int row, int col, long long dflt)
 	return (long long)strtod(PQgetvalue(r, row, col), NULL);
 }
 
+/* Columns 11 and 12 of observe_sql: the mark, and whether the object
+ * holds anything (NULL when not asked). */
+static void
+ownership(struct live_item *it, const PGresult *r, int i)
+{
+	it->mark_seen = 1;
+	it->mark = PQgetisnull(r, i, 11) ? NULL :
+		   driver_mark_owner(PQgetvalue(r, i, 11));
+	it->has_data = PQgetisnull(r, i, 12) ? -1 :
+		       *PQgetvalue(r, i, 12) == 't';
+}
+
 static void
 add_role(struct live *out, const PGresult *r, int i)
 {
@@ -307,6 +338,7 @@ add_role(struct live *out, const PGresult *r, int i)
 	json_object_set_new(st, "publicCreate",
 			    json_boolean(*PQgetvalue(r, i, 6) == 't'));
 	it->state = st;
+	ownership(it, r, i);
 }
 
 static void
@@ -320,7 +352,122 @@ add_schema(struct live *out, const PGresult *r, int i)
 	json_object_set_new(st, "acl", acl ? acl : json_array());
 	it->state = st;
 	it->bytes = num_or(r, i, 9, -1);
-	it->count = num_or(r, i, 10, -1);
+	ownership(it, r, i);
+}
+
+/*
+ * Exact row counts of the sized schemas (items from first on), so that a
+ * plan never calls "~0 rows" a table that holds data (reltuples is an
+ * estimate, and -1 or 0 until the table is analyzed). Every table is
+ * counted with a LIMIT, all in one statement under a statement timeout;
+ * the stages lower the limit when the timeout hits, down to one row per
+ * table (does it hold anything at all). A table that reaches its limit
+ * makes the schema's count a lower bound (count_more). A schema the
+ * connection may not read keeps count -1 (unknown): observation goes on.
+ */
+static const struct count_stage {
+	long long limit;
+	int timeout_ms;
+} count_stages[] = {
+	{ 1000000, 3000 },
+	{ 1000, 3000 },
+	{ 1, 10000 },
+};
+
+static const char tables_sql[] =
+	"SELECT n.nspname, quote_ident(n.nspname) || '.' ||"
+	"       quote_ident(c.relname)"
+	"  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+	" WHERE n.nspname = ANY($1::text[]) AND c.relkind IN ('r', 'm')"
+	" ORDER BY 1, 2";
+
+/* One stage: 1 done, 0 timed out, -1 failed (counts stay unknown). */
+static int
+count_stage(struct pg *p, const PGresult *tables, long long *counts,
+	    const struct count_stage *st)
+{
+	struct strbuf sql;
+	PGresult *r = NULL;
+	int ret = -1, n = PQntuples(tables);
+	char setting[64];
+
+	strbuf_init(&sql, 0);
+	for (int i = 0; i < n; i++)
+		strbuf_addf(&sql, "%sSELECT %d, count(*) FROM (SELECT 1 FROM %s"
+			    " LIMIT %lld) x", i ? " UNION ALL " : "", i,
+			    PQgetvalue(tables, i, 1), st->limit + 1);
+	snprintf(setting, sizeof(setting), "SET LOCAL statement_timeout = %d",
+		 st->timeout_ms);
+	if (sql.overflow || !res_ok(r = PQexec(p->conn,
+					       "BEGIN READ ONLY")))
+		goto out;
+	PQclear(r);
+	if (!res_ok(r = PQexec(p->conn, setting)))
+		goto out;
+	PQclear(r);
+	r = PQexec(p->conn, sql.buf);
+	if (!res_ok(r)) {
+		ret = strcmp(sqlstate(r), "57014") == 0 ? 0 : -1;
+		goto out;
+	}
+	for (int i = 0; i < PQntuples(r); i++) {
+		long t = strtol(PQgetvalue(r, i, 0), NULL, 10);
+
+		if (t >= 0 && t < n)
+			counts[t] = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+	}
+	ret = 1;
+out:
+	PQclear(r);
+	rollback(p);
+	strbuf_release(&sql);
+	return ret;
+}
+
+static void
+count_rows(struct pg *p, const char *sized_literal, struct live *out,
+	   size_t first)
+{
+	const char *params[1] = { sized_literal };
+	const struct count_stage *st = NULL;
+	PGresult *tables;
+	long long *counts = NULL;
+	int n, rc = -1;
+
+	tables = PQexecParams(p->conn, tables_sql, 1, NULL, params, NULL,
+			      NULL, 0);
+	if (PQresultStatus(tables) != PGRES_TUPLES_OK)
+		goto out;
+	n = PQntuples(tables);
+	counts = xcalloc((size_t)n + 1, sizeof(*counts));
+	for (size_t k = 0; n > 0 && k < sizeof(count_stages) /
+					 sizeof(count_stages[0]); k++) {
+		st = &count_stages[k];
+		if ((rc = count_stage(p, tables, counts, st)) != 0)
+			break;
+	}
+	if (n > 0 && rc != 1)
+		goto out;
+	for (size_t i = first; i < out->n; i++) {
+		struct live_item *it = &out->v[i];
+
+		if (it->kind != LIVE_SCHEMA || it->bytes < 0)
+			continue;	/* not sized */
+		it->count = 0;
+		for (int t = 0; t < n; t++) {
+			if (strcmp(PQgetvalue(tables, t, 0), it->name))
+				continue;
+			if (counts[t] > st->limit) {
+				it->count += st->limit;
+				it->count_more = 1;
+			} else {
+				it->count += counts[t];
+			}
+		}
+	}
+out:
+	PQclear(tables);
+	free(counts);
 }
 
 static int
@@ -328,9 +475,10 @@ pg_observe(void *h, const struct observe_req *q, struct live *out,
 	   struct err *e)
 {
 	struct pg *p = h;
-	struct strbuf roles, schemas, sized;
-	const char *params[3];
+	struct strbuf roles, schemas, sized, croles, cschemas;
+	const char *params[5];
 	PGresult *r = NULL;
+	size_t first = out->n;
 	int ret = -1;
 
 	if (q->nnames[LIVE_ROLE] == 0 && q->nnames[LIVE_SCHEMA] == 0)
@@ -340,17 +488,24 @@ pg_observe(void *h, const struct observe_req *q, struct live *out,
 	strbuf_init(&roles, 0);
 	strbuf_init(&schemas, 0);
 	strbuf_init(&sized, 0);
+	strbuf_init(&croles, 0);
+	strbuf_init(&cschemas, 0);
 	array_literal(&roles, q->names[LIVE_ROLE], q->nnames[LIVE_ROLE]);
 	array_literal(&schemas, q->names[LIVE_SCHEMA], q->nnames[LIVE_SCHEMA]);
 	array_literal(&sized, q->sized[LIVE_SCHEMA], q->nsized[LIVE_SCHEMA]);
-	if (roles.overflow || schemas.overflow || sized.overflow) {
+	array_literal(&croles, q->check[LIVE_ROLE], q->ncheck[LIVE_ROLE]);
+	array_literal(&cschemas, q->check[LIVE_SCHEMA], q->ncheck[LIVE_SCHEMA]);
+	if (roles.overflow || schemas.overflow || sized.overflow ||
+	    croles.overflow || cschemas.overflow) {
 		err_set(e, "cannot observe PostgreSQL: too many names");
 		goto out;
 	}
 	params[0] = roles.buf;
 	params[1] = schemas.buf;
 	params[2] = sized.buf;
-	r = PQexecParams(p->conn, observe_sql, 3, NULL, params, NULL, NULL, 0);
+	params[3] = croles.buf;
+	params[4] = cschemas.buf;
+	r = PQexecParams(p->conn, observe_sql, 5, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		fail(p, r, e, "cannot observe roles and schemas in PostgreSQL");
 		goto out;
@@ -361,12 +516,16 @@ pg_observe(void *h, const struct observe_req *q, struct live *out,
 		else
 			add_schema(out, r, i);
 	}
+	if (q->nsized[LIVE_SCHEMA])
+		count_rows(p, sized.buf, out, first);
 	ret = 0;
 out:
 	PQclear(r);
 	strbuf_release(&roles);
 	strbuf_release(&schemas);
 	strbuf_release(&sized);
+	strbuf_release(&croles);
+	strbuf_release(&cschemas);
 	return ret;
 }
 
@@ -554,6 +713,58 @@ begin_locked(struct pg *p, enum live_kind kind, const char *name, struct err *e,
 	return ret;
 }
 
+/* --- ownership ------------------------------------------------------- */
+
+static const char mark_sql[] =
+	"SELECT CASE WHEN $1 = 'role'"
+	"   THEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $2)"
+	"   ELSE EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $2) END,"
+	" CASE WHEN $1 = 'role'"
+	"   THEN (SELECT shobj_description(oid, 'pg_authid') FROM pg_roles"
+	"          WHERE rolname = $2)"
+	"   ELSE (SELECT obj_description(oid, 'pg_namespace')"
+	"           FROM pg_namespace WHERE nspname = $2) END";
+
+/*
+ * Inside the action's transaction, after its object lock: may the object
+ * be touched? (driver_may_touch). 0 yes, -1 no.
+ */
+static int
+check_mark(struct pg *p, const struct driver_action *a, const char *what,
+	   struct err *e)
+{
+	const char *params[2] = { live_kind_name(a->kind), a->name };
+	PGresult *r = PQexecParams(p->conn, mark_sql, 2, NULL, params, NULL,
+				   NULL, 0);
+	char *owner = NULL;
+	int ret = -1;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		fail(p, r, e, what);
+	} else {
+		owner = PQgetisnull(r, 0, 1) ? NULL :
+			driver_mark_owner(PQgetvalue(r, 0, 1));
+		ret = driver_may_touch(a, p->platform, *PQgetvalue(r, 0, 0) == 't',
+				       owner, what, e);
+	}
+	free(owner);
+	PQclear(r);
+	return ret;
+}
+
+/* The ownership mark as a quoted literal (PQfreemem it), or NULL. */
+static char *
+mark_literal(struct pg *p, struct err *e, const char *what)
+{
+	char *mark = xprintf(DRIVER_MARK_PREFIX "%s", p->platform);
+	char *lit = PQescapeLiteral(p->conn, mark, strlen(mark));
+
+	free(mark);
+	if (!lit)
+		fail(p, NULL, e, what);
+	return lit;
+}
+
 /*
  * What the role action needs to know first: exists, elevated attributes,
  * a direct grant on schema public, PUBLIC's CREATE on public, and whether
@@ -636,18 +847,20 @@ role_apply_once(struct pg *p, const struct driver_action *a, const char *what,
 	const char *sp = str_or(json_object_get(spec, "searchPath"), a->name);
 	json_t *lim = json_object_get(spec, "connectionLimit");
 	long long limit = json_is_integer(lim) ? json_integer_value(lim) : -1;
-	char *role = NULL, *schema = NULL, *lit = NULL;
+	char *role = NULL, *schema = NULL, *lit = NULL, *mark = NULL;
 	struct strbuf sql;
 	int chk[8], ret = -1;
 
 	strbuf_init(&sql, 0);
 	if (!(role = ident(p, a->name, e, what)) ||
-	    !(schema = ident(p, sp, e, what)))
+	    !(schema = ident(p, sp, e, what)) ||
+	    !(mark = mark_literal(p, e, what)))
 		goto out;
 	if (a->args && a->args->password &&
 	    !(lit = password_literal(p, a->name, a->args->password, e, what)))
 		goto out;
 	if (begin_locked(p, LIVE_ROLE, a->name, e, what) < 0 ||
+	    check_mark(p, a, what, e) < 0 ||
 	    role_check(p, a->name, chk, e, what) < 0)
 		goto out;
 	if (!chk[RC_EXISTS])
@@ -664,6 +877,7 @@ role_apply_once(struct pg *p, const struct driver_action *a, const char *what,
 	if (lit)
 		strbuf_addf(&sql, " PASSWORD %s", lit);
 	strbuf_addf(&sql, "; ALTER ROLE %s SET search_path = %s", role, schema);
+	strbuf_addf(&sql, "; COMMENT ON ROLE %s IS %s", role, mark);
 	if (chk[RC_PUBGRANT] || chk[RC_PUBCREATE])
 		strbuf_addstr(&sql, "; SELECT pg_advisory_xact_lock(" LOCK_CLASS
 				    ", hashtext('schema:public'))");
@@ -689,6 +903,7 @@ out:
 	}
 	PQfreemem(role);
 	PQfreemem(schema);
+	PQfreemem(mark);
 	return ret;
 }
 
@@ -707,21 +922,23 @@ schema_apply_once(struct pg *p, const struct driver_action *a, const char *what,
 		str_or(json_object_get(a->want ? a->want->spec : NULL, "owner"),
 		       a->name);
 	const char *params[1] = { a->name };
-	char *schema = NULL, *role = NULL;
+	char *schema = NULL, *role = NULL, *mark = NULL;
 	PGresult *r = NULL;
 	struct strbuf sql;
 	int ret = -1;
 
 	strbuf_init(&sql, 0);
 	if (!(schema = ident(p, a->name, e, what)) ||
-	    !(role = ident(p, owner, e, what)))
+	    !(role = ident(p, owner, e, what)) ||
+	    !(mark = mark_literal(p, e, what)))
 		goto out;
-	if (begin_locked(p, LIVE_SCHEMA, a->name, e, what) < 0)
+	if (begin_locked(p, LIVE_SCHEMA, a->name, e, what) < 0 ||
+	    check_mark(p, a, what, e) < 0)
 		goto out;
 	strbuf_addf(&sql,
 		    "CREATE SCHEMA IF NOT EXISTS %s AUTHORIZATION %s; "
-		    "ALTER SCHEMA %s OWNER TO %s",
-		    schema, role, schema, role);
+		    "ALTER SCHEMA %s OWNER TO %s; COMMENT ON SCHEMA %s IS %s",
+		    schema, role, schema, role, schema, mark);
 	if (exec_sql(p, sql.buf, state, e, what) < 0)
 		goto out;
 	r = PQexecParams(p->conn, schema_grantees_sql, 1, NULL, params, NULL,
@@ -746,6 +963,7 @@ out:
 	strbuf_release(&sql);
 	PQfreemem(schema);
 	PQfreemem(role);
+	PQfreemem(mark);
 	return ret;
 }
 
@@ -779,7 +997,8 @@ converge(struct pg *p, const struct driver_action *a, const char *what,
 /*
  * Schema: DROP SCHEMA IF EXISTS ... CASCADE. Role: DROP OWNED BY (the
  * role's objects and grants in this database; its schema may be gone
- * already) and DROP ROLE. No statement timeout (a large schema takes
+ * already) and DROP ROLE. The ownership mark is checked in the same
+ * transaction, under the object's lock, right before the DROP. No statement timeout (a large schema takes
  * time); the session's lock timeout still applies.
  */
 static int
@@ -791,7 +1010,8 @@ purge(struct pg *p, const struct driver_action *a, const char *what,
 
 	if (!(id = ident(p, a->name, e, what)))
 		goto out;
-	if (begin_locked(p, a->kind, a->name, e, what) < 0)
+	if (begin_locked(p, a->kind, a->name, e, what) < 0 ||
+	    check_mark(p, a, what, e) < 0)
 		goto out;
 	if (a->kind == LIVE_SCHEMA) {
 		sql = xprintf("SET LOCAL statement_timeout = 0; "

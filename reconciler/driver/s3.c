@@ -43,6 +43,7 @@
 #define S3_MAX_WORKERS 4		/* concurrent bucket measurements */
 #define S3_MAX_PAGES 1000000		/* a server that never ends a listing */
 #define S3_PURGE_ROUNDS 3		/* list+delete again if writes raced */
+#define MARK_KEY ".press-owner"		/* the ownership mark (see below) */
 
 /* ------------------------------------------------------------------ */
 /* XML: a flat expat driver                                           */
@@ -614,6 +615,7 @@ struct s3 {
 	char *access_key, *secret_key;	/* wiped on close */
 	long timeout_ms;
 	int no_multi_delete;		/* DeleteObjects not implemented */
+	char *platform;			/* for the ownership mark */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -953,11 +955,12 @@ out:
 }
 
 /*
- * One ListObjectsV2 page of bucket after token (NULL: the first) into
- * page (released first). 0 ok, 1 the bucket does not exist, -1 error.
+ * One ListObjectsV2 page (at most max_keys) of bucket after token (NULL:
+ * the first) into page (released first). 0 ok, 1 the bucket does not
+ * exist, -1 error.
  */
 static int
-list_page(struct s3 *c, const char *bucket, const char *token,
+list_page(struct s3 *c, const char *bucket, const char *token, int max_keys,
 	  struct s3xml_objects *page, struct s3_resp *resp, const char *what,
 	  struct err *e)
 {
@@ -973,7 +976,7 @@ list_page(struct s3 *c, const char *bucket, const char *token,
 		err_set(e, "%s: continuation token too long", what);
 		goto out;
 	}
-	strbuf_addstr(&query, "list-type=2&max-keys=1000");
+	strbuf_addf(&query, "list-type=2&max-keys=%d", max_keys);
 	r.query = query.buf;
 	if (s3_send(c, &r, resp, what, e) < 0)
 		goto out;
@@ -1001,6 +1004,95 @@ out:
 	return ret;
 }
 
+/* ------------------------------------------------------------------ */
+/* Ownership                                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A bucket's ownership mark is the object MARK_KEY holding
+ * "press.platform=<name>". A marker object rather than bucket tags: it
+ * works on every S3 server (the test server has no bucket tagging), so
+ * the one code path is the tested one. Object counts and sizes leave it
+ * out.
+ */
+
+/* The platform named by bucket's mark into *owner (NULL: unmarked). 0 ok,
+ * 1 the bucket does not exist, -1 error. */
+static int
+mark_read(struct s3 *c, const char *bucket, char **owner, struct err *e)
+{
+	struct s3_req r = { .method = "GET", .bucket = bucket, .key = MARK_KEY };
+	struct s3_resp resp;
+	char what[160];
+	int ret = -1;
+
+	*owner = NULL;
+	snprintf(what, sizeof(what), "cannot read the ownership mark of "
+		 "bucket '%s'", bucket);
+	resp_init(&resp);
+	if (s3_send(c, &r, &resp, what, e) < 0)
+		goto out;
+	if (resp.status == 200) {
+		*owner = driver_mark_owner(resp.body.buf);
+		ret = 0;
+	} else if (resp.status == 404 && is_code(&resp, "NoSuchBucket")) {
+		ret = 1;
+	} else if (resp.status == 404) {
+		ret = 0;	/* NoSuchKey: unmarked */
+	} else {
+		s3_fail(e, what, &resp);
+	}
+out:
+	strbuf_release(&resp.body);
+	return ret;
+}
+
+static int
+mark_write(struct s3 *c, const char *bucket, struct err *e)
+{
+	char *body = xprintf(DRIVER_MARK_PREFIX "%s\n", c->platform), what[160];
+	struct s3_req r = { .method = "PUT", .bucket = bucket, .key = MARK_KEY,
+			    .body = body, .len = strlen(body) };
+	struct s3_resp resp;
+	int ret = -1;
+
+	snprintf(what, sizeof(what), "cannot mark bucket '%s' as platform "
+		 "'%s''s", bucket, c->platform);
+	resp_init(&resp);
+	if (s3_send(c, &r, &resp, what, e) == 0) {
+		if (resp.status == 200)
+			ret = 0;
+		else
+			s3_fail(e, what, &resp);
+	}
+	strbuf_release(&resp.body);
+	free(body);
+	return ret;
+}
+
+/* Whether bucket holds any object besides the mark: *out 1 or 0. 0 ok,
+ * 1 the bucket does not exist, -1 error. */
+static int
+holds_data(struct s3 *c, const char *bucket, int *out, struct err *e)
+{
+	struct s3xml_objects page;
+	struct s3_resp resp;
+	char what[160];
+	int r;
+
+	snprintf(what, sizeof(what), "cannot look into bucket '%s'", bucket);
+	s3xml_objects_init(&page);
+	resp_init(&resp);
+	*out = 0;
+	r = list_page(c, bucket, NULL, 2, &page, &resp, what, e);
+	for (size_t i = 0; r == 0 && i < page.n; i++)
+		if (strcmp(page.v[i].key, MARK_KEY) != 0)
+			*out = 1;
+	s3xml_objects_release(&page);
+	strbuf_release(&resp.body);
+	return r;
+}
+
 /* Count the objects and bytes of bucket (-1 each if it vanished). */
 static int
 measure_bucket(struct s3 *c, const char *bucket, long long *count,
@@ -1020,7 +1112,7 @@ measure_bucket(struct s3 *c, const char *bucket, long long *count,
 			err_set(e, "%s: the listing does not end", what);
 			goto out;
 		}
-		r = list_page(c, bucket, token, &page, &resp, what, e);
+		r = list_page(c, bucket, token, 1000, &page, &resp, what, e);
 		if (r < 0)
 			goto out;
 		if (r > 0) {
@@ -1028,6 +1120,8 @@ measure_bucket(struct s3 *c, const char *bucket, long long *count,
 			break;
 		}
 		for (size_t i = 0; i < page.n; i++) {
+			if (strcmp(page.v[i].key, MARK_KEY) == 0)
+				continue;	/* ours, not the site's */
 			n++;
 			if (page.v[i].size > LLONG_MAX - sum)
 				sum = LLONG_MAX;
@@ -1322,16 +1416,17 @@ bucket_owned(struct s3 *c, const char *name, struct err *e)
 	return ret;
 }
 
+/* Create bucket name; one that exists and is the account's is fine
+ * (*created 0). 0 ok, -1 error. */
 static int
-bucket_create(struct s3 *c, const char *name, struct err *e)
+bucket_make(struct s3 *c, const char *name, int *created, const char *what,
+	    struct err *e)
 {
 	struct s3_req r = { .method = "PUT", .bucket = name };
 	struct s3_resp resp;
 	struct strbuf body;
-	char what[160];
 	int ret = -1, owned;
 
-	snprintf(what, sizeof(what), "cannot create bucket '%s'", name);
 	resp_init(&resp);
 	strbuf_init(&body, 0);
 	/* us-east-1 is the default and AWS refuses it as a constraint. */
@@ -1345,13 +1440,12 @@ bucket_create(struct s3 *c, const char *name, struct err *e)
 		r.body = body.buf;
 		r.len = body.len;
 	}
+	*created = 0;
 	if (s3_send(c, &r, &resp, what, e) < 0)
 		goto out;
-	if (resp.status == 200) {
-		ret = 0;
-		goto out;
-	}
-	if (resp.status == 409 && is_code(&resp, "BucketAlreadyOwnedByYou")) {
+	if (resp.status == 200 ||
+	    (resp.status == 409 && is_code(&resp, "BucketAlreadyOwnedByYou"))) {
+		*created = resp.status == 200;
 		ret = 0;
 		goto out;
 	}
@@ -1377,6 +1471,40 @@ out:
 	return ret;
 }
 
+/*
+ * CREATE and UPDATE: the bucket exists and carries this platform's mark.
+ * A bucket that existed already is taken over only as driver.h's
+ * ownership rules allow. (AWS answers 200 in us-east-1 also for a bucket
+ * the account has: then its mark is read as for any existing one.)
+ */
+static int
+bucket_converge(struct s3 *c, const struct driver_action *a, struct err *e)
+{
+	char what[160], *owner = NULL;
+	int ret = -1, created, r;
+
+	snprintf(what, sizeof(what), "cannot %s bucket '%s'",
+		 driver_op_name(a->op), a->name);
+	if (bucket_make(c, a->name, &created, what, e) < 0)
+		return -1;
+	if ((r = mark_read(c, a->name, &owner, e)) != 0) {
+		if (r > 0)	/* deleted meanwhile: a race, try again */
+			err_transient(e, "%s: it vanished while being marked",
+				      what);
+		goto out;
+	}
+	if (!(created && !owner) &&
+	    driver_may_touch(a, c->platform, 1, owner, what, e) < 0)
+		goto out;
+	if (owner && strcmp(owner, c->platform) == 0)
+		ret = 0;
+	else
+		ret = mark_write(c, a->name, e);
+out:
+	free(owner);
+	return ret;
+}
+
 /* Delete every object of the bucket. 0 ok, 1 bucket gone, -1 error. */
 static int
 empty_bucket(struct s3 *c, const char *name, const char *what,
@@ -1394,7 +1522,7 @@ empty_bucket(struct s3 *c, const char *name, const char *what,
 			err_set(e, "%s: the listing does not end", what);
 			goto out;
 		}
-		r = list_page(c, name, token, &page, &resp, what, e);
+		r = list_page(c, name, token, 1000, &page, &resp, what, e);
 		if (r != 0) {
 			ret = r;
 			goto out;
@@ -1418,16 +1546,24 @@ out:
 	return ret;
 }
 
+/* The mark is read again right before the first delete: S3 has no
+ * transaction to hold it in. */
 static int
-bucket_purge(struct s3 *c, const char *name, struct err *e)
+bucket_purge(struct s3 *c, const struct driver_action *a, struct err *e)
 {
+	const char *name = a->name;
 	struct s3_req r = { .method = "DELETE", .bucket = name };
 	struct s3_resp resp;
-	char what[160];
+	char what[160], *owner = NULL;
 	int ret = -1, rc;
 
 	snprintf(what, sizeof(what), "cannot purge bucket '%s'", name);
 	resp_init(&resp);
+	rc = mark_read(c, name, &owner, e);
+	if (rc > 0)
+		ret = 0;	/* gone: done */
+	if (rc != 0 || driver_may_touch(a, c->platform, 1, owner, what, e) < 0)
+		goto out;
 	for (int round = 0; round < S3_PURGE_ROUNDS; round++) {
 		rc = empty_bucket(c, name, what, e);
 		if (rc != 0) {
@@ -1454,6 +1590,7 @@ bucket_purge(struct s3 *c, const char *name, struct err *e)
 	if (e)
 		e->transient = 1;
 out:
+	free(owner);
 	strbuf_release(&resp.body);
 	return ret;
 }
@@ -1465,8 +1602,30 @@ out:
 struct measure_job {
 	const char *bucket;
 	size_t item;		/* index into the struct live */
+	int measure;		/* count objects and bytes */
+	int check;		/* read the mark and whether it holds data */
 	long long count, bytes;
+	char *owner;		/* check: the mark's platform, or NULL */
+	int has_data;
 };
+
+/* One job on connection c: 0 ok, -1 error. */
+static int
+measure_job_run(struct s3 *c, struct measure_job *j, struct err *e)
+{
+	int r;
+
+	if (j->measure && measure_bucket(c, j->bucket, &j->count, &j->bytes,
+					 e) < 0)
+		return -1;
+	if (!j->check)
+		return 0;
+	if ((r = mark_read(c, j->bucket, &j->owner, e)) < 0)
+		return -1;
+	if (r == 0 && holds_data(c, j->bucket, &j->has_data, e) < 0)
+		return -1;
+	return 0;
+}
 
 struct measure {
 	const struct s3 *conf;
@@ -1493,7 +1652,7 @@ measure_loop(struct measure *m, struct s3 *c)
 		}
 		j = &m->jobs[m->next++];
 		pthread_mutex_unlock(&m->mu);
-		if (measure_bucket(c, j->bucket, &j->count, &j->bytes, &e) < 0) {
+		if (measure_job_run(c, j, &e) < 0) {
 			pthread_mutex_lock(&m->mu);
 			if (!m->failed) {
 				m->failed = 1;
@@ -1522,6 +1681,7 @@ measure_thread(void *arg)
 	w.access_key = m->conf->access_key;
 	w.secret_key = m->conf->secret_key;
 	w.timeout_ms = m->conf->timeout_ms;
+	w.platform = m->conf->platform;
 	if (conn_handle(&w, &e) < 0) {
 		pthread_mutex_lock(&m->mu);
 		if (!m->failed) {
@@ -1583,6 +1743,7 @@ s3_close(void *h)
 	free(c->endpoint);
 	free(c->region);
 	free(c->sigv4);
+	free(c->platform);
 	free(c);
 	pthread_mutex_lock(&global_lock);
 	curl_global_cleanup();
@@ -1641,6 +1802,7 @@ s3_open(void **hp, const struct driver_env *env, struct err *e)
 	c->endpoint = xstrndup(endpoint, len);
 	c->region = xstrdup(region);
 	c->sigv4 = xprintf("aws:amz:%s:s3", region);
+	c->platform = xstrdup(p->name ? p->name : "");
 	c->access_key = xstrdup(env->s3_access_key);
 	c->secret_key = xstrdup(env->s3_secret_key);
 	c->timeout_ms = env->timeout_ms > 0 ? env->timeout_ms
@@ -1659,21 +1821,47 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* Index of key in the sorted names, or SIZE_MAX. */
+static size_t
+name_index(const char **names, size_t n, const char *key)
+{
+	const char **hit = bsearch(&key, names, n, sizeof(*names), cmp_str);
+
+	return hit ? (size_t)(hit - names) : SIZE_MAX;
+}
+
+/* The job of the bucket at names[k] (created on first use), or NULL
+ * when that bucket does not exist. */
+static struct measure_job *
+job_for(struct measure_job *jobs, size_t *njobs, size_t *job, size_t k,
+	const size_t *item, const struct live *out)
+{
+	if (k == SIZE_MAX || item[k] == SIZE_MAX)
+		return NULL;
+	if (job[k] == SIZE_MAX) {
+		job[k] = (*njobs)++;
+		jobs[job[k]].bucket = out->v[item[k]].name;
+		jobs[job[k]].item = item[k];
+	}
+	return &jobs[job[k]];
+}
+
 /*
  * One ListBuckets call; our buckets (those in q->names) become items
- * with state {"created": CreationDate}; the ones in q->sized get their
- * object count and bytes.
+ * with state {"created": CreationDate}. Then, in parallel, per bucket
+ * where asked: q->sized get their object count and bytes, q->check
+ * their ownership mark and whether they hold data.
  */
 static int
 s3_observe(void *h, const struct observe_req *q, struct live *out,
 	   struct err *e)
 {
 	struct s3 *c = h;
-	size_t nnames = q->nnames[LIVE_BUCKET], nsized = q->nsized[LIVE_BUCKET];
+	size_t nnames = q->nnames[LIVE_BUCKET];
 	struct s3xml_buckets all;
 	struct measure_job *jobs = NULL;
 	const char **names = NULL;
-	size_t *item = NULL, njobs = 0;
+	size_t *item = NULL, *job = NULL, njobs = 0;
 	int ret = -1;
 
 	s3xml_buckets_init(&all);
@@ -1684,24 +1872,20 @@ s3_observe(void *h, const struct observe_req *q, struct live *out,
 
 	names = xmalloc(nnames * sizeof(*names));
 	item = xmalloc(nnames * sizeof(*item));
+	job = xmalloc(nnames * sizeof(*job));
 	for (size_t i = 0; i < nnames; i++) {
 		names[i] = q->names[LIVE_BUCKET][i];
-		item[i] = SIZE_MAX;
+		item[i] = job[i] = SIZE_MAX;
 	}
 	qsort(names, nnames, sizeof(*names), cmp_str);
 
 	for (size_t i = 0; i < all.n; i++) {
 		const char *key = all.v[i].name;
-		const char **hit = bsearch(&key, names, nnames, sizeof(*names),
-					   cmp_str);
+		size_t k = name_index(names, nnames, key);
 		struct live_item *it;
-		size_t k;
 
-		if (hit == NULL)
-			continue;	/* not ours */
-		k = (size_t)(hit - names);
-		if (item[k] != SIZE_MAX)
-			continue;	/* listed twice */
+		if (k == SIZE_MAX || item[k] != SIZE_MAX)
+			continue;	/* not ours, or listed twice */
 		item[k] = out->n;
 		it = live_add(out, LIVE_BUCKET, key);
 		it->state = json_object();
@@ -1710,29 +1894,43 @@ s3_observe(void *h, const struct observe_req *q, struct live *out,
 					    json_string(all.v[i].created));
 	}
 
-	jobs = xcalloc(nsized ? nsized : 1, sizeof(*jobs));
-	for (size_t i = 0; i < nsized; i++) {
-		const char *key = q->sized[LIVE_BUCKET][i];
-		const char **hit = bsearch(&key, names, nnames, sizeof(*names),
-					   cmp_str);
-		size_t k = hit ? (size_t)(hit - names) : 0;
+	jobs = xcalloc(nnames, sizeof(*jobs));
+	for (size_t i = 0; i < q->nsized[LIVE_BUCKET]; i++) {
+		size_t k = name_index(names, nnames, q->sized[LIVE_BUCKET][i]);
+		struct measure_job *j = job_for(jobs, &njobs, job, k, item, out);
 
-		if (hit == NULL || item[k] == SIZE_MAX)
-			continue;	/* not ours, or it does not exist */
-		jobs[njobs].bucket = out->v[item[k]].name;
-		jobs[njobs].item = item[k];
-		item[k] = SIZE_MAX;	/* measure once */
-		njobs++;
+		if (j)
+			j->measure = 1;
+	}
+	for (size_t i = 0; i < q->ncheck[LIVE_BUCKET]; i++) {
+		size_t k = name_index(names, nnames, q->check[LIVE_BUCKET][i]);
+		struct measure_job *j = job_for(jobs, &njobs, job, k, item, out);
+
+		if (j)
+			j->check = 1;
 	}
 	if (njobs && measure_all(c, jobs, njobs, e) < 0)
 		goto out;
 	for (size_t i = 0; i < njobs; i++) {
-		out->v[jobs[i].item].count = jobs[i].count;
-		out->v[jobs[i].item].bytes = jobs[i].bytes;
+		struct live_item *it = &out->v[jobs[i].item];
+
+		if (jobs[i].measure) {
+			it->count = jobs[i].count;
+			it->bytes = jobs[i].bytes;
+		}
+		if (jobs[i].check) {
+			it->mark_seen = 1;
+			it->mark = jobs[i].owner;
+			jobs[i].owner = NULL;
+			it->has_data = jobs[i].has_data;
+		}
 	}
 	ret = 0;
 out:
+	for (size_t i = 0; i < njobs; i++)
+		free(jobs[i].owner);
 	free(jobs);
+	free(job);
 	free(item);
 	free(names);
 	s3xml_buckets_release(&all);
@@ -1762,9 +1960,9 @@ s3_apply(void *h, const struct driver_action *a, struct err *e)
 	switch (a->op) {
 	case OP_CREATE:
 	case OP_UPDATE:
-		return bucket_create(c, a->name, e);
+		return bucket_converge(c, a, e);
 	case OP_PURGE:
-		return bucket_purge(c, a->name, e);
+		return bucket_purge(c, a, e);
 	case OP_REMOVE:
 		break;
 	}

@@ -25,3 +25,21 @@ guard_mass_delete(const struct plan *p, int max_percent, int allow,
 	}
 	return 0;
 }
+
+int
+guard_conflicts(const struct plan *p, struct err *e)
+{
+	const struct plan_conflict *c = p->conflicts;
+	size_t n = p->nconflicts;
+
+	if (n == 0)
+		return 0;
+	err_set(e, "refusing to touch %zu object%s that %s not platform '%s''s: "
+		"%s '%s' of environment '%s' %s%s; rename this platform's "
+		"object (spec.database.schema, spec.storage.bucket) or leave "
+		"the environment out (--only)", n, n == 1 ? "" : "s",
+		n == 1 ? "is" : "are", p->platform, live_kind_name(c->kind),
+		c->name, c->env_id, c->text, n > 1 ? " (and more: see plan)" :
+		"");
+	return 1;
+}

@@ -18,4 +18,12 @@
 int guard_mass_delete(const struct plan *p, int max_percent, int allow,
 		      struct err *e);
 
+/*
+ * The ownership guard: refuse a plan while an object it would need
+ * belongs to another platform or holds data without a mark (the plan's
+ * conflicts). Returns 0 when there are none, 1 when refused (e names the
+ * first and how many).
+ */
+int guard_conflicts(const struct plan *p, struct err *e);
+
 #endif

@@ -454,7 +454,7 @@ static void
 doc_begin(struct loader *l, struct pos p)
 {
 	memset(&l->cur, 0, sizeof(l->cur));
-	l->cur.file = l->file->path;
+	l->cur.file = xstrdup(l->file->path);
 	l->cur.index = l->ndocs;
 	l->cur.pos = p;
 	l->cur.pm = xcalloc(1, sizeof(*l->cur.pm));
@@ -466,6 +466,7 @@ doc_discard(struct doc *doc)
 {
 	json_decref(doc->root);
 	pm_free(doc->pm);
+	free(doc->file);
 	memset(doc, 0, sizeof(*doc));
 }
 

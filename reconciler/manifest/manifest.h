@@ -34,7 +34,7 @@ struct posmap;
 
 /* One YAML document, converted to JSON. */
 struct doc {
-	const char *file;	/* borrowed from the source */
+	char *file;		/* owned copy: the model outlives the source */
 	int index;		/* 0-based document number within the file */
 	struct pos pos;		/* where the document starts */
 	json_t *root;		/* owned */

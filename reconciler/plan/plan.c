@@ -19,7 +19,16 @@ plan_release(struct plan *p)
 	for (size_t i = 0; i < p->n; i++) {
 		free(p->v[i].detail);
 		free(p->v[i].env_id);
+		free(p->v[i].deps);
 	}
+	for (size_t i = 0; i < p->nconflicts; i++) {
+		free(p->conflicts[i].env_id);
+		free(p->conflicts[i].name);
+		free(p->conflicts[i].owner);
+		free(p->conflicts[i].text);
+		free(p->conflicts[i].file);
+	}
+	free(p->conflicts);
 	for (size_t i = 0; i < p->nnotes; i++) {
 		free(p->notes[i].env_id);
 		free(p->notes[i].name);
@@ -89,8 +98,10 @@ add(struct plan *p, enum action_type type, enum driver_op op,
 static void
 dep(struct action *a, size_t id)
 {
-	if (id && a->ndeps < sizeof(a->deps) / sizeof(a->deps[0]))
-		a->deps[a->ndeps++] = id;
+	if (!id)
+		return;
+	xgrow(&a->deps, &a->adeps, a->ndeps + 1, sizeof(*a->deps));
+	a->deps[a->ndeps++] = id;
 }
 
 static void
@@ -214,6 +225,133 @@ plan_doomed(const struct model *m, const struct recorded *rec, time_t now,
 	free(recs);
 }
 
+/* --- ownership ------------------------------------------------------------- */
+
+/*
+ * Why the object kind/name may not be touched by this platform, into why
+ * (and *owner: the other platform, or NULL); 0 when it may. adopt: the
+ * environment is named by --adopt.
+ */
+static int
+ownership_conflict(enum live_kind kind, const char *name,
+		   const struct recorded *rec, const struct live *live,
+		   const char *platform, int adopt, const char **owner,
+		   char *why, size_t n)
+{
+	const struct rec_foreign *f = recorded_foreign(rec, kind, name);
+	const struct rec_resource *r = recorded_find(rec, kind, name);
+	const struct live_item *l = live_find(live, kind, name);
+
+	*owner = NULL;
+	/* A mark decides: this platform's (whatever another platform's
+	 * rows say; that platform sees the mark), or another's. */
+	if (l && l->mark_seen && l->mark) {
+		if (strcmp(l->mark, platform) == 0)
+			return 0;
+		*owner = l->mark;
+		snprintf(why, n, "carries the ownership mark of platform '%s'",
+			 l->mark);
+		return 1;
+	}
+	if (l && !l->mark_seen && r && r->marked)
+		return 0;	/* marked by us, as our state says */
+	if (f) {
+		*owner = f->platform;
+		snprintf(why, n, "recorded by platform '%s' as part of its "
+			 "environment '%s'", f->platform, f->env_id);
+		return 1;
+	}
+	if (!l || !l->mark_seen || r)
+		return 0;
+	if (kind == LIVE_CONTAINER) {
+		snprintf(why, n, "a container that pressctl does not manage "
+			 "has this name; remove or rename it");
+		return 1;
+	}
+	if (l->has_data != 0 && !adopt) {
+		snprintf(why, n, "exists without an ownership mark, %s, and no "
+			 "platform records it; if it is this environment's, "
+			 "adopt it with --adopt", l->has_data > 0 ?
+			 "holds data" : "may hold data");
+		return 1;
+	}
+	return 0;
+}
+
+static void
+conflict(struct plan *p, const char *env_id, enum live_kind kind,
+	 const char *name, const char *owner, const char *why,
+	 const struct environment *env)
+{
+	struct plan_conflict *c;
+
+	xgrow(&p->conflicts, &p->aconflicts, p->nconflicts + 1,
+	      sizeof(*p->conflicts));
+	c = &p->conflicts[p->nconflicts++];
+	memset(c, 0, sizeof(*c));
+	c->env_id = xstrdup(env_id);
+	c->kind = kind;
+	c->name = xstrdup(name);
+	c->owner = owner ? xstrdup(owner) : NULL;
+	c->text = xstrdup(why);
+	if (env && env->doc) {
+		struct pos pos;
+
+		doc_pos(env->doc, "/metadata/name", 0, &pos);
+		c->file = xstrdup(env->doc->file);
+		c->line = pos.line;
+		c->col = pos.col;
+	}
+}
+
+/* Record the conflicts of a declared environment's objects (objects
+ * [first, end) of the model); returns how many. */
+static size_t
+env_conflicts(struct plan *p, const struct model *m, size_t first,
+	      size_t end, const struct recorded *rec, const struct live *live,
+	      int adopt)
+{
+	size_t n = 0;
+	char why[512];
+
+	for (size_t i = first; i < end; i++) {
+		const struct live_object *o = &m->objects[i];
+		const char *owner;
+
+		if (!ownership_conflict(o->kind, o->name, rec, live,
+					p->platform, adopt, &owner, why,
+					sizeof(why)))
+			continue;
+		conflict(p, o->env->id, o->kind, o->name, owner, why, o->env);
+		n++;
+	}
+	return n;
+}
+
+/* The same for the recorded objects of an environment that left the
+ * source (its soft delete and purge). */
+static size_t
+gone_conflicts(struct plan *p, const char *env_id, const struct recorded *rec,
+	       const struct live *live)
+{
+	size_t n = 0;
+	char why[512];
+
+	for (size_t i = 0; i < rec->nres; i++) {
+		const struct rec_resource *r = &rec->res[i];
+		const char *owner;
+
+		if (strcmp(r->env_id, env_id) ||
+		    !ownership_conflict(r->kind, r->name, rec, live,
+					p->platform, 0, &owner, why,
+					sizeof(why)))
+			continue;
+		conflict(p, env_id, r->kind, r->name, owner, why, NULL);
+		n++;
+	}
+	return n;
+}
+
 /* --- desired objects ------------------------------------------------------- */
 
 struct env_ids {		/* action ids of one environment's objects */
@@ -239,7 +377,13 @@ plan_object(struct plan *p, const struct live_object *o,
 		if (r && !reviving)
 			snprintf(detail, sizeof(detail), "missing");
 	} else if (!r) {
-		if (drv->conforms(l, o, detail, sizeof(detail))) {
+		/* Not recorded: an interrupted apply of ours (marked), or an
+		 * unmarked object ownership_conflict let through (empty, or
+		 * named by --adopt): it gets the mark. */
+		if (l->mark_seen && !l->mark) {
+			snprintf(detail, sizeof(detail), "no ownership mark; "
+				 "adopting it");
+		} else if (drv->conforms(l, o, detail, sizeof(detail))) {
 			a = add(p, ACT_ADOPT, OP_CREATE, o->kind, o->name,
 				o->env->id, WHY_ADOPT, 0);
 			a->act.want = o;
@@ -251,6 +395,9 @@ plan_object(struct plan *p, const struct live_object *o,
 		why = WHY_CHANGED;
 	} else if (!drv->conforms(l, o, detail, sizeof(detail))) {
 		why = WHY_DRIFT;
+	} else if (l->mark_seen && !l->mark) {
+		why = WHY_DRIFT;	/* recorded before marks were written */
+		snprintf(detail, sizeof(detail), "ownership mark missing");
 	} else {
 		return;
 	}
@@ -306,7 +453,8 @@ plan_gone(struct plan *p, const char *env_id, enum action_reason why,
 	  const struct recorded *rec, const struct live *live, time_t now)
 {
 	const struct rec_deletion *del = recorded_deletion(rec, env_id);
-	size_t removes[64], nremoves = 0, schema = 0, role = 0, bucket = 0;
+	size_t *removes = NULL, nremoves = 0, aremoves = 0;
+	size_t schema = 0, role = 0, bucket = 0;
 	struct action *a;
 	char text[256];
 
@@ -331,18 +479,20 @@ plan_gone(struct plan *p, const char *env_id, enum action_reason why,
 		a = add(p, ACT_DRIVER, OP_REMOVE, LIVE_CONTAINER, r->name,
 			env_id, why, 1);
 		a->act.have = live_find(live, LIVE_CONTAINER, r->name);
-		if (nremoves < sizeof(removes) / sizeof(removes[0]))
-			removes[nremoves++] = a->id;
+		xgrow(&removes, &aremoves, nremoves + 1, sizeof(*removes));
+		removes[nremoves++] = a->id;
 	}
 	if (!del) {
 		a = add(p, ACT_SOFT_DELETE, OP_REMOVE, LIVE_SCHEMA, NULL, env_id,
 			why, 1);
 		for (size_t i = 0; i < nremoves; i++)
 			dep(a, removes[i]);
+		free(removes);
 		if (why == WHY_REMOVED)
 			p->envs_removed++;
 		return;
 	}
+	free(removes);
 	if (del->purge_after > now)
 		return;
 	/* Reverse dependency order: the schema before its role. */
@@ -422,14 +572,14 @@ selected(const struct plan_filter *f, const struct model *m, const char *id)
 int
 plan_build(struct plan *out, const struct model *m, const struct recorded *rec,
 	   const struct live *live, time_t now, const struct plan_filter *only,
-	   struct err *e)
+	   const struct plan_filter *adopt, struct err *e)
 {
 	size_t nrecs, ncnames;
 	struct env_rec *recs = recorded_envs(rec, &nrecs);
 	const char **cnames = container_names(m, &ncnames);
 	const struct environment *cur = NULL;
 	struct env_ids ids = { 0 };
-	int reviving = 0;
+	int reviving = 0, skip = 0;
 
 	(void)e;
 	plan_init(out);
@@ -445,11 +595,23 @@ plan_build(struct plan *out, const struct model *m, const struct recorded *rec,
 		const struct live_object *o = &m->objects[i];
 
 		if (o->env != cur) {
+			size_t end = i;
+
 			cur = o->env;
 			memset(&ids, 0, sizeof(ids));
 			reviving = 0;
-			if (!wanted(m, rec, recs, nrecs, cur->id, now) ||
-			    !selected(only, m, cur->id))
+			skip = !wanted(m, rec, recs, nrecs, cur->id, now) ||
+			       !selected(only, m, cur->id);
+			while (end < m->nobjects && m->objects[end].env == cur)
+				end++;
+			/* An environment with an object it may not touch
+			 * gets no action at all. */
+			if (!skip && env_conflicts(out, m, i, end, rec, live,
+						   adopt && adopt->match &&
+						   adopt->match(m, cur->id,
+								adopt->arg)))
+				skip = 1;
+			if (skip)
 				continue;
 			if (recorded_deletion(rec, cur->id)) {
 				struct action *a = add(out, ACT_REVIVE, OP_CREATE,
@@ -460,8 +622,7 @@ plan_build(struct plan *out, const struct model *m, const struct recorded *rec,
 				reviving = 1;
 			}
 		}
-		if (!wanted(m, rec, recs, nrecs, cur->id, now) ||
-		    !selected(only, m, cur->id))
+		if (skip)
 			continue;
 		plan_object(out, o, rec, live, now, &ids, reviving);
 	}
@@ -471,15 +632,19 @@ plan_build(struct plan *out, const struct model *m, const struct recorded *rec,
 	 * ("<name>" and "<name>-<n>" swap). */
 	for (size_t i = 0; i < rec->nres; i++) {
 		const struct rec_resource *r = &rec->res[i];
+		const struct live_item *l;
 		struct action *a;
 
 		if (r->kind != LIVE_CONTAINER || desired_container(cnames, ncnames, r->name) ||
 		    !wanted(m, rec, recs, nrecs, r->env_id, now) ||
 		    !selected(only, m, r->env_id))
 			continue;
+		l = live_find(live, LIVE_CONTAINER, r->name);
+		if (l && !live_is_ours(l, out->platform))
+			l = NULL;	/* another's: ours is gone */
 		a = add(out, ACT_DRIVER, OP_REMOVE, LIVE_CONTAINER, r->name,
 			r->env_id, WHY_CHANGED, 1);
-		a->act.have = live_find(live, LIVE_CONTAINER, r->name);
+		a->act.have = l;
 		a->detail = xstrdup("replicas changed");
 	}
 
@@ -488,7 +653,8 @@ plan_build(struct plan *out, const struct model *m, const struct recorded *rec,
 		const struct environment *env = model_find_env(m, recs[i].id);
 
 		if ((env && wanted(m, rec, recs, nrecs, recs[i].id, now)) ||
-		    !selected(only, m, recs[i].id))
+		    !selected(only, m, recs[i].id) ||
+		    gone_conflicts(out, recs[i].id, rec, live))
 			continue;
 		plan_gone(out, recs[i].id, env ? WHY_EXPIRED : WHY_REMOVED, rec,
 			  live, now);
@@ -500,7 +666,9 @@ plan_build(struct plan *out, const struct model *m, const struct recorded *rec,
 		const struct live_item *l = &live->v[i];
 		struct action *a;
 
-		if (l->kind != LIVE_CONTAINER || desired_container(cnames, ncnames, l->name) ||
+		if (l->kind != LIVE_CONTAINER || !l->mark ||
+		    strcmp(l->mark, out->platform) ||
+		    desired_container(cnames, ncnames, l->name) ||
 		    recorded_find(rec, LIVE_CONTAINER, l->name) ||
 		    !selected(only, m, l->env_id))
 			continue;

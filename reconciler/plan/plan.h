@@ -50,9 +50,25 @@ struct action {
 	char *detail;			/* "connection limit 5, want 20" or NULL */
 	char *env_id;			/* owned */
 	const struct rec_deletion *deletion;	/* soft delete/revive/forget */
-	size_t deps[16];		/* ids of actions this one needs */
-	size_t ndeps;
+	size_t *deps;			/* ids of actions this one needs */
+	size_t ndeps, adeps;
 	int phase;			/* 0: create/update, 1: delete */
+};
+
+/*
+ * An object pressctl must not touch: another platform's (its mark, or
+ * its rows in pressctl.resources), or one without a mark that holds data
+ * and that no --adopt names. The environment it belongs to gets no
+ * action; apply refuses the whole plan (exit 3) while any is left.
+ */
+struct plan_conflict {
+	char *env_id;
+	enum live_kind kind;
+	char *name;
+	char *owner;			/* the other platform, or NULL */
+	char *text;			/* why, in words */
+	char *file;			/* where the environment is declared */
+	unsigned line, col;		/* (file NULL: it is not, any more) */
 };
 
 /* An environment with nothing to do now, and why (held rollouts,
@@ -68,6 +84,8 @@ struct plan {
 	size_t n, alloc;
 	struct plan_note *notes;
 	size_t nnotes, nalloc;
+	struct plan_conflict *conflicts;
+	size_t nconflicts, aconflicts;
 	size_t changes, drift;		/* counts by reason class */
 	size_t envs_managed;		/* live environments before the plan */
 	size_t envs_removed;		/* of those, removed from the source */
@@ -78,20 +96,24 @@ struct plan {
 void plan_init(struct plan *p);
 void plan_release(struct plan *p);
 
-/*
- * Build the plan from the desired model, what pressctl recorded, and what
- * the drivers observed (all borrowed; the plan points into them, so they
- * must outlive it). now is the clock (state_now()).
- */
-/* Restricts a plan to some environments (--only); NULL = all. */
+/* Selects environments (--only, --adopt); NULL = all for only, none for
+ * adopt. */
 struct plan_filter {
 	int (*match)(const struct model *m, const char *env_id, void *arg);
 	void *arg;
 };
 
+/*
+ * Build the plan from the desired model, what pressctl recorded, and what
+ * the drivers observed (all borrowed; the plan points into them, so they
+ * must outlive it). now is the clock (state_now()). only restricts the
+ * plan to some environments; adopt names those whose unmarked objects
+ * holding data may be adopted (--adopt).
+ */
 int plan_build(struct plan *out, const struct model *m,
 	       const struct recorded *rec, const struct live *live,
-	       time_t now, const struct plan_filter *only, struct err *e);
+	       time_t now, const struct plan_filter *only,
+	       const struct plan_filter *adopt, struct err *e);
 
 /* Names of the schemas and buckets a plan would set aside or destroy,
  * for sizes in the observe request: computed from desired vs recorded

@@ -38,12 +38,15 @@ target(const struct action *a)
 }
 
 /* What a delete sets aside or destroys: sizes of the env's schema and
- * bucket from the observation (only measured for such environments). */
+ * bucket from the observation (only measured for such environments);
+ * *more: rows is a lower bound. */
 static void
 sizes(const struct action *a, const struct live *live,
-      long long *bytes, long long *rows, long long *objects, long long *obytes)
+      long long *bytes, long long *rows, long long *objects, long long *obytes,
+      int *more)
 {
 	*bytes = *rows = *objects = *obytes = -1;
+	*more = 0;
 	for (size_t i = 0; i < live->n; i++) {
 		const struct live_item *l = &live->v[i];
 
@@ -55,6 +58,7 @@ sizes(const struct action *a, const struct live *live,
 		if (l->kind == LIVE_SCHEMA) {
 			*bytes = l->bytes;
 			*rows = l->count;
+			*more = l->count_more;
 		} else if (l->kind == LIVE_BUCKET) {
 			*obytes = l->bytes;
 			*objects = l->count;
@@ -76,6 +80,7 @@ json_t *
 plan_json(const struct plan *p, const struct live *live)
 {
 	json_t *actions = json_array(), *notes = json_array();
+	json_t *conflicts = json_array();
 
 	for (size_t i = 0; i < p->n; i++) {
 		const struct action *a = &p->v[i];
@@ -95,11 +100,13 @@ plan_json(const struct plan *p, const struct live *live)
 		json_object_set_new(o, "dependsOn", deps);
 		if (destroys(a)) {
 			long long b, r, ob, n;
+			int more;
 
-			sizes(a, live, &b, &r, &n, &ob);
+			sizes(a, live, &b, &r, &n, &ob, &more);
 			json_object_set_new(o, "data", json_pack(
-				"{s:I, s:I, s:I, s:I, s:b}",
+				"{s:I, s:I, s:b, s:I, s:I, s:b}",
 				"schemaBytes", (json_int_t)b, "schemaRows", (json_int_t)r,
+				"schemaRowsAtLeast", more,
 				"bucketObjects", (json_int_t)n, "bucketBytes", (json_int_t)ob,
 				"destroyed", a->type != ACT_SOFT_DELETE));
 		}
@@ -109,12 +116,27 @@ plan_json(const struct plan *p, const struct live *live)
 		json_array_append_new(notes, json_pack("{s:s, s:s, s:s}",
 			"environment", p->notes[i].env_id,
 			"name", p->notes[i].name, "text", p->notes[i].text));
-	return json_pack("{s:s, s:s, s:b, s:{s:I, s:I, s:I}, s:o, s:o}",
+	for (size_t i = 0; i < p->nconflicts; i++) {
+		const struct plan_conflict *c = &p->conflicts[i];
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s?, s:s}",
+			"environment", c->env_id, "kind", live_kind_name(c->kind),
+			"name", c->name, "owner", c->owner, "reason", c->text);
+
+		if (!c->owner)
+			json_object_set_new(o, "owner", json_null());
+		if (c->file)
+			json_object_set_new(o, "declared", json_pack(
+				"{s:s, s:i, s:i}", "file", c->file,
+				"line", (int)c->line, "column", (int)c->col));
+		json_array_append_new(conflicts, o);
+	}
+	return json_pack("{s:s, s:s, s:b, s:{s:I, s:I, s:I, s:I}, s:o, s:o, s:o}",
 		"platform", p->platform, "revision", p->revision,
 		"changed", p->n > 0,
 		"summary", "actions", (json_int_t)p->n,
 		"changes", (json_int_t)p->changes, "drift", (json_int_t)p->drift,
-		"actions", actions, "notes", notes);
+		"conflicts", (json_int_t)p->nconflicts,
+		"actions", actions, "notes", notes, "conflicts", conflicts);
 }
 
 static void
@@ -132,13 +154,24 @@ human_bytes(char *buf, size_t n, long long b)
 		snprintf(buf, n, "%.1f GiB", b / 1073741824.0);
 }
 
+/* "1,234,567"; "?" when unknown. */
 static void
 count_str(char *buf, size_t n, long long v)
 {
-	if (v < 0)
+	char digits[32];
+	size_t len, o = 0;
+
+	if (v < 0 || n < 2) {
 		snprintf(buf, n, "?");
-	else
-		snprintf(buf, n, "%lld", v);
+		return;
+	}
+	len = (size_t)snprintf(digits, sizeof(digits), "%lld", v);
+	for (size_t i = 0; i < len && o + 1 < n; i++) {
+		if (i && (len - i) % 3 == 0 && o + 2 < n)
+			buf[o++] = ',';
+		buf[o++] = digits[i];
+	}
+	buf[o] = '\0';
 }
 
 static void
@@ -149,10 +182,11 @@ data_line(struct strbuf *sb, const struct action *a, const struct live *live,
 	char s1[32], s2[32], c1[32], c2[32];
 	int schema = !a->act.name || a->act.kind == LIVE_SCHEMA;
 	int bucket = !a->act.name || a->act.kind == LIVE_BUCKET;
+	int more;
 
 	if (!schema && !bucket)
 		return;
-	sizes(a, live, &b, &r, &n, &ob);
+	sizes(a, live, &b, &r, &n, &ob, &more);
 	human_bytes(s1, sizeof(s1), b);
 	human_bytes(s2, sizeof(s2), ob);
 	count_str(c1, sizeof(c1), r);
@@ -160,7 +194,8 @@ data_line(struct strbuf *sb, const struct action *a, const struct live *live,
 	strbuf_addf(sb, "%s%s", indent,
 		    a->type == ACT_SOFT_DELETE ? "keeps" : "DESTROYS");
 	if (schema)
-		strbuf_addf(sb, " schema %s (~%s rows)%s", s1, c1,
+		strbuf_addf(sb, " schema %s (%s%s row%s)%s", s1,
+			    more ? "more than " : "", c1, r == 1 && !more ? "" : "s",
 			    bucket ? "," : "");
 	if (bucket)
 		strbuf_addf(sb, " bucket %s objects (%s)", c2, s2);
@@ -197,10 +232,25 @@ plan_render_text(struct strbuf *sb, const struct plan *p,
 		strbuf_addf(sb, "  = %s%s%s: %s\n", p->notes[i].env_id,
 			    p->notes[i].name[0] ? " " : "", p->notes[i].name,
 			    p->notes[i].text);
+	for (size_t i = 0; i < p->nconflicts; i++) {
+		const struct plan_conflict *c = &p->conflicts[i];
+
+		strbuf_addf(sb, "  ! %-11s %-11s %-36s %s: %s\n", "conflict",
+			    live_kind_name(c->kind), c->name, c->env_id, c->text);
+		if (c->file)
+			strbuf_addf(sb, "      %s:%u:%u: environment '%s' "
+				    "declared here\n", c->file, c->line, c->col,
+				    c->env_id);
+	}
+	if (p->nconflicts)
+		strbuf_addf(sb, "%zu conflict%s: apply refuses to run until "
+			    "%s resolved\n", p->nconflicts,
+			    p->nconflicts == 1 ? "" : "s",
+			    p->nconflicts == 1 ? "it is" : "they are");
 	if (p->n == 0 && held(p))
 		strbuf_addf(sb, "nothing to apply now: %zu rollout%s held\n",
 			    held(p), held(p) == 1 ? "" : "s");
-	else if (p->n == 0)
+	else if (p->n == 0 && !p->nconflicts)
 		strbuf_addstr(sb, "no changes: the live platform matches the "
 			      "desired state\n");
 	else
@@ -215,8 +265,10 @@ plan_render_markdown(struct strbuf *sb, const struct plan *p,
 {
 	strbuf_addf(sb, "### pressctl plan: `%s` at `%.*s`\n\n", p->platform,
 		    short_len(p->revision), p->revision);
-	if (p->n == 0) {
+	if (p->n == 0 && !p->nconflicts) {
 		strbuf_addstr(sb, "No changes.\n");
+	} else if (p->n == 0) {
+		strbuf_addstr(sb, "No actions.\n");
 	} else {
 		strbuf_addstr(sb, "| | action | kind | name | environment | reason |\n"
 			      "|---|---|---|---|---|---|\n");
@@ -240,4 +292,13 @@ plan_render_markdown(struct strbuf *sb, const struct plan *p,
 	}
 	for (size_t i = 0; i < p->nnotes; i++)
 		strbuf_addf(sb, "- `%s` %s\n", p->notes[i].env_id, p->notes[i].text);
+	for (size_t i = 0; i < p->nconflicts; i++) {
+		const struct plan_conflict *c = &p->conflicts[i];
+
+		strbuf_addf(sb, "- **conflict** %s `%s` of `%s`: %s",
+			    live_kind_name(c->kind), c->name, c->env_id, c->text);
+		if (c->file)
+			strbuf_addf(sb, " (`%s:%u:%u`)", c->file, c->line, c->col);
+		strbuf_addch(sb, '\n');
+	}
 }

@@ -72,6 +72,13 @@ GITHUB_DIAG = re.compile(
 
 # --- the binary --------------------------------------------------------------
 
+# Exit statuses of a sanitizer report (conftest.py sets them): never one of
+# pressctl's own (0-4), so no test can take a report for an expected error.
+ASAN_EXIT = 86
+UBSAN_EXIT = 87
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                   "runtime error:")
+
 def pressctl_path():
     """The binary under test; fails the calling test (never skips) when the
     environment does not name an existing executable."""
@@ -114,10 +121,16 @@ def clean_env(extra=None):
 
 
 def run(binary, *args, cwd=REPO, env=None, timeout=60):
-    """Run pressctl; returns the CompletedProcess (text mode)."""
-    return subprocess.run([binary, *map(str, args)], cwd=str(cwd),
+    """Run pressctl; returns the CompletedProcess (text mode). A sanitizer
+    report's exit status fails the calling test at once."""
+    proc = subprocess.run([binary, *map(str, args)], cwd=str(cwd),
                           env=clean_env(env), capture_output=True, text=True,
                           timeout=timeout)
+    if proc.returncode in (ASAN_EXIT, UBSAN_EXIT):
+        pytest.fail(f"pressctl exited {proc.returncode}: a sanitizer report "
+                    f"(see {os.environ.get('PRESS_SANITIZER_DIR', '?')})"
+                    + describe(proc), pytrace=False)
+    return proc
 
 
 def describe(proc):

@@ -275,6 +275,11 @@ class Services:
                 continue
             return sorted(keys)
 
+    def site_objects(self, bucket, prefix=""):
+        """The bucket's keys but pressctl's ownership mark (.press-owner,
+        docs/state.md "Ownership"): what the site stored."""
+        return [k for k in self.objects(bucket, prefix) if k != ".press-owner"]
+
     def bucket_exists(self, bucket):
         return self.s3("HEAD", f"/{bucket}")[0] == 200
 

@@ -293,7 +293,7 @@ def test_drift_is_planned_exactly_and_healed(services, pressctl, tmp_path):
     assert got == {("container", "drift-it-drift-one"), ("schema", "drift_two"),
                    ("bucket", "drift-it-drift-two")}, plan["actions"]
     assert all(a["reason"] == "drift" for a in plan["actions"]), plan["actions"]
-    assert plan["summary"] == {"actions": 3, "changes": 0, "drift": 3}, plan["summary"]
+    assert plan["summary"] == {"actions": 3, "changes": 0, "drift": 3, "conflicts": 0}, plan["summary"]
     assert plan["notes"] == [], plan["notes"]
     md = p.plan("--format", "markdown")
     assert md.returncode == 0, describe(md)
@@ -473,7 +473,8 @@ def test_soft_delete_revive_and_purge(services, pressctl, tmp_path):
     assert {n: i["Id"] for n, i in p.containers().items()} == others
     assert schema_exists(services, "soft_gone") and role_row(services, "soft_gone")
     assert services.psql("SELECT string_agg(v, ',' ORDER BY id) FROM soft_gone.keep") == "a,b,c"
-    assert services.objects("soft-it-soft-gone") == ["files/kept.txt"]
+    assert services.site_objects("soft-it-soft-gone") == ["files/kept.txt"]
+    assert services.get_object("soft-it-soft-gone", ".press-owner") == b"press.platform=soft-it\n"
     rows = services.psql_rows("SELECT env_id, schema_name, role_name, bucket FROM pressctl.deletions "
                               "WHERE platform = 'soft-it'")
     assert rows == [["soft/gone", "soft_gone", "soft_gone", "soft-it-soft-gone"]], rows

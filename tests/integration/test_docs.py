@@ -46,8 +46,7 @@ KINDS = ("Platform", "Site", "Environment", "BackupPolicy", "Domain")
 MAN_SECTIONS = ("NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "OUTPUT",
                 "EXIT STATUS", "EXAMPLES", "SEE ALSO")
 PLACEHOLDERS = ("REPO", "BASE", "HEAD")
-SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
-                   "runtime error:")
+SANITIZER_MARKS = helpers.SANITIZER_MARKS
 
 
 # --- Markdown -----------------------------------------------------------------

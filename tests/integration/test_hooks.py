@@ -18,8 +18,7 @@ import pytest
 import helpers
 from helpers import EXAMPLES, describe, run
 
-SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
-                   "runtime error:")
+SANITIZER_MARKS = helpers.SANITIZER_MARKS
 
 
 def git_env(home):

@@ -28,8 +28,7 @@ from pathlib import Path
 
 import helpers
 
-SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
-                   "runtime error:")
+SANITIZER_MARKS = helpers.SANITIZER_MARKS
 STOP_SECONDS = 10.0      # SIGTERM -> exit, when the block ends
 
 

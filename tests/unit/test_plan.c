@@ -95,6 +95,8 @@ observe_all(struct live *l, const struct model *m)
 
 		it = live_add(l, o->kind, o->name);
 		it->env_id = strdup(e->id);
+		it->mark_seen = 1;
+		it->mark = strdup("local");
 		if (o->kind == LIVE_CONTAINER) {
 			it->spec_hash = strdup(o->hash);
 			it->running = 1;
@@ -156,7 +158,7 @@ fresh_platform_creates_everything_in_dependency_order(void **state)
 
 	(void)state;
 	live_init(&live);
-	assert_int_equal(plan_build(&p, m, &rec, &live, 1000, NULL, &e), 0);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 1000, NULL, NULL, &e), 0);
 	assert_int_equal(p.n, 8);
 	assert_int_equal(count(&p, "create", "role"), 2);
 	assert_int_equal(count(&p, "create", "container"), 2);
@@ -186,7 +188,7 @@ converged_platform_plans_nothing(void **state)
 	(void)state;
 	record_all(&rec, m, 1000);
 	observe_all(&live, m);
-	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, &e), 0);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e), 0);
 	assert_int_equal(p.n, 0);
 	plan_release(&p);
 	live_release(&live);
@@ -218,7 +220,7 @@ missing_container_is_drift_and_changed_spec_is_a_change(void **state)
 		if (rec.res[i].kind == LIVE_CONTAINER &&
 		    strcmp(rec.res[i].name, "fcs-press-acme-production") == 0)
 			rec.res[i].spec_hash[0] ^= 1;
-	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, &e), 0);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e), 0);
 	assert_int_equal(p.n, 2);
 	assert_int_equal(p.drift, 1);
 	assert_int_equal(p.changes, 1);
@@ -245,7 +247,7 @@ removed_environment_is_soft_deleted_and_guarded(void **state)
 	(void)state;
 	record_all(&rec, full, 1000);
 	observe_all(&live, full);
-	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, &e), 0);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e), 0);
 	assert_int_equal(count(&p, "remove", "container"), 1);
 	assert_int_equal(count(&p, "soft-delete", NULL), 1);
 	assert_int_equal(count(&p, "purge", NULL), 0);
@@ -290,11 +292,11 @@ purge_after_the_window_in_reverse_dependency_order(void **state)
 			rec.res[i].env_id = strdup("acme/production"),
 			rec.res[i].name = strdup("fcs-press-acme-production");
 	observe_all(&live, m);
-	assert_int_equal(plan_build(&p, m, &rec, &live, 4000, NULL, &e), 0);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 4000, NULL, NULL, &e), 0);
 	assert_int_equal(count(&p, "purge", NULL), 0);	/* window not over */
 	assert_int_equal(p.nnotes, 1);
 	plan_release(&p);
-	assert_int_equal(plan_build(&p, m, &rec, &live, 6000, NULL, &e), 0);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 6000, NULL, NULL, &e), 0);
 	assert_int_equal(count(&p, "purge", "schema"), 1);
 	assert_int_equal(count(&p, "purge", "role"), 1);
 	assert_int_equal(count(&p, "purge", "bucket"), 1);
@@ -337,7 +339,7 @@ readded_environment_is_revived(void **state)
 		if (strcmp(live.v[i].name, "fcs-press-acme-staging") == 0 &&
 		    live.v[i].kind == LIVE_CONTAINER)
 			live.v[i].running = 0;
-	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, &e), 0);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e), 0);
 	assert_int_equal(count(&p, "revive", NULL), 1);
 	assert_int_equal(count(&p, "heal", "container"), 1);
 	plan_release(&p);
@@ -370,11 +372,11 @@ failed_rollout_is_held_until_backoff_ends(void **state)
 	ro.next_retry_at = 3000;
 	rec.rollouts = &ro;
 	rec.nrollouts = 1;
-	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, &e), 0);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e), 0);
 	assert_int_equal(p.n, 0);
 	assert_int_equal(p.nnotes, 1);
 	plan_release(&p);
-	assert_int_equal(plan_build(&p, m, &rec, &live, 3001, NULL, &e), 0);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 3001, NULL, NULL, &e), 0);
 	assert_int_equal(count(&p, "update", "container"), 1);
 	plan_release(&p);
 	live_release(&live);
@@ -396,13 +398,210 @@ unrecorded_conforming_object_is_adopted_and_orphans_removed(void **state)
 	observe_all(&live, m);
 	it = live_add(&live, LIVE_CONTAINER, "fcs-press-acme-staging-next");
 	it->env_id = strdup("acme/staging");
+	it->mark_seen = 1;
+	it->mark = strdup("local");
 	live_sort(&live);
-	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, &e), 0);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e), 0);
 	assert_int_equal(count(&p, "adopt", "container"), 2);
 	assert_int_equal(count(&p, "adopt", "bucket"), 2);
 	assert_int_equal(count(&p, "adopt", "role"), 2);
 	assert_int_equal(p.changes, 1);	/* adopting changes nothing live */
 	assert_int_equal(count(&p, "remove", "container"), 1);
+	plan_release(&p);
+	live_release(&live);
+	rec_free(&rec);
+	model_free(m);
+}
+
+
+/* The environment's action of this verb and kind (kind NULL: the
+ * environment itself), or NULL. */
+static const struct action *
+find(const struct plan *p, const char *verb, const char *kind,
+     const char *env_id)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		const struct action *a = &p->v[i];
+
+		if (strcmp(action_verb(a), verb) || strcmp(a->env_id, env_id))
+			continue;
+		if (!kind ? !a->act.name : a->act.name &&
+		    strcmp(live_kind_name(a->act.kind), kind) == 0)
+			return a;
+	}
+	return NULL;
+}
+
+static void
+soft_delete_waits_for_every_replica(void **state)
+{
+	static const char many[] =
+		"apiVersion: press/v1\nkind: Environment\nmetadata: {name: big}\n"
+		"spec: {site: acme, stage: development, replicas: 20}\n";
+	struct model *full = model(many), *m = model(NULL);
+	const struct action *sd;
+	struct recorded rec;
+	struct live live;
+	struct plan p;
+	struct err e;
+
+	(void)state;
+	record_all(&rec, full, 1000);
+	observe_all(&live, full);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e), 0);
+	assert_int_equal(count(&p, "remove", "container"), 20);
+	sd = find(&p, "soft-delete", NULL, "acme/big");
+	assert_non_null(sd);
+	/* All 20 removals, none dropped: the data is set aside only once
+	 * no replica runs against it. */
+	assert_int_equal(sd->ndeps, 20);
+	for (size_t i = 0; i < sd->ndeps; i++)
+		assert_string_equal(action_verb(&p.v[sd->deps[i] - 1]), "remove");
+	plan_release(&p);
+	live_release(&live);
+	rec_free(&rec);
+	model_free(m);
+	model_free(full);
+}
+
+/* Set the mark of a live item (NULL: unmarked) and what it holds. */
+static void
+mark(struct live *l, enum live_kind kind, const char *name, const char *owner,
+     int has_data)
+{
+	struct live_item *it = (struct live_item *)live_find(l, kind, name);
+
+	assert_non_null(it);
+	free(it->mark);
+	it->mark_seen = 1;
+	it->mark = owner ? strdup(owner) : NULL;
+	it->has_data = has_data;
+}
+
+static void
+another_platforms_mark_is_a_conflict_with_no_action(void **state)
+{
+	struct model *m = model(NULL);
+	struct recorded rec = { 0 };
+	struct live live;
+	struct plan p;
+	struct err e;
+
+	(void)state;
+	observe_all(&live, m);
+	mark(&live, LIVE_SCHEMA, "acme_staging", "rival", 1);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e), 0);
+	assert_int_equal(p.nconflicts, 1);
+	assert_string_equal(p.conflicts[0].name, "acme_staging");
+	assert_string_equal(p.conflicts[0].owner, "rival");
+	assert_string_equal(p.conflicts[0].file, "all.yaml");
+	assert_int_equal(p.conflicts[0].line, 22);	/* its metadata.name */
+	/* Nothing of acme/staging, not even an adoption; production goes on. */
+	for (size_t i = 0; i < p.n; i++)
+		assert_string_not_equal(p.v[i].env_id, "acme/staging");
+	assert_non_null(find(&p, "adopt", "schema", "acme/production"));
+	assert_int_equal(guard_conflicts(&p, &e), 1);
+	assert_non_null(strstr(e.msg, "platform 'rival'"));
+	plan_release(&p);
+	live_release(&live);
+	model_free(m);
+}
+
+static void
+another_platforms_rows_conflict_unless_the_mark_is_ours(void **state)
+{
+	struct model *m = model(NULL);
+	struct recorded rec = { 0 };
+	char n1[] = "acme_production", n2[] = "acme_staging", pf[] = "rival";
+	char e1[] = "acme/production", e2[] = "acme/staging";
+	struct rec_foreign f[2] = {
+		{ LIVE_ROLE, n1, pf, e1 },
+		{ LIVE_ROLE, n2, pf, e2 },
+	};
+	struct live live;
+	struct plan p;
+	struct err e;
+
+	(void)state;
+	rec.foreign = f;
+	rec.nforeign = 2;
+	observe_all(&live, m);
+	/* production's role carries our mark: rival's rows are stale. Its
+	 * staging role is unmarked: rival's rows decide. */
+	mark(&live, LIVE_ROLE, "acme_staging", NULL, 1);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e), 0);
+	assert_int_equal(p.nconflicts, 1);
+	assert_string_equal(p.conflicts[0].env_id, "acme/staging");
+	assert_string_equal(p.conflicts[0].owner, "rival");
+	assert_non_null(strstr(p.conflicts[0].text, "recorded by platform 'rival'"));
+	plan_release(&p);
+	live_release(&live);
+	model_free(m);
+}
+
+static int
+match_staging(const struct model *m, const char *env_id, void *arg)
+{
+	(void)m;
+	(void)arg;
+	return strcmp(env_id, "acme/staging") == 0;
+}
+
+static void
+unmarked_data_is_adopted_only_when_asked(void **state)
+{
+	struct model *m = model(NULL);
+	struct plan_filter adopt = { match_staging, NULL };
+	struct recorded rec = { 0 };
+	const struct action *a;
+	struct live live;
+	struct plan p;
+	struct err e;
+
+	(void)state;
+	observe_all(&live, m);
+	mark(&live, LIVE_SCHEMA, "acme_staging", NULL, 1);	/* data */
+	mark(&live, LIVE_SCHEMA, "acme_production", NULL, 0);	/* empty */
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e), 0);
+	assert_int_equal(p.nconflicts, 1);
+	assert_null(p.conflicts[0].owner);
+	assert_non_null(strstr(p.conflicts[0].text, "--adopt"));
+	/* The empty one is adopted and marked (an update, not a record). */
+	a = find(&p, "update", "schema", "acme/production");
+	assert_non_null(a);
+	assert_int_equal(a->reason, WHY_ADOPT);
+	plan_release(&p);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, &adopt, &e), 0);
+	assert_int_equal(p.nconflicts, 0);
+	a = find(&p, "update", "schema", "acme/staging");
+	assert_non_null(a);
+	assert_int_equal(a->reason, WHY_ADOPT);
+	assert_int_equal(guard_conflicts(&p, &e), 0);
+	plan_release(&p);
+	live_release(&live);
+	model_free(m);
+}
+
+static void
+recorded_unmarked_object_is_marked_as_drift(void **state)
+{
+	struct model *m = model(NULL);
+	const struct action *a;
+	struct recorded rec;
+	struct live live;
+	struct plan p;
+	struct err e;
+
+	(void)state;
+	record_all(&rec, m, 1000);
+	observe_all(&live, m);
+	mark(&live, LIVE_ROLE, "acme_staging", NULL, 1);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e), 0);
+	assert_int_equal(p.nconflicts, 0);
+	assert_int_equal(p.n, 1);
+	a = find(&p, "heal", "role", "acme/staging");
+	assert_non_null(a);
+	assert_string_equal(a->detail, "ownership mark missing");
 	plan_release(&p);
 	live_release(&live);
 	rec_free(&rec);
@@ -421,6 +620,11 @@ main(void)
 		cmocka_unit_test(readded_environment_is_revived),
 		cmocka_unit_test(failed_rollout_is_held_until_backoff_ends),
 		cmocka_unit_test(unrecorded_conforming_object_is_adopted_and_orphans_removed),
+		cmocka_unit_test(soft_delete_waits_for_every_replica),
+		cmocka_unit_test(another_platforms_mark_is_a_conflict_with_no_action),
+		cmocka_unit_test(another_platforms_rows_conflict_unless_the_mark_is_ours),
+		cmocka_unit_test(unmarked_data_is_adopted_only_when_asked),
+		cmocka_unit_test(recorded_unmarked_object_is_marked_as_drift),
 	};
 
 	return cmocka_run_group_tests_name("plan", tests, NULL, NULL);

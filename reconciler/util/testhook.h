@@ -1,0 +1,27 @@
+/*
+ * testhook.h - hooks that exist only in test builds (-DPRESS_TEST_HOOKS,
+ * which `make SANITIZE=...` and `make TEST_HOOKS=1` set). A release
+ * build compiles them to nothing and ignores their variables:
+ *
+ *   PRESSCTL_NOW=2026-12-01T00:00:00Z   the clock (state_now)
+ *   PRESSCTL_TEST_FAULT=ubsan|asan      a deliberate sanitizer report at
+ *                                       start, to test the test harness
+ *   PRESSCTL_TEST_WAIT=POINT:PATH       at POINT, create PATH.reached and
+ *                                       wait (up to 120 s) until PATH
+ *                                       exists: a test acts in between
+ */
+#ifndef PRESS_TESTHOOK_H
+#define PRESS_TESTHOOK_H
+
+/* 1 in a test build, 0 in a release build. */
+int testhook_enabled(void);
+
+/* At start: raise the fault PRESSCTL_TEST_FAULT names (test builds). In
+ * a release build, say once on stderr that the test variables set are
+ * ignored. Only main() calls it. */
+void testhook_start(void);
+
+/* Wait at point as PRESSCTL_TEST_WAIT says (test builds). */
+void testhook_wait(const char *point);
+
+#endif
