@@ -7,7 +7,8 @@
  * The git hooks of a config repository (DESIGN §1, use 1). install writes
  * two small shell hooks that exec this binary, and keeps the settings in
  * the repository's own config (pressctl.branch, .path, .notify, .apply),
- * so git's hook environment is all the hooks need.
+ * so git's hook environment is all the hooks need. The git side of all
+ * this (settings, hook scripts, the hooks' input) is source/hooks.h.
  *
  * pre-receive validates the tree pushed to the configured branch from the
  * push's quarantine (source_load_git with the repository opened from the
@@ -24,16 +25,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <git2.h>
-
 #include "cmd.h"
 #include "../manifest/manifest.h"
-#include "../util/strbuf.h"
+#include "../source/hooks.h"
 
 static const char usage_text[] =
 	"usage: pressctl hook install REPO [--branch BRANCH] [--path SUBDIR]\n"
@@ -50,118 +48,6 @@ static const char usage_text[] =
 	"commit itself when none listens. --force replaces hooks that pressctl\n"
 	"did not write (the old one is kept as <hook>.before-pressctl).\n";
 
-/* The line that marks a hook as ours (install may rewrite it). */
-#define MARKER "# pressctl-hook: written by 'pressctl hook install'"
-#define DEFAULT_BRANCH "main"
-#define SOCKET_NAME "pressctl-watch.sock"
-/* A hook larger than this is not one of ours. */
-#define MAX_HOOK_BYTES ((size_t)64 << 10)
-
-/* The settings of a repository's hooks. */
-struct hook_conf {
-	char *gitdir;		/* absolute, no trailing slash */
-	char *branch;		/* as configured: "main" */
-	char *ref;		/* "refs/heads/main" */
-	char *path;		/* subdirectory, or NULL for the root */
-	char *notify;		/* absolute socket path */
-	int apply;
-};
-
-static void
-hook_conf_release(struct hook_conf *c)
-{
-	free(c->gitdir);
-	free(c->branch);
-	free(c->ref);
-	free(c->path);
-	free(c->notify);
-	memset(c, 0, sizeof(*c));
-}
-
-static const char *
-git_msg(void)
-{
-	const git_error *ge = git_error_last();
-
-	return ge && ge->message ? ge->message : "unknown error";
-}
-
-/* "main" -> "refs/heads/main"; a full ref name stays. New string. */
-static char *
-branch_ref(const char *branch)
-{
-	if (strncmp(branch, "refs/", 5) == 0)
-		return xstrdup(branch);
-	return xprintf("refs/heads/%s", branch);
-}
-
-/* The git dir of r: absolute, without the trailing slash. New string. */
-static char *
-git_dir(git_repository *r)
-{
-	const char *p = git_repository_path(r);
-	size_t n = strlen(p);
-
-	while (n > 1 && p[n - 1] == '/')
-		n--;
-	return xstrndup(p, n);
-}
-
-/* A string setting, or NULL when unset or empty (new string). */
-static char *
-conf_string(git_config *cfg, const char *name)
-{
-	git_buf b = { 0 };
-	char *s = NULL;
-
-	if (git_config_get_string_buf(&b, cfg, name) == 0 && b.ptr &&
-	    b.ptr[0])
-		s = xstrdup(b.ptr);
-	git_buf_dispose(&b);
-	git_error_clear();
-	return s;
-}
-
-/* The hook settings of r, with their defaults. */
-static int
-hook_conf_read(struct hook_conf *c, git_repository *r, struct err *e)
-{
-	git_config *cfg = NULL;
-	int v = 0, rc;
-
-	memset(c, 0, sizeof(*c));
-	if (git_repository_config_snapshot(&cfg, r) < 0)
-		return err_set(e, "cannot read the config of repository '%s': "
-			       "%s", git_repository_path(r), git_msg());
-	c->gitdir = git_dir(r);
-	c->branch = conf_string(cfg, "pressctl.branch");
-	if (!c->branch)
-		c->branch = xstrdup(DEFAULT_BRANCH);
-	c->ref = branch_ref(c->branch);
-	c->path = conf_string(cfg, "pressctl.path");
-	c->notify = conf_string(cfg, "pressctl.notify");
-	if (c->notify && c->notify[0] != '/') {
-		char *abs = xprintf("%s/%s", c->gitdir, c->notify);
-
-		free(c->notify);
-		c->notify = abs;
-	}
-	if (!c->notify)
-		c->notify = xprintf("%s/" SOCKET_NAME, c->gitdir);
-	rc = git_config_get_bool(&v, cfg, "pressctl.apply");
-	if (rc < 0 && rc != GIT_ENOTFOUND) {
-		err_set(e, "bad pressctl.apply in repository '%s': %s (set it "
-			"to true or false)", c->gitdir, git_msg());
-		git_config_free(cfg);
-		hook_conf_release(c);
-		return -1;
-	}
-	git_error_clear();
-	c->apply = rc == 0 && v;
-	git_config_free(cfg);
-	return 0;
-}
-
 /* The absolute path of the running binary (free() it), or NULL. */
 static char *
 self_exe(void)
@@ -175,241 +61,10 @@ self_exe(void)
 	return xstrdup(buf);
 }
 
-/* s quoted for sh: 'it'\''s'. */
-static void
-sh_quote(struct strbuf *sb, const char *s)
-{
-	strbuf_addch(sb, '\'');
-	for (; *s; s++) {
-		if (*s == '\'')
-			strbuf_addstr(sb, "'\\''");
-		else
-			strbuf_addch(sb, *s);
-	}
-	strbuf_addch(sb, '\'');
-}
-
 /* --- install ----------------------------------------------------------- */
 
-/*
- * The hooks directory: core.hooksPath when set (a relative one is taken
- * from where git runs hooks: the work tree, or the git dir of a bare
- * repository), else <git dir>/hooks. New string.
- */
-static char *
-hooks_dir(git_repository *r, const char *gitdir)
-{
-	git_config *cfg = NULL;
-	char *hp = NULL, *dir;
-
-	if (git_repository_config_snapshot(&cfg, r) == 0)
-		hp = conf_string(cfg, "core.hooksPath");
-	git_config_free(cfg);
-	git_error_clear();
-	if (!hp)
-		return xprintf("%s/hooks", gitdir);
-	if (hp[0] == '/')
-		return hp;
-	if (git_repository_workdir(r)) {
-		const char *wd = git_repository_workdir(r);
-		size_t n = strlen(wd);
-
-		while (n > 1 && wd[n - 1] == '/')
-			n--;
-		dir = xprintf("%.*s/%s", (int)n, wd, hp);
-	} else {
-		dir = xprintf("%s/%s", gitdir, hp);
-	}
-	free(hp);
-	return dir;
-}
-
-/* Read up to MAX_HOOK_BYTES of an existing file; 0 ok, 1 missing. */
 static int
-read_small(const char *path, struct strbuf *sb, struct err *e)
-{
-	char buf[4096];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), ret = -1;
-
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 1;
-		return err_set(e, "cannot read hook '%s': %s", path,
-			       strerror(errno));
-	}
-	while ((n = read(fd, buf, sizeof(buf))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err_set(e, "cannot read hook '%s': %s", path,
-				strerror(errno));
-			goto out;
-		}
-		if (sb->len + (size_t)n > MAX_HOOK_BYTES)
-			break;	/* too big to be ours: compared as different */
-		strbuf_add(sb, buf, (size_t)n);
-	}
-	ret = 0;
-out:
-	close(fd);
-	return ret;
-}
-
-/* Write path atomically (a temporary file renamed over it), mode 0755. */
-static int
-write_file(const char *path, const char *data, size_t len, struct err *e)
-{
-	char *tmp = xprintf("%s.pressctl-tmp.%ld", path, (long)getpid());
-	size_t off = 0;
-	int fd, ret = -1;
-
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
-	if (fd < 0) {
-		err_set(e, "cannot write hook '%s': %s", path, strerror(errno));
-		goto out;
-	}
-	while (off < len) {
-		ssize_t n = write(fd, data + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err_set(e, "cannot write hook '%s': %s", path,
-				strerror(errno));
-			goto out;
-		}
-		off += (size_t)n;
-	}
-	/* The umask may have taken bits away: git runs only executable
-	 * hooks. */
-	if (fchmod(fd, 0755) < 0 || fsync(fd) < 0) {
-		err_set(e, "cannot write hook '%s': %s", path, strerror(errno));
-		goto out;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		err_set(e, "cannot write hook '%s': %s", path, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0) {
-		err_set(e, "cannot write hook '%s': %s", path, strerror(errno));
-		goto out;
-	}
-	ret = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (ret < 0)
-		unlink(tmp);
-	free(tmp);
-	return ret;
-}
-
-/*
- * Write hooks/<name> running `<exe> hook <name>`. *what receives
- * "installed", "updated" or "unchanged". A hook without our marker is
- * refused unless force, which keeps it as <name>.before-pressctl.
- */
-static int
-install_hook(const char *dir, const char *name, const char *exe, int force,
-	     const char **what, struct err *e)
-{
-	char *path = xprintf("%s/%s", dir, name), *backup = NULL;
-	struct strbuf want, have;
-	struct stat st;
-	int rc, ret = -1;
-
-	strbuf_init(&want, 0);
-	strbuf_init(&have, 0);
-	strbuf_addstr(&want, "#!/bin/sh\n" MARKER "; settings: git config "
-		      "pressctl.*\n# (pressctl hook install --help)\nexec ");
-	sh_quote(&want, exe);
-	strbuf_addf(&want, " hook %s\n", name);
-
-	if ((rc = read_small(path, &have, e)) < 0)
-		goto out;
-	if (rc == 0 && have.len == want.len &&
-	    memcmp(have.buf, want.buf, want.len) == 0 &&
-	    stat(path, &st) == 0 && (st.st_mode & 0111) == 0111) {
-		*what = "unchanged";
-		ret = 0;
-		goto out;
-	}
-	if (rc == 0 && !strstr(have.buf, "\n" MARKER)) {
-		if (!force) {
-			err_set(e, "hook '%s' exists and was not written by "
-				"pressctl: merge it by hand, or run 'pressctl "
-				"hook install --force' to replace it (it is "
-				"kept as %s.before-pressctl)", path, name);
-			goto out;
-		}
-		backup = xprintf("%s.before-pressctl", path);
-		if (rename(path, backup) < 0) {
-			err_set(e, "cannot keep hook '%s' as '%s': %s", path,
-				backup, strerror(errno));
-			goto out;
-		}
-	}
-	if (write_file(path, want.buf, want.len, e) < 0)
-		goto out;
-	*what = rc == 1 ? "installed" : backup ? "replaced" : "updated";
-	ret = 0;
-out:
-	strbuf_release(&want);
-	strbuf_release(&have);
-	free(backup);
-	free(path);
-	return ret;
-}
-
-/* Set name to value in the repository's own config, or delete it. */
-static int
-conf_set(git_config *local, const char *name, const char *value,
-	 struct err *e)
-{
-	int rc;
-
-	if (value)
-		rc = git_config_set_string(local, name, value);
-	else if ((rc = git_config_delete_entry(local, name)) == GIT_ENOTFOUND)
-		rc = 0;
-	if (rc < 0)
-		return err_set(e, "cannot set %s: %s", name, git_msg());
-	return 0;
-}
-
-static int
-store_settings(git_repository *r, const char *branch, const char *path,
-	       const char *notify, int apply, struct err *e)
-{
-	git_config *cfg = NULL, *local = NULL;
-	int ret = -1;
-
-	if (git_repository_config(&cfg, r) < 0 ||
-	    git_config_open_level(&local, cfg, GIT_CONFIG_LEVEL_LOCAL) < 0) {
-		err_set(e, "cannot open the config of repository '%s': %s",
-			git_repository_path(r), git_msg());
-		goto out;
-	}
-	if (conf_set(local, "pressctl.branch", branch, e) < 0 ||
-	    conf_set(local, "pressctl.path", path, e) < 0 ||
-	    conf_set(local, "pressctl.notify", notify, e) < 0)
-		goto out;
-	if (git_config_set_bool(local, "pressctl.apply", apply) < 0) {
-		err_set(e, "cannot set pressctl.apply: %s", git_msg());
-		goto out;
-	}
-	ret = 0;
-out:
-	git_config_free(local);
-	git_config_free(cfg);
-	return ret;
-}
-
-static int
-hook_install(int argc, char **argv)
+install(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "branch", required_argument, NULL, 'b' },
@@ -420,23 +75,20 @@ hook_install(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *repo, *branch = DEFAULT_BRANCH, *path = NULL;
-	const char *notify = NULL, *what[2] = { "", "" };
-	static const char *const names[2] = { "pre-receive", "post-receive" };
-	char *exe = NULL, *gitdir = NULL, *dir = NULL, *ref = NULL;
-	char *notify_abs = NULL, *sock = NULL, cwd[4096];
-	git_repository *r = NULL;
-	struct sockaddr_un sa;
-	int c, apply = 0, force = 0, valid = 0, rc = EXIT_ERROR;
+	struct hook_settings s = { .branch = HOOK_DEFAULT_BRANCH };
+	struct hook_installed h = { 0 };
+	const char *repo;
+	char *exe = NULL, *ref = NULL, *notify_abs = NULL, cwd[4096];
+	int c, force = 0, rc = EXIT_ERROR;
 	struct err e;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'b': branch = optarg; break;
-		case 'p': path = optarg; break;
-		case 'n': notify = optarg; break;
-		case 'a': apply = 1; break;
+		case 'b': s.branch = optarg; break;
+		case 'p': s.path = optarg; break;
+		case 'n': s.notify = optarg; break;
+		case 'a': s.apply = 1; break;
 		case 'f': force = 1; break;
 		case 'h': fputs(usage_text, stdout); return EXIT_OK;
 		default: fputs(usage_text, stderr); return EXIT_ERROR;
@@ -447,21 +99,20 @@ hook_install(int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	repo = argv[optind];
-	ref = branch_ref(branch);
-	if (git_reference_name_is_valid(&valid, ref) < 0 || !valid ||
-	    strncmp(ref, "refs/heads/", 11) != 0) {
-		rc = cmd_fail("--branch '%s' is not a valid branch name", branch);
+	if (hook_branch_ref(&ref, s.branch) < 0) {
+		rc = cmd_fail("--branch '%s' is not a valid branch name",
+			      s.branch);
 		goto out;
 	}
-	if (path && !path[0])
-		path = NULL;
-	if (notify && notify[0] != '/') {
+	if (s.path && !s.path[0])
+		s.path = NULL;
+	if (s.notify && s.notify[0] != '/') {
 		if (!getcwd(cwd, sizeof(cwd))) {
-			rc = cmd_fail("cannot resolve --notify '%s': %s", notify,
-				      strerror(errno));
+			rc = cmd_fail("cannot resolve --notify '%s': %s",
+				      s.notify, strerror(errno));
 			goto out;
 		}
-		notify = notify_abs = xprintf("%s/%s", cwd, notify);
+		s.notify = notify_abs = xprintf("%s/%s", cwd, s.notify);
 	}
 	if (!(exe = self_exe())) {
 		rc = cmd_fail("cannot find the path of the pressctl binary "
@@ -473,116 +124,38 @@ hook_install(int argc, char **argv)
 			      "running; run the installed one", exe);
 		goto out;
 	}
-	if (git_repository_open_ext(&r, repo, GIT_REPOSITORY_OPEN_NO_SEARCH,
-				    NULL) < 0) {
-		rc = cmd_fail("cannot open repository '%s': %s (give a bare "
-			      "repository or a work tree)", repo, git_msg());
-		goto out;
-	}
-	gitdir = git_dir(r);
-	sock = notify ? xstrdup(notify) : xprintf("%s/" SOCKET_NAME, gitdir);
-	if (strlen(sock) >= sizeof(sa.sun_path)) {
-		rc = cmd_fail("notify socket path '%s' is too long for a unix "
-			      "socket (%zu bytes at most): choose a shorter "
-			      "one with --notify", sock, sizeof(sa.sun_path) - 1);
-		goto out;
-	}
-	dir = hooks_dir(r, gitdir);
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-		rc = cmd_fail("cannot create the hooks directory '%s': %s", dir,
-			      strerror(errno));
-		goto out;
-	}
-	for (int i = 0; i < 2; i++) {
-		if (install_hook(dir, names[i], exe, force, &what[i], &e) < 0) {
-			rc = cmd_fail("%s", e.msg);
-			goto out;
-		}
-	}
-	if (store_settings(r, branch, path, notify, apply, &e) < 0) {
+	if (hook_install(&h, repo, exe, &s, force, &e) < 0) {
 		rc = cmd_fail("%s", e.msg);
 		goto out;
 	}
-	for (int i = 0; i < 2; i++)
-		printf("%s: %s/%s\n", what[i], dir, names[i]);
-	printf("%s: on push to %s validate %s; then notify %s%s\n", gitdir,
-	       ref, path ? path : "the whole tree", sock, apply ? ", or apply "
-	       "when no watcher listens" : "");
+	for (int i = 0; i < HOOK_COUNT; i++)
+		printf("%s: %s/%s\n", h.what[i], h.dir, hook_names[i]);
+	printf("%s: on push to %s validate %s; then notify %s%s\n", h.gitdir,
+	       ref, s.path ? s.path : "the whole tree", h.notify,
+	       s.apply ? ", or apply when no watcher listens" : "");
 	rc = EXIT_OK;
 out:
-	git_repository_free(r);
+	hook_installed_release(&h);
 	free(notify_abs);
-	free(sock);
 	free(exe);
-	free(gitdir);
-	free(dir);
 	free(ref);
 	return rc;
 }
 
 /* --- the hooks --------------------------------------------------------- */
 
-/* One line of a hook's input: "<old> <new> <ref>". */
-struct ref_update {
-	char old[72], new[72];
-	char *ref;		/* points into the line */
-};
-
+/* The settings of the repository git runs the hook for. */
 static int
-is_hex_id(const char *s)
-{
-	size_t n = strspn(s, "0123456789abcdef");
-
-	return s[n] == '\0' && (n == 40 || n == 64);
-}
-
-static int
-is_zero_id(const char *s)
-{
-	return s[strspn(s, "0")] == '\0';
-}
-
-/* Split line (modified in place); -1 when it is not such a line. */
-static int
-parse_update(char *line, struct ref_update *u)
-{
-	char *sp1 = strchr(line, ' '), *sp2;
-	size_t n = strlen(line);
-
-	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-		line[--n] = '\0';
-	if (!sp1 || !(sp2 = strchr(sp1 + 1, ' ')))
-		return -1;
-	*sp1 = *sp2 = '\0';
-	if ((size_t)(sp1 - line) >= sizeof(u->old) ||
-	    (size_t)(sp2 - sp1 - 1) >= sizeof(u->new) || !sp2[1])
-		return -1;
-	snprintf(u->old, sizeof(u->old), "%s", line);
-	snprintf(u->new, sizeof(u->new), "%s", sp1 + 1);
-	u->ref = sp2 + 1;
-	return is_hex_id(u->old) && is_hex_id(u->new) ? 0 : -1;
-}
-
-/* The repository git runs the hook for, and its settings. */
-static int
-open_hook_repo(struct hook_conf *c, const char *hook)
+read_conf(struct hook_conf *c, const char *hook)
 {
 	const char *gd = getenv("GIT_DIR");
-	git_repository *r = NULL;
 	struct err e;
-	int rc;
 
 	if (!gd || !*gd)
 		return cmd_fail("GIT_DIR is not set: 'pressctl hook %s' is run "
 				"by git as a hook of a repository (set it up "
 				"with 'pressctl hook install REPO')", hook);
-	if (git_repository_open_ext(&r, NULL, GIT_REPOSITORY_OPEN_FROM_ENV,
-				    NULL) < 0)
-		return cmd_fail("cannot open repository '%s' (GIT_DIR): %s", gd,
-				git_msg());
-	rc = hook_conf_read(c, r, &e);
-	git_repository_free(r);
-	if (rc < 0)
+	if (hook_conf_read(c, &e) < 0)
 		return cmd_fail("%s", e.msg);
 	return EXIT_OK;
 }
@@ -593,7 +166,7 @@ open_hook_repo(struct hook_conf *c, const char *hook)
  * refuse.
  */
 static int
-check_update(const struct hook_conf *c, const struct ref_update *u)
+check_update(const struct hook_conf *c, const struct hook_update *u)
 {
 	struct model *m = NULL;
 	struct source src;
@@ -628,19 +201,19 @@ out:
 }
 
 static int
-hook_pre_receive(void)
+pre_receive(void)
 {
 	struct hook_conf c;
-	struct ref_update u;
+	struct hook_update u;
 	char *line = NULL;
 	size_t cap = 0;
 	int rc, rejected = 0;
 
-	if ((rc = open_hook_repo(&c, "pre-receive")) != EXIT_OK)
+	if ((rc = read_conf(&c, "pre-receive")) != EXIT_OK)
 		return rc;
 	/* Read every line: git expects the hook to consume its input. */
 	while (getline(&line, &cap, stdin) > 0) {
-		if (parse_update(line, &u) < 0) {
+		if (hook_update_parse(&u, line) < 0) {
 			fprintf(stderr, "pressctl: push rejected: cannot parse "
 				"the hook's input line '%.200s'\n", line);
 			rejected = 1;
@@ -648,7 +221,7 @@ hook_pre_receive(void)
 		}
 		if (strcmp(u.ref, c.ref) != 0)
 			continue;
-		if (is_zero_id(u.new)) {
+		if (hook_id_is_null(u.new)) {
 			fprintf(stderr, "pressctl: push rejected: deleting %s is "
 				"refused: it holds the platform's manifests, and "
 				"an empty source never means \"delete "
@@ -757,21 +330,22 @@ run_apply(const struct hook_conf *c, const char *id)
 }
 
 static int
-hook_post_receive(void)
+post_receive(void)
 {
 	struct hook_conf c;
-	struct ref_update u;
+	struct hook_update u;
 	char *line = NULL, id[72] = "";
 	size_t cap = 0;
 	struct err e;
 	int rc, sent;
 
-	if ((rc = open_hook_repo(&c, "post-receive")) != EXIT_OK)
+	if ((rc = read_conf(&c, "post-receive")) != EXIT_OK)
 		return rc;
 	while (getline(&line, &cap, stdin) > 0) {
-		if (parse_update(line, &u) < 0 || strcmp(u.ref, c.ref) != 0)
+		if (hook_update_parse(&u, line) < 0 ||
+		    strcmp(u.ref, c.ref) != 0)
 			continue;
-		if (is_zero_id(u.new))
+		if (hook_id_is_null(u.new))
 			id[0] = '\0';	/* deleted: nothing to apply */
 		else
 			snprintf(id, sizeof(id), "%s", u.new);
@@ -805,7 +379,6 @@ int
 cmd_hook(int argc, char **argv)
 {
 	const char *verb = argc > 1 ? argv[1] : NULL;
-	int rc;
 
 	if (!verb) {
 		fputs(usage_text, stderr);
@@ -830,15 +403,9 @@ cmd_hook(int argc, char **argv)
 		fputs(usage_text, stderr);
 		return EXIT_ERROR;
 	}
-	/* libgit2 counts init/shutdown pairs (source_load_git has its own). */
-	if (git_libgit2_init() < 0)
-		return cmd_fail("cannot initialize libgit2: %s", git_msg());
 	if (!strcmp(verb, "install"))
-		rc = hook_install(argc - 1, argv + 1);
-	else if (!strcmp(verb, "pre-receive"))
-		rc = hook_pre_receive();
-	else
-		rc = hook_post_receive();
-	git_libgit2_shutdown();
-	return rc;
+		return install(argc - 1, argv + 1);
+	if (!strcmp(verb, "pre-receive"))
+		return pre_receive();
+	return post_receive();
 }

@@ -2,19 +2,15 @@
  * git.c - read the manifests of a commit's tree with libgit2, without a
  * checkout.
  *
- * Inside a pre-receive hook the pushed objects are not in the repository
- * yet: git keeps them in a quarantine directory and names it (and the
- * real object directory) in GIT_OBJECT_DIRECTORY and
- * GIT_ALTERNATE_OBJECT_DIRECTORIES. git_repository_open() ignores those,
- * so a hook would fail with "object not found"; see open_repo().
+ * The repository is opened by source_open_repo() (repo.c), which sees
+ * the quarantined objects of a push when run from a pre-receive hook.
  */
 #include "source.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include <git2.h>
-
+#include "repo.h"
 #include "../util/strbuf.h"
 
 /* A tree nested deeper than this is rejected (libgit2 recurses). */
@@ -32,94 +28,6 @@ struct gwalk {
 	int failed;		/* visit() stopped the walk, e is set */
 };
 
-static const char *
-git_msg(void)
-{
-	const git_error *ge = git_error_last();
-
-	return ge && ge->message ? ge->message : "unknown error";
-}
-
-/*
- * Add GIT_OBJECT_DIRECTORY and GIT_ALTERNATE_OBJECT_DIRECTORIES (a ':'
- * list) as extra object directories. git itself would use the former
- * instead of the repository's own; for reading, adding it is equivalent
- * and stays correct when the variables belong to another repository.
- */
-static int
-add_env_objects(git_repository *r, struct err *e)
-{
-	const char *objdir = getenv("GIT_OBJECT_DIRECTORY");
-	const char *alts = getenv("GIT_ALTERNATE_OBJECT_DIRECTORIES");
-	git_odb *odb = NULL;
-	char *list = NULL;
-	int ret = -1;
-
-	if ((objdir == NULL || *objdir == '\0') &&
-	    (alts == NULL || *alts == '\0'))
-		return 0;
-	if (git_repository_odb(&odb, r) < 0) {
-		err_set(e, "cannot open the object database: %s", git_msg());
-		goto out;
-	}
-	if (objdir && *objdir && git_odb_add_disk_alternate(odb, objdir) < 0) {
-		err_set(e, "cannot use GIT_OBJECT_DIRECTORY '%s': %s", objdir,
-			git_msg());
-		goto out;
-	}
-	if (alts && *alts) {
-		char *p, *next;
-
-		list = xstrdup(alts);
-		for (p = list; p != NULL; p = next) {
-			next = strchr(p, ':');
-			if (next)
-				*next++ = '\0';
-			if (*p == '\0')
-				continue;
-			if (git_odb_add_disk_alternate(odb, p) < 0) {
-				err_set(e, "cannot use alternate object "
-					"directory '%s': %s", p, git_msg());
-				goto out;
-			}
-		}
-	}
-	ret = 0;
-out:
-	free(list);
-	git_odb_free(odb);
-	return ret;
-}
-
-/*
- * repo NULL or "." with GIT_DIR set (a git hook): open exactly as git
- * would from the environment. Otherwise open the path (a work tree or a
- * bare repository; "." or NULL also searches upwards, as git does from a
- * subdirectory) and add the object directories named in the environment.
- */
-static int
-open_repo(git_repository **r, const char *repo, const char *shown,
-	  struct err *e)
-{
-	const char *gitdir = getenv("GIT_DIR");
-	int implicit = repo == NULL || strcmp(repo, ".") == 0;
-
-	if (implicit && gitdir != NULL && *gitdir != '\0') {
-		if (git_repository_open_ext(r, NULL,
-					    GIT_REPOSITORY_OPEN_FROM_ENV,
-					    NULL) < 0)
-			return err_set(e, "cannot open repository '%s' "
-				       "(GIT_DIR): %s", gitdir, git_msg());
-		return 0;
-	}
-	if (git_repository_open_ext(r, implicit ? "." : repo,
-				    implicit ? 0 : GIT_REPOSITORY_OPEN_NO_SEARCH,
-				    NULL) < 0)
-		return err_set(e, "cannot open repository '%s': %s", shown,
-			       git_msg());
-	return add_env_objects(*r, e);
-}
-
 /* Copy the blob id as file path into w->src, within the caps. */
 static int
 add_blob(struct gwalk *w, const git_oid *id, const char *path)
@@ -134,7 +42,7 @@ add_blob(struct gwalk *w, const git_oid *id, const char *path)
 	/* The header gives the size without inflating a huge blob. */
 	if (git_odb_read_header(&size, &type, w->odb, id) < 0) {
 		err_set(w->e, "cannot read '%s' at %s: %s", path, w->ref,
-			git_msg());
+			source_git_msg());
 		goto out;
 	}
 	if (size > SOURCE_MAX_FILE_BYTES) {
@@ -155,7 +63,7 @@ add_blob(struct gwalk *w, const git_oid *id, const char *path)
 	}
 	if (git_odb_read(&obj, w->odb, id) < 0) {
 		err_set(w->e, "cannot read '%s' at %s: %s", path, w->ref,
-			git_msg());
+			source_git_msg());
 		goto out;
 	}
 	size = git_odb_object_size(obj);
@@ -285,7 +193,7 @@ read_tree(struct gwalk *w, git_repository *r, git_tree *tree, const char *dir)
 		}
 		if (rc < 0) {
 			err_set(w->e, "cannot read path '%s' at %s: %s", dir,
-				w->ref, git_msg());
+				w->ref, source_git_msg());
 			goto out;
 		}
 		switch (git_tree_entry_filemode(entry)) {
@@ -302,7 +210,7 @@ read_tree(struct gwalk *w, git_repository *r, git_tree *tree, const char *dir)
 		}
 		if (git_tree_lookup(&sub, r, git_tree_entry_id(entry)) < 0) {
 			err_set(w->e, "cannot read path '%s' at %s: %s", dir,
-				w->ref, git_msg());
+				w->ref, source_git_msg());
 			goto out;
 		}
 		strbuf_reset(&w->path);
@@ -316,7 +224,7 @@ read_tree(struct gwalk *w, git_repository *r, git_tree *tree, const char *dir)
 	if (rc < 0) {
 		if (!w->failed)
 			err_set(w->e, "cannot read the tree at %s: %s", w->ref,
-				git_msg());
+				source_git_msg());
 		goto out;
 	}
 	ret = 0;
@@ -347,36 +255,30 @@ source_load_git(struct source *out, const char *repo, const char *ref,
 	strbuf_init(&w.path, 0);
 	if (ref == NULL || *ref == '\0')
 		ref = "HEAD";
-	shown = repo ? repo : ".";
-	if (repo == NULL || strcmp(repo, ".") == 0) {
-		const char *gitdir = getenv("GIT_DIR");
-
-		if (gitdir && *gitdir)
-			shown = gitdir;
-	}
+	shown = source_repo_name(repo);
 
 	/* libgit2 counts init/shutdown pairs, so this is safe alongside
 	 * other users and leaves nothing behind once the last one is done. */
 	inited = git_libgit2_init();
 	if (inited < 0) {
-		err_set(e, "cannot initialize libgit2: %s", git_msg());
+		err_set(e, "cannot initialize libgit2: %s", source_git_msg());
 		goto out;
 	}
-	if (open_repo(&r, repo, shown, e) < 0)
+	if (source_open_repo(&r, repo, 0, e) < 0)
 		goto out;
 	if (git_revparse_single(&obj, r, ref) < 0) {
 		err_set(e, "cannot resolve '%s' in '%s': %s", ref, shown,
-			git_msg());
+			source_git_msg());
 		goto out;
 	}
 	if (git_object_peel(&cobj, obj, GIT_OBJECT_COMMIT) < 0) {
 		err_set(e, "cannot resolve '%s' in '%s' to a commit: %s", ref,
-			shown, git_msg());
+			shown, source_git_msg());
 		goto out;
 	}
 	if (git_commit_tree(&tree, (git_commit *)cobj) < 0) {
 		err_set(e, "cannot read the tree of '%s' in '%s': %s", ref,
-			shown, git_msg());
+			shown, source_git_msg());
 		goto out;
 	}
 	git_oid_tostr(hex, sizeof(hex), git_object_id(cobj));
@@ -386,7 +288,7 @@ source_load_git(struct source *out, const char *repo, const char *ref,
 	w.e = e;
 	if (git_repository_odb(&w.odb, r) < 0) {
 		err_set(e, "cannot open the object database of '%s': %s",
-			shown, git_msg());
+			shown, source_git_msg());
 		goto out;
 	}
 	if (read_tree(&w, r, tree, dir) < 0)
@@ -420,23 +322,21 @@ int
 source_git_dir(char **out, const char *repo, struct err *e)
 {
 	git_repository *r = NULL;
-	size_t n;
-	int rc = -1;
+	int inited, ret = -1;
 
 	*out = NULL;
-	git_libgit2_init();
-	if (git_repository_open_ext(&r, repo, GIT_REPOSITORY_OPEN_NO_SEARCH,
-				    NULL) < 0) {
-		err_set(e, "cannot open repository '%s': %s", repo, git_msg());
+	inited = git_libgit2_init();
+	if (inited < 0) {
+		err_set(e, "cannot initialize libgit2: %s", source_git_msg());
 		goto out;
 	}
-	*out = xstrdup(git_repository_path(r));
-	n = strlen(*out);
-	if (n > 1 && (*out)[n - 1] == '/')
-		(*out)[n - 1] = '\0';
-	rc = 0;
+	if (source_open_repo(&r, repo, 0, e) < 0)
+		goto out;
+	*out = source_trim_slashes(git_repository_path(r));
+	ret = 0;
 out:
 	git_repository_free(r);
-	git_libgit2_shutdown();
-	return rc;
+	if (inited >= 0)
+		git_libgit2_shutdown();
+	return ret;
 }

@@ -22,8 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <git2.h>
-
+#include "repo.h"
 #include "../util/hash.h"
 #include "../util/strbuf.h"
 
@@ -47,14 +46,6 @@ struct fetch_ctx {
 	int attempts;		/* credential callback calls */
 	int auth_failed;
 };
-
-static const char *
-git_msg(void)
-{
-	const git_error *ge = git_error_last();
-
-	return ge && ge->message ? ge->message : "unknown error";
-}
 
 /* --- telling URLs from paths ---------------------------------------------- */
 
@@ -373,7 +364,7 @@ fetch_error(const struct url_view *v, int rc, int errnum,
 	if (ctx->auth_failed)
 		msg = xstrdup("authentication failed");
 	else
-		msg = scrub(v, git_msg());
+		msg = scrub(v, source_git_msg());
 	if (transient)
 		err_transient(e, "cannot fetch '%s': %s", v->shown, msg);
 	else
@@ -404,7 +395,7 @@ add_origin(git_repository *r, const struct url_view *v, const char *mirror,
 	    git_config_set_string(cfg, "remote.origin.tagopt", "--tags") < 0 ||
 	    git_config_set_bool(cfg, "remote.origin.prune", 1) < 0) {
 		err_set(e, "cannot configure mirror '%s': %s", mirror,
-			git_msg());
+			source_git_msg());
 		goto out;
 	}
 	ret = 0;
@@ -462,14 +453,14 @@ fetch(const char *dir, const char *url, const struct url_view *v,
 	git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
 	if (git_repository_open_bare(&r, dir) < 0) {
 		err_set(e, "cannot open mirror '%s': %s (remove it to clone "
-			"again)", mirror, git_msg());
+			"again)", mirror, source_git_msg());
 		goto out;
 	}
 	copts.repository = r;
 	copts.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF |
 		      GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
 	if (git_remote_create_with_opts(&remote, url, &copts) < 0) {
-		char *msg = scrub(v, git_msg());
+		char *msg = scrub(v, source_git_msg());
 
 		err_set(e, "cannot fetch '%s': %s", v->shown, msg);
 		free(msg);
@@ -517,7 +508,8 @@ clone(const char *cache, const char *key, const char *url,
 					 GIT_REPOSITORY_INIT_OPTIONS_VERSION);
 	init.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_NO_REINIT;
 	if (git_repository_init_ext(&r, tmp, &init) < 0) {
-		err_set(e, "cannot create mirror '%s': %s", mirror, git_msg());
+		err_set(e, "cannot create mirror '%s': %s", mirror,
+			source_git_msg());
 		goto out;
 	}
 	if (add_origin(r, v, mirror, e) < 0)
@@ -586,7 +578,7 @@ source_mirror(char **path, const char *url, const char *cache_dir,
 
 	inited = git_libgit2_init();
 	if (inited < 0) {
-		err_set(e, "cannot initialize libgit2: %s", git_msg());
+		err_set(e, "cannot initialize libgit2: %s", source_git_msg());
 		goto out;
 	}
 	if (lstat(mirror, &st) == 0) {

@@ -95,7 +95,9 @@ int source_add(struct source *src, const char *path, const void *data,
 	       size_t len, struct err *e);
 
 /* The git directory of a repository (the bare repository itself, or a
- * work tree's .git), without a trailing slash; free() *out. */
+ * work tree's .git), without a trailing slash; free() *out (NULL on
+ * error). repo is found as source_load_git finds it: NULL or "." with
+ * GIT_DIR set is the repository of the environment. */
 int source_git_dir(char **out, const char *repo, struct err *e);
 
 /* Sort the files by shown path (bytewise), the order everything uses. */

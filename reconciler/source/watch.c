@@ -34,8 +34,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <git2.h>
-
+#include "repo.h"
 #include "source.h"
 #include "../util/strbuf.h"
 
@@ -742,56 +741,24 @@ out:
 	return ret;
 }
 
-static const char *
-git_msg(void)
-{
-	const git_error *ge = git_error_last();
-
-	return ge && ge->message ? ge->message : "unknown error";
-}
-
-static char *
-strip_slash(const char *path)
-{
-	size_t n = strlen(path);
-
-	while (n > 1 && path[n - 1] == '/')
-		n--;
-	return xstrndup(path, n);
-}
-
 /* The git directory and common directory of repo, opened as
- * source_load_git opens it (see git.c). */
+ * source_load_git opens it (source_open_repo). */
 static int
 find_git_dirs(char **gitdir, char **commondir, const char *repo,
-	      const char *shown, struct err *e)
+	      struct err *e)
 {
 	git_repository *r = NULL;
-	const char *env = getenv("GIT_DIR");
-	int implicit = repo == NULL || strcmp(repo, ".") == 0;
-	int inited, rc, ret = -1;
+	int inited, ret = -1;
 
 	inited = git_libgit2_init();
 	if (inited < 0) {
-		err_set(e, "cannot initialize libgit2: %s", git_msg());
+		err_set(e, "cannot initialize libgit2: %s", source_git_msg());
 		goto out;
 	}
-	if (implicit && env != NULL && *env != '\0')
-		rc = git_repository_open_ext(&r, NULL,
-					     GIT_REPOSITORY_OPEN_FROM_ENV,
-					     NULL);
-	else
-		rc = git_repository_open_ext(&r, implicit ? "." : repo,
-					     implicit ? 0 :
-					     GIT_REPOSITORY_OPEN_NO_SEARCH,
-					     NULL);
-	if (rc < 0) {
-		err_set(e, "cannot open repository '%s': %s", shown,
-			git_msg());
+	if (source_open_repo(&r, repo, 0, e) < 0)
 		goto out;
-	}
-	*gitdir = strip_slash(git_repository_path(r));
-	*commondir = strip_slash(git_repository_commondir(r));
+	*gitdir = source_trim_slashes(git_repository_path(r));
+	*commondir = source_trim_slashes(git_repository_commondir(r));
 	ret = 0;
 out:
 	git_repository_free(r);
@@ -804,18 +771,12 @@ int
 watcher_open_git(struct watcher **out, const char *repo, struct err *e)
 {
 	struct watcher *w = NULL;
-	const char *shown = repo ? repo : ".";
+	const char *shown = source_repo_name(repo);
 	char *gitdir = NULL, *commondir = NULL;
 	int ret = -1;
 
 	*out = NULL;
-	if (repo == NULL || strcmp(repo, ".") == 0) {
-		const char *env = getenv("GIT_DIR");
-
-		if (env && *env)
-			shown = env;
-	}
-	if (find_git_dirs(&gitdir, &commondir, repo, shown, e) < 0)
+	if (find_git_dirs(&gitdir, &commondir, repo, e) < 0)
 		goto out;
 	if (watcher_new(&w, shown, e) < 0)
 		goto out;

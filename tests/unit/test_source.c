@@ -780,6 +780,46 @@ git_missing_repository_is_an_error(void **state)
 	source_release(&src);
 }
 
+/* source_git_dir finds a repository as source_load_git does. */
+static void
+git_dir_is_found_as_the_tree_is(void **state)
+{
+	struct err e = { .msg = "" };
+	char want[PATH_MAX + 8], sub[PATH_MAX + 16], cwd[PATH_MAX];
+	char *dir = NULL;
+
+	(void)state;
+	fmt(want, sizeof(want), "%s/.git", repo);
+	assert_int_equal(source_git_dir(&dir, repo, &e), 0);
+	assert_string_equal(dir, want);
+	free(dir);
+	assert_int_equal(source_git_dir(&dir, bare, &e), 0);
+	assert_string_equal(dir, bare);
+	free(dir);
+
+	/* "." from a subdirectory of the work tree, as git finds it. */
+	fmt(sub, sizeof(sub), "%s/manifests", repo);
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(sub), 0);
+	assert_int_equal(source_git_dir(&dir, ".", &e), 0);
+	assert_string_equal(dir, want);
+	free(dir);
+	/* In a git hook: NULL or "." is the repository of GIT_DIR. */
+	setenv("GIT_DIR", bare, 1);
+	assert_int_equal(source_git_dir(&dir, NULL, &e), 0);
+	assert_string_equal(dir, bare);
+	free(dir);
+	assert_int_equal(source_git_dir(&dir, ".", &e), 0);
+	assert_string_equal(dir, bare);
+	free(dir);
+	unsetenv("GIT_DIR");
+	assert_int_equal(chdir(cwd), 0);
+
+	assert_int_equal(source_git_dir(&dir, sub, &e), -1);
+	assert_null(dir);
+	assert_non_null(strstr(e.msg, "cannot open repository"));
+}
+
 static void
 git_reads_a_bare_repository(void **state)
 {
@@ -1037,6 +1077,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(git_missing_ref_is_an_error),
 		cmocka_unit_test(git_missing_subdir_is_an_error),
 		cmocka_unit_test(git_missing_repository_is_an_error),
+		cmocka_unit_test(git_dir_is_found_as_the_tree_is),
 		cmocka_unit_test(git_reads_a_bare_repository),
 		cmocka_unit_test(git_symlinked_manifest_is_an_error),
 		cmocka_unit_test(git_blob_over_the_cap_is_an_error),

@@ -1,8 +1,8 @@
 /*
  * testutil.h - helpers shared by the unit tests that work on files and
- * git repositories (test_source.c, test_watch.c). Include after
- * <cmocka.h>. Everything is static inline: each test binary uses its own
- * subset.
+ * git repositories (test_source.c, test_watch.c, test_hooks.c). Include
+ * after <cmocka.h>. Everything is static inline: each test binary uses
+ * its own subset.
  */
 #ifndef PRESS_TESTUTIL_H
 #define PRESS_TESTUTIL_H

@@ -1,0 +1,56 @@
+/*
+ * repo.h - opening a git repository, for the files of source/ only.
+ *
+ * Not a public header: it includes <git2.h>, and libgit2 stays inside
+ * source/ (commands reach git through source.h, watch.h and hooks.h).
+ * Callers initialize libgit2 (git_libgit2_init) around these calls.
+ */
+#ifndef PRESS_SOURCE_REPO_H
+#define PRESS_SOURCE_REPO_H
+
+#include <git2.h>
+
+#include "../util/err.h"
+
+/* source_open_repo: repo names the repository itself, "." included: it
+ * is not searched for upwards and GIT_DIR is not consulted. */
+#define SOURCE_REPO_EXACT 1u
+
+/*
+ * Open the repository repo, the one way every part of pressctl opens
+ * one. *out receives a repository the caller frees with
+ * git_repository_free(); it is NULL on error.
+ *
+ * - repo NULL or "." with GIT_DIR set (a git hook), unless
+ *   SOURCE_REPO_EXACT: opened from the environment exactly as git does
+ *   (GIT_REPOSITORY_OPEN_FROM_ENV: GIT_DIR, GIT_OBJECT_DIRECTORY,
+ *   GIT_ALTERNATE_OBJECT_DIRECTORIES, GIT_NAMESPACE...), so a
+ *   pre-receive hook sees the quarantined objects of the push.
+ * - Otherwise the path (a work tree, its .git or a bare repository;
+ *   repo NULL is "."). Only "." without SOURCE_REPO_EXACT searches
+ *   upwards, as git does from a subdirectory. The object directories
+ *   named by GIT_OBJECT_DIRECTORY and GIT_ALTERNATE_OBJECT_DIRECTORIES,
+ *   when set, are added to it for reading.
+ *
+ * Errors name the repository as source_repo_name() shows it, with
+ * libgit2's message: "cannot open repository '/srv/x.git': ...", or
+ * "cannot open repository '/srv/x.git' (GIT_DIR): ..." from the
+ * environment.
+ */
+int source_open_repo(git_repository **out, const char *repo, unsigned flags,
+		     struct err *e);
+
+/* How messages name repo (without SOURCE_REPO_EXACT): GIT_DIR when repo
+ * is NULL or "." and GIT_DIR is set, else repo, or "." for NULL.
+ * Borrowed: it points into repo or the environment. */
+const char *source_repo_name(const char *repo);
+
+/* libgit2's message for the last failure of this thread, or "unknown
+ * error" (borrowed: valid until the next libgit2 call). */
+const char *source_git_msg(void);
+
+/* path without its trailing slashes ("/" stays): libgit2 returns
+ * directories with one. A new string. */
+char *source_trim_slashes(const char *path);
+
+#endif
