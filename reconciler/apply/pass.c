@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../util/clock.h"
 #include "../util/secret.h"
 
 static void
@@ -52,7 +53,7 @@ pass_open(struct pass *p, const struct model *m, const char *command,
 			 "PostgreSQL", pf->name);
 		goto fail;
 	}
-	p->now = state_now();
+	p->now = clock_now();
 	return 0;
 fail:
 	pass_close(p);

@@ -3,8 +3,9 @@
  *
  * One libpq connection per struct state, guarded by a mutex; every
  * statement goes through PQexecParams (values as parameters, never
- * formatted into SQL). Times that drive decisions come from state_now()
- * and travel as parameters, so PRESSCTL_NOW moves the whole state's clock.
+ * formatted into SQL). Times that drive decisions come from clock_now()
+ * (util/clock.h) and travel as parameters, so the test clock moves the
+ * whole state's clock.
  *
  * A call that finds the connection broken resets it once (and re-takes
  * the apply lock the old session held); a statement that loses the
@@ -21,6 +22,7 @@
 #include <libpq-fe.h>
 
 #include "../driver/pgutil.h"
+#include "../util/clock.h"
 #include "../util/hash.h"
 #include "../util/strbuf.h"
 
@@ -296,70 +298,6 @@ kind_parse(const char *s, enum live_kind *out)
 			return 0;
 		}
 	return -1;
-}
-
-/* --- time --------------------------------------------------------------- */
-
-#ifdef PRESS_TEST_HOOKS
-/* "2026-12-01T00:00:00Z", fractional seconds and a numeric offset
- * allowed. -1 if malformed. */
-static int
-parse_rfc3339(const char *s, time_t *out)
-{
-	struct tm tm;
-	int y, mo, d, h, mi, sec, n = 0, oh = 0, om = 0;
-	char sep;
-	long off = 0;
-	const char *p;
-
-	if (sscanf(s, "%4d-%2d-%2d%c%2d:%2d:%2d%n", &y, &mo, &d, &sep, &h, &mi,
-		   &sec, &n) != 7 ||
-	    n == 0)
-		return -1;
-	if (sep != 'T' && sep != 't' && sep != ' ')
-		return -1;
-	p = s + n;
-	if (*p == '.')
-		for (p++; *p >= '0' && *p <= '9'; p++)
-			;
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2)
-			return -1;
-		off = (oh * 60L + om) * 60L * (*p == '-' ? -1 : 1);
-		p += 6;
-	} else {
-		return -1;
-	}
-	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-	    sec > 60)
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	*out = timegm(&tm) - off;
-	return 0;
-}
-
-#endif
-
-/* PRESSCTL_NOW moves the clock in test builds only (util/testhook.h). */
-time_t
-state_now(void)
-{
-#ifdef PRESS_TEST_HOOKS
-	const char *v = getenv("PRESSCTL_NOW");
-	time_t t;
-
-	if (v && *v && parse_rfc3339(v, &t) == 0)
-		return t;
-#endif
-	return time(NULL);
 }
 
 /* --- connection --------------------------------------------------------- */
@@ -685,24 +623,6 @@ state_lock(struct state *st, int wait, struct err *e)
 /* --- reading ------------------------------------------------------------ */
 
 static int
-res_cmp(const void *a, const void *b)
-{
-	const struct rec_resource *x1 = a, *y1 = b;
-
-	if (x1->kind != y1->kind)
-		return x1->kind < y1->kind ? -1 : 1;
-	return strcmp(x1->name, y1->name);
-}
-
-static int
-del_cmp(const void *a, const void *b)
-{
-	const struct rec_deletion *x1 = a, *y1 = b;
-
-	return strcmp(x1->env_id, y1->env_id);
-}
-
-static int
 do_read(struct state *st, void *arg, struct err *e)
 {
 	static const char what[] = "cannot read the state of platform";
@@ -744,8 +664,7 @@ do_read(struct state *st, void *arg, struct err *e)
 		out->nres++;
 	}
 	/* The SQL order is by kind name; lookups want enum order. */
-	if (out->nres > 1)
-		qsort(out->res, out->nres, sizeof(*out->res), res_cmp);
+	recorded_sort(out);
 	PQclear(r);
 
 	if (!(r = sql_query(st,
@@ -768,8 +687,6 @@ do_read(struct state *st, void *arg, struct err *e)
 		d->deleted_at = (time_t)ll(r, i, 4);
 		d->purge_after = (time_t)ll(r, i, 5);
 	}
-	if (out->ndel > 1)
-		qsort(out->del, out->ndel, sizeof(*out->del), del_cmp);
 	PQclear(r);
 
 	if (!(r = sql_query(st,
@@ -854,68 +771,6 @@ state_read(struct state *st, struct recorded *out, struct err *e)
 	return run(st, do_read, out, e);
 }
 
-void
-recorded_release(struct recorded *r)
-{
-	if (!r)
-		return;
-	for (size_t i = 0; i < r->nres; i++) {
-		free(r->res[i].name);
-		free(r->res[i].env_id);
-		free(r->res[i].spec_hash);
-		free(r->res[i].revision);
-	}
-	for (size_t i = 0; i < r->ndel; i++) {
-		free(r->del[i].env_id);
-		free(r->del[i].schema);
-		free(r->del[i].role);
-		free(r->del[i].bucket);
-	}
-	for (size_t i = 0; i < r->nrollouts; i++) {
-		free(r->rollouts[i].name);
-		free(r->rollouts[i].spec_hash);
-		free(r->rollouts[i].error);
-	}
-	for (size_t i = 0; i < r->nports; i++)
-		free(r->ports[i].owner);
-	for (size_t i = 0; i < r->nintents; i++) {
-		free(r->intents[i].action);
-		free(r->intents[i].target);
-	}
-	for (size_t i = 0; i < r->nforeign; i++) {
-		free(r->foreign[i].name);
-		free(r->foreign[i].platform);
-		free(r->foreign[i].env_id);
-	}
-	free(r->foreign);
-	free(r->res);
-	free(r->del);
-	free(r->rollouts);
-	free(r->ports);
-	free(r->intents);
-	memset(r, 0, sizeof(*r));
-}
-
-const struct rec_resource *
-recorded_find(const struct recorded *r, enum live_kind kind, const char *name)
-{
-	struct rec_resource key = { .kind = kind, .name = (char *)name };
-	size_t lo = 0, hi = r->nres;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = res_cmp(&key, &r->res[mid]);
-
-		if (c == 0)
-			return &r->res[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
-}
-
 /* --- other platforms' rows -------------------------------------------- */
 
 struct foreign_args {
@@ -923,19 +778,6 @@ struct foreign_args {
 	const size_t *n;
 	struct recorded *out;
 };
-
-static int
-foreign_cmp(const void *a, const void *b)
-{
-	const struct rec_foreign *x = a, *y = b;
-	int c;
-
-	if (x->kind != y->kind)
-		return x->kind < y->kind ? -1 : 1;
-	if ((c = strcmp(x->name, y->name)))
-		return c;
-	return strcmp(x->platform, y->platform);
-}
 
 static int
 do_read_foreign(struct state *st, void *arg, struct err *e)
@@ -993,9 +835,7 @@ do_read_foreign(struct state *st, void *arg, struct err *e)
 		f->env_id = xstrdup(PQgetvalue(r, i, 3));
 		a->out->nforeign++;
 	}
-	if (a->out->nforeign > 1)
-		qsort(a->out->foreign, a->out->nforeign,
-		      sizeof(*a->out->foreign), foreign_cmp);
+	recorded_sort(a->out);
 	ret = 0;
 out:
 	PQclear(r);
@@ -1022,51 +862,6 @@ state_read_foreign(struct state *st, const char *const *names[4],
 	return run(st, do_read_foreign, &a, e);
 }
 
-const struct rec_foreign *
-recorded_foreign(const struct recorded *r, enum live_kind kind,
-		 const char *name)
-{
-	size_t lo = 0, hi = r->nforeign;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct rec_foreign *f = &r->foreign[mid];
-		int c = kind != f->kind ? (kind < f->kind ? -1 : 1) :
-					  strcmp(name, f->name);
-
-		if (c == 0) {
-			while (mid > 0 && r->foreign[mid - 1].kind == kind &&
-			       strcmp(r->foreign[mid - 1].name, name) == 0)
-				mid--;
-			return &r->foreign[mid];
-		}
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
-}
-
-const struct rec_deletion *
-recorded_deletion(const struct recorded *r, const char *env_id)
-{
-	size_t lo = 0, hi = r->ndel;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(env_id, r->del[mid].env_id);
-
-		if (c == 0)
-			return &r->del[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
-}
-
 /* --- runs --------------------------------------------------------------- */
 
 struct run_begin_args {
@@ -1084,7 +879,7 @@ do_run_begin(struct state *st, void *arg, struct err *e)
 	const char *pa[1];
 	PGresult *r;
 
-	ts(now, state_now());
+	ts(now, clock_now());
 	if (!(r = sql_query(
 		      st,
 		      "INSERT INTO pressctl.runs (platform, revision, actor,"
@@ -1144,7 +939,7 @@ do_run_end(struct state *st, void *arg, struct err *e)
 	int n;
 
 	snprintf(id, sizeof(id), "%lld", a->run_id);
-	ts(now, state_now());
+	ts(now, clock_now());
 	if (!(r = sql_query(st, run_end_sql, 5, p, e,
 			    "cannot record the end of the run")))
 		return -1;
@@ -1224,7 +1019,7 @@ do_journal_begin(struct state *st, void *arg, struct err *e)
 	snprintf(id, sizeof(id), "%lld", a->run_id);
 	snprintf(what, sizeof(what), "cannot record the intent to %s %s '%s'",
 		 a->action, live_kind_name(a->kind), a->target);
-	ts(now, state_now());
+	ts(now, clock_now());
 	if (!(r = sql_query(st, journal_begin_sql, 10, p, e, what)))
 		return -1;
 	*a->journal_id = ll(r, 0, 0);
@@ -1262,7 +1057,7 @@ do_journal_end(struct state *st, void *arg, struct err *e)
 
 	snprintf(id, sizeof(id), "%lld", a->id);
 	snprintf(attempts, sizeof(attempts), "%d", a->attempts);
-	ts(now, state_now());
+	ts(now, clock_now());
 	return sql_exec(st,
 			"UPDATE pressctl.journal SET state = $2, error = $3,"
 			" attempts = $4::integer, finished_at = $5::timestamptz"
@@ -1303,7 +1098,7 @@ do_resource_put(struct state *st, void *arg, struct err *e)
 			     a->spec_hash, a->revision,
 			     now };
 
-	ts(now, state_now());
+	ts(now, clock_now());
 	snprintf(what, sizeof(what), "cannot record %s '%s' as applied",
 		 live_kind_name(a->kind), a->name);
 	return sql_exec(
@@ -1364,7 +1159,7 @@ static int
 do_deletion_put(struct state *st, void *arg, struct err *e)
 {
 	struct deletion_args *a = arg;
-	time_t now = state_now();
+	time_t now = clock_now();
 	char at[32], after[32], what[160];
 	const char *p[7] = { st->platform, a->env_id, a->schema, a->role,
 			     a->bucket,	   at,	      after };
@@ -1503,7 +1298,7 @@ do_ports(struct state *st, void *arg, struct err *e)
 		 a->owner);
 	snprintf(from, sizeof(from), "%d", a->from);
 	snprintf(to, sizeof(to), "%d", a->to);
-	ts(now, state_now());
+	ts(now, clock_now());
 	strbuf_init(&busy, 0);
 	int_array(&busy, a->busy, a->nbusy);
 	ins[7] = busy.buf;
@@ -1574,7 +1369,7 @@ do_port_hold(struct state *st, void *arg, struct err *e)
 	const char *d[3] = { st->platform, port, a->owner };
 
 	snprintf(port, sizeof(port), "%d", a->port);
-	ts(now, state_now());
+	ts(now, clock_now());
 	snprintf(what, sizeof(what), "cannot set host port %d aside", a->port);
 	if (ports_begin(st, e, what) < 0 ||
 	    sql_exec(st,
@@ -1615,7 +1410,7 @@ do_port_adopt(struct state *st, void *arg, struct err *e)
 	const char *p[5] = { st->platform, port, a->owner, a->env_id, now };
 
 	snprintf(port, sizeof(port), "%d", a->port);
-	ts(now, state_now());
+	ts(now, clock_now());
 	snprintf(what, sizeof(what), "cannot record host port %d of '%s'",
 		 a->port, a->owner);
 	if (ports_begin(st, e, what) < 0 ||
@@ -1701,7 +1496,7 @@ do_rollout_failed(struct state *st, void *arg, struct err *e)
 	const char *p[5] = { st->platform, a->name, a->spec_hash, a->error,
 			     now };
 
-	ts(now, state_now());
+	ts(now, clock_now());
 	snprintf(what, sizeof(what), "cannot record the failed rollout of '%s'",
 		 a->name);
 	return sql_exec(st, rollout_failed_sql, 5, p, e, what);
@@ -1770,7 +1565,7 @@ do_close_interrupted(struct state *st, void *arg, struct err *e)
 			       "cannot close interrupted runs of platform "
 			       "'%s': the apply lock is not held",
 			       st->platform);
-	ts(now, state_now());
+	ts(now, clock_now());
 	strbuf_init(&ids, 0);
 	strbuf_addch(&ids, '{');
 	for (size_t i = 0; i < st->nruns; i++)

@@ -17,65 +17,10 @@
 #include <jansson.h>
 
 #include "../manifest/manifest.h"
+#include "../plan/record.h"
 #include "../util/err.h"
 
 struct state;
-
-struct rec_resource {
-	enum live_kind kind;
-	char *name;
-	char *env_id;		/* "site/env" */
-	char *spec_hash;
-	char *revision;
-	time_t created_at, applied_at;
-	int marked;		/* the object carries the platform's mark */
-};
-
-/* Another platform's resources row for a name this platform wants or
- * records: the object is that platform's, a conflict. */
-struct rec_foreign {
-	enum live_kind kind;
-	char *name, *platform, *env_id;
-};
-
-struct rec_deletion {
-	char *env_id;
-	char *schema, *role, *bucket;	/* the data kept */
-	time_t deleted_at, purge_after;
-};
-
-struct rec_rollout {		/* a failed container rollout */
-	char *name, *spec_hash, *error;
-	int failures;
-	time_t next_retry_at;
-};
-
-struct rec_port {
-	char *owner;		/* container name */
-	int slot;		/* 0 or 1 */
-	int port;
-};
-
-struct rec_intent {		/* journal rows left at "intent" by a crash */
-	long long id, run_id;
-	char *action, *target;
-	time_t started_at;
-};
-
-struct recorded {
-	struct rec_resource *res;
-	size_t nres;
-	struct rec_deletion *del;
-	size_t ndel;
-	struct rec_rollout *rollouts;
-	size_t nrollouts;
-	struct rec_port *ports;
-	size_t nports;
-	struct rec_intent *intents;
-	size_t nintents;
-	struct rec_foreign *foreign;	/* state_read_foreign; by kind+name */
-	size_t nforeign;
-};
 
 /*
  * Connect (dsn borrowed, never printed), create/migrate schema pressctl,
@@ -95,13 +40,9 @@ void state_close(struct state *st);	/* releases the lock; accepts NULL */
  */
 int state_lock(struct state *st, int wait, struct err *e);
 
-/* Everything recorded for the platform, sorted by kind+name / env id. */
+/* Everything recorded for the platform (plan/record.h), sorted by
+ * kind+name / env id. */
 int state_read(struct state *st, struct recorded *out, struct err *e);
-void recorded_release(struct recorded *r);
-const struct rec_resource *recorded_find(const struct recorded *r,
-					 enum live_kind kind, const char *name);
-const struct rec_deletion *recorded_deletion(const struct recorded *r,
-					     const char *env_id);
 
 /*
  * Rows of other platforms (sharing this database) for the names[kind]
@@ -109,10 +50,6 @@ const struct rec_deletion *recorded_deletion(const struct recorded *r,
  */
 int state_read_foreign(struct state *st, const char *const *names[4],
 		       const size_t n[4], struct recorded *out, struct err *e);
-/* The first other platform's row for kind+name, or NULL. */
-const struct rec_foreign *recorded_foreign(const struct recorded *r,
-					   enum live_kind kind,
-					   const char *name);
 
 /* Runs: status is "running" at begin; "ok", "failed", "refused" or
  * "interrupted" at end. summary (borrowed) is stored as jsonb. */
@@ -177,9 +114,5 @@ int state_rollout_clear(struct state *st, const char *name, struct err *e);
 /* Mark journal intents of runs that are no longer running (crashed) as
  * seen, closing those runs as "interrupted"; returns how many. */
 int state_close_interrupted(struct state *st, int *count, struct err *e);
-
-/* The current time; PRESSCTL_NOW (RFC 3339 UTC, e.g.
- * 2026-12-01T00:00:00Z) overrides it: the test clock. */
-time_t state_now(void);
 
 #endif

@@ -38,6 +38,7 @@
 
 #include <curl/curl.h>
 
+#include "../manifest/manifest.h"
 #include "../util/secret.h"
 #include "../util/strbuf.h"
 

@@ -19,8 +19,10 @@
 
 #include <jansson.h>
 
-#include "../manifest/manifest.h"
+#include "../manifest/live.h"
 #include "../util/err.h"
+
+struct platform;		/* manifest.h */
 
 /* What a driver needs to reach its backend. Borrowed; secrets resolved
  * in memory by the caller and never printed. */

@@ -34,6 +34,7 @@
 
 #include <libpq-fe.h>
 
+#include "../manifest/manifest.h"
 #include "../util/strbuf.h"
 
 #define CONNECT_TIMEOUT_S 10

@@ -30,6 +30,7 @@
 #include <openssl/evp.h>
 
 #include "s3xml.h"
+#include "../manifest/manifest.h"
 #include "../util/hash.h"
 #include "../util/secret.h"
 #include "../util/strbuf.h"

@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "../source/source.h"
+#include "live.h"
 #include "../util/diag.h"
 #include "../util/err.h"
 
@@ -129,25 +130,6 @@ struct environment {
 	char spec_hash[65];		/* SHA-256 of the canonical spec */
 	const struct doc *doc;
 	int valid;			/* its document passed the schema */
-};
-
-enum live_kind {
-	LIVE_ROLE,
-	LIVE_SCHEMA,
-	LIVE_BUCKET,
-	LIVE_CONTAINER,
-};
-
-const char *live_kind_name(enum live_kind k);
-
-/* One object pressctl manages in a backend, as desired. */
-struct live_object {
-	enum live_kind kind;
-	const char *name;		/* borrowed from its environment */
-	const struct environment *env;
-	json_t *spec;			/* owned: canonical desired spec */
-	char hash[65];			/* SHA-256 of the canonical JSON */
-	char *owned_name;		/* replica names are owned here */
 };
 
 struct backup_policy {

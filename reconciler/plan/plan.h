@@ -17,10 +17,10 @@
 
 #include <jansson.h>
 
-#include "../apply/state.h"
 #include "../driver/driver.h"
 #include "../manifest/manifest.h"
 #include "../util/strbuf.h"
+#include "record.h"
 
 enum action_type {
 	ACT_DRIVER,	/* a driver call (act.op on act.kind) */
@@ -106,7 +106,7 @@ struct plan_filter {
 /*
  * Build the plan from the desired model, what pressctl recorded, and what
  * the drivers observed (all borrowed; the plan points into them, so they
- * must outlive it). now is the clock (state_now()). only restricts the
+ * must outlive it). now is the clock (clock_now()). only restricts the
  * plan to some environments; adopt names those whose unmarked objects
  * holding data may be adopted (--adopt).
  */

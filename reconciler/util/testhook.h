@@ -3,7 +3,7 @@
  * which `make SANITIZE=...` and `make TEST_HOOKS=1` set). A release
  * build compiles them to nothing and ignores their variables:
  *
- *   PRESSCTL_NOW=2026-12-01T00:00:00Z   the clock (state_now)
+ *   PRESSCTL_NOW=2026-12-01T00:00:00Z   the clock (util/clock.h)
  *   PRESSCTL_TEST_FAULT=ubsan|asan      a deliberate sanitizer report at
  *                                       start, to test the test harness
  *   PRESSCTL_TEST_WAIT=POINT:PATH       at POINT, create PATH.reached and

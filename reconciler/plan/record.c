@@ -1,0 +1,156 @@
+/*
+ * record.c - lookups in what pressctl recorded (see record.h).
+ */
+#include "record.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int
+res_cmp(const void *a, const void *b)
+{
+	const struct rec_resource *x1 = a, *y1 = b;
+
+	if (x1->kind != y1->kind)
+		return x1->kind < y1->kind ? -1 : 1;
+	return strcmp(x1->name, y1->name);
+}
+
+static int
+del_cmp(const void *a, const void *b)
+{
+	const struct rec_deletion *x1 = a, *y1 = b;
+
+	return strcmp(x1->env_id, y1->env_id);
+}
+
+static int
+foreign_cmp(const void *a, const void *b)
+{
+	const struct rec_foreign *x = a, *y = b;
+	int c;
+
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	if ((c = strcmp(x->name, y->name)))
+		return c;
+	return strcmp(x->platform, y->platform);
+}
+
+void
+recorded_sort(struct recorded *r)
+{
+	if (r->nres > 1)
+		qsort(r->res, r->nres, sizeof(*r->res), res_cmp);
+	if (r->ndel > 1)
+		qsort(r->del, r->ndel, sizeof(*r->del), del_cmp);
+	if (r->nforeign > 1)
+		qsort(r->foreign, r->nforeign, sizeof(*r->foreign), foreign_cmp);
+}
+
+void
+recorded_release(struct recorded *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->nres; i++) {
+		free(r->res[i].name);
+		free(r->res[i].env_id);
+		free(r->res[i].spec_hash);
+		free(r->res[i].revision);
+	}
+	for (size_t i = 0; i < r->ndel; i++) {
+		free(r->del[i].env_id);
+		free(r->del[i].schema);
+		free(r->del[i].role);
+		free(r->del[i].bucket);
+	}
+	for (size_t i = 0; i < r->nrollouts; i++) {
+		free(r->rollouts[i].name);
+		free(r->rollouts[i].spec_hash);
+		free(r->rollouts[i].error);
+	}
+	for (size_t i = 0; i < r->nports; i++)
+		free(r->ports[i].owner);
+	for (size_t i = 0; i < r->nintents; i++) {
+		free(r->intents[i].action);
+		free(r->intents[i].target);
+	}
+	for (size_t i = 0; i < r->nforeign; i++) {
+		free(r->foreign[i].name);
+		free(r->foreign[i].platform);
+		free(r->foreign[i].env_id);
+	}
+	free(r->foreign);
+	free(r->res);
+	free(r->del);
+	free(r->rollouts);
+	free(r->ports);
+	free(r->intents);
+	memset(r, 0, sizeof(*r));
+}
+
+const struct rec_resource *
+recorded_find(const struct recorded *r, enum live_kind kind, const char *name)
+{
+	struct rec_resource key = { .kind = kind, .name = (char *)name };
+	size_t lo = 0, hi = r->nres;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = res_cmp(&key, &r->res[mid]);
+
+		if (c == 0)
+			return &r->res[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+const struct rec_foreign *
+recorded_foreign(const struct recorded *r, enum live_kind kind,
+		 const char *name)
+{
+	size_t lo = 0, hi = r->nforeign;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct rec_foreign *f = &r->foreign[mid];
+		int c = kind != f->kind ? (kind < f->kind ? -1 : 1) :
+					  strcmp(name, f->name);
+
+		if (c == 0) {
+			while (mid > 0 && r->foreign[mid - 1].kind == kind &&
+			       strcmp(r->foreign[mid - 1].name, name) == 0)
+				mid--;
+			return &r->foreign[mid];
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+const struct rec_deletion *
+recorded_deletion(const struct recorded *r, const char *env_id)
+{
+	size_t lo = 0, hi = r->ndel;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(env_id, r->del[mid].env_id);
+
+		if (c == 0)
+			return &r->del[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
