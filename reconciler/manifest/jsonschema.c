@@ -2,8 +2,8 @@
  * jsonschema.c - JSON Schema draft-07 validation over jansson values.
  *
  * jsonschema_compile() turns every subschema into a struct node once:
- * keyword values decoded, regexes compiled (ECMA-262 syntax translated to
- * POSIX ERE), properties sorted for lookup, $ref resolved to its target
+ * keyword values decoded, regexes compiled (ECMA-262 patterns, run by
+ * PCRE2), properties sorted for lookup, $ref resolved to its target
  * node, and the keywords listed in the order the schema stores them so
  * that errors come out in a stable order. Validation only reads nodes;
  * its own state (instance path, active $refs, depth) lives on the stack,
@@ -12,12 +12,14 @@
 #include "jsonschema.h"
 
 #include <float.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 
 #include "../util/strbuf.h"
 #include "../util/suggest.h"
@@ -27,6 +29,23 @@
 #define VALUE_SHOWN 60		/* bytes of a value shown in a message */
 #define LIST_SHOWN 200		/* bytes of an enum list shown */
 #define HINT_DESCRIPTION 160	/* longest description used as a hint */
+
+/*
+ * Bounds on one regex match, so that a pattern that backtracks badly
+ * cannot run away on a hostile value: the match fails with an error.
+ */
+#define REGEX_MATCH_LIMIT 1000000	/* backtracking steps */
+#define REGEX_DEPTH_LIMIT 100000	/* nested backtracking points */
+#define REGEX_HEAP_LIMIT 32768		/* KiB of backtracking memory */
+
+/*
+ * ECMA-262 semantics where PCRE2 has a switch for them: \uHHHH and \xHH,
+ * "[]" and "[^]", "$" only at the end, a backreference to a group that
+ * did not take part matches the empty string. \C would split characters.
+ */
+#define REGEX_OPTIONS (PCRE2_UTF | PCRE2_ALT_BSUX | PCRE2_ALLOW_EMPTY_CLASS | \
+		       PCRE2_DOLLAR_ENDONLY | PCRE2_MATCH_UNSET_BACKREF | \
+		       PCRE2_NEVER_BACKSLASH_C)
 
 #define PLURAL(n) ((n) == 1 ? "" : "s")
 
@@ -116,9 +135,15 @@ static const struct keyword {
 };
 
 struct regex {
-	regex_t re;
+	pcre2_code *code;	/* NULL until compiled */
 	const char *src;	/* borrowed from the schema */
-	int compiled;
+};
+
+/* What every regex of a compiled schema shares (read-only once made). */
+struct regex_env {
+	pcre2_general_context *gen;	/* allocations through xmalloc */
+	pcre2_compile_context *compile;
+	pcre2_match_context *match;	/* the REGEX_*_LIMITs */
 };
 
 struct prop {
@@ -201,6 +226,7 @@ struct jsonschema {
 	struct node **all;	/* every node, in creation order */
 	size_t nall, aall;
 	struct node *root;
+	struct regex_env rx;
 };
 
 /* --- small helpers ----------------------------------------------------- */
@@ -214,60 +240,6 @@ utf8_len(const char *s, size_t n)
 		if (((unsigned char)s[i] & 0xC0) != 0x80)
 			count++;
 	return count;
-}
-
-/* Decode one UTF-8 sequence at s; returns its length (1 for a stray byte). */
-static size_t
-utf8_get(const char *s, unsigned long *cp)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t len, i;
-
-	if (u[0] < 0x80) {
-		*cp = u[0];
-		return 1;
-	}
-	if ((u[0] & 0xE0) == 0xC0) {
-		len = 2;
-		*cp = u[0] & 0x1F;
-	} else if ((u[0] & 0xF0) == 0xE0) {
-		len = 3;
-		*cp = u[0] & 0x0F;
-	} else if ((u[0] & 0xF8) == 0xF0) {
-		len = 4;
-		*cp = u[0] & 0x07;
-	} else {
-		*cp = u[0];
-		return 1;
-	}
-	for (i = 1; i < len; i++) {
-		if ((u[i] & 0xC0) != 0x80) {
-			*cp = u[0];
-			return 1;
-		}
-		*cp = (*cp << 6) | (u[i] & 0x3F);
-	}
-	return len;
-}
-
-static void
-utf8_put(struct strbuf *sb, unsigned long cp)
-{
-	if (cp < 0x80) {
-		strbuf_addch(sb, (int)cp);
-	} else if (cp < 0x800) {
-		strbuf_addch(sb, (int)(0xC0 | (cp >> 6)));
-		strbuf_addch(sb, (int)(0x80 | (cp & 0x3F)));
-	} else if (cp < 0x10000) {
-		strbuf_addch(sb, (int)(0xE0 | (cp >> 12)));
-		strbuf_addch(sb, (int)(0x80 | ((cp >> 6) & 0x3F)));
-		strbuf_addch(sb, (int)(0x80 | (cp & 0x3F)));
-	} else {
-		strbuf_addch(sb, (int)(0xF0 | (cp >> 18)));
-		strbuf_addch(sb, (int)(0x80 | ((cp >> 12) & 0x3F)));
-		strbuf_addch(sb, (int)(0x80 | ((cp >> 6) & 0x3F)));
-		strbuf_addch(sb, (int)(0x80 | (cp & 0x3F)));
-	}
 }
 
 /* Append s as one JSON pointer reference token (~ and / escaped). */
@@ -653,13 +625,7 @@ node_new(struct jsonschema *s, json_t *json, const char *base)
 	return n;
 }
 
-static void
-regex_release(struct regex *rx)
-{
-	if (rx->compiled)
-		regfree(&rx->re);
-	rx->compiled = 0;
-}
+static void regex_release(struct regex *rx);
 
 static void
 node_free(struct node *n)
@@ -743,526 +709,190 @@ pointer_get(json_t *j, const char *ptr, struct jsonschema *s,
 	return j;
 }
 
-/* --- ECMA-262 regular expressions as POSIX ERE ------------------------- */
+/* --- regular expressions: ECMA-262 patterns run by PCRE2 --------------- */
 
-/* A bracket expression: ASCII members, all of non-ASCII, literal extras. */
-struct cset {
-	unsigned char bits[16];
-	int nonascii;
-	struct strbuf extra;	/* non-ASCII members, UTF-8 */
-};
-
-static int
-cset_has(const struct cset *cs, unsigned long ch)
+static void *
+rx_malloc(PCRE2_SIZE n, void *data)
 {
-	return ch < 128 && ((cs->bits[ch >> 3] >> (ch & 7)) & 1);
+	(void)data;
+	return xmalloc(n);
 }
 
 static void
-cset_add(struct cset *cs, unsigned long ch)
+rx_free(void *p, void *data)
 {
-	if (ch < 128)
-		cs->bits[ch >> 3] |= (unsigned char)(1u << (ch & 7));
-	else
-		utf8_put(&cs->extra, ch);
+	(void)data;
+	free(p);
 }
 
-static int
-class_member(int cls, unsigned ch)
-{
-	switch (cls) {
-	case 'd':
-		return ch >= '0' && ch <= '9';
-	case 'w':
-		return (ch >= '0' && ch <= '9') || (ch >= 'A' && ch <= 'Z') ||
-		       (ch >= 'a' && ch <= 'z') || ch == '_';
-	default:
-		return ch == ' ' || (ch >= '\t' && ch <= '\r');
-	}
-}
-
-/* \d \w \s (ASCII) and their negations \D \W \S (which add non-ASCII). */
+/* PCRE2 allocates through xmalloc, so it never sees a NULL. */
 static void
-cset_add_class(struct cset *cs, int cls)
+regex_env_init(struct regex_env *env)
 {
-	int neg = cls >= 'A' && cls <= 'Z';
-	int lower = neg ? cls - 'A' + 'a' : cls;
-
-	for (unsigned ch = 1; ch < 128; ch++)
-		if (class_member(lower, ch) != neg)
-			cset_add(cs, ch);
-	if (neg)
-		cs->nonascii = 1;
+	env->gen = pcre2_general_context_create(rx_malloc, rx_free, NULL);
+	env->compile = pcre2_compile_context_create(env->gen);
+	env->match = pcre2_match_context_create(env->gen);
+	/* "." stops at \r as well as \n; \u{...} as in ECMA-262's u mode */
+	pcre2_set_newline(env->compile, PCRE2_NEWLINE_ANYCRLF);
+	pcre2_set_compile_extra_options(env->compile, PCRE2_EXTRA_ALT_BSUX);
+	pcre2_set_match_limit(env->match, REGEX_MATCH_LIMIT);
+	pcre2_set_depth_limit(env->match, REGEX_DEPTH_LIMIT);
+	pcre2_set_heap_limit(env->match, REGEX_HEAP_LIMIT);
 }
 
-static int
-bracket_special(unsigned ch)
-{
-	return ch == ']' || ch == '^' || ch == '-';
-}
-
-/*
- * The inside of a POSIX bracket for the ASCII members of cs (or for their
- * complement): ']' first, '^' never first, '-' last, runs as ranges.
- */
 static void
-emit_members(struct strbuf *out, const struct cset *cs, int complement,
-	     int with_extra)
+regex_env_release(struct regex_env *env)
 {
-	size_t start = out->len;
-	int caret = cset_has(cs, '^') != complement;
-	int dash = cset_has(cs, '-') != complement;
-	unsigned ch, end;
-
-	if (cset_has(cs, ']') != complement)
-		strbuf_addch(out, ']');
-	for (ch = 1; ch < 128; ch = end + 1) {
-		end = ch;
-		if (cset_has(cs, ch) == complement || bracket_special(ch))
-			continue;
-		while (end + 1 < 128 && cset_has(cs, end + 1) != complement &&
-		       !bracket_special(end + 1))
-			end++;
-		if (end - ch >= 2) {
-			strbuf_addch(out, (int)ch);
-			strbuf_addch(out, '-');
-			strbuf_addch(out, (int)end);
-		} else {
-			for (unsigned k = ch; k <= end; k++)
-				strbuf_addch(out, (int)k);
-		}
-	}
-	if (with_extra)
-		strbuf_add(out, cs->extra.buf, cs->extra.len);
-	if (caret && dash && out->len == start) {
-		strbuf_addstr(out, "-^");
-		return;
-	}
-	if (caret)
-		strbuf_addch(out, '^');
-	if (dash)
-		strbuf_addch(out, '-');
-}
-
-/* Emit cs (negated: its complement) as ERE; -1 if it matches nothing. */
-static int
-emit_cset(struct strbuf *out, const struct cset *cs, int negated)
-{
-	unsigned members = 0;
-
-	for (unsigned ch = 1; ch < 128; ch++)
-		members += (unsigned)cset_has(cs, ch);
-	if (!negated && !cs->nonascii) {
-		if (members == 0 && cs->extra.len == 0)
-			return -1;
-		if (members == 1 && cset_has(cs, '^') && cs->extra.len == 0) {
-			strbuf_addstr(out, "\\^");
-			return 0;
-		}
-		strbuf_addch(out, '[');
-		emit_members(out, cs, 0, 1);
-	} else if (!negated) {
-		if (members == 127) {
-			strbuf_addch(out, '.');
-			return 0;
-		}
-		strbuf_addstr(out, "[^");
-		emit_members(out, cs, 1, 0);
-	} else if (!cs->nonascii) {
-		if (members == 0 && cs->extra.len == 0) {
-			strbuf_addch(out, '.');
-			return 0;
-		}
-		strbuf_addstr(out, "[^");
-		emit_members(out, cs, 0, 1);
-	} else {
-		if (members == 127)
-			return -1;
-		if (members == 126 && !cset_has(cs, '^')) {
-			strbuf_addstr(out, "\\^");
-			return 0;
-		}
-		strbuf_addch(out, '[');
-		emit_members(out, cs, 1, 0);
-	}
-	strbuf_addch(out, ']');
-	return 0;
+	pcre2_match_context_free(env->match);
+	pcre2_compile_context_free(env->compile);
+	pcre2_general_context_free(env->gen);
 }
 
 static int
-hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
-static int
-hexn(const char *p, int n, unsigned long *out)
+hex4(const char *p, unsigned long *out)
 {
 	*out = 0;
-	for (int i = 0; i < n; i++) {
-		int v = hexval(p[i]);
+	for (int i = 0; i < 4; i++) {
+		char ch = p[i];
+		unsigned long v;
 
-		if (v < 0)
-			return -1;
-		*out = (*out << 4) | (unsigned long)v;
-	}
-	return 0;
-}
-
-/*
- * Decode the character escape after a backslash at *pp (which points past
- * the backslash) and advance past it. Class escapes are the caller's.
- */
-static int
-escape_char(const char **pp, unsigned long *cp, const char **why)
-{
-	const char *p = *pp;
-
-	switch (*p) {
-	case 'n':
-		*cp = '\n';
-		p++;
-		break;
-	case 'r':
-		*cp = '\r';
-		p++;
-		break;
-	case 't':
-		*cp = '\t';
-		p++;
-		break;
-	case 'f':
-		*cp = '\f';
-		p++;
-		break;
-	case 'v':
-		*cp = '\v';
-		p++;
-		break;
-	case '0':
-		if (p[1] >= '0' && p[1] <= '9') {
-			*why = "octal escapes are not supported";
-			return -1;
-		}
-		*cp = 0;
-		p++;
-		break;
-	case 'x':
-		if (hexn(p + 1, 2, cp) == 0)
-			p += 3;
+		if (ch >= '0' && ch <= '9')
+			v = (unsigned long)(ch - '0');
+		else if (ch >= 'a' && ch <= 'f')
+			v = (unsigned long)(ch - 'a' + 10);
+		else if (ch >= 'A' && ch <= 'F')
+			v = (unsigned long)(ch - 'A' + 10);
 		else
-			*cp = *p++;
-		break;
-	case 'u':
-		if (hexn(p + 1, 4, cp) < 0) {
-			*cp = *p++;
-			break;
-		}
-		p += 5;
-		if (*cp >= 0xD800 && *cp <= 0xDBFF) {
-			unsigned long lo;
-
-			if (p[0] != '\\' || p[1] != 'u' ||
-			    hexn(p + 2, 4, &lo) < 0 || lo < 0xDC00 ||
-			    lo > 0xDFFF) {
-				*why = "lone surrogate in \\u escape";
-				return -1;
-			}
-			*cp = 0x10000 + ((*cp - 0xD800) << 10) + (lo - 0xDC00);
-			p += 6;
-		} else if (*cp >= 0xDC00 && *cp <= 0xDFFF) {
-			*why = "lone surrogate in \\u escape";
 			return -1;
-		}
-		break;
-	case 'c':
-		if ((p[1] >= 'a' && p[1] <= 'z') ||
-		    (p[1] >= 'A' && p[1] <= 'Z')) {
-			*cp = (unsigned long)(p[1] & 31);
-			p += 2;
-		} else {
-			*cp = *p++;
-		}
-		break;
-	case 'k':
-	case 'p':
-	case 'P':
-		*why = "named backreferences and property escapes are not supported";
-		return -1;
-	default:
-		if (*p >= '1' && *p <= '9') {
-			*why = "backreferences are not supported";
-			return -1;
-		}
-		p += utf8_get(p, cp);
-		break;
+		*out = (*out << 4) | v;
 	}
-	*pp = p;
 	return 0;
-}
-
-static int
-is_quantifier(char ch)
-{
-	return ch == '*' || ch == '+' || ch == '?' || ch == '{';
-}
-
-/* One character outside brackets; a multibyte one is grouped so that a
- * following quantifier applies to all of it in a single-byte locale. */
-static int
-emit_literal(struct strbuf *out, unsigned long cp, char next, const char **why)
-{
-	if (cp == 0) {
-		*why = "NUL characters are not supported";
-		return -1;
-	}
-	if (cp < 0x80) {
-		if (strchr(".[\\()*+?{}|^$", (int)cp))
-			strbuf_addch(out, '\\');
-		strbuf_addch(out, (int)cp);
-		return 0;
-	}
-	if (is_quantifier(next))
-		strbuf_addch(out, '(');
-	utf8_put(out, cp);
-	if (is_quantifier(next))
-		strbuf_addch(out, ')');
-	return 0;
-}
-
-/* One member of a bracket: a character (*cp) or a class escape (*cls). */
-static int
-class_atom(const char **pp, unsigned long *cp, int *cls, const char **why)
-{
-	const char *p = *pp;
-
-	*cls = 0;
-	if (*p != '\\') {
-		*pp = p + utf8_get(p, cp);
-		return 0;
-	}
-	p++;
-	if (*p && strchr("dDwWsS", *p)) {
-		*cls = *p;
-		*pp = p + 1;
-		return 0;
-	}
-	if (*p == 'b') {
-		*cp = '\b';
-		*pp = p + 1;
-		return 0;
-	}
-	if (*p == '\0') {
-		*why = "trailing backslash";
-		return -1;
-	}
-	if (escape_char(&p, cp, why) < 0)
-		return -1;
-	*pp = p;
-	return 0;
-}
-
-static int
-ere_class(struct strbuf *out, const char **pp, const char **why)
-{
-	const char *p = *pp + 1;
-	struct cset cs;
-	int negated = 0, rc = -1;
-
-	memset(&cs, 0, sizeof(cs));
-	strbuf_init(&cs.extra, 0);
-	if (*p == '^') {
-		negated = 1;
-		p++;
-	}
-	while (*p && *p != ']') {
-		unsigned long lo, hi;
-		int cls, cls2;
-		const char *r;
-
-		if (class_atom(&p, &lo, &cls, why) < 0)
-			goto out;
-		if (cls) {
-			cset_add_class(&cs, cls);
-			continue;
-		}
-		if (p[0] != '-' || p[1] == '\0' || p[1] == ']') {
-			cset_add(&cs, lo);
-			continue;
-		}
-		r = p + 1;
-		if (class_atom(&r, &hi, &cls2, why) < 0)
-			goto out;
-		p = r;
-		if (cls2) {	/* [a-\d]: the '-' is a literal */
-			cset_add(&cs, lo);
-			cset_add(&cs, '-');
-			cset_add_class(&cs, cls2);
-			continue;
-		}
-		if (hi < lo) {
-			*why = "character class range out of order";
-			goto out;
-		}
-		if (hi >= 0x80 && hi != lo) {
-			*why = "non-ASCII ranges are not supported";
-			goto out;
-		}
-		for (unsigned long ch = lo; ch <= hi; ch++)
-			cset_add(&cs, ch);
-	}
-	if (*p != ']') {
-		*why = "unterminated character class";
-		goto out;
-	}
-	if (emit_cset(out, &cs, negated) < 0) {
-		*why = "an empty character class is not supported";
-		goto out;
-	}
-	*pp = p + 1;
-	rc = 0;
-out:
-	strbuf_release(&cs.extra);
-	return rc;
-}
-
-static int
-ere_escape(struct strbuf *out, const char **pp, const char **why)
-{
-	const char *p = *pp + 1;
-	unsigned long cp;
-
-	if (*p && strchr("dDwWsS", *p)) {
-		struct cset cs;
-
-		memset(&cs, 0, sizeof(cs));
-		strbuf_init(&cs.extra, 0);
-		cset_add_class(&cs, *p);
-		emit_cset(out, &cs, 0);
-		strbuf_release(&cs.extra);
-		*pp = p + 1;
-		return 0;
-	}
-	if (*p == 'b' || *p == 'B') {	/* word boundary: GNU extension */
-		strbuf_addch(out, '\\');
-		strbuf_addch(out, *p);
-		*pp = p + 1;
-		return 0;
-	}
-	if (*p == '\0') {
-		*why = "trailing backslash";
-		return -1;
-	}
-	if (escape_char(&p, &cp, why) < 0)
-		return -1;
-	*pp = p;
-	return emit_literal(out, cp, *p, why);
-}
-
-/* "{n}", "{n,}" or "{n,m}" at p: its length, else 0 (a literal '{'). */
-static size_t
-quantifier_len(const char *p)
-{
-	size_t i = 1;
-
-	if (p[i] < '0' || p[i] > '9')
-		return 0;
-	while (p[i] >= '0' && p[i] <= '9')
-		i++;
-	if (p[i] == ',')
-		for (i++; p[i] >= '0' && p[i] <= '9'; i++)
-			;
-	return p[i] == '}' ? i + 1 : 0;
 }
 
 /*
- * Translate the ECMA-262 pattern src to POSIX ERE. What ERE cannot say
- * (lookaround, backreferences, ...) fails with the reason in *why.
- * Laziness is dropped: it does not change whether a search matches.
+ * One piece of an ECMA-262 pattern at p, as PCRE2 is to see it, in out
+ * (*outlen bytes); returns how many bytes of p it stands for. Two escapes
+ * mean something else to PCRE2 and are rewritten: "\v" (PCRE2: any
+ * vertical space) and a "\uD83D\uDE00" surrogate pair (refused in UTF
+ * mode), which becomes the character itself. Any other escape is kept
+ * whole, so "\\v" stays an escaped backslash and a "v".
  */
-static int
-ecma_to_ere(struct strbuf *out, const char *src, const char **why)
+static size_t
+ecma_piece(const char *p, char out[4], size_t *outlen)
+{
+	unsigned long hi, lo, cp;
+
+	if (p[0] != '\\' || p[1] == '\0') {
+		out[0] = p[0];
+		*outlen = 1;
+		return 1;
+	}
+	if (p[1] == 'v') {
+		memcpy(out, "\\x0b", 4);
+		*outlen = 4;
+		return 2;
+	}
+	if (p[1] == 'u' && hex4(p + 2, &hi) == 0 && hi >= 0xD800 &&
+	    hi <= 0xDBFF && p[6] == '\\' && p[7] == 'u' &&
+	    hex4(p + 8, &lo) == 0 && lo >= 0xDC00 && lo <= 0xDFFF) {
+		cp = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+		out[0] = (char)(0xF0 | (cp >> 18));
+		out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+		out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		out[3] = (char)(0x80 | (cp & 0x3F));
+		*outlen = 4;
+		return 12;
+	}
+	out[0] = p[0];
+	out[1] = p[1];
+	*outlen = 2;
+	return 2;
+}
+
+static void
+ecma_rewrite(struct strbuf *out, const char *src)
 {
 	const char *p = src;
-	unsigned long cp;
-	size_t n;
+	char piece[4];
+	size_t len;
 
 	while (*p) {
-		switch (*p) {
-		case '\\':
-			if (ere_escape(out, &p, why) < 0)
-				return -1;
-			break;
-		case '[':
-			if (ere_class(out, &p, why) < 0)
-				return -1;
-			break;
-		case '(':
-			if (p[1] != '?') {
-				p++;
-			} else if (p[2] == ':') {
-				p += 3;
-			} else if (p[2] == '<' && p[3] != '=' && p[3] != '!' &&
-				   strchr(p, '>')) {
-				p = strchr(p, '>') + 1;
-			} else {
-				*why = "lookaround is not supported";
-				return -1;
-			}
-			strbuf_addch(out, '(');
-			break;
-		case '.':
-			strbuf_addstr(out, "[^\n\r]");
-			p++;
-			break;
-		case '*':
-		case '+':
-		case '?':
-			strbuf_addch(out, *p++);
-			if (*p == '?')
-				p++;
-			break;
-		case '{':
-			n = quantifier_len(p);
-			if (n == 0) {
-				strbuf_addstr(out, "\\{");
-				p++;
-				break;
-			}
-			strbuf_add(out, p, n);
-			p += n;
-			if (*p == '?')
-				p++;
-			break;
-		case '}':
-			strbuf_addstr(out, "\\}");
-			p++;
-			break;
-		default:
-			if ((unsigned char)*p < 0x80) {
-				strbuf_addch(out, *p++);
-				break;
-			}
-			p += utf8_get(p, &cp);
-			if (emit_literal(out, cp, *p, why) < 0)
-				return -1;
-			break;
-		}
+		p += ecma_piece(p, piece, &len);
+		strbuf_add(out, piece, len);
 	}
-	return 0;
 }
 
-static int
-regex_matches(const struct regex *rx, const char *s)
+/* The offset in src of what PCRE2 reported at offset off of its rewrite. */
+static size_t
+ecma_offset(const char *src, size_t off)
 {
-	return regexec(&rx->re, s, 0, NULL, 0) == 0;
+	const char *p = src;
+	size_t done = 0, len, n;
+	char piece[4];
+
+	while (*p) {
+		n = ecma_piece(p, piece, &len);
+		if (done + len > off)
+			return (size_t)(p - src) + (len == n ? off - done : 0);
+		done += len;
+		p += n;
+	}
+	return (size_t)(p - src);
 }
+
+/*
+ * Compile the ECMA-262 pattern src (borrowed: it must outlive rx). On
+ * error, why receives PCRE2's message and the byte offset in src.
+ */
+static int
+regex_compile(struct regex *rx, const struct regex_env *env, const char *src,
+	      char *why, size_t whylen)
+{
+	struct strbuf pat;
+	PCRE2_UCHAR msg[256];
+	PCRE2_SIZE off;
+	int code;
+
+	strbuf_init(&pat, 0);
+	ecma_rewrite(&pat, src);
+	rx->src = src;
+	rx->code = pcre2_compile((PCRE2_SPTR)pat.buf, pat.len, REGEX_OPTIONS,
+				 &code, &off, env->compile);
+	if (rx->code == NULL) {
+		pcre2_get_error_message(code, msg, sizeof(msg));
+		snprintf(why, whylen, "%s at offset %zu", (const char *)msg,
+			 ecma_offset(src, off));
+	}
+	strbuf_release(&pat);
+	return rx->code ? 0 : -1;
+}
+
+static void
+regex_release(struct regex *rx)
+{
+	pcre2_code_free(rx->code);
+	rx->code = NULL;
+}
+
+/*
+ * Search s (len bytes) for a match of rx. *md is the caller's match block,
+ * created on first use (pcre2_match_data_free it). Returns 1 for a match,
+ * 0 for none, or PCRE2's (negative) error code, such as a limit reached.
+ */
+static int
+regex_match(const struct regex *rx, const struct regex_env *env,
+	    pcre2_match_data **md, const char *s, size_t len)
+{
+	int rc;
+
+	if (*md == NULL)
+		*md = pcre2_match_data_create(1, env->gen);
+	rc = pcre2_match(rx->code, (PCRE2_SPTR)s, len, 0, 0, *md, env->match);
+	if (rc == PCRE2_ERROR_NOMATCH)
+		return 0;
+	return rc >= 0 ? 1 : rc;
+}
+
 
 /* --- compile ----------------------------------------------------------- */
 
@@ -1332,35 +962,16 @@ static int
 compile_regex(struct compiler *c, struct regex *rx, const char *src,
 	      const char *key, const char *sub)
 {
-	struct strbuf ere;
-	const char *why = NULL;
-	char msg[256];
+	char why[320];
 	size_t len = ptr_push(c, key);
-	int rc = -1, ret;
+	int rc;
 
 	if (sub)
 		pointer_add_token(&c->ptr, sub);
-	strbuf_init(&ere, 0);
-	if (ecma_to_ere(&ere, src, &why) < 0) {
+	rc = regex_compile(rx, &c->s->rx, src, why, sizeof(why));
+	if (rc < 0)
 		err_set(c->e, "invalid pattern '%s' at '%s': %s", src,
 			c->ptr.buf, why);
-		goto out;
-	}
-	ret = regcomp(&rx->re, ere.buf, REG_EXTENDED | REG_NOSUB);
-	if (ret != 0) {
-		regerror(ret, &rx->re, msg, sizeof(msg));
-		if (msg[0] >= 'A' && msg[0] <= 'Z' && msg[1] >= 'a' &&
-		    msg[1] <= 'z')
-			msg[0] = (char)(msg[0] - 'A' + 'a');
-		err_set(c->e, "invalid pattern '%s' at '%s': %s", src,
-			c->ptr.buf, msg);
-		goto out;
-	}
-	rx->src = src;
-	rx->compiled = 1;
-	rc = 0;
-out:
-	strbuf_release(&ere);
 	strbuf_setlen(&c->ptr, len);
 	return rc;
 }
@@ -1812,6 +1423,7 @@ jsonschema_compile(struct jsonschema **out, json_t *root, struct err *e)
 	struct jsonschema *s = xcalloc(1, sizeof(*s));
 
 	*out = NULL;
+	regex_env_init(&s->rx);
 	add_doc(s, root);
 	if (compile_doc(s, root, "", &s->root, e) < 0) {
 		jsonschema_free(s);
@@ -1867,6 +1479,7 @@ jsonschema_free(struct jsonschema *s)
 	for (size_t i = 0; i < s->ndocs; i++)
 		json_decref(s->docs[i]);
 	free(s->docs);
+	regex_env_release(&s->rx);
 	free(s);
 }
 
@@ -1935,6 +1548,8 @@ struct vctx {
 	struct js_errors *errs;	/* NULL: only validity matters */
 	const struct frame *refs;
 	unsigned depth;
+	const struct regex_env *rx;
+	pcre2_match_data *md;	/* this validation's, made on first use */
 };
 
 static char *
@@ -2161,16 +1776,35 @@ report_const(struct vctx *c, const struct seg *at, json_t *value, json_t *inst)
 	return 1;
 }
 
+/* The text of a failed match's PCRE2 error ("match limit exceeded"). */
+static void
+match_error(char *buf, size_t len, int rc)
+{
+	if (pcre2_get_error_message(rc, (PCRE2_UCHAR *)buf, len) < 0)
+		snprintf(buf, len, "error %d", rc);
+}
+
+/* rc: 0 (no match) or the PCRE2 error that stopped the match. */
 static size_t
 report_pattern(struct vctx *c, const struct seg *at, const struct node *n,
-	       json_t *inst)
+	       json_t *inst, int rc)
 {
 	struct strbuf sb;
-	char hint[HINT_DESCRIPTION + 8];
+	char hint[HINT_DESCRIPTION + 8], why[128];
 	const char *h = NULL;
 
 	if (c->errs == NULL)
 		return 1;
+	if (rc < 0) {
+		strbuf_init(&sb, 0);
+		add_value(&sb, inst, 1);
+		match_error(why, sizeof(why), rc);
+		report(c, at, 0, "pattern", NULL,
+		       "%s could not be matched against %s: %s", sb.buf,
+		       n->pattern->src, why);
+		strbuf_release(&sb);
+		return 1;
+	}
 	if (n->description) {
 		/* "Lowercase letters." -> "lowercase letters" */
 		snprintf(hint, sizeof(hint), "%s", n->description);
@@ -2243,10 +1877,24 @@ check_properties(struct vctx *c, const struct node *n, json_t *inst,
 		if (sub)
 			bad += check(c, sub, val, &s);
 		for (size_t i = 0; i < n->npattern_props; i++) {
-			if (!regex_matches(&n->pattern_props[i].rx, key))
+			const struct pattern_prop *pp = &n->pattern_props[i];
+			int rc = regex_match(&pp->rx, c->rx, &c->md, key,
+					     strlen(key));
+
+			if (rc < 0) {
+				char why[128];
+
+				match_error(why, sizeof(why), rc);
+				bad += report(c, &s, 1, "patternProperties",
+					      NULL, "field name '%s' could not "
+					      "be matched against %s: %s", key,
+					      pp->rx.src, why);
+			}
+			if (rc == 0)
 				continue;
 			matched = 1;
-			bad += check(c, n->pattern_props[i].schema, val, &s);
+			if (rc > 0)
+				bad += check(c, pp->schema, val, &s);
 		}
 		if (matched || n->additional_properties == NULL) {
 			/* nothing more to check for this field */
@@ -2551,6 +2199,7 @@ check_op(struct vctx *c, const struct node *n, enum op op, json_t *inst,
 {
 	char num[64];
 	size_t bad = 0, len;
+	int rc;
 
 	switch (op) {
 	case OP_TYPE:
@@ -2613,10 +2262,12 @@ check_op(struct vctx *c, const struct node *n, enum op op, json_t *inst,
 				      n->min_length, PLURAL(n->min_length));
 		return 0;
 	case OP_PATTERN:
-		if (!json_is_string(inst) ||
-		    regex_matches(n->pattern, json_string_value(inst)))
+		if (!json_is_string(inst))
 			return 0;
-		return report_pattern(c, at, n, inst);
+		rc = regex_match(n->pattern, c->rx, &c->md,
+				 json_string_value(inst),
+				 json_string_length(inst));
+		return rc > 0 ? 0 : report_pattern(c, at, n, inst, rc);
 	case OP_ITEMS:
 		return json_is_array(inst) ? check_items(c, n, inst, at) : 0;
 	case OP_MAX_ITEMS:
@@ -2763,7 +2414,7 @@ size_t
 jsonschema_validate(const struct jsonschema *s, const char *at,
 		    json_t *instance, struct js_errors *errs)
 {
-	struct vctx c = { errs, NULL, 0 };
+	struct vctx c = { errs, NULL, 0, &s->rx, NULL };
 	const struct node *n = s->root;
 	size_t start = errs ? errs->n : 0, bad;
 
@@ -2778,5 +2429,6 @@ jsonschema_validate(const struct jsonschema *s, const char *at,
 				      "no schema at '%s'", at);
 	}
 	bad = check(&c, n, instance, NULL);
+	pcre2_match_data_free(c.md);
 	return errs ? errs->n - start : bad;
 }
