@@ -26,7 +26,6 @@ struct live_object {
 	const struct environment *env;
 	json_t *spec;			/* owned: canonical desired spec */
 	char hash[65];			/* SHA-256 of the canonical JSON */
-	char *owned_name;		/* replica names are owned here */
 };
 
 #endif

@@ -126,6 +126,11 @@ struct environment {
 	json_t *spec;			/* owned: the effective spec */
 	/* Derived live names: */
 	char *schema, *role, *bucket, *container;
+	char **container_names;		/* owned: one per replica, "<container>"
+					 * alone or "<container>-<n>"; at
+					 * replicas 0 the one name kept
+					 * reserved; none if !valid */
+	size_t ncontainer_names;
 	char *host;			/* generated preview host, or NULL */
 	char spec_hash[65];		/* SHA-256 of the canonical spec */
 	const struct doc *doc;

@@ -239,10 +239,34 @@ collect(struct model *m, const int *valid)
 		if (stage_parse(jstr(doc->root, "spec", "stage", NULL),
 				&e->stage) < 0)
 			e->stage = STAGE_DEVELOPMENT;
+		e->replicas = jint(doc->root, "spec", "replicas", NULL, 1);
 		e->host_port = jint(doc->root, "spec", "hostPort", NULL, 0);
 	}
 	if (m->nenvs > 1)
 		qsort(m->envs, m->nenvs, sizeof(*m->envs), env_cmp);
+	for (size_t i = 0; i < m->ndomains; i++) {
+		struct domain *dm = &m->domains[i];
+
+		if (dm->environment)
+			dm->env = model_find_env(m, dm->environment);
+	}
+}
+
+/*
+ * One container per replica: "<name>" alone, "<name>-<n>" for more
+ * (DESIGN §3). At replicas 0 there is none, but the name stays reserved.
+ * Only for a schema-valid document, whose replicas the schema bounds.
+ */
+static void
+derive_container_names(struct environment *e)
+{
+	size_t n = e->replicas > 1 ? (size_t)e->replicas : 1;
+
+	e->container_names = xcalloc(n, sizeof(*e->container_names));
+	e->ncontainer_names = n;
+	for (size_t r = 0; r < n; r++)
+		e->container_names[r] = n == 1 ? xstrdup(e->container) :
+		    xprintf("%s-%zu", e->container, r + 1);
 }
 
 /* Derived names; also needed by the checks, so computed before them. */
@@ -269,6 +293,8 @@ derive_names(struct model *m)
 		e->bucket = bucket ? xstrdup(bucket) :
 		    xprintf("%s-%s-%s", prefix, site, e->name);
 		e->container = xprintf("%s-%s-%s", prefix, site, e->name);
+		if (e->valid)
+			derive_container_names(e);
 		if (e->stage == STAGE_PREVIEW && m->platform.preview_wildcard &&
 		    strncmp(m->platform.preview_wildcard, "*.", 2) == 0) {
 			int declared = 0;
@@ -359,7 +385,6 @@ add_object(struct model *m, size_t *alloc, enum live_kind kind,
 	o->name = name;
 	o->env = e;
 	o->spec = spec;
-	o->owned_name = NULL;
 	canonical_hash(o->hash, spec);
 }
 
@@ -377,7 +402,6 @@ finalize_env(struct model *m, struct environment *e, size_t *oalloc)
 		e->image = jstr(ss, "image", NULL, NULL);
 	e->port = jint(es, "port", NULL, NULL, jint(ss, "port", NULL, NULL,
 						     prof ? prof->port : 8080));
-	e->replicas = jint(es, "replicas", NULL, NULL, 1);
 	e->labels = merge(e->site->labels,
 			  jget(e->doc->root, "metadata", "labels", NULL));
 
@@ -462,17 +486,16 @@ finalize_env(struct model *m, struct environment *e, size_t *oalloc)
 	set_if(c, "command", json_object_get(spec, "command"));
 	set_if(c, "resources", json_object_get(spec, "resources"));
 	set_if(c, "hostPort", json_object_get(spec, "hostPort"));
-	/* One container per replica: "<name>" alone, "<name>-<n>" for more
-	 * (DESIGN §3); none when scaled to zero. */
-	for (int r = 0; r < e->replicas; r++) {
+	/* One container per replica, named by derive_container_names;
+	 * none when scaled to zero. */
+	for (int r = 0; r < e->replicas && (size_t)r < e->ncontainer_names;
+	     r++) {
 		json_t *one = json_deep_copy(c);
-		char *name = e->replicas == 1 ? xstrdup(e->container) :
-		    xprintf("%s-%d", e->container, r + 1);
+		const char *name = e->container_names[r];
 
 		json_object_set_new(one, "name", json_string(name));
 		json_object_set_new(one, "replica", json_integer(r + 1));
 		add_object(m, oalloc, LIVE_CONTAINER, name, e, one);
-		m->objects[m->nobjects - 1].owned_name = name;
 	}
 	json_decref(c);
 }
@@ -584,14 +607,15 @@ model_free(struct model *m)
 		free(e->role);
 		free(e->bucket);
 		free(e->container);
+		for (size_t r = 0; r < e->ncontainer_names; r++)
+			free(e->container_names[r]);
+		free(e->container_names);
 		free(e->host);
 		json_decref(e->spec);
 		json_decref(e->labels);
 	}
-	for (size_t i = 0; i < m->nobjects; i++) {
+	for (size_t i = 0; i < m->nobjects; i++)
 		json_decref(m->objects[i].spec);
-		free(m->objects[i].owned_name);
-	}
 	free(m->objects);
 	free(m->envs);
 	free(m->sites);

@@ -2,6 +2,7 @@
  * validate.c - the JSON Schema pass and the semantic rules the schema
  * cannot express (docs/manifest.md lists them). Every rule reports at the
  * node an operator has to edit, and all problems are reported in one run.
+ * The rules only read the model; model.c derives everything they check.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -229,7 +230,7 @@ claims_report(struct claims *c, struct diags *d, const char *code,
 /* --- the rules ---------------------------------------------------------- */
 
 static void
-check_platform(struct model *m, const char *label, struct diags *d)
+check_platform(const struct model *m, const char *label, struct diags *d)
 {
 	const struct platform *p = &m->platform;
 	const struct doc *first = NULL;
@@ -265,7 +266,7 @@ check_platform(struct model *m, const char *label, struct diags *d)
 }
 
 static void
-check_names(struct model *m, struct diags *d)
+check_names(const struct model *m, struct diags *d)
 {
 	struct claims c = { 0 };
 
@@ -319,8 +320,8 @@ hint_of(char *buf, size_t n, const char *pick)
 
 /* cloneFrom.environment and promotion.from name a sibling environment. */
 static void
-check_sibling(struct model *m, const struct environment *e, const char *ptr,
-	      const char *what, struct diags *d)
+check_sibling(const struct model *m, const struct environment *e,
+	      const char *ptr, const char *what, struct diags *d)
 {
 	const char *site = jstr(e->doc->root, "spec", "site", NULL);
 	json_t *spec = jget(e->doc->root, "spec", NULL, NULL);
@@ -366,14 +367,14 @@ check_env_secrets(const struct doc *doc, json_t *env, struct diags *d)
 }
 
 static void
-check_envs(struct model *m, struct diags *d)
+check_envs(const struct model *m, struct diags *d)
 {
 	const struct platform *p = &m->platform;
 	struct claims schemas = { 0 }, buckets = { 0 }, containers = { 0 },
 		      ports = { 0 };
 	char (*portkeys)[16] = xcalloc(m->nenvs + 1, sizeof(*portkeys));
-	char ***cnames = xcalloc(m->nenvs + 1, sizeof(*cnames));
-	size_t *nnames = xcalloc(m->nenvs + 1, sizeof(*nnames));
+	char **next = NULL;	/* "<container>-next" claims, freed at the end */
+	size_t nnext = 0, anext = 0;
 	const char **sites = xcalloc(m->nsites + 1, sizeof(*sites));
 
 	for (size_t i = 0; i < m->nsites; i++) {
@@ -383,7 +384,7 @@ check_envs(struct model *m, struct diags *d)
 				jget(m->sites[i].doc->root, "spec", "env", NULL), d);
 	}
 	for (size_t i = 0; i < m->nenvs; i++) {
-		struct environment *e = &m->envs[i];
+		const struct environment *e = &m->envs[i];
 		json_t *spec = jget(e->doc->root, "spec", NULL, NULL);
 		int has_schema = jget(spec, "database", "schema", NULL) != NULL;
 		int has_bucket = jget(spec, "storage", "bucket", NULL) != NULL;
@@ -436,18 +437,16 @@ check_envs(struct model *m, struct diags *d)
 				  "bucket name '%s' is reserved for backups",
 				  e->bucket);
 		claim(&buckets, e->bucket, e->doc, bptr, "bucket name", e->id);
-		/* Replicas past one get a "-<n>" suffix (DESIGN §3); a
-		 * blue/green rollout briefly runs "<name>-next" too. */
-		e->replicas = jint(spec, "replicas", NULL, NULL, 1);
-		nnames[i] = e->replicas <= 1 ? 2 : 2 * (size_t)e->replicas;
-		cnames[i] = xcalloc(nnames[i], sizeof(*cnames[i]));
-		for (size_t r = 0; r < nnames[i]; r += 2) {
-			cnames[i][r] = e->replicas <= 1 ? xstrdup(e->container) :
-			    xprintf("%s-%zu", e->container, r / 2 + 1);
-			cnames[i][r + 1] = xprintf("%s-next", cnames[i][r]);
-			claim(&containers, cnames[i][r], e->doc, "/metadata/name",
+		/* The model names a container per replica; a blue/green
+		 * rollout briefly runs "<name>-next" beside each. */
+		for (size_t r = 0; r < e->ncontainer_names; r++) {
+			const char *name = e->container_names[r];
+
+			xgrow(&next, &anext, nnext + 1, sizeof(*next));
+			next[nnext] = xprintf("%s-next", name);
+			claim(&containers, name, e->doc, "/metadata/name",
 			      "container name", e->id);
-			claim(&containers, cnames[i][r + 1], e->doc,
+			claim(&containers, next[nnext++], e->doc,
 			      "/metadata/name", "rollout container name", e->id);
 		}
 		if (e->replicas > 1) {
@@ -485,42 +484,35 @@ check_envs(struct model *m, struct diags *d)
 	claims_report(&containers, d, "name",
 		      "rename the site or the environment");
 	claims_report(&ports, d, "port", "pin another hostPort");
-	for (size_t i = 0; i < m->nenvs; i++) {
-		for (size_t r = 0; r < nnames[i]; r++)
-			free(cnames[i][r]);
-		free(cnames[i]);
-	}
-	free(cnames);
-	free(nnames);
+	for (size_t i = 0; i < nnext; i++)
+		free(next[i]);
+	free(next);
 	free(portkeys);
 	free(sites);
 }
 
 static void
-check_domains(struct model *m, struct diags *d)
+check_domains(const struct model *m, struct diags *d)
 {
 	struct claims hosts = { 0 };
 	char (*owners)[80] = xcalloc(m->ndomains + m->nenvs + 1, sizeof(*owners));
 
 	for (size_t i = 0; i < m->ndomains; i++) {
-		struct domain *dm = &m->domains[i];
+		const struct domain *dm = &m->domains[i];
 		json_t *redirects = jget(dm->doc->root, "spec", "redirects", NULL);
 		json_t *v;
 		size_t j;
 
 		snprintf(owners[i], sizeof(owners[i]), "Domain '%s'", dm->name);
-		if (dm->environment) {
-			dm->env = model_find_env(m, dm->environment);
-			if (!dm->env && dm->valid) {
-				char hint[128];
+		if (dm->environment && !dm->env && dm->valid) {
+			char hint[128];
 
-				hint_of(hint, sizeof(hint),
-					suggest_env(m, NULL, dm->environment));
-				doc_error(d, dm->doc, "/spec/environment", 0, "ref",
-					  hint[0] ? hint : NULL,
-					  "domain '%s' names unknown environment "
-					  "'%s'", dm->name, dm->environment);
-			}
+			hint_of(hint, sizeof(hint),
+				suggest_env(m, NULL, dm->environment));
+			doc_error(d, dm->doc, "/spec/environment", 0, "ref",
+				  hint[0] ? hint : NULL,
+				  "domain '%s' names unknown environment '%s'",
+				  dm->name, dm->environment);
 		}
 		claim(&hosts, dm->host, dm->doc, "/spec/host", "host", owners[i]);
 		json_array_foreach(redirects, j, v) {
@@ -570,14 +562,14 @@ selects(json_t *sel, const struct environment *e)
 }
 
 static void
-check_policies(struct model *m, struct diags *d)
+check_policies(const struct model *m, struct diags *d)
 {
 	const char **sites = xcalloc(m->nsites + 1, sizeof(*sites));
 
 	for (size_t i = 0; i < m->nsites; i++)
 		sites[i] = m->sites[i].name;
 	for (size_t i = 0; i < m->npolicies; i++) {
-		struct backup_policy *b = &m->policies[i];
+		const struct backup_policy *b = &m->policies[i];
 		json_t *sel = jget(b->spec, "selector", NULL, NULL), *v;
 		char msg[256];
 		struct cron cr;
@@ -619,7 +611,7 @@ check_policies(struct model *m, struct diags *d)
 }
 
 void
-model_check(struct model *m, const char *label, struct diags *d)
+model_check(const struct model *m, const char *label, struct diags *d)
 {
 	check_platform(m, label, d);
 	check_names(m, d);

@@ -753,7 +753,7 @@ test_length_counts_code_points_not_bytes(void **state)
 }
 
 static void
-test_pattern_translates_ecma_syntax(void **state)
+test_pattern_follows_ecma_syntax(void **state)
 {
 	static const struct {
 		const char *pattern, *input;
@@ -790,6 +790,33 @@ test_pattern_translates_ecma_syntax(void **state)
 		{ "^\\\\u00e9+$", "\u00e9\u00e9", 1 },
 		{ "^[\u00e9a]+$", "a\u00e9", 1 },
 		{ "ab", "xxabxx", 1 },	/* unanchored search */
+		{ "^a$", "a\n", 0 },	/* "$" only at the very end */
+		{ "^.$", "\r", 0 },
+		{ "^\\\\v$", "\v", 1 },	/* a vertical tab, no more */
+		{ "^\\\\v$", "\n", 0 },
+		{ "^[\\\\v]$", "\r", 0 },
+		{ "^\\\\\\\\v$", "\\v", 1 },	/* an escaped backslash, then v */
+		{ "^\\\\ud83d\\\\ude00$", "\U0001F600", 1 },	/* surrogate pair */
+		{ "^[\\\\ud83d\\\\ude00-\\\\ud83d\\\\ude4f]$", "\U0001F610", 1 },
+		{ "^\\\\u{1F600}$", "\U0001F600", 1 },
+		{ "^\\\\x{41}$", "A", 0 },	/* \x takes two hex digits */
+		{ "^(?=.*\\\\d)[a-z0-9]+$", "abc1", 1 },	/* lookahead */
+		{ "^(?=.*\\\\d)[a-z0-9]+$", "abc", 0 },
+		{ "^(?!www\\\\.)", "www.acme", 0 },
+		{ "(?<=v)\\\\d", "v1", 1 },	/* lookbehind */
+		{ "(?<!v)\\\\d", "v1", 0 },
+		{ "^(a|b)\\\\1$", "bb", 1 },	/* backreference */
+		{ "^(a|b)\\\\1$", "ab", 0 },
+		{ "^(?:(a)|b)\\\\1$", "b", 1 },	/* unset group: empty */
+		{ "^(?<x>a)\\\\k<x>$", "aa", 1 },
+		{ "^\\\\p{L}+$", "h\u00e9", 1 },	/* property escapes */
+		{ "^\\\\p{L}+$", "h1", 0 },
+		{ "^[\u00e0-\u00ff]+$", "\u00e9\u00ff", 1 },	/* non-ASCII range */
+		{ "^[\u00e0-\u00ff]+$", "\u00e9z", 0 },
+		{ "^\\\\d$", "\u0663", 0 },	/* \d and \w stay ASCII */
+		{ "^\\\\w$", "\u00e9", 0 },
+		{ "a[]", "a", 0 },	/* matches nothing */
+		{ "^[^]$", "\n", 1 },	/* matches any character */
 	};
 	char schema[256], input[64];
 
@@ -812,6 +839,44 @@ test_pattern_translates_ecma_syntax(void **state)
 	}
 }
 
+/* A pattern that backtracks exponentially gives up with an error. */
+static void
+test_runaway_pattern_stops_at_the_match_limit(void **state)
+{
+	struct jsonschema *s = compile_text(
+		"{\"properties\": {\"v\": {\"pattern\": \"^(a+)+$\"}},"
+		" \"patternProperties\": {\"^(a+)+$\": {}},"
+		" \"additionalProperties\": false}");
+	char value[64], doc[160];
+	struct js_errors errs;
+	struct timespec t0, t1;
+	double secs;
+
+	(void)state;
+	memset(value, 'a', 40);
+	value[40] = '!';
+	value[41] = '\0';
+	snprintf(doc, sizeof(doc), "{\"v\": \"%s\", \"%s\": 1}", value, value);
+	js_errors_init(&errs);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(validate_text(s, NULL, doc, &errs), 2);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_string_equal(errs.v[0].path, "/v");
+	assert_string_equal(errs.v[0].keyword, "pattern");
+	assert_non_null(strstr(errs.v[0].message,
+			       "could not be matched against ^(a+)+$: "));
+	assert_non_null(strstr(errs.v[0].message, "limit"));
+	assert_int_equal(errs.v[1].at_key, 1);
+	assert_string_equal(errs.v[1].keyword, "patternProperties");
+	assert_non_null(strstr(errs.v[1].message, "limit"));
+	assert_int_equal(validate_text(s, NULL, doc, NULL), 1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) +
+	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	assert_true(secs < 10.0);	/* generous: sanitizers run this too */
+	js_errors_release(&errs);
+	jsonschema_free(s);
+}
+
 static void
 test_bad_pattern_is_a_compile_error_naming_it(void **state)
 {
@@ -821,9 +886,16 @@ test_bad_pattern_is_a_compile_error_naming_it(void **state)
 	compile_error("{\"properties\": {\"x\": {\"pattern\": \"^[a-\"}}}", &e);
 	assert_non_null(strstr(e.msg, "invalid pattern '^[a-'"));
 	assert_non_null(strstr(e.msg, "'#/properties/x/pattern'"));
-	compile_error("{\"pattern\": \"(?=a)b\"}", &e);
-	assert_non_null(strstr(e.msg, "'(?=a)b'"));
-	assert_non_null(strstr(e.msg, "lookaround"));
+	assert_non_null(strstr(e.msg, "at offset 4"));
+	/* PCRE2's own reason; lookbehind must have a bounded length */
+	compile_error("{\"pattern\": \"(?<=a+)b\"}", &e);
+	assert_non_null(strstr(e.msg, "'(?<=a+)b'"));
+	assert_non_null(strstr(e.msg, "lookbehind"));
+	/* the offset counts in the pattern as written */
+	compile_error("{\"pattern\": \"\\\\ud83d\\\\ude00\\\\v(\"}", &e);
+	assert_non_null(strstr(e.msg, "at offset 15"));
+	compile_error("{\"pattern\": \"\\\\ud800\"}", &e);
+	assert_non_null(strstr(e.msg, "invalid pattern"));
 	compile_error("{\"patternProperties\": {\"(\": {}}}", &e);
 	assert_non_null(strstr(e.msg, "invalid pattern '('"));
 	compile_error("{\"minLength\": -1}", &e);
@@ -1131,7 +1203,8 @@ main(void)
 		cmocka_unit_test(test_property_names_errors_point_at_key),
 		cmocka_unit_test(test_dependencies_name_both_fields),
 		cmocka_unit_test(test_length_counts_code_points_not_bytes),
-		cmocka_unit_test(test_pattern_translates_ecma_syntax),
+		cmocka_unit_test(test_pattern_follows_ecma_syntax),
+		cmocka_unit_test(test_runaway_pattern_stops_at_the_match_limit),
 		cmocka_unit_test(test_bad_pattern_is_a_compile_error_naming_it),
 		cmocka_unit_test(test_unresolvable_refs),
 		cmocka_unit_test(test_refs_resolve_against_the_nearest_id),
