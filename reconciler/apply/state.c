@@ -13,6 +13,7 @@
  */
 #include "state.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include "../util/clock.h"
 #include "../util/hash.h"
 #include "../util/strbuf.h"
+#include "../util/num.h"
 
 #define CONNECT_TIMEOUT_S 10
 #define STATEMENT_TIMEOUT_MS 60000
@@ -936,14 +938,15 @@ do_run_end(struct state *st, void *arg, struct err *e)
 	char id[24], now[32];
 	const char *p[5] = { id, a->status, now, a->summary, st->platform };
 	PGresult *r;
-	int n;
+	long long n;
 
 	snprintf(id, sizeof(id), "%lld", a->run_id);
 	ts(now, clock_now());
 	if (!(r = sql_query(st, run_end_sql, 5, p, e,
 			    "cannot record the end of the run")))
 		return -1;
-	n = atoi(PQcmdTuples(r));
+	if (num_parse(PQcmdTuples(r), 0, 1, &n) < 0)
+		n = 0;
 	PQclear(r);
 	if (n != 1)
 		return err_set(e,
@@ -1558,6 +1561,7 @@ do_close_interrupted(struct state *st, void *arg, struct err *e)
 	struct strbuf ids;
 	char now[32];
 	const char *p[3] = { st->platform, now, NULL };
+	long long tuples;
 	PGresult *r;
 
 	if (!st->locked)
@@ -1577,7 +1581,9 @@ do_close_interrupted(struct state *st, void *arg, struct err *e)
 	strbuf_release(&ids);
 	if (!r)
 		return -1;
-	*count = atoi(PQcmdTuples(r));
+	if (num_parse(PQcmdTuples(r), 0, INT_MAX, &tuples) < 0)
+		tuples = 0;
+	*count = (int)tuples;
 	PQclear(r);
 	return 0;
 }

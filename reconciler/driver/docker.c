@@ -41,6 +41,7 @@
 #include "../manifest/manifest.h"
 #include "../util/secret.h"
 #include "../util/strbuf.h"
+#include "../util/num.h"
 
 #define API "http://localhost/v1.41"
 #define DEFAULT_SOCKET "/var/run/docker.sock"
@@ -579,10 +580,10 @@ inspected_port(json_t *ports)
 		json_array_foreach(v, i, b) {
 			const char *s = json_string_value(json_object_get(b,
 								"HostPort"));
-			int p = s ? atoi(s) : 0;
+			long long p;
 
-			if (p > 0 && p <= 65535)
-				return p;
+			if (num_parse(s, 1, 65535, &p) == 0)
+				return (int)p;
 		}
 	}
 	return 0;

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/url.h"
+
 int
 js_uri_has_scheme(const char *s)
 {
@@ -120,37 +122,7 @@ js_uri_resolve(const char *base, const char *ref)
 static char *
 pct_decode(const char *s)
 {
-	struct strbuf sb;
-
-	strbuf_init(&sb, 0);
-	for (; *s; s++) {
-		unsigned v = 0;
-
-		if (*s != '%') {
-			strbuf_addch(&sb, *s);
-			continue;
-		}
-		for (int i = 1; i <= 2; i++) {
-			char ch = s[i];
-
-			v <<= 4;
-			if (ch >= '0' && ch <= '9')
-				v |= (unsigned)(ch - '0');
-			else if (ch >= 'a' && ch <= 'f')
-				v |= (unsigned)(ch - 'a' + 10);
-			else if (ch >= 'A' && ch <= 'F')
-				v |= (unsigned)(ch - 'A' + 10);
-			else
-				v = 0x100;
-		}
-		if (v == 0 || v > 0xFF) {
-			strbuf_release(&sb);
-			return NULL;
-		}
-		strbuf_addch(&sb, (int)v);
-		s += 2;
-	}
-	return strbuf_detach(&sb, NULL);
+	return url_unescape(s, strlen(s), 1);
 }
 
 const char *

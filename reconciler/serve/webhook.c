@@ -15,23 +15,12 @@
 #include <openssl/hmac.h>
 
 #include "../util/err.h"
+#include "../util/hash.h"
 
 #define SHA256_LEN 32
 #define REPLAY_BUCKETS 2048	/* power of two, twice REPLAY_KEEP */
 
 /* --- signature ------------------------------------------------------ */
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int
 webhook_verify(const char *secret, const char *header, const void *body,
@@ -53,16 +42,9 @@ webhook_verify(const char *secret, const char *header, const void *body,
 	/* Exactly 64 hex digits: a short or long value is wrong, not
 	 * "compared as far as it goes". The format is public, so leaving
 	 * early here leaks nothing; only the comparison is secret. */
-	if (strnlen(header, 2 * SHA256_LEN + 1) != 2 * SHA256_LEN)
+	if (strnlen(header, 2 * SHA256_LEN + 1) != 2 * SHA256_LEN ||
+	    hash_hex_decode(got, SHA256_LEN, header) < 0)
 		return 0;
-	for (size_t i = 0; i < SHA256_LEN; i++) {
-		int hi = hexval((unsigned char)header[2 * i]);
-		int lo = hexval((unsigned char)header[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return 0;
-		got[i] = (unsigned char)(hi << 4 | lo);
-	}
 	if (HMAC(EVP_sha256(), secret, (int)keylen,
 		 len ? (const unsigned char *)body : empty, len, md,
 		 &mdlen) == NULL || mdlen != SHA256_LEN)

@@ -25,6 +25,7 @@
 #include "repo.h"
 #include "../util/hash.h"
 #include "../util/strbuf.h"
+#include "../util/url.h"
 
 #define KEY_HEX 16
 #define MAX_SECRETS 4
@@ -91,45 +92,13 @@ source_is_remote(const char *repo)
 
 /* --- credentials out of messages ---------------------------------------- */
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* The percent-decoded copy of s[0..n). */
-static char *
-url_decode(const char *s, size_t n)
-{
-	char *out = xmalloc(n + 1), *o = out;
-
-	for (size_t i = 0; i < n; i++) {
-		int hi, lo;
-
-		if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
-		    (lo = hexval(s[i + 2])) >= 0) {
-			*o++ = (char)(hi * 16 + lo);
-			i += 2;
-		} else {
-			*o++ = s[i];
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
 static void
 add_secret(struct url_view *v, const char *s, size_t n)
 {
 	if (n == 0 || v->nsecrets + 2 > MAX_SECRETS)
 		return;
 	v->secrets[v->nsecrets++] = xstrndup(s, n);
-	v->secrets[v->nsecrets] = url_decode(s, n);
+	v->secrets[v->nsecrets] = url_unescape(s, n, 0);
 	if (strcmp(v->secrets[v->nsecrets], v->secrets[v->nsecrets - 1]) == 0)
 		free(v->secrets[v->nsecrets]);
 	else

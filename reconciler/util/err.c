@@ -5,17 +5,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The one formatter behind err_set and err_transient. */
+static int
+verr(struct err *e, int transient, const char *fmt, va_list ap)
+{
+	if (e == NULL)
+		return -1;
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	e->transient = transient;
+	return -1;
+}
+
 int
 err_set(struct err *e, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (e == NULL)
-		return -1;
 	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	verr(e, 0, fmt, ap);
 	va_end(ap);
-	e->transient = 0;
 	return -1;
 }
 
@@ -24,12 +32,9 @@ err_transient(struct err *e, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (e == NULL)
-		return -1;
 	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	verr(e, 1, fmt, ap);
 	va_end(ap);
-	e->transient = 1;
 	return -1;
 }
 
@@ -60,8 +65,8 @@ err_wrap(struct err *e, const char *fmt, ...)
 	return -1;
 }
 
-static void *
-oom(size_t n)
+void
+xoom(size_t n)
 {
 	fprintf(stderr, "pressctl: fatal: out of memory allocating %zu bytes\n", n);
 	abort();
@@ -72,7 +77,9 @@ xmalloc(size_t n)
 {
 	void *p = malloc(n ? n : 1);
 
-	return p ? p : oom(n);
+	if (!p)
+		xoom(n);
+	return p;
 }
 
 void *
@@ -80,7 +87,9 @@ xcalloc(size_t n, size_t size)
 {
 	void *p = calloc(n ? n : 1, size ? size : 1);
 
-	return p ? p : oom(n * size);
+	if (!p)
+		xoom(n * size);
+	return p;
 }
 
 void *
@@ -88,7 +97,9 @@ xrealloc(void *p, size_t n)
 {
 	void *q = realloc(p, n ? n : 1);
 
-	return q ? q : oom(n);
+	if (!q)
+		xoom(n);
+	return q;
 }
 
 char *

@@ -33,6 +33,9 @@ int err_wrap(struct err *e, const char *fmt, ...)
 /* Allocation helpers that abort on out-of-memory: an allocation failure
  * in a reconcile pass has no useful recovery. */
 void *xmalloc(size_t n);
+/* Print "out of memory allocating n bytes" and abort: what the helpers
+ * do when an allocation fails (a library reporting one calls it too). */
+void xoom(size_t n) __attribute__((noreturn));
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);

@@ -1,49 +1,58 @@
 #include "hash.h"
 
+#include <ctype.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
 void
 hash_sha256_hex(char out[SHA256_HEX_LEN + 1], const void *data, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 
-	EVP_Digest(data, n, md, &mdlen, EVP_sha256(), NULL);
-	for (unsigned int i = 0; i < mdlen && i < 32; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[SHA256_HEX_LEN] = '\0';
+	out[0] = '\0';
+	if (!EVP_Digest(data, n, md, &mdlen, EVP_sha256(), NULL) ||
+	    !OPENSSL_buf2hexstr_ex(out, SHA256_HEX_LEN + 1, NULL, md, mdlen,
+				   '\0'))
+		return;
+	for (char *p = out; *p; p++)	/* OpenSSL writes upper case */
+		*p = (char)tolower((unsigned char)*p);
+}
+
+int
+hash_hex_decode(unsigned char *out, size_t n, const char *hex)
+{
+	size_t len = 0;
+
+	if (strlen(hex) != 2 * n)
+		return -1;
+	if (!OPENSSL_hexstr2buf_ex(out, n, &len, hex, '\0') || len != n)
+		return -1;
+	return 0;
 }
 
 void
 hash_hmac_b64url(char out[44], const void *key, size_t keylen, const char *msg)
 {
-	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				  "abcdefghijklmnopqrstuvwxyz0123456789-_";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, w = 0;
+	unsigned char md[EVP_MAX_MD_SIZE], b64[64];
+	unsigned int mdlen = 0;
+	size_t w = 0;
 
-	HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)msg,
-	     strlen(msg), md, &mdlen);
-	for (unsigned int i = 0; i < mdlen; i += 3) {
-		unsigned int v = (unsigned int)md[i] << 16;
-
-		if (i + 1 < mdlen)
-			v |= (unsigned int)md[i + 1] << 8;
-		if (i + 2 < mdlen)
-			v |= md[i + 2];
-		out[w++] = b64[(v >> 18) & 63];
-		out[w++] = b64[(v >> 12) & 63];
-		if (i + 1 < mdlen)
-			out[w++] = b64[(v >> 6) & 63];
-		if (i + 2 < mdlen)
-			out[w++] = b64[v & 63];
-	}
+	out[0] = '\0';
+	if (!HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)msg,
+		  strlen(msg), md, &mdlen) || mdlen != 32)
+		goto out;
+	/* base64 (44 characters with one '='), then the URL alphabet
+	 * without padding: 43. */
+	EVP_EncodeBlock(b64, md, (int)mdlen);
+	for (size_t i = 0; b64[i] && b64[i] != '=' && w < 43; i++)
+		out[w++] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' :
+			   (char)b64[i];
 	out[w] = '\0';
+out:
 	OPENSSL_cleanse(md, sizeof(md));
+	OPENSSL_cleanse(b64, sizeof(b64));
 }

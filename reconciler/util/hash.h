@@ -1,5 +1,5 @@
 /*
- * hash.h - SHA-256 helpers (OpenSSL libcrypto).
+ * hash.h - SHA-256, HMAC and their encodings (OpenSSL libcrypto).
  */
 #ifndef PRESS_HASH_H
 #define PRESS_HASH_H
@@ -10,6 +10,10 @@
 
 /* Hex SHA-256 of data into out (SHA256_HEX_LEN + 1 bytes). */
 void hash_sha256_hex(char out[SHA256_HEX_LEN + 1], const void *data, size_t n);
+
+/* Decode exactly 2n hex digits (either case) into out[0..n). 0, or -1
+ * for another length or a non-hex character. */
+int hash_hex_decode(unsigned char *out, size_t n, const char *hex);
 
 /*
  * HMAC-SHA256(key, msg), base64url without padding (43 characters), into

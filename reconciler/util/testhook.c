@@ -41,7 +41,14 @@ testhook_start(void)
 
 		if (p) {
 			free((void *)p);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuse-after-free"	/* the point */
+#endif
 			fprintf(stderr, "pressctl: test fault: %d\n", p[0]);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 		}
 	}
 }
