@@ -6,7 +6,6 @@
  * (an advisory lock). Exit 0 converged, 1 error (nothing changed), 3
  * refused by a safety guard (nothing changed), 4 some actions failed.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,16 +53,6 @@ progress(void *arg, size_t finished, size_t total, const struct action *a,
 int
 cmd_apply(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "only", required_argument, NULL, 'o' },
-		{ "adopt", required_argument, NULL, 'A' },
-		{ "parallel", required_argument, NULL, 'j' },
-		{ "allow-mass-delete", no_argument, NULL, 'M' },
-		{ "wait", no_argument, NULL, 'w' },
-		SOURCE_OPTIONS,
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct source_opts so = { 0 };
 	struct selectors sel = { .n = 0 };
 	struct plan_filter filter = { cmd_selector_match, &sel };
@@ -75,36 +64,19 @@ cmd_apply(int argc, char **argv)
 	struct cmd_pass cp;
 	struct model *m;
 	struct err e;
-	int c, rc, allow = 0, wait = 0;
+	int rc, allow = 0, wait = 0;
+	const struct cmd_option opts[] = {
+		{ OPT_SELECTOR, "only", &sel, 0, 0, 0 },
+		{ OPT_SELECTOR, "adopt", &adopt_sel, 0, 0, 0 },
+		{ OPT_INT, "parallel", &ao.parallel, 1, 64, 0 },
+		{ OPT_FLAG, "allow-mass-delete", &allow, 0, 0, 0 },
+		{ OPT_FLAG, "wait", &wait, 0, 0, 0 },
+		{ OPT_SOURCE, NULL, &so, 0, 0, 0 },
+		{ OPT_END, NULL, NULL, 0, 0, 0 },
+	};
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'o':
-			if (cmd_add_selector(&sel, optarg) < 0)
-				return cmd_fail("too many --only selectors");
-			break;
-		case 'A':
-			if (cmd_add_selector(&adopt_sel, optarg) < 0)
-				return cmd_fail("too many --adopt selectors");
-			break;
-		case 'j':
-			ao.parallel = atoi(optarg);
-			if (ao.parallel < 1 || ao.parallel > 64)
-				return cmd_fail("--parallel takes 1 to 64");
-			break;
-		case 'M': allow = 1; break;
-		case 'w': wait = 1; break;
-		case 'h': fputs(usage_text, stdout); return EXIT_OK;
-		default:
-			if (cmd_source_opt(&so, c, optarg))
-				break;
-			fputs(usage_text, stderr);
-			return EXIT_ERROR;
-		}
-	}
-	if (cmd_source_args(&so, argc, argv, usage_text) < 0)
-		return EXIT_ERROR;
+	if (cmd_parse(argc, argv, opts, usage_text, &rc) < 0)
+		return rc;
 	if ((rc = cmd_pass_open(&cp, &so, "apply", 1, wait, &filter,
 			      adopt_sel.n ? &adopt : NULL)) != EXIT_OK)
 		return rc;

@@ -14,7 +14,7 @@
 #include "../source/source.h"
 #include "../util/diag.h"
 
-/* Exit codes (DESIGN §7). */
+/* Exit codes (docs/design.md §7). */
 enum {
 	EXIT_OK = 0,
 	EXIT_ERROR = 1,
@@ -36,18 +36,46 @@ struct source_opts {
 	const char *git, *ref, *path;
 };
 
-/* The getopt_long entries of the source options, and their handler:
- * returns 1 when c was one of them. */
-#define SOURCE_OPTIONS \
-	{ "git", required_argument, NULL, 'g' }, \
-	{ "ref", required_argument, NULL, 'r' }, \
-	{ "path", required_argument, NULL, 'p' }
-int cmd_source_opt(struct source_opts *so, int c, const char *arg);
+/*
+ * The options of a command, in a table ending in { OPT_END }. value
+ * points at what the option sets:
+ *   OPT_FLAG      int, set to 1              (--detailed-exitcode)
+ *   OPT_STRING    const char *, the argument (--listen ADDR)
+ *   OPT_INT       int, checked within [min, max] ("4x" is an error)
+ *   OPT_FORMAT    enum format, one of formats
+ *   OPT_SELECTOR  struct selectors, appended (repeatable: --only SEL)
+ *   OPT_SOURCE    struct source_opts: --git, --ref, --path and the
+ *                 optional operand SRC (name unused)
+ */
+enum cmd_option_kind {
+	OPT_END,
+	OPT_FLAG,
+	OPT_STRING,
+	OPT_INT,
+	OPT_FORMAT,
+	OPT_SELECTOR,
+	OPT_SOURCE,
+};
 
-/* After getopt: the optional positional SRC; -1 (usage printed) when
- * more arguments are left or SRC is given with --git. */
-int cmd_source_args(struct source_opts *so, int argc, char **argv,
-		    const char *usage);
+struct cmd_option {
+	enum cmd_option_kind kind;
+	const char *name;		/* the long option, without "--" */
+	void *value;
+	long long min, max;		/* OPT_INT */
+	unsigned formats;		/* OPT_FORMAT: allowed (FORMAT_x bits) */
+};
+
+/*
+ * Parse argv (argv[0] is the command) with the table opts. -h and --help
+ * print usage on standard output; an unknown option or a bad value
+ * print an error (or usage) on standard error. With an OPT_SOURCE entry
+ * the operand SRC is taken too, and more operands are an error; without
+ * one, operands are left to the caller. Returns the index of the first
+ * operand left (argc when none), or -1 when the command must end now
+ * with *exit_code (EXIT_OK after --help, EXIT_ERROR otherwise).
+ */
+int cmd_parse(int argc, char **argv, const struct cmd_option *opts,
+	      const char *usage, int *exit_code);
 
 /* Parse "text|json|github|markdown" among the allowed set; 0 or -1. */
 int cmd_format(const char *arg, unsigned allowed, enum format *out);

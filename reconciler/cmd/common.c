@@ -3,32 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <getopt.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cmd.h"
 #include "../manifest/manifest.h"
-
-int
-cmd_format(const char *arg, unsigned allowed, enum format *out)
-{
-	static const struct {
-		const char *name;
-		enum format f;
-	} names[] = {
-		{ "text", FORMAT_TEXT }, { "json", FORMAT_JSON },
-		{ "github", FORMAT_GITHUB }, { "markdown", FORMAT_MARKDOWN },
-	};
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (strcmp(arg, names[i].name) == 0 && (allowed & names[i].f)) {
-			*out = names[i].f;
-			return 0;
-		}
-	}
-	return -1;
-}
 
 int
 cmd_source_load(struct source *src, const struct source_opts *o,
@@ -232,34 +211,6 @@ int
 cmd_tty(void)
 {
 	return isatty(STDERR_FILENO);
-}
-
-int
-cmd_source_opt(struct source_opts *so, int c, const char *arg)
-{
-	switch (c) {
-	case 'g': so->git = arg; return 1;
-	case 'r': so->ref = arg; return 1;
-	case 'p': so->path = arg; return 1;
-	default: return 0;
-	}
-}
-
-int
-cmd_source_args(struct source_opts *so, int argc, char **argv,
-		const char *usage)
-{
-	if (optind < argc)
-		so->dir = argv[optind++];
-	if (optind < argc || (so->dir && so->git)) {
-		fputs(usage, stderr);
-		return -1;
-	}
-	if (!so->git && (so->ref || so->path)) {
-		cmd_fail("--ref and --path need --git");
-		return -1;
-	}
-	return 0;
 }
 
 /* A selector that matches no environment, declared or recorded, is a

@@ -5,7 +5,6 @@
  * Desired state against desired state, for pull-request review. Exit 0
  * identical, 2 different, 1 error (either side invalid included).
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,39 +48,24 @@ side(struct model **m, const char *repo, const char *ref, const char *path)
 int
 cmd_diff(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "format", required_argument, NULL, 'f' },
-		{ "git", required_argument, NULL, 'g' },
-		{ "base", required_argument, NULL, 'b' },
-		{ "head", required_argument, NULL, 'H' },
-		{ "path", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *repo = NULL, *base = NULL, *head = NULL, *path = NULL;
 	struct model *mb = NULL, *mh = NULL;
 	enum format fmt = FORMAT_TEXT;
 	json_t *ob, *oh, *r;
-	int c, rc;
+	int first, rc;
+	const struct cmd_option opts[] = {
+		{ OPT_FORMAT, "format", &fmt, 0, 0,
+		  FORMAT_TEXT | FORMAT_JSON | FORMAT_MARKDOWN },
+		{ OPT_STRING, "git", &repo, 0, 0, 0 },
+		{ OPT_STRING, "base", &base, 0, 0, 0 },
+		{ OPT_STRING, "head", &head, 0, 0, 0 },
+		{ OPT_STRING, "path", &path, 0, 0, 0 },
+		{ OPT_END, NULL, NULL, 0, 0, 0 },
+	};
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			if (cmd_format(optarg, FORMAT_TEXT | FORMAT_JSON |
-				       FORMAT_MARKDOWN, &fmt) < 0)
-				return cmd_fail("unknown format '%s' (use text, "
-						"json or markdown)", optarg);
-			break;
-		case 'g': repo = optarg; break;
-		case 'b': base = optarg; break;
-		case 'H': head = optarg; break;
-		case 'p': path = optarg; break;
-		case 'h': fputs(usage_text, stdout); return EXIT_OK;
-		default: fputs(usage_text, stderr); return EXIT_ERROR;
-		}
-	}
-	if (optind < argc || !repo || !base || !head) {
+	if ((first = cmd_parse(argc, argv, opts, usage_text, &rc)) < 0)
+		return rc;
+	if (first < argc || !repo || !base || !head) {
 		fputs(usage_text, stderr);
 		return EXIT_ERROR;
 	}

@@ -4,7 +4,7 @@
  * pressctl hook pre-receive      (run by git)
  * pressctl hook post-receive     (run by git)
  *
- * The git hooks of a config repository (DESIGN §1, use 1). install writes
+ * The git hooks of a config repository (docs/design.md §1, use 1). install writes
  * two small shell hooks that exec this binary, and keeps the settings in
  * the repository's own config (pressctl.branch, .path, .notify, .apply),
  * so git's hook environment is all the hooks need. The git side of all
@@ -20,7 +20,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,39 +65,29 @@ self_exe(void)
 static int
 install(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "branch", required_argument, NULL, 'b' },
-		{ "path", required_argument, NULL, 'p' },
-		{ "notify", required_argument, NULL, 'n' },
-		{ "apply", no_argument, NULL, 'a' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct hook_settings s = { .branch = HOOK_DEFAULT_BRANCH };
 	struct hook_installed h = { 0 };
 	const char *repo;
 	char *exe = NULL, *ref = NULL, *notify_abs = NULL, cwd[4096];
-	int c, force = 0, rc = EXIT_ERROR;
+	int first, force = 0, rc = EXIT_ERROR;
 	struct err e;
+	const struct cmd_option opts[] = {
+		{ OPT_STRING, "branch", &s.branch, 0, 0, 0 },
+		{ OPT_STRING, "path", &s.path, 0, 0, 0 },
+		{ OPT_STRING, "notify", &s.notify, 0, 0, 0 },
+		{ OPT_FLAG, "apply", &s.apply, 0, 0, 0 },
+		{ OPT_FLAG, "force", &force, 0, 0, 0 },
+		{ OPT_END, NULL, NULL, 0, 0, 0 },
+	};
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'b': s.branch = optarg; break;
-		case 'p': s.path = optarg; break;
-		case 'n': s.notify = optarg; break;
-		case 'a': s.apply = 1; break;
-		case 'f': force = 1; break;
-		case 'h': fputs(usage_text, stdout); return EXIT_OK;
-		default: fputs(usage_text, stderr); return EXIT_ERROR;
-		}
-	}
-	if (optind != argc - 1) {
+	if ((first = cmd_parse(argc, argv, opts, usage_text, &rc)) < 0)
+		return rc;
+	rc = EXIT_ERROR;
+	if (first != argc - 1) {
 		fputs(usage_text, stderr);
 		return EXIT_ERROR;
 	}
-	repo = argv[optind];
+	repo = argv[first];
 	if (hook_branch_ref(&ref, s.branch) < 0) {
 		rc = cmd_fail("--branch '%s' is not a valid branch name",
 			      s.branch);

@@ -7,7 +7,6 @@
  * own state schema on first use). Exit 0; with --detailed-exitcode 2 when
  * there are changes; 3 when apply would be refused by a guard; 1 error.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,15 +29,6 @@ static const char usage_text[] =
 int
 cmd_plan(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "format", required_argument, NULL, 'f' },
-		{ "only", required_argument, NULL, 'o' },
-		{ "adopt", required_argument, NULL, 'A' },
-		{ "detailed-exitcode", no_argument, NULL, 'd' },
-		SOURCE_OPTIONS,
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct source_opts so = { 0 };
 	struct selectors sel = { .n = 0 };
 	struct plan_filter filter = { cmd_selector_match, &sel };
@@ -47,36 +37,19 @@ cmd_plan(int argc, char **argv)
 	enum format fmt = FORMAT_TEXT;
 	struct cmd_pass cp;
 	struct err ge;
-	int c, detailed = 0, rc, refused;
+	int detailed = 0, rc, refused;
+	const struct cmd_option opts[] = {
+		{ OPT_FORMAT, "format", &fmt, 0, 0,
+		  FORMAT_TEXT | FORMAT_JSON | FORMAT_MARKDOWN },
+		{ OPT_SELECTOR, "only", &sel, 0, 0, 0 },
+		{ OPT_SELECTOR, "adopt", &adopt_sel, 0, 0, 0 },
+		{ OPT_FLAG, "detailed-exitcode", &detailed, 0, 0, 0 },
+		{ OPT_SOURCE, NULL, &so, 0, 0, 0 },
+		{ OPT_END, NULL, NULL, 0, 0, 0 },
+	};
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			if (cmd_format(optarg, FORMAT_TEXT | FORMAT_JSON |
-				       FORMAT_MARKDOWN, &fmt) < 0)
-				return cmd_fail("unknown format '%s' (use text, "
-						"json or markdown)", optarg);
-			break;
-		case 'o':
-			if (cmd_add_selector(&sel, optarg) < 0)
-				return cmd_fail("too many --only selectors");
-			break;
-		case 'A':
-			if (cmd_add_selector(&adopt_sel, optarg) < 0)
-				return cmd_fail("too many --adopt selectors");
-			break;
-		case 'd': detailed = 1; break;
-		case 'h': fputs(usage_text, stdout); return EXIT_OK;
-		default:
-			if (cmd_source_opt(&so, c, optarg))
-				break;
-			fputs(usage_text, stderr);
-			return EXIT_ERROR;
-		}
-	}
-	if (cmd_source_args(&so, argc, argv, usage_text) < 0)
-		return EXIT_ERROR;
+	if (cmd_parse(argc, argv, opts, usage_text, &rc) < 0)
+		return rc;
 	if ((rc = cmd_pass_open(&cp, &so, "plan", 0, 0, &filter,
 			      adopt_sel.n ? &adopt : NULL)) != EXIT_OK)
 		return rc;

@@ -4,7 +4,6 @@
  * Each environment as it is live: converged, pending changes, drift,
  * held rollouts, soft-deleted; its containers, ports and last apply.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,38 +100,21 @@ listed(json_t *envs, const char *id)
 int
 cmd_status(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "format", required_argument, NULL, 'f' },
-		SOURCE_OPTIONS,
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct source_opts so = { 0 };
 	enum format fmt = FORMAT_TEXT;
 	struct cmd_pass cp;
 	struct model *m;
 	json_t *envs, *v;
 	size_t i;
-	int c, rc;
+	int rc;
+	const struct cmd_option opts[] = {
+		{ OPT_FORMAT, "format", &fmt, 0, 0, FORMAT_TEXT | FORMAT_JSON },
+		{ OPT_SOURCE, NULL, &so, 0, 0, 0 },
+		{ OPT_END, NULL, NULL, 0, 0, 0 },
+	};
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			if (cmd_format(optarg, FORMAT_TEXT | FORMAT_JSON, &fmt) < 0)
-				return cmd_fail("unknown format '%s' (use text or "
-						"json)", optarg);
-			break;
-		case 'h': fputs(usage_text, stdout); return EXIT_OK;
-		default:
-			if (cmd_source_opt(&so, c, optarg))
-				break;
-			fputs(usage_text, stderr);
-			return EXIT_ERROR;
-		}
-	}
-	if (cmd_source_args(&so, argc, argv, usage_text) < 0)
-		return EXIT_ERROR;
+	if (cmd_parse(argc, argv, opts, usage_text, &rc) < 0)
+		return rc;
 	if ((rc = cmd_pass_open(&cp, &so, "status", 0, 0, NULL, NULL)) != EXIT_OK)
 		return rc;
 	m = cp.m;

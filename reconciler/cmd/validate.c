@@ -3,7 +3,6 @@
  *
  * Needs no secret values and no live backend. Exit 0 valid, 1 invalid.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -46,13 +45,6 @@ print_list(const struct model *m)
 int
 cmd_validate(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "format", required_argument, NULL, 'f' },
-		{ "list", no_argument, NULL, 'l' },
-		SOURCE_OPTIONS,
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct source_opts so = { 0 };
 	enum format fmt = FORMAT_TEXT;
 	struct manifest_stats st = { 0 };
@@ -60,28 +52,17 @@ cmd_validate(int argc, char **argv)
 	struct source src;
 	struct diags d;
 	struct err e;
-	int c, list = 0, rc;
+	int list = 0, rc;
+	const struct cmd_option opts[] = {
+		{ OPT_FORMAT, "format", &fmt, 0, 0,
+		  FORMAT_TEXT | FORMAT_JSON | FORMAT_GITHUB },
+		{ OPT_FLAG, "list", &list, 0, 0, 0 },
+		{ OPT_SOURCE, NULL, &so, 0, 0, 0 },
+		{ OPT_END, NULL, NULL, 0, 0, 0 },
+	};
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			if (cmd_format(optarg, FORMAT_TEXT | FORMAT_JSON |
-				       FORMAT_GITHUB, &fmt) < 0)
-				return cmd_fail("unknown format '%s' (use text, "
-						"json or github)", optarg);
-			break;
-		case 'l': list = 1; break;
-		case 'h': fputs(usage_text, stdout); return EXIT_OK;
-		default:
-			if (cmd_source_opt(&so, c, optarg))
-				break;
-			fputs(usage_text, stderr);
-			return EXIT_ERROR;
-		}
-	}
-	if (cmd_source_args(&so, argc, argv, usage_text) < 0)
-		return EXIT_ERROR;
+	if (cmd_parse(argc, argv, opts, usage_text, &rc) < 0)
+		return rc;
 
 	source_init(&src);
 	diags_init(&d);

@@ -11,7 +11,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -500,22 +499,22 @@ teardown(struct watch *w)
 int
 cmd_watch(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "resync", required_argument, NULL, 'R' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "debounce", required_argument, NULL, 'D' },
-		{ "notify-socket", required_argument, NULL, 'n' },
-		{ "webhook-secret", required_argument, NULL, 'W' },
-		{ "parallel", required_argument, NULL, 'j' },
-		{ "cache", required_argument, NULL, 'C' },
-		SOURCE_OPTIONS,
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct watch w;
 	struct sigaction sa;
-	int c, sp[2], rc = EXIT_OK;
+	int sp[2], rc = EXIT_OK;
+	const char *resync = NULL, *debounce = NULL;
 	struct err e;
+	const struct cmd_option opts[] = {
+		{ OPT_STRING, "resync", &resync, 0, 0, 0 },
+		{ OPT_STRING, "listen", &w.listen, 0, 0, 0 },
+		{ OPT_STRING, "debounce", &debounce, 0, 0, 0 },
+		{ OPT_STRING, "notify-socket", &w.notify_path, 0, 0, 0 },
+		{ OPT_STRING, "webhook-secret", &w.webhook_ref, 0, 0, 0 },
+		{ OPT_INT, "parallel", &w.parallel, 1, 64, 0 },
+		{ OPT_STRING, "cache", &w.cache, 0, 0, 0 },
+		{ OPT_SOURCE, NULL, &w.so, 0, 0, 0 },
+		{ OPT_END, NULL, NULL, 0, 0, 0 },
+	};
 
 	memset(&w, 0, sizeof(w));
 	w.resync = 60;
@@ -523,38 +522,13 @@ cmd_watch(int argc, char **argv)
 	w.parallel = 4;
 	w.listen = "127.0.0.1:48560";
 	w.cache = ".press/cache";
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'R':
-			if (parse_duration(optarg, &w.resync) < 0 || w.resync < 1)
-				return cmd_fail("--resync takes a duration of "
-						"at least 1s (e.g. 60s, 5m)");
-			break;
-		case 'D':
-			if (parse_duration(optarg, &w.debounce) < 0)
-				return cmd_fail("--debounce takes a duration "
-						"(e.g. 250ms)");
-			break;
-		case 'l': w.listen = optarg; break;
-		case 'n': w.notify_path = optarg; break;
-		case 'W': w.webhook_ref = optarg; break;
-		case 'C': w.cache = optarg; break;
-		case 'j':
-			w.parallel = atoi(optarg);
-			if (w.parallel < 1 || w.parallel > 64)
-				return cmd_fail("--parallel takes 1 to 64");
-			break;
-		case 'h': fputs(usage_text, stdout); return EXIT_OK;
-		default:
-			if (cmd_source_opt(&w.so, c, optarg))
-				break;
-			fputs(usage_text, stderr);
-			return EXIT_ERROR;
-		}
-	}
-	if (cmd_source_args(&w.so, argc, argv, usage_text) < 0)
-		return EXIT_ERROR;
+	if (cmd_parse(argc, argv, opts, usage_text, &rc) < 0)
+		return rc;
+	if (resync && (parse_duration(resync, &w.resync) < 0 || w.resync < 1))
+		return cmd_fail("--resync takes a duration of at least 1s (e.g. "
+				"60s, 5m)");
+	if (debounce && parse_duration(debounce, &w.debounce) < 0)
+		return cmd_fail("--debounce takes a duration (e.g. 250ms)");
 	w.remote = w.so.git && source_is_remote(w.so.git);
 	if (w.so.git && !w.remote && !w.notify_path) {
 		/* where 'pressctl hook post-receive' knocks by default */
