@@ -23,7 +23,10 @@ WARN = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wformat=2 -Wvla -Wwrite-strings -fno-common \
 	-Wno-format-nonliteral
 CFLAGS ?= -O2 -g
-ALL_CFLAGS = $(WARN) -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
+# Every unit starts with util/banned.h: strcpy, sprintf, atoi and friends
+# are compile errors (see that file).
+BANNED = -include reconciler/util/banned.h
+ALL_CFLAGS = $(WARN) -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(BANNED) \
 	$(shell pkg-config --cflags $(PKGS)) $(CFLAGS)
 LIBS = $(shell pkg-config --libs $(PKGS)) -lpthread
 
@@ -48,6 +51,8 @@ BIN = $(BUILD)/bin/pressctl
 else
 BUILD ?= build/release
 BIN = bin/pressctl
+# Release builds are hardened.
+ALL_CFLAGS += -D_FORTIFY_SOURCE=2 -fstack-protector-strong
 endif
 ifneq ($(TEST_HOOKS),)
 ALL_CFLAGS += -DPRESS_TEST_HOOKS
@@ -62,7 +67,7 @@ UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
 SCHEMAS := $(sort $(wildcard schema/*.json))
 
 .PHONY: all deps test check unit integration bench fuzz fuzz-smoke golden \
-	install clean lint demo services-stop
+	install clean lint demo services-stop smoke format-check
 
 all: $(BIN)
 
@@ -84,11 +89,16 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(OBJS)
 	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka) -Ireconciler \
 		-o $@ $< $(OBJS) $(LIBS) $(shell pkg-config --libs cmocka) $(LDFLAGS)
 
-# Banned functions (git's banned.h, as a check): use strbuf or snprintf.
+# Proof that util/banned.h bites: each of these must fail to compile.
+BANNED_USES = 'char b[8]; sprintf(b, "x");' 'return atoi("4");' \
+	'char b[8]; strcpy(b, "x");' 'return atol("4") > 0;'
 lint:
-	@if grep -nE '\<(strcpy|strcat|strncpy|strncat|strtok|sprintf|vsprintf|gets)[[:space:]]*\(' \
-		$$(find reconciler tests/unit tests/fuzz -name '*.[ch]'); then \
-		echo "error: banned function used (see Makefile lint)" >&2; exit 1; fi
+	@for use in $(BANNED_USES); do \
+		printf 'int f(void);\nint f(void) { %s return 0; }\n' "$$use" | \
+		$(CC) $(filter-out -fsanitize%,$(ALL_CFLAGS)) -fsyntax-only -x c - \
+			>/dev/null 2>&1 && { echo "error: util/banned.h lets" \
+			"'$$use' compile" >&2; exit 1; }; \
+	done; true
 
 deps:
 	scripts/deps.sh
@@ -96,21 +106,62 @@ deps:
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
+# The integration tests need a test build (the test clock and hooks):
+# without SANITIZE or TEST_HOOKS, they run against TEST_HOOKS=1's.
+ifneq ($(TEST_HOOKS),)
 integration: $(BIN)
 	PRESSCTL=$(abspath $(BIN)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+else
+integration:
+	$(MAKE) --no-print-directory TEST_HOOKS=1 integration
+endif
 
 check: unit integration
 
 # What CI runs (the README's test command): dependencies, a short fuzz
 # run, the ASan+UBSan build of both suites, then the plain build.
+# What CI runs (the README's test command): dependencies, the checks of
+# the house rules, a short fuzz run, the unit and integration suites once
+# under ASan+UBSan (the stronger check), then the release build's unit
+# suite and a smoke run. The time is printed at the end.
 test: deps
-	$(MAKE) fuzz-smoke
-	$(MAKE) SANITIZE=address,undefined check
-	$(MAKE) check
+	@t0=$$(date +%s); \
+	$(MAKE) --no-print-directory lint format-check fuzz-smoke && \
+	$(MAKE) --no-print-directory SANITIZE=address,undefined check && \
+	$(MAKE) --no-print-directory unit smoke; rc=$$?; \
+	t=$$(($$(date +%s) - t0)); \
+	if [ $$rc -eq 0 ]; then word=passed; else word=FAILED; fi; \
+	echo "make test: $$word in $$((t / 60)) min $$((t % 60)) s"; exit $$rc
+
+# The release binary runs: version, validation of the demo and the
+# examples, and it ignores the test clock (and says so).
+smoke: $(BIN)
+	$(BIN) version
+	$(BIN) validate --list manifests >/dev/null
+	@set -e; for d in examples/*/; do $(BIN) validate "$$d" >/dev/null; done
+	@out=$$(PRESSCTL_NOW=2000-01-01T00:00:00Z $(BIN) version 2>&1); \
+	case "$$out" in *"PRESSCTL_NOW is ignored"*) ;; \
+	*) echo "smoke: the release build did not refuse PRESSCTL_NOW: $$out" >&2; \
+	   exit 1 ;; esac
+	@echo "smoke: ok"
+
+# clang-format on the lines the last commit changed (the tree was
+# formatted once with .clang-format; new lines keep it).
+FORMAT_BASE ?= HEAD~1
+format-check:
+	@if ! git rev-parse -q --verify $(FORMAT_BASE) >/dev/null 2>&1; then \
+		echo "format-check: no $(FORMAT_BASE) to compare with; skipped"; \
+		exit 0; fi; \
+	out=$$(git clang-format --diff --extensions c,h $(FORMAT_BASE) -- \
+		reconciler tests/unit tests/fuzz 2>&1); \
+	case "$$out" in ""|*"no modified files"*|*"did not modify"*) \
+		echo "format-check: ok";; \
+	*) printf "%s\n" "$$out"; echo "format-check: lines above differ from" \
+		".clang-format (git clang-format $(FORMAT_BASE))" >&2; exit 1;; esac
 
 FUZZ_BUILD = build/fuzz
 FUZZ_CFLAGS = $(WARN) -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -g -O1 \
-	$(shell pkg-config --cflags $(PKGS)) -fsanitize=address,undefined
+	$(BANNED) $(shell pkg-config --cflags $(PKGS)) -fsanitize=address,undefined
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(SRCS) $(ASMS) $(SCHEMAS)

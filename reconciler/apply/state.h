@@ -1,6 +1,6 @@
 /*
  * state.h - pressctl's own state, in schema "pressctl" of the platform
- * database (DESIGN §4): what was applied (resources), the audit trail
+ * database (docs/design.md §4): what was applied (resources), the audit trail
  * (runs, journal), port allocations, soft deletions, failed rollouts.
  * Rows carry the platform name, so several platforms may share one
  * database. The schema is created and migrated by state_open (versioned

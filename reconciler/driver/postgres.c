@@ -1,6 +1,6 @@
 /*
  * postgres.c - the PostgreSQL driver: one role and one schema per
- * environment (DESIGN §3), observed in one catalog round trip.
+ * environment (docs/design.md §3), observed in one catalog round trip.
  *
  * Conventions (docs/state.md, "The PostgreSQL driver"):
  * - Values travel as parameters (PQexecParams); identifiers are quoted

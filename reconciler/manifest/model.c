@@ -254,7 +254,7 @@ collect(struct model *m, const int *valid)
 
 /*
  * One container per replica: "<name>" alone, "<name>-<n>" for more
- * (DESIGN §3). At replicas 0 there is none, but the name stays reserved.
+ * (docs/design.md §3). At replicas 0 there is none, but the name stays reserved.
  * Only for a schema-valid document, whose replicas the schema bounds.
  */
 static void

@@ -1,5 +1,5 @@
 /*
- * profile.h - built-in app profiles (DESIGN §6): what an application
+ * profile.h - built-in app profiles (docs/design.md §6): what an application
  * needs from the platform and what its defaults are.
  */
 #ifndef PRESS_PROFILE_H

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Converge benchmarks against live backends (DESIGN §9): apply of 100 new
+# Converge benchmarks against live backends (docs/design.md §9): apply of 100 new
 # environments, plan of 1,000 environments with nothing to do, and how the
 # plan scales (2,000 and 5,000 environments, extrapolated to 10,000).
 #

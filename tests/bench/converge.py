@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Converge benchmarks against live backends (DESIGN §9), run by
+"""Converge benchmarks against live backends (docs/design.md §9), run by
 bench-converge.sh once it has started private services:
 
     converge.py --pg-port P --s3-port P --docker-sock PATH --master-key FILE

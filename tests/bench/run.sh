@@ -1,5 +1,5 @@
 #!/bin/sh
-# Benchmarks (DESIGN §9): `make bench` runs this with PRESSCTL set to the
+# Benchmarks (docs/design.md §9): `make bench` runs this with PRESSCTL set to the
 # binary's absolute path.
 #
 # Prints the median wall time and peak RSS of each benchmark next to its

@@ -29,7 +29,7 @@ from services import write_platform
 PLAN_SCHEMA = helpers.REPO / "schema" / "plan.schema.json"
 
 # The variables through which each app profile hands a container its
-# database and S3 settings (reconciler/manifest/profile.c; DESIGN §6).
+# database and S3 settings (reconciler/manifest/profile.c; docs/design.md §6).
 PROFILE_VARS = {
     "frappe": dict(host="DB_HOST", port="DB_PORT", name="DB_NAME",
                    schema="DB_SCHEMA", user="DB_USER", password="DB_PASSWORD",
@@ -61,7 +61,7 @@ def master_key_bytes(services):
 
 def derived_password(services, schema, generation=1):
     """base64url without padding of HMAC-SHA256(masterKey,
-    "pg:<schema>:<generation>") (DESIGN §3, docs/operations.md)."""
+    "pg:<schema>:<generation>") (docs/design.md §3, docs/operations.md)."""
     mac = hmac.new(master_key_bytes(services),
                    f"pg:{schema}:{generation}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()

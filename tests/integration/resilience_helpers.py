@@ -3,7 +3,7 @@ pressctl in the background, and looking at what is live.
 
 A platform here is one Platform manifest (services.write_platform) plus a
 file of Sites and Environments written from a list of :class:`Env`. Live
-names follow DESIGN §3 (docs/manifest.md "Derived live names"):
+names follow docs/design.md §3 (docs/manifest.md "Derived live names"):
 
     schema, role   <site>_<env> with '-' -> '_'
     bucket         <prefix>-<site>-<env>

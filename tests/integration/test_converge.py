@@ -1,4 +1,4 @@
-"""pressctl plan/apply/status converge the live platform (DESIGN §3–§5, §7;
+"""pressctl plan/apply/status converge the live platform (docs/design.md §3–§5, §7;
 docs/operations.md, docs/state.md, docs/drivers.md).
 
 Black-box tests against the session's private PostgreSQL, s3rver and

@@ -1,5 +1,5 @@
 """pressctl touches only what carries its own ownership mark or its own state
-rows (DESIGN §3 "Derived live names", docs/state.md "Ownership").
+rows (docs/design.md §3 "Derived live names", docs/state.md "Ownership").
 
 Two platforms share one PostgreSQL database, one S3 server and one Docker
 engine and declare the same site and environment: the second one's plan

@@ -1,4 +1,4 @@
-"""Resilience of `pressctl apply` against live backends (DESIGN §4.6, §4.7;
+"""Resilience of `pressctl apply` against live backends (docs/design.md §4.6, §4.7;
 docs/operations.md "One applier at a time", "Recovering after a failed or
 interrupted apply"):
 

@@ -1,4 +1,4 @@
-"""No secret in any output (DESIGN §7; docs/operations.md "Secrets").
+"""No secret in any output (docs/design.md §7; docs/operations.md "Secrets").
 
 The platform's DSN carries a password (a CREATEROLE admin of a database of
 its own, scram-sha-256), so that libpq's messages and their scrubbing are

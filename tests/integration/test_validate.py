@@ -178,7 +178,7 @@ def test_good_fixture(pressctl, validate_schema, case_path):
 def test_examples_exist():
     names = {p.name for p in EXAMPLE_DIRS}
     missing = {"frappe", "odoo", "wordpress", "multi-stage"} - names
-    assert not missing, f"examples/ lacks {sorted(missing)} (DESIGN §1)"
+    assert not missing, f"examples/ lacks {sorted(missing)} (docs/design.md §1)"
 
 
 @pytest.mark.parametrize("example", EXAMPLE_DIRS, ids=_ids(EXAMPLE_DIRS))

@@ -1,4 +1,4 @@
-"""`pressctl watch`: pressctl as a service (DESIGN §4, §7, §9; docs/watch.md,
+"""`pressctl watch`: pressctl as a service (docs/design.md §4, §7, §9; docs/watch.md,
 pressctl-watch(1)).
 
 Black-box tests against the session's private PostgreSQL, s3rver and
