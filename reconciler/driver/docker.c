@@ -38,6 +38,7 @@
 
 #include <curl/curl.h>
 
+#include "http.h"
 #include "../util/secret.h"
 #include "../util/strbuf.h"
 
@@ -83,54 +84,44 @@ struct cinfo {
 	int host_port;		/* first published TCP port, 0 if none */
 };
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 /* Serializes network creation between the workers of this process: the
  * engine's duplicate check is not atomic (other processes: see
  * ensure_network). */
 static pthread_mutex_t network_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void
-curl_setup(void)
-{
-	/* Reference-counted by libcurl; other drivers may call it too. */
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 /* --- HTTP over the socket ---------------------------------------------- */
 
-static size_t
-collect(char *p, size_t size, size_t n, void *ud)
-{
-	struct strbuf *sb = ud;
-
-	return strbuf_add(sb, p, size * n) < 0 ? 0 : size * n;
-}
-
+/* No connection to the engine's socket (CURLE_COULDNT_CONNECT), with
+ * the system's reason when there is one. Transient; returns -1. */
 static int
-transport_error(struct docker *d, CURLcode rc, struct err *e)
+unreachable(CURL *c, const char *path, const char *errbuf, struct err *e)
 {
 	long oserr = 0;
 
-	curl_easy_getinfo(d->curl, CURLINFO_OS_ERRNO, &oserr);
+	curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr);
+	return err_transient(e, "cannot reach Docker at '%s': %s; is dockerd "
+			     "running?", path, oserr ?
+			     strerror((int)oserr) : errbuf);
+}
+
+/* A transfer that got no answer: transient as http_transient() says. */
+static int
+transport_error(struct docker *d, CURLcode rc, struct err *e)
+{
+	const char *m = http_message(d->errbuf, rc);
+
+	if (!http_transient(rc))
+		return err_set(e, "cannot talk to Docker at '%s': %s",
+			       d->socket, m);
 	switch (rc) {
 	case CURLE_COULDNT_CONNECT:
-		return err_transient(e, "cannot reach Docker at '%s': %s; is "
-				     "dockerd running?", d->socket, oserr ?
-				     strerror((int)oserr) : d->errbuf);
+		return unreachable(d->curl, d->socket, d->errbuf, e);
 	case CURLE_OPERATION_TIMEDOUT:
 		return err_transient(e, "the Docker engine at '%s' did not "
-				     "answer in time: %s", d->socket, d->errbuf);
-	case CURLE_GOT_NOTHING:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_PARTIAL_FILE:
-		return err_transient(e, "connection to Docker at '%s' broke: "
-				     "%s", d->socket, d->errbuf[0] ? d->errbuf :
-				     curl_easy_strerror(rc));
+				     "answer in time: %s", d->socket, m);
 	default:
-		return err_set(e, "cannot talk to Docker at '%s': %s",
-			       d->socket, d->errbuf[0] ? d->errbuf :
-			       curl_easy_strerror(rc));
+		return err_transient(e, "connection to Docker at '%s' broke: "
+				     "%s", d->socket, m);
 	}
 }
 
@@ -146,6 +137,10 @@ perform(struct docker *d, const char *method, const char *path,
 	const json_t *body, long timeout_ms, long stall_s, long *status,
 	struct err *e)
 {
+	struct http_opts o = { .errbuf = d->errbuf,
+			       .connect_ms = CONNECT_TIMEOUT_MS,
+			       .timeout_ms = timeout_ms,
+			       .user_agent = "pressctl", .no_proxy = 1 };
 	char *url = xprintf("%s%s", API, path), *data = NULL;
 	CURLcode rc;
 	int ret = -1;
@@ -155,16 +150,11 @@ perform(struct docker *d, const char *method, const char *path,
 	strbuf_init(&d->answer, MAX_ANSWER);
 	d->errbuf[0] = '\0';
 	curl_easy_reset(d->curl);	/* keeps the live connection */
+	http_setup(d->curl, &o);
 	curl_easy_setopt(d->curl, CURLOPT_UNIX_SOCKET_PATH, d->socket);
 	curl_easy_setopt(d->curl, CURLOPT_URL, url);
-	curl_easy_setopt(d->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(d->curl, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(d->curl, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(d->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, http_collect);
 	curl_easy_setopt(d->curl, CURLOPT_WRITEDATA, &d->answer);
-	curl_easy_setopt(d->curl, CURLOPT_ERRORBUFFER, d->errbuf);
-	curl_easy_setopt(d->curl, CURLOPT_USERAGENT, "pressctl");
 	curl_easy_setopt(d->curl, CURLOPT_HTTPHEADER, d->headers);
 	if (stall_s > 0) {
 		curl_easy_setopt(d->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -347,7 +337,6 @@ docker_open(void **h, const struct driver_env *env, struct err *e)
 	int ret = -1;
 
 	*h = NULL;
-	pthread_once(&curl_once, curl_setup);
 	d->socket = p && p->runtime_socket ? p->runtime_socket : DEFAULT_SOCKET;
 	d->platform = p && p->name ? p->name : "";
 	d->network = p ? p->runtime_network : NULL;
@@ -1726,8 +1715,6 @@ ev_closesocket(void *ud, curl_socket_t s)
 static void
 ev_why(struct docker_events *ev, CURLcode rc, struct err *e)
 {
-	long oserr = 0;
-
 	if (ev->status && ev->status != 200) {
 		json_t *j = json_loadb(ev->line.buf, ev->line.len, 0, NULL);
 		const char *m = json_string_value(json_object_get(j, "message"));
@@ -1755,19 +1742,14 @@ ev_why(struct docker_events *ev, CURLcode rc, struct err *e)
 		err_transient(e, "the Docker event stream at '%s' ended: the "
 			      "engine closed it (%s); is dockerd restarting?",
 			      ev->socket, rc == CURLE_OK ? "end of stream" :
-			      ev->errbuf[0] ? ev->errbuf :
-			      curl_easy_strerror(rc));
+			      http_message(ev->errbuf, rc));
 		break;
 	case CURLE_COULDNT_CONNECT:
-		curl_easy_getinfo(ev->curl, CURLINFO_OS_ERRNO, &oserr);
-		err_transient(e, "cannot reach Docker at '%s': %s; is dockerd "
-			      "running?", ev->socket, oserr ?
-			      strerror((int)oserr) : ev->errbuf);
+		unreachable(ev->curl, ev->socket, ev->errbuf, e);
 		break;
 	default:
 		err_transient(e, "the Docker event stream at '%s' broke: %s",
-			      ev->socket, ev->errbuf[0] ? ev->errbuf :
-			      curl_easy_strerror(rc));
+			      ev->socket, http_message(ev->errbuf, rc));
 		break;
 	}
 }
@@ -1841,12 +1823,15 @@ docker_events_open(void **h, const struct driver_env *env,
 {
 	const struct platform *p = env->platform;
 	struct docker_events *ev = xcalloc(1, sizeof(*ev));
+	/* No overall timeout: the stream runs until it is closed. */
+	struct http_opts o = { .errbuf = ev->errbuf,
+			       .connect_ms = CONNECT_TIMEOUT_MS,
+			       .user_agent = "pressctl", .no_proxy = 1 };
 	pthread_condattr_t ca;
 	struct timespec deadline;
 	int rc, ret = -1;
 
 	*h = NULL;
-	pthread_once(&curl_once, curl_setup);
 	ev->pipe[0] = ev->pipe[1] = -1;
 	ev->sock = CURL_SOCKET_BAD;
 	ev->state = EV_CONNECTING;
@@ -1870,7 +1855,7 @@ docker_events_open(void **h, const struct driver_env *env,
 		      O_NONBLOCK);
 		fcntl(ev->pipe[i], F_SETFD, FD_CLOEXEC);
 	}
-	if (!(ev->curl = curl_easy_init())) {
+	if (!(ev->curl = http_handle(&o))) {
 		err_set(e, "cannot follow Docker events at '%s': cannot "
 			"initialize libcurl", ev->socket);
 		goto out;
@@ -1878,11 +1863,6 @@ docker_events_open(void **h, const struct driver_env *env,
 	ev->url = ev_url(ev);
 	curl_easy_setopt(ev->curl, CURLOPT_UNIX_SOCKET_PATH, ev->socket);
 	curl_easy_setopt(ev->curl, CURLOPT_URL, ev->url);
-	curl_easy_setopt(ev->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(ev->curl, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(ev->curl, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(ev->curl, CURLOPT_USERAGENT, "pressctl");
-	curl_easy_setopt(ev->curl, CURLOPT_ERRORBUFFER, ev->errbuf);
 	curl_easy_setopt(ev->curl, CURLOPT_WRITEFUNCTION, ev_write);
 	curl_easy_setopt(ev->curl, CURLOPT_WRITEDATA, ev);
 	curl_easy_setopt(ev->curl, CURLOPT_HEADERFUNCTION, ev_header);

@@ -27,6 +27,7 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
+#include "http.h"
 #include "s3xml.h"
 #include "../util/hash.h"
 #include "../util/secret.h"
@@ -76,41 +77,26 @@ struct s3_resp {
 	struct strbuf body;
 };
 
-static pthread_mutex_t global_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static size_t
-on_write(char *data, size_t size, size_t n, void *ud)
-{
-	struct strbuf *sb = ud;
-
-	if (strbuf_add(sb, data, size * n) < 0)
-		return 0;	/* curl fails with CURLE_WRITE_ERROR */
-	return size * n;
-}
-
-/* Set up c->curl, a new easy handle with the connection settings. */
+/* Set up c->curl, a new easy handle with the connection settings:
+ * proxies from the environment apply (an S3 endpoint may sit behind
+ * one), the request is signed, the path sent as it is. */
 static int
 conn_handle(struct s3 *c, struct err *e)
 {
-	CURL *h = curl_easy_init();
+	struct http_opts o = { .errbuf = c->errbuf,
+			       .connect_ms = c->timeout_ms,
+			       .timeout_ms = c->timeout_ms };
+	CURL *h = http_handle(&o);
 
 	c->curl = h;
 	if (h == NULL)
 		return err_set(e, "s3: cannot create a curl handle");
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
 	curl_easy_setopt(h, CURLOPT_AWS_SIGV4, c->sigv4);
 	curl_easy_setopt(h, CURLOPT_USERNAME, c->access_key);
 	curl_easy_setopt(h, CURLOPT_PASSWORD, c->secret_key);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-#endif
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, http_collect);
 	return 0;
 }
 
@@ -155,22 +141,6 @@ build_url(struct s3 *c, struct strbuf *url, const struct s3_req *r)
 			 strbuf_addstr(url, r->query) < 0))
 		return -1;
 	return 0;
-}
-
-static int
-curl_transient(CURLcode rc)
-{
-	switch (rc) {
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_RECV_ERROR:
-	case CURLE_SEND_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-		return 1;
-	default:
-		return 0;
-	}
 }
 
 static struct curl_slist *
@@ -252,12 +222,12 @@ s3_send(struct s3 *c, const struct s3_req *r, struct s3_resp *resp,
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
 	if (rc != CURLE_OK) {
-		const char *m = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
+		const char *m = http_message(c->errbuf, rc);
 
 		if (rc == CURLE_WRITE_ERROR && resp->body.overflow)
 			err_set(e, "%s: the response is larger than %zu MiB",
 				what, S3_MAX_BODY >> 20);
-		else if (curl_transient(rc))
+		else if (http_transient(rc))
 			err_transient(e, "%s: %s (is the S3 endpoint up?)",
 				      what, m);
 		else
@@ -1187,9 +1157,6 @@ s3_close(void *h)
 	free(c->sigv4);
 	free(c->platform);
 	free(c);
-	pthread_mutex_lock(&global_lock);
-	curl_global_cleanup();
-	pthread_mutex_unlock(&global_lock);
 }
 
 static int
@@ -1212,7 +1179,6 @@ s3_open(void **hp, const struct driver_env *env, struct err *e)
 	const char *region = p && p->s3_region ? p->s3_region : "us-east-1";
 	struct s3 *c = NULL;
 	size_t len;
-	CURLcode rc;
 
 	*hp = NULL;
 	if (!endpoint || !*endpoint)
@@ -1229,13 +1195,6 @@ s3_open(void **hp, const struct driver_env *env, struct err *e)
 	    !env->s3_secret_key || !*env->s3_secret_key)
 		return err_set(e, "s3: the access key or secret key is empty; "
 			       "check spec.s3.accessKey and secretKey");
-
-	pthread_mutex_lock(&global_lock);
-	rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-	pthread_mutex_unlock(&global_lock);
-	if (rc != CURLE_OK)
-		return err_set(e, "s3: cannot initialize libcurl: %s",
-			       curl_easy_strerror(rc));
 
 	c = xcalloc(1, sizeof(*c));
 	len = strlen(endpoint);
