@@ -1,9 +1,12 @@
 /*
  * pressctl - GitOps reconciler for a multi-tenant site-hosting platform.
- * main.c: the command table; each command lives in cmd/<name>.c.
+ * main.c: the command table (each command lives in cmd/<name>.c) and
+ * the process-wide set-up around it: libcurl's global state.
  */
 #include <stdio.h>
 #include <string.h>
+
+#include <curl/curl.h>
 
 #include "cmd/cmd.h"
 #include "util/testhook.h"
@@ -42,10 +45,10 @@ usage(FILE *f)
 	      "docs/ has the manual.\n", f);
 }
 
-int
-main(int argc, char **argv)
+/* The command argv[1] names, or usage. */
+static int
+run(int argc, char **argv)
 {
-	testhook_start();
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_ERROR;
@@ -63,4 +66,24 @@ main(int argc, char **argv)
 	fprintf(stderr, "pressctl: error: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return EXIT_ERROR;
+}
+
+int
+main(int argc, char **argv)
+{
+	int ret;
+
+	testhook_start();
+	/*
+	 * libcurl's global state, once for the process and before any
+	 * thread: the drivers' HTTP clients (driver/http.h) rely on it and
+	 * never initialize it themselves.
+	 */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fputs("pressctl: error: cannot initialize libcurl\n", stderr);
+		return EXIT_ERROR;
+	}
+	ret = run(argc, argv);
+	curl_global_cleanup();
+	return ret;
 }

@@ -10,24 +10,16 @@
 #include "driver.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <time.h>
 
 #include <curl/curl.h>
 
+#include "http.h"
+
 #define PROBE_INTERVAL_MS 200
 #define PROBE_TRY_MS 2000L
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void
-curl_setup(void)
-{
-	/* Reference-counted by libcurl; other drivers may call it too. */
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 static long long
 now_ms(void)
@@ -97,7 +89,7 @@ describe(char *out, size_t n, CURLcode rc, long status, const char *errbuf)
 		snprintf(out, n, "connection reset");
 		break;
 	default:
-		snprintf(out, n, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		snprintf(out, n, "%s", http_message(errbuf, rc));
 		break;
 	}
 }
@@ -106,28 +98,25 @@ int
 http_probe(int port, const char *path, int timeout_s, struct err *e)
 {
 	char url[1024], errbuf[CURL_ERROR_SIZE], seen[CURL_ERROR_SIZE + 64];
+	/* No time limit here: each try sets its own, below. */
+	struct http_opts o = { .errbuf = errbuf, .user_agent = "pressctl-probe",
+			       .no_proxy = 1 };
 	long long deadline;
 	CURL *c = NULL;
 	int ret = -1;
 
-	pthread_once(&curl_once, curl_setup);
 	if (port <= 0 || port > 65535 || !path || path[0] != '/') {
 		err_set(e, "cannot probe port %d path '%s': invalid probe target",
 			port, path ? path : "");
 		goto out;
 	}
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
-	if (!(c = curl_easy_init())) {
+	if (!(c = http_handle(&o))) {
 		err_set(e, "cannot probe '%s': cannot initialize libcurl", url);
 		goto out;
 	}
 	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");	/* never via http_proxy */
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "pressctl-probe");
 	/* A fresh connection per try: a server that restarted between
 	 * tries must not be judged by a stale keep-alive connection. */
 	curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);

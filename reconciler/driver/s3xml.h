@@ -1,6 +1,6 @@
 /*
- * s3xml.h - the S3 response parsers of driver/s3.c (internal; exposed
- * for tests/fuzz/fuzz_s3xml.c only).
+ * s3xml.h - the S3 response parsers (driver/s3xml.c), used by
+ * driver/s3.c; internal to driver/ (and tests/fuzz/fuzz_s3xml.c).
  *
  * Every parser takes untrusted bytes (a server, or a fuzzer) and either
  * fills its result or fails with a message in e; it never crashes, never
@@ -102,5 +102,11 @@ int s3xml_parse_delete_result(struct s3xml_delete *out, const char *xml,
 /* Parse an <Error> document into out (always cleared first). 0 when
  * it was one, -1 otherwise (an empty body, HTML from a proxy, ...). */
 int s3xml_parse_error(struct s3xml_error *out, const char *xml, size_t len);
+
+/* Copy len bytes of src into dst (n bytes, always NUL-terminated when
+ * n > 0, truncated to fit), each byte outside printable ASCII replaced
+ * by '?': text from a server goes into error messages, which must stay
+ * one clean line. */
+void s3xml_clean(char *dst, size_t n, const char *src, size_t len);
 
 #endif
