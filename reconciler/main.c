@@ -28,21 +28,23 @@ static const struct command commands[] = {
 	  "converge PostgreSQL, S3 and Docker to the manifests" },
 	{ "status", cmd_status,
 	  "each environment as it is live: converged, pending, drift" },
-	{ "hook", cmd_hook, "install and run the git hooks of a config repository" },
+	{ "hook", cmd_hook,
+	  "install and run the git hooks of a config repository" },
 	{ "watch", cmd_watch,
 	  "converge on every change: files, pushes, webhooks, dead containers" },
 	{ "version", cmd_version, "print pressctl's version" },
 };
-
 
 static void
 usage(FILE *f)
 {
 	fputs("usage: pressctl <command> [options]\n\ncommands:\n", f);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-10s %s\n", commands[i].name,
+			commands[i].summary);
 	fputs("\n'pressctl <command> --help' describes a command; "
-	      "docs/ has the manual.\n", f);
+	      "docs/ has the manual.\n",
+	      f);
 }
 
 /* The command argv[1] names, or usage. */

@@ -15,14 +15,14 @@
 #include "../plan/plan.h"
 
 struct pass {
-	const struct model *model;	/* borrowed */
+	const struct model *model; /* borrowed */
 	char *pg_dsn, *s3_access_key, *s3_secret_key, *master_key;
 	struct driver_env denv;
 	struct state *state;
 	struct recorded rec;
 	struct live live;
 	time_t now;
-	char actor[256];		/* "user@host pid N" */
+	char actor[256]; /* "user@host pid N" */
 };
 
 /*
@@ -40,11 +40,11 @@ int pass_open(struct pass *p, const struct model *m, const char *command,
  */
 int pass_observe(struct pass *p, struct err *e);
 
-void pass_close(struct pass *p);	/* accepts a zeroed pass */
+void pass_close(struct pass *p); /* accepts a zeroed pass */
 
 struct apply_opts {
-	int parallel;			/* workers, default 4 */
-	int max_attempts;		/* per action for transient errors */
+	int parallel;	  /* workers, default 4 */
+	int max_attempts; /* per action for transient errors */
 	/* Called after each action with its outcome ("done", "failed",
 	 * "skipped"); from worker threads, serialized. May be NULL. */
 	void (*progress)(void *arg, size_t finished, size_t total,
@@ -58,7 +58,7 @@ struct apply_opts {
 
 struct apply_result {
 	size_t done, failed, skipped;
-	size_t cancelled;		/* not started because of o->cancel */
+	size_t cancelled; /* not started because of o->cancel */
 	long long run_id;
 };
 

@@ -22,7 +22,13 @@
 #include "../util/secret.h"
 #include "../util/testhook.h"
 
-enum run_state { PENDING, RUNNING, DONE, FAILED, SKIPPED };
+enum run_state {
+	PENDING,
+	RUNNING,
+	DONE,
+	FAILED,
+	SKIPPED
+};
 
 struct exec {
 	struct pass *p;
@@ -30,7 +36,7 @@ struct exec {
 	const struct apply_opts *o;
 	enum run_state *st;
 	size_t running, finished;
-	size_t phase0_left;		/* creates/updates not finished */
+	size_t phase0_left; /* creates/updates not finished */
 	long long run_id;
 	struct apply_result *r;
 	pthread_mutex_t mu;
@@ -40,7 +46,7 @@ struct exec {
 
 struct worker {
 	struct exec *x;
-	void *h[3];			/* per driver: postgres, s3, docker */
+	void *h[3]; /* per driver: postgres, s3, docker */
 	unsigned seed;
 };
 
@@ -94,7 +100,8 @@ container_env(json_t **out, struct exec *x, const struct environment *env,
 {
 	const struct app_profile *prof = profile_find(env->app);
 	const struct platform *pf = &x->p->model->platform;
-	json_t *vars = json_object(), *own = json_object_get(env->spec, "env"), *v;
+	json_t *vars = json_object(), *own = json_object_get(env->spec, "env"),
+	       *v;
 	const char *k;
 
 	json_object_foreach(own, k, v) {
@@ -104,7 +111,8 @@ container_env(json_t **out, struct exec *x, const struct environment *env,
 			put(vars, k, json_string_value(v));
 			continue;
 		}
-		if (secret_resolve(&val, json_string_value(json_object_get(v, "env")),
+		if (secret_resolve(&val,
+				   json_string_value(json_object_get(v, "env")),
 				   json_string_value(json_object_get(v, "file")),
 				   k, e) < 0) {
 			json_decref(vars);
@@ -114,8 +122,8 @@ container_env(json_t **out, struct exec *x, const struct environment *env,
 		secret_free(val);
 	}
 	if (prof) {
-		put(vars, prof->vars[PV_DB_HOST], pf->pg_site_host ?
-		    pf->pg_site_host : x->db_host);
+		put(vars, prof->vars[PV_DB_HOST],
+		    pf->pg_site_host ? pf->pg_site_host : x->db_host);
 		put(vars, prof->vars[PV_DB_PORT], x->db_port);
 		put(vars, prof->vars[PV_DB_NAME], x->db_name);
 		put(vars, prof->vars[PV_DB_SCHEMA], env->schema);
@@ -136,15 +144,15 @@ container_labels(struct exec *x, const struct live_object *o)
 	json_t *replica = json_object_get(o->spec, "replica");
 	char rep[16];
 
-	snprintf(rep, sizeof(rep), "%lld", json_is_integer(replica) ?
-		 (long long)json_integer_value(replica) : 1LL);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
-			 "press.managed", "true",
-			 "press.platform", x->p->model->platform.name,
+	snprintf(rep, sizeof(rep), "%lld",
+		 json_is_integer(replica) ?
+			 (long long)json_integer_value(replica) :
+			 1LL);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "press.managed",
+			 "true", "press.platform", x->p->model->platform.name,
 			 "press.site", env->site->name, "press.env", env->id,
-			 "press.spec", o->hash,
-			 "press.revision", x->p->model->revision,
-			 "press.replica", rep);
+			 "press.spec", o->hash, "press.revision",
+			 x->p->model->revision, "press.replica", rep);
 }
 
 static int
@@ -162,7 +170,8 @@ static const char *
 rec_name(const struct recorded *rec, const char *env_id, enum live_kind k)
 {
 	for (size_t i = 0; i < rec->nres; i++)
-		if (rec->res[i].kind == k && strcmp(rec->res[i].env_id, env_id) == 0)
+		if (rec->res[i].kind == k &&
+		    strcmp(rec->res[i].env_id, env_id) == 0)
 			return rec->res[i].name;
 	return NULL;
 }
@@ -185,12 +194,11 @@ container_ports(struct exec *x, const struct action *a, int out[2],
 /* One driver call, retried with backoff on transient errors. */
 static int
 call_with_retries(struct worker *w, const struct driver *drv,
-		  const struct driver_action *act, int *attempts,
-		  struct err *e)
+		  const struct driver_action *act, int *attempts, struct err *e)
 {
 	struct exec *x = w->x;
-	int di = driver_index(drv), rc = -1, max = x->o->max_attempts > 0 ?
-	    x->o->max_attempts : 5;
+	int di = driver_index(drv), rc = -1,
+	    max = x->o->max_attempts > 0 ? x->o->max_attempts : 5;
 
 	for (;; (*attempts)++) {
 		if (!w->h[di] && drv->open(&w->h[di], &x->p->denv, e) < 0)
@@ -200,7 +208,7 @@ call_with_retries(struct worker *w, const struct driver *drv,
 		if (!e->transient || *attempts >= max)
 			break;
 		backoff(w, *attempts);
-		if (w->h[di]) {		/* a fresh connection for the retry */
+		if (w->h[di]) { /* a fresh connection for the retry */
 			drv->close(w->h[di]);
 			w->h[di] = NULL;
 		}
@@ -222,13 +230,14 @@ call_driver(struct worker *w, const struct action *a, int *attempts,
 	memset(&args, 0, sizeof(args));
 	act.args = &args;
 	*attempts = 1;
-	if (a->act.want && (a->act.kind == LIVE_ROLE ||
-			    a->act.kind == LIVE_CONTAINER))
+	if (a->act.want &&
+	    (a->act.kind == LIVE_ROLE || a->act.kind == LIVE_CONTAINER))
 		derive_password(password, x->p, a->act.want->env->schema,
 				role_generation(a->act.want->env));
 	args.password = password;
 	if (a->act.kind == LIVE_CONTAINER && a->act.want) {
-		if (container_env(&args.env, x, a->act.want->env, password, e) < 0)
+		if (container_env(&args.env, x, a->act.want->env, password, e) <
+		    0)
 			goto out;
 		args.labels = container_labels(x, a->act.want);
 		args.network = x->p->model->platform.runtime_network;
@@ -283,19 +292,20 @@ record(struct exec *x, const struct action *a, struct err *e)
 		    state_ports_adopt(st, a->act.name, a->env_id,
 				      a->act.have->host_port, e) < 0)
 			return -1;
-		return state_resource_put(st, a->act.kind, a->act.name, a->env_id,
-					  a->act.want->hash, rev, e);
+		return state_resource_put(st, a->act.kind, a->act.name,
+					  a->env_id, a->act.want->hash, rev, e);
 	case ACT_SOFT_DELETE:
 		return state_deletion_put(st, a->env_id,
-			rec_name(&x->p->rec, a->env_id, LIVE_SCHEMA),
-			rec_name(&x->p->rec, a->env_id, LIVE_ROLE),
-			rec_name(&x->p->rec, a->env_id, LIVE_BUCKET),
-			pf->soft_delete_days, e);
+					  rec_name(&x->p->rec, a->env_id,
+						   LIVE_SCHEMA),
+					  rec_name(&x->p->rec, a->env_id,
+						   LIVE_ROLE),
+					  rec_name(&x->p->rec, a->env_id,
+						   LIVE_BUCKET),
+					  pf->soft_delete_days, e);
 	case ACT_REVIVE:
-	case ACT_FORGET:
-		return state_deletion_drop(st, a->env_id, e);
-	case ACT_DRIVER:
-		break;
+	case ACT_FORGET: return state_deletion_drop(st, a->env_id, e);
+	case ACT_DRIVER: break;
 	}
 	switch (a->act.op) {
 	case OP_CREATE:
@@ -304,7 +314,8 @@ record(struct exec *x, const struct action *a, struct err *e)
 				       a->act.want->hash, rev, e) < 0)
 			return -1;
 		return a->act.kind == LIVE_CONTAINER ?
-		    state_rollout_clear(st, a->act.name, e) : 0;
+			       state_rollout_clear(st, a->act.name, e) :
+			       0;
 	case OP_REMOVE:
 		if (state_resource_drop(st, a->act.kind, a->act.name, e) < 0)
 			return -1;
@@ -332,8 +343,10 @@ run_once(struct worker *w, const struct action *a, int *state_failed,
 	*state_failed = 1;
 	if (state_journal_begin(x->p->state, x->run_id, x->p->model->revision,
 				action_verb(a), a->act.kind,
-				a->act.name ? a->act.name : a->env_id, a->env_id,
-				a->act.want ? a->act.want->hash : NULL, &jid, e) < 0)
+				a->act.name ? a->act.name : a->env_id,
+				a->env_id,
+				a->act.want ? a->act.want->hash : NULL, &jid,
+				e) < 0)
 		return -1;
 	*state_failed = 0;
 	rc = a->type == ACT_DRIVER ? call_driver(w, a, &attempts, e) : 0;
@@ -344,8 +357,8 @@ run_once(struct worker *w, const struct action *a, int *state_failed,
 		 (a->act.op == OP_CREATE || a->act.op == OP_UPDATE))
 		/* No retry storm: a spec that failed for good (unhealthy, no
 		 * such image) waits for backoff or a change. */
-		state_rollout_failed(x->p->state, a->act.name, a->act.want->hash,
-				     e->msg, &je);
+		state_rollout_failed(x->p->state, a->act.name,
+				     a->act.want->hash, e->msg, &je);
 	state_journal_end(x->p->state, jid, rc == 0 ? "done" : "failed",
 			  rc == 0 ? NULL : e->msg, attempts, &je);
 	return rc;
@@ -365,8 +378,8 @@ run_action(struct worker *w, const struct action *a, struct err *e)
 	for (int attempt = 1;; attempt++) {
 		int rc = run_once(w, a, &state_failed, e);
 
-		if (rc == 0 || !state_failed || !e->transient || attempt >= max ||
-		    (w->x->o->cancel && *w->x->o->cancel))
+		if (rc == 0 || !state_failed || !e->transient ||
+		    attempt >= max || (w->x->o->cancel && *w->x->o->cancel))
 			return rc;
 		backoff(w, attempt);
 	}
@@ -375,7 +388,7 @@ run_action(struct worker *w, const struct action *a, struct err *e)
 /* --- scheduling ---------------------------------------------------------- */
 
 /* ids are 1-based plan positions */
-#define index_of(plan, id) ((void)(plan), (size_t)(id) - 1)
+#define index_of(plan, id) ((void)(plan), (size_t)(id)-1)
 
 /* Next runnable action, marking doomed ones skipped; SIZE_MAX if none. */
 static size_t
@@ -386,7 +399,7 @@ pick(struct exec *x, size_t *skipped_now)
 
 	*skipped_now = SIZE_MAX;
 	if (x->o->cancel && *x->o->cancel)
-		return SIZE_MAX;	/* stopping: start nothing new */
+		return SIZE_MAX; /* stopping: start nothing new */
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct action *a = &plan->v[i];
 		int ready = 1;
@@ -419,8 +432,8 @@ report(struct exec *x, size_t i, const char *outcome, const char *error)
 	if (x->plan->v[i].phase == 0)
 		x->phase0_left--;
 	if (x->o->progress)
-		x->o->progress(x->o->arg, x->finished, x->plan->n, &x->plan->v[i],
-			       outcome, error);
+		x->o->progress(x->o->arg, x->finished, x->plan->n,
+			       &x->plan->v[i], outcome, error);
 }
 
 static void *
@@ -442,11 +455,15 @@ worker_main(void *arg)
 
 			x->r->skipped++;
 			if (state_journal_begin(x->p->state, x->run_id,
-						x->p->model->revision, action_verb(a),
-						a->act.kind, a->act.name ? a->act.name :
-						a->env_id, a->env_id, NULL, &jid, &je) == 0)
+						x->p->model->revision,
+						action_verb(a), a->act.kind,
+						a->act.name ? a->act.name :
+							      a->env_id,
+						a->env_id, NULL, &jid,
+						&je) == 0)
 				state_journal_end(x->p->state, jid, "skipped",
-						  "a dependency failed", 0, &je);
+						  "a dependency failed", 0,
+						  &je);
 			report(x, skipped, "skipped", "a dependency failed");
 			pthread_cond_broadcast(&x->cv);
 			continue;
@@ -471,14 +488,16 @@ worker_main(void *arg)
 			x->r->done++;
 		else
 			x->r->failed++;
-		report(x, i, rc == 0 ? "done" : "failed", rc == 0 ? NULL : e.msg);
+		report(x, i, rc == 0 ? "done" : "failed",
+		       rc == 0 ? NULL : e.msg);
 		pthread_cond_broadcast(&x->cv);
 	}
 	pthread_cond_broadcast(&x->cv);
 	pthread_mutex_unlock(&x->mu);
 	for (int d = 0; d < 3; d++) {
 		const struct driver *drv = d == 0 ? &driver_postgres :
-		    d == 1 ? &driver_s3 : &driver_docker;
+					   d == 1 ? &driver_s3 :
+						    &driver_docker;
 
 		drv->close(w->h[d]);
 	}
@@ -503,7 +522,8 @@ apply_plan(struct pass *p, const struct plan *plan, const struct apply_opts *o,
 	x.r = r;
 	if (pg_dsn_parts(p->pg_dsn, &x.db_host, &x.db_port, &x.db_name, e) < 0)
 		return -1;
-	if (state_run_begin(p->state, plan->revision, "apply", &x.run_id, e) < 0)
+	if (state_run_begin(p->state, plan->revision, "apply", &x.run_id, e) <
+	    0)
 		goto out;
 	r->run_id = x.run_id;
 	x.st = xcalloc(plan->n + 1, sizeof(*x.st));
@@ -527,11 +547,14 @@ apply_plan(struct pass *p, const struct plan *plan, const struct apply_opts *o,
 		if (tids[i])
 			pthread_join(tids[i], NULL);
 	summary = json_pack("{s:I, s:I, s:I}", "done", (json_int_t)r->done,
-			    "failed", (json_int_t)r->failed,
-			    "skipped", (json_int_t)r->skipped);
+			    "failed", (json_int_t)r->failed, "skipped",
+			    (json_int_t)r->skipped);
 	r->cancelled = (size_t)(plan->n - x.finished);
-	state_run_end(p->state, x.run_id, r->cancelled ? "interrupted" :
-		      r->failed || r->skipped ? "failed" : "ok", summary, e);
+	state_run_end(p->state, x.run_id,
+		      r->cancelled	      ? "interrupted" :
+		      r->failed || r->skipped ? "failed" :
+						"ok",
+		      summary, e);
 	json_decref(summary);
 	pthread_mutex_destroy(&x.mu);
 	pthread_cond_destroy(&x.cv);

@@ -47,10 +47,12 @@ pass_open(struct pass *p, const struct model *m, const char *command,
 	p->denv.pg_dsn = p->pg_dsn;
 	p->denv.s3_access_key = p->s3_access_key;
 	p->denv.s3_secret_key = p->s3_secret_key;
-	(void)command;	/* the run records it (state_run_begin) */
+	(void)command; /* the run records it (state_run_begin) */
 	if (state_open(&p->state, p->pg_dsn, pf->name, p->actor, e) < 0) {
-		err_wrap(e, "cannot open the state of platform '%s' in "
-			 "PostgreSQL", pf->name);
+		err_wrap(e,
+			 "cannot open the state of platform '%s' in "
+			 "PostgreSQL",
+			 pf->name);
 		goto fail;
 	}
 	p->now = clock_now();
@@ -143,7 +145,7 @@ attribute(struct pass *p)
 		const struct rec_resource *r;
 
 		if (l->env_id || (l->mark && strcmp(l->mark, m->platform.name)))
-			continue;	/* known, or another platform's */
+			continue; /* known, or another platform's */
 		hit = bsearch(&kp, idx, m->nobjects, sizeof(*idx), obj_cmp);
 		if (hit)
 			l->env_id = xstrdup((*hit)->env->id);
@@ -208,7 +210,8 @@ pass_observe(struct pass *p, struct err *e)
 		obs[i].drv = drivers[i];
 		obs[i].env = &p->denv;
 		obs[i].q = &q;
-		if (pthread_create(&obs[i].tid, NULL, observe_one, &obs[i]) != 0)
+		if (pthread_create(&obs[i].tid, NULL, observe_one, &obs[i]) !=
+		    0)
 			observe_one(&obs[i]), obs[i].tid = 0;
 	}
 	for (int i = 0; i < 3; i++) {

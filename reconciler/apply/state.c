@@ -304,7 +304,6 @@ kind_parse(const char *s, enum live_kind *out)
 
 /* --- connection --------------------------------------------------------- */
 
-
 static int
 lock_try(struct state *st, int *got, struct err *e)
 {
@@ -378,10 +377,12 @@ ensure(struct state *st, struct err *e)
 			return -1;
 		if (!got) {
 			st->locked = 0;
-			return err_set(e, "lost the apply lock of platform "
+			return err_set(e,
+				       "lost the apply lock of platform "
 				       "'%s' while reconnecting to PostgreSQL; "
 				       "another pressctl may be applying: run "
-				       "again", st->platform);
+				       "again",
+				       st->platform);
 		}
 	}
 	runs_rebind(st);
@@ -811,19 +812,21 @@ do_read_foreign(struct state *st, void *arg, struct err *e)
 	strbuf_addch(&kinds, '}');
 	strbuf_addch(&names, '}');
 	if (kinds.overflow || names.overflow) {
-		err_set(e, "cannot read other platforms' state: too many names");
+		err_set(e,
+			"cannot read other platforms' state: too many names");
 		goto out;
 	}
 	p[1] = kinds.buf;
 	p[2] = names.buf;
-	if (!(r = sql_query(st,
-			    "SELECT r.kind, r.name, r.platform,"
-			    "       coalesce(r.env_id, '')"
-			    "  FROM unnest($2::text[], $3::text[]) AS w(kind, name)"
-			    "  JOIN pressctl.resources r"
-			    "    ON r.kind = w.kind AND r.name = w.name"
-			    " WHERE r.platform <> $1",
-			    3, p, e, "cannot read other platforms' state")))
+	if (!(r = sql_query(
+		      st,
+		      "SELECT r.kind, r.name, r.platform,"
+		      "       coalesce(r.env_id, '')"
+		      "  FROM unnest($2::text[], $3::text[]) AS w(kind, name)"
+		      "  JOIN pressctl.resources r"
+		      "    ON r.kind = w.kind AND r.name = w.name"
+		      " WHERE r.platform <> $1",
+		      3, p, e, "cannot read other platforms' state")))
 		goto out;
 	a->out->foreign = xcalloc((size_t)PQntuples(r) + 1,
 				  sizeof(*a->out->foreign));
@@ -851,7 +854,8 @@ state_read_foreign(struct state *st, const char *const *names[4],
 		   const size_t n[4], struct recorded *out, struct err *e)
 {
 	struct foreign_args a = { { names[0], names[1], names[2], names[3] },
-				  n, out };
+				  n,
+				  out };
 
 	for (size_t i = 0; i < out->nforeign; i++) {
 		free(out->foreign[i].name);
@@ -1228,9 +1232,9 @@ struct ports_args {
 	const char *owner, *env_id;
 	int from, to;
 	int *out;
-	const int *busy;	/* ports published on the engine */
+	const int *busy; /* ports published on the engine */
 	size_t nbusy;
-	int port;		/* hold / adopt: the port */
+	int port; /* hold / adopt: the port */
 	const char *reason;
 };
 
@@ -1292,7 +1296,7 @@ do_ports(struct state *st, void *arg, struct err *e)
 	char slot[4], from[16], to[16], now[32], what[160];
 	const char *sel[2] = { st->platform, a->owner };
 	const char *ins[8] = { st->platform, a->owner, slot, a->env_id,
-			       now, from, to, NULL };
+			       now,	     from,     to,   NULL };
 	struct strbuf busy;
 	PGresult *r = NULL;
 	int have[2] = { 0, 0 }, ret = -1;
@@ -1323,9 +1327,11 @@ do_ports(struct state *st, void *arg, struct err *e)
 		if (!(r = sql_query(st, ports_claim_sql, 8, ins, e, what)))
 			goto out;
 		if (PQntuples(r) != 1) {
-			err_set(e, "%s: every port of %d-%d is allocated, set "
+			err_set(e,
+				"%s: every port of %d-%d is allocated, set "
 				"aside or published on the engine; widen the "
-				"platform's spec.ports", what, a->from, a->to);
+				"platform's spec.ports",
+				what, a->from, a->to);
 			goto out;
 		}
 		have[sl] = (int)ll(r, 0, 0);
@@ -1348,8 +1354,8 @@ int
 state_ports(struct state *st, const char *owner, const char *env_id, int from,
 	    int to, const int *busy, size_t nbusy, int out[2], struct err *e)
 {
-	struct ports_args a = { owner, env_id, from, to, out, busy, nbusy, 0,
-				NULL };
+	struct ports_args a = { owner, env_id, from, to,  out,
+				busy,  nbusy,  0,    NULL };
 
 	out[0] = out[1] = 0;
 	if (from < 1 || to > 65535 || from >= to)
@@ -1399,8 +1405,7 @@ int
 state_port_hold(struct state *st, const char *owner, int port,
 		const char *reason, struct err *e)
 {
-	struct ports_args a = { owner, NULL, 0, 0, NULL, NULL, 0, port,
-				reason };
+	struct ports_args a = { owner, NULL, 0, 0, NULL, NULL, 0, port, reason };
 
 	return run(st, do_port_hold, &a, e);
 }
@@ -1437,8 +1442,7 @@ int
 state_ports_adopt(struct state *st, const char *owner, const char *env_id,
 		  int port, struct err *e)
 {
-	struct ports_args a = { owner, env_id, 0, 0, NULL, NULL, 0, port,
-				NULL };
+	struct ports_args a = { owner, env_id, 0, 0, NULL, NULL, 0, port, NULL };
 
 	if (port <= 0 || port > 65535)
 		return 0;

@@ -29,7 +29,7 @@ struct state;
  */
 int state_open(struct state **out, const char *dsn, const char *platform,
 	       const char *actor, struct err *e);
-void state_close(struct state *st);	/* releases the lock; accepts NULL */
+void state_close(struct state *st); /* releases the lock; accepts NULL */
 
 /*
  * Take the platform's apply lock (pg advisory lock on a hash of the
@@ -53,8 +53,8 @@ int state_read_foreign(struct state *st, const char *const *names[4],
 
 /* Runs: status is "running" at begin; "ok", "failed", "refused" or
  * "interrupted" at end. summary (borrowed) is stored as jsonb. */
-int state_run_begin(struct state *st, const char *revision,
-		    const char *command, long long *run_id, struct err *e);
+int state_run_begin(struct state *st, const char *revision, const char *command,
+		    long long *run_id, struct err *e);
 int state_run_end(struct state *st, long long run_id, const char *status,
 		  json_t *summary, struct err *e);
 
@@ -70,19 +70,17 @@ int state_journal_end(struct state *st, long long journal_id,
 		      struct err *e);
 
 /* Last-applied spec per live object (upsert keeps created_at). */
-int state_resource_put(struct state *st, enum live_kind kind,
-		       const char *name, const char *env_id,
-		       const char *spec_hash, const char *revision,
-		       struct err *e);
-int state_resource_drop(struct state *st, enum live_kind kind,
-			const char *name, struct err *e);
+int state_resource_put(struct state *st, enum live_kind kind, const char *name,
+		       const char *env_id, const char *spec_hash,
+		       const char *revision, struct err *e);
+int state_resource_drop(struct state *st, enum live_kind kind, const char *name,
+			struct err *e);
 
 /* Soft deletions: purge_after = now + days. */
-int state_deletion_put(struct state *st, const char *env_id,
-		       const char *schema, const char *role,
-		       const char *bucket, int days, struct err *e);
-int state_deletion_drop(struct state *st, const char *env_id,
-			struct err *e);
+int state_deletion_put(struct state *st, const char *env_id, const char *schema,
+		       const char *role, const char *bucket, int days,
+		       struct err *e);
+int state_deletion_drop(struct state *st, const char *env_id, struct err *e);
 
 /*
  * The two host ports of a container (blue/green slots), allocated once

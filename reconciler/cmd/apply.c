@@ -44,8 +44,8 @@ progress(void *arg, size_t finished, size_t total, const struct action *a,
 		return;
 	}
 	fprintf(stderr, "[%zu/%zu] %-7s %s %s %s%s%s\n", finished, total,
-		outcome, action_verb(a), a->act.name ?
-		live_kind_name(a->act.kind) : "environment",
+		outcome, action_verb(a),
+		a->act.name ? live_kind_name(a->act.kind) : "environment",
 		a->act.name ? a->act.name : a->env_id, error ? ": " : "",
 		error ? error : "");
 }
@@ -78,45 +78,55 @@ cmd_apply(int argc, char **argv)
 	if (cmd_parse(argc, argv, opts, usage_text, &rc) < 0)
 		return rc;
 	if ((rc = cmd_pass_open(&cp, &so, "apply", 1, wait, &filter,
-			      adopt_sel.n ? &adopt : NULL)) != EXIT_OK)
+				adopt_sel.n ? &adopt : NULL)) != EXIT_OK)
 		return rc;
 	m = cp.m;
 	if (cp.interrupted)
-		cmd_log("warn", "earlier apply runs were interrupted; their "
+		cmd_log("warn",
+			"earlier apply runs were interrupted; their "
 			"unfinished intents stay in the journal and this run "
-			"converges them", json_pack("{s:s, s:i}", "platform",
-			m->platform.name, "runs", cp.interrupted));
+			"converges them",
+			json_pack("{s:s, s:i}", "platform", m->platform.name,
+				  "runs", cp.interrupted));
 	if (guard_conflicts(&cp.plan, &e) ||
-	    guard_mass_delete(&cp.plan, m->platform.max_delete_percent, allow, &e)) {
+	    guard_mass_delete(&cp.plan, m->platform.max_delete_percent, allow,
+			      &e)) {
 		for (size_t i = 0; i < cp.plan.nconflicts; i++) {
 			const struct plan_conflict *k = &cp.plan.conflicts[i];
 
-			cmd_log("error", "conflict", json_pack(
-				"{s:s, s:s, s:s, s:s?, s:s}", "env", k->env_id,
-				"kind", live_kind_name(k->kind), "target", k->name,
-				"owner", k->owner, "reason", k->text));
+			cmd_log("error", "conflict",
+				json_pack("{s:s, s:s, s:s, s:s?, s:s}", "env",
+					  k->env_id, "kind",
+					  live_kind_name(k->kind), "target",
+					  k->name, "owner", k->owner, "reason",
+					  k->text));
 		}
-		cmd_log("error", "refused by a safety guard; nothing was changed",
+		cmd_log("error",
+			"refused by a safety guard; nothing was changed",
 			json_pack("{s:s}", "error", e.msg));
 		rc = EXIT_REFUSED;
 	} else if (cp.plan.n == 0) {
 		printf("platform '%s' at %s: no changes%s\n", m->platform.name,
-		       m->revision, cp.plan.nnotes ? " to apply now (see the "
-		       "notes)" : "");
+		       m->revision,
+		       cp.plan.nnotes ? " to apply now (see the "
+					"notes)" :
+					"");
 		rc = EXIT_OK;
 	} else if (apply_plan(&cp.pass, &cp.plan, &ao, &res, &e) < 0) {
 		rc = cmd_fail("%s", e.msg);
 	} else {
 		printf("platform '%s' at %s: %zu done, %zu failed, %zu skipped "
-		       "(run %lld)\n", m->platform.name, m->revision, res.done,
-		       res.failed, res.skipped, res.run_id);
+		       "(run %lld)\n",
+		       m->platform.name, m->revision, res.done, res.failed,
+		       res.skipped, res.run_id);
 		rc = res.failed || res.skipped ? EXIT_FAILED : EXIT_OK;
 	}
 	for (size_t i = 0; i < cp.plan.nnotes; i++) {
 		const struct plan_note *n = &cp.plan.notes[i];
 
-		cmd_log("warn", n->text, json_pack("{s:s, s:s}", "env",
-			n->env_id, "target", n->name));
+		cmd_log("warn", n->text,
+			json_pack("{s:s, s:s}", "env", n->env_id, "target",
+				  n->name));
 		/* A held rollout is not converged: say so in the exit code. */
 		if (n->name[0] && rc == EXIT_OK)
 			rc = EXIT_FAILED;

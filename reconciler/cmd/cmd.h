@@ -59,10 +59,10 @@ enum cmd_option_kind {
 
 struct cmd_option {
 	enum cmd_option_kind kind;
-	const char *name;		/* the long option, without "--" */
+	const char *name; /* the long option, without "--" */
 	void *value;
-	long long min, max;		/* OPT_INT */
-	unsigned formats;		/* OPT_FORMAT: allowed (FORMAT_x bits) */
+	long long min, max; /* OPT_INT */
+	unsigned formats;   /* OPT_FORMAT: allowed (FORMAT_x bits) */
 };
 
 /*
@@ -102,8 +102,7 @@ void cmd_print_json(json_t *v);
  * and return EXIT_ERROR, else EXIT_OK. With as_log the diagnostics are
  * log lines (cmd_log: JSON when not on a terminal), for the daemon;
  * otherwise compiler-style text on stderr. */
-int cmd_load_model(struct model **m, const struct source_opts *so,
-		   int as_log);
+int cmd_load_model(struct model **m, const struct source_opts *so, int as_log);
 
 /* --only selectors: "acme" (a site), "acme/staging" (an environment),
  * "tier=gold" (a site or environment label). Repeatable. */
@@ -122,7 +121,7 @@ struct cmd_pass {
 	struct model *m;
 	struct pass pass;
 	struct plan plan;
-	int interrupted;	/* apply: earlier runs found interrupted */
+	int interrupted; /* apply: earlier runs found interrupted */
 };
 
 /*

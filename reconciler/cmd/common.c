@@ -10,8 +10,7 @@
 #include "../manifest/manifest.h"
 
 int
-cmd_source_load(struct source *src, const struct source_opts *o,
-		struct err *e)
+cmd_source_load(struct source *src, const struct source_opts *o, struct err *e)
 {
 	if (o->git)
 		return source_load_git(src, o->git, o->ref ? o->ref : "HEAD",
@@ -29,13 +28,16 @@ cmd_diags_json(const struct diags *d)
 	for (size_t i = 0; i < d->n; i++) {
 		const struct diag *g = &d->v[i];
 
-		json_array_append_new(a, json_pack(
-			"{s:s, s:i, s:i, s:s, s:s, s:i, s:s?, s:s, s:s?}",
-			"file", g->file, "line", (int)g->line,
-			"column", (int)g->col,
-			"severity", g->level == DIAG_ERROR ? "error" : "warning",
-			"code", g->code, "document", g->doc, "path", g->path,
-			"message", g->message, "hint", g->hint));
+		json_array_append_new(
+			a,
+			json_pack(
+				"{s:s, s:i, s:i, s:s, s:s, s:i, s:s?, s:s, s:s?}",
+				"file", g->file, "line", (int)g->line, "column",
+				(int)g->col, "severity",
+				g->level == DIAG_ERROR ? "error" : "warning",
+				"code", g->code, "document", g->doc, "path",
+				g->path, "message", g->message, "hint",
+				g->hint));
 	}
 	return a;
 }
@@ -143,22 +145,29 @@ cmd_load_model(struct model **m, const struct source_opts *so, int as_log)
 				/* "at": the compiler-style location, to grep */
 				snprintf(at, sizeof(at), "%s:%u:%u", g->file,
 					 g->line, g->col);
-				cmd_log(g->level == DIAG_ERROR ? "error" : "warn",
-					g->message, json_pack(
-					"{s:s, s:s, s:i, s:i, s:s, s:s?, s:s}",
-					"at", at, "file", g->file, "line",
-					(int)g->line, "column", (int)g->col,
-					"code", g->code, "hint", g->hint,
-					"revision", src.revision));
+				cmd_log(g->level == DIAG_ERROR ? "error" :
+								 "warn",
+					g->message,
+					json_pack(
+						"{s:s, s:s, s:i, s:i, s:s, s:s?, s:s}",
+						"at", at, "file", g->file,
+						"line", (int)g->line, "column",
+						(int)g->col, "code", g->code,
+						"hint", g->hint, "revision",
+						src.revision));
 			}
-			cmd_log("error", "the source is invalid; nothing was "
-				"changed", json_pack("{s:s, s:I}", "revision",
-				src.revision, "errors", (json_int_t)d.errors));
+			cmd_log("error",
+				"the source is invalid; nothing was "
+				"changed",
+				json_pack("{s:s, s:I}", "revision",
+					  src.revision, "errors",
+					  (json_int_t)d.errors));
 			rc = EXIT_ERROR;
 		} else {
 			cmd_print_diags(&d, FORMAT_TEXT);
 			rc = cmd_fail("%s is invalid (%zu error%s); nothing was "
-				      "changed", src.label, d.errors,
+				      "changed",
+				      src.label, d.errors,
 				      d.errors == 1 ? "" : "s");
 		}
 	}
@@ -192,7 +201,8 @@ cmd_selector_match(const struct model *m, const char *env_id, void *arg)
 			char key[128];
 			json_t *v;
 
-			snprintf(key, sizeof(key), "%.*s", (int)(eq - sel), sel);
+			snprintf(key, sizeof(key), "%.*s", (int)(eq - sel),
+				 sel);
 			v = e ? json_object_get(e->labels, key) : NULL;
 			if (json_is_string(v) &&
 			    strcmp(json_string_value(v), eq + 1) == 0)
@@ -299,8 +309,10 @@ cmd_log(const char *level, const char *message, json_t *fields)
 		json_object_foreach(fields, k, v) {
 			char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
 
-			fprintf(stderr, " %s=%s", k, json_is_string(v) ?
-				json_string_value(v) : s ? s : "?");
+			fprintf(stderr, " %s=%s", k,
+				json_is_string(v) ? json_string_value(v) :
+				s		  ? s :
+						    "?");
 			free(s);
 		}
 		fputc('\n', stderr);
@@ -327,10 +339,12 @@ cmd_action_fields(const struct action *a, const char *outcome,
 	size_t sl = strcspn(a->env_id, "/");
 
 	json_object_set_new(o, "action", json_string(action_verb(a)));
-	json_object_set_new(o, "kind", json_string(a->act.name ?
-		live_kind_name(a->act.kind) : "environment"));
-	json_object_set_new(o, "target", json_string(a->act.name ?
-		a->act.name : a->env_id));
+	json_object_set_new(o, "kind",
+			    json_string(a->act.name ?
+						live_kind_name(a->act.kind) :
+						"environment"));
+	json_object_set_new(o, "target",
+			    json_string(a->act.name ? a->act.name : a->env_id));
 	json_object_set_new(o, "site", json_stringn(a->env_id, sl));
 	json_object_set_new(o, "env", json_string(a->env_id));
 	json_object_set_new(o, "outcome", json_string(outcome));

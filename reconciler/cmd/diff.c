@@ -77,11 +77,14 @@ cmd_diff(int argc, char **argv)
 	ob = model_objects(mb);
 	oh = model_objects(mh);
 	r = diff_objects(ob, oh);
-	json_object_set_new(r, "base", json_pack("{s:s, s:s}", "ref", base,
-						 "revision", mb->revision));
-	json_object_set_new(r, "head", json_pack("{s:s, s:s}", "ref", head,
-						 "revision", mh->revision));
-	rc = json_is_true(json_object_get(r, "changed")) ? EXIT_CHANGES : EXIT_OK;
+	json_object_set_new(r, "base",
+			    json_pack("{s:s, s:s}", "ref", base, "revision",
+				      mb->revision));
+	json_object_set_new(r, "head",
+			    json_pack("{s:s, s:s}", "ref", head, "revision",
+				      mh->revision));
+	rc = json_is_true(json_object_get(r, "changed")) ? EXIT_CHANGES :
+							   EXIT_OK;
 	if (fmt == FORMAT_JSON) {
 		cmd_print_json(r);
 	} else {

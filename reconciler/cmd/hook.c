@@ -105,12 +105,14 @@ install(int argc, char **argv)
 	}
 	if (!(exe = self_exe())) {
 		rc = cmd_fail("cannot find the path of the pressctl binary "
-			      "(/proc/self/exe): %s", strerror(errno));
+			      "(/proc/self/exe): %s",
+			      strerror(errno));
 		goto out;
 	}
 	if (strstr(exe, " (deleted)")) {
 		rc = cmd_fail("the pressctl binary '%s' was deleted while "
-			      "running; run the installed one", exe);
+			      "running; run the installed one",
+			      exe);
 		goto out;
 	}
 	if (hook_install(&h, repo, exe, &s, force, &e) < 0) {
@@ -143,7 +145,8 @@ read_conf(struct hook_conf *c, const char *hook)
 	if (!gd || !*gd)
 		return cmd_fail("GIT_DIR is not set: 'pressctl hook %s' is run "
 				"by git as a hook of a repository (set it up "
-				"with 'pressctl hook install REPO')", hook);
+				"with 'pressctl hook install REPO')",
+				hook);
 	if (hook_conf_read(c, &e) < 0)
 		return cmd_fail("%s", e.msg);
 	return EXIT_OK;
@@ -166,8 +169,10 @@ check_update(const struct hook_conf *c, const struct hook_update *u)
 	source_init(&src);
 	diags_init(&d);
 	if (source_load_git(&src, NULL, u->new, c->path, &e) < 0) {
-		fprintf(stderr, "pressctl: push rejected: cannot read the "
-			"manifests of %s at %.12s: %s\n", u->ref, u->new, e.msg);
+		fprintf(stderr,
+			"pressctl: push rejected: cannot read the "
+			"manifests of %s at %.12s: %s\n",
+			u->ref, u->new, e.msg);
 		goto out;
 	}
 	if (manifest_read(&m, NULL, &src, &d) < 0) {
@@ -178,7 +183,7 @@ check_update(const struct hook_conf *c, const struct hook_update *u)
 		goto out;
 	}
 	diags_sort(&d);
-	cmd_print_diags(&d, FORMAT_TEXT);	/* warnings */
+	cmd_print_diags(&d, FORMAT_TEXT); /* warnings */
 	fprintf(stderr, "pressctl: %s at %.12s: valid (%zu documents)\n",
 		u->ref, u->new, m->docs.n);
 	ret = 0;
@@ -203,19 +208,23 @@ pre_receive(void)
 	/* Read every line: git expects the hook to consume its input. */
 	while (getline(&line, &cap, stdin) > 0) {
 		if (hook_update_parse(&u, line) < 0) {
-			fprintf(stderr, "pressctl: push rejected: cannot parse "
-				"the hook's input line '%.200s'\n", line);
+			fprintf(stderr,
+				"pressctl: push rejected: cannot parse "
+				"the hook's input line '%.200s'\n",
+				line);
 			rejected = 1;
 			continue;
 		}
 		if (strcmp(u.ref, c.ref) != 0)
 			continue;
 		if (hook_id_is_null(u.new)) {
-			fprintf(stderr, "pressctl: push rejected: deleting %s is "
+			fprintf(stderr,
+				"pressctl: push rejected: deleting %s is "
 				"refused: it holds the platform's manifests, and "
 				"an empty source never means \"delete "
 				"everything\" (remove environments in a commit "
-				"instead)\n", u.ref);
+				"instead)\n",
+				u.ref);
 			rejected = 1;
 			continue;
 		}
@@ -245,13 +254,14 @@ notify_watcher(const char *sock, const char *id, struct err *e)
 	memcpy(sa.sun_path, sock, strlen(sock) + 1);
 	fd = socket(AF_UNIX, SOCK_DGRAM, 0);
 	if (fd < 0)
-		return err_set(e, "cannot create a socket: %s", strerror(errno));
+		return err_set(e, "cannot create a socket: %s",
+			       strerror(errno));
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
 	if (sendto(fd, id, strlen(id), MSG_DONTWAIT, (struct sockaddr *)&sa,
 		   sizeof(sa)) >= 0)
 		ret = 1;
 	else if (errno == EAGAIN || errno == EWOULDBLOCK)
-		ret = 1;	/* its queue is full: a wake-up is pending */
+		ret = 1; /* its queue is full: a wake-up is pending */
 	else if (errno == ENOENT || errno == ECONNREFUSED)
 		ret = 0;
 	else
@@ -287,7 +297,8 @@ run_apply(const struct hook_conf *c, const char *id)
 	pid = fork();
 	if (pid < 0) {
 		free(exe);
-		return cmd_fail("cannot run pressctl apply: %s", strerror(errno));
+		return cmd_fail("cannot run pressctl apply: %s",
+				strerror(errno));
 	}
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDONLY);
@@ -302,8 +313,10 @@ run_apply(const struct hook_conf *c, const char *id)
 		/* This binary, by its path; /proc/self/exe when that is
 		 * unknown (it names the running file even if replaced). */
 		execv(exe ? exe : "/proc/self/exe", (char *const *)argv);
-		fprintf(stderr, "pressctl: error: cannot run pressctl apply: "
-			"%s\n", strerror(errno));
+		fprintf(stderr,
+			"pressctl: error: cannot run pressctl apply: "
+			"%s\n",
+			strerror(errno));
 		_exit(EXIT_ERROR);
 	}
 	free(exe);
@@ -335,30 +348,35 @@ post_receive(void)
 		    strcmp(u.ref, c.ref) != 0)
 			continue;
 		if (hook_id_is_null(u.new))
-			id[0] = '\0';	/* deleted: nothing to apply */
+			id[0] = '\0'; /* deleted: nothing to apply */
 		else
 			snprintf(id, sizeof(id), "%s", u.new);
 	}
 	free(line);
 	if (!id[0])
-		goto out;	/* the push did not move the branch */
+		goto out; /* the push did not move the branch */
 	sent = notify_watcher(c.notify, id, &e);
 	if (sent == 1) {
-		fprintf(stderr, "pressctl: notified the watcher at %s: %s is "
-			"now %.12s\n", c.notify, c.ref, id);
+		fprintf(stderr,
+			"pressctl: notified the watcher at %s: %s is "
+			"now %.12s\n",
+			c.notify, c.ref, id);
 		goto out;
 	}
 	if (sent < 0)
 		fprintf(stderr, "pressctl: warning: %s\n", e.msg);
 	if (c.apply) {
-		fprintf(stderr, "pressctl: no watcher listening on %s; applying "
-			"%s at %.12s now (pressctl.apply)\n", c.notify, c.ref,
-			id);
+		fprintf(stderr,
+			"pressctl: no watcher listening on %s; applying "
+			"%s at %.12s now (pressctl.apply)\n",
+			c.notify, c.ref, id);
 		rc = run_apply(&c, id);
 		goto out;
 	}
-	fprintf(stderr, "pressctl: no watcher listening on %s; the change will "
-		"be applied at the next resync\n", c.notify);
+	fprintf(stderr,
+		"pressctl: no watcher listening on %s; the change will "
+		"be applied at the next resync\n",
+		c.notify);
 out:
 	hook_conf_release(&c);
 	return rc;

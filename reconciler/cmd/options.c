@@ -18,8 +18,10 @@ static const struct {
 	const char *name;
 	enum format f;
 } formats[] = {
-	{ "text", FORMAT_TEXT }, { "json", FORMAT_JSON },
-	{ "github", FORMAT_GITHUB }, { "markdown", FORMAT_MARKDOWN },
+	{ "text", FORMAT_TEXT },
+	{ "json", FORMAT_JSON },
+	{ "github", FORMAT_GITHUB },
+	{ "markdown", FORMAT_MARKDOWN },
 };
 
 int
@@ -49,7 +51,10 @@ bad_format(const char *arg, unsigned allowed)
 			continue;
 		k++;
 		snprintf(list + strlen(list), sizeof(list) - strlen(list),
-			 "%s%s", k == 1 ? "" : k == n ? " or " : ", ",
+			 "%s%s",
+			 k == 1 ? "" :
+			 k == n ? " or " :
+				  ", ",
 			 formats[i].name);
 	}
 	return cmd_fail("unknown format '%s' (use %s)", arg, list);
@@ -62,12 +67,8 @@ take(const struct cmd_option *o, const char *arg)
 	long long v;
 
 	switch (o->kind) {
-	case OPT_FLAG:
-		*(int *)o->value = 1;
-		return EXIT_OK;
-	case OPT_STRING:
-		*(const char **)o->value = arg;
-		return EXIT_OK;
+	case OPT_FLAG: *(int *)o->value = 1; return EXIT_OK;
+	case OPT_STRING: *(const char **)o->value = arg; return EXIT_OK;
 	case OPT_INT:
 		if (num_parse(arg, o->min, o->max, &v) < 0)
 			return cmd_fail("--%s takes %lld to %lld", o->name,
@@ -83,16 +84,14 @@ take(const struct cmd_option *o, const char *arg)
 			return cmd_fail("too many --%s selectors", o->name);
 		return EXIT_OK;
 	case OPT_SOURCE:
-	case OPT_END:
-		break;
+	case OPT_END: break;
 	}
 	return EXIT_ERROR;
 }
 
 /* The optional operand SRC and the rules between it and --git. */
 static int
-source_operand(struct source_opts *so, int argc, char **argv,
-	       const char *usage)
+source_operand(struct source_opts *so, int argc, char **argv, const char *usage)
 {
 	if (optind < argc)
 		so->dir = argv[optind++];
@@ -120,14 +119,19 @@ cmd_parse(int argc, char **argv, const struct cmd_option *opts,
 			so = o->value;
 			continue;
 		}
-		lo[n++] = (struct option){ o->name, o->kind == OPT_FLAG ?
-			no_argument : required_argument, NULL,
-			(int)(o - opts) + 256 };
+		lo[n++] = (struct option){ o->name,
+					   o->kind == OPT_FLAG ?
+						   no_argument :
+						   required_argument,
+					   NULL, (int)(o - opts) + 256 };
 	}
 	if (so) {
-		lo[n++] = (struct option){ "git", required_argument, NULL, 'g' };
-		lo[n++] = (struct option){ "ref", required_argument, NULL, 'r' };
-		lo[n++] = (struct option){ "path", required_argument, NULL, 'p' };
+		lo[n++] = (struct option){ "git", required_argument, NULL,
+					   'g' };
+		lo[n++] = (struct option){ "ref", required_argument, NULL,
+					   'r' };
+		lo[n++] = (struct option){ "path", required_argument, NULL,
+					   'p' };
 	}
 	lo[n++] = (struct option){ "help", no_argument, NULL, 'h' };
 	lo[n] = (struct option){ NULL, 0, NULL, 0 };
@@ -135,7 +139,8 @@ cmd_parse(int argc, char **argv, const struct cmd_option *opts,
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", lo, &idx)) != -1) {
 		if (c >= 256) {
-			if ((*exit_code = take(&opts[c - 256], optarg)) != EXIT_OK)
+			if ((*exit_code = take(&opts[c - 256], optarg)) !=
+			    EXIT_OK)
 				return -1;
 		} else if (c == 'g' && so) {
 			so->git = optarg;
@@ -152,7 +157,8 @@ cmd_parse(int argc, char **argv, const struct cmd_option *opts,
 			return -1;
 		}
 	}
-	if (so && (*exit_code = source_operand(so, argc, argv, usage)) != EXIT_OK)
+	if (so &&
+	    (*exit_code = source_operand(so, argc, argv, usage)) != EXIT_OK)
 		return -1;
 	return optind;
 }

@@ -51,7 +51,7 @@ cmd_plan(int argc, char **argv)
 	if (cmd_parse(argc, argv, opts, usage_text, &rc) < 0)
 		return rc;
 	if ((rc = cmd_pass_open(&cp, &so, "plan", 0, 0, &filter,
-			      adopt_sel.n ? &adopt : NULL)) != EXIT_OK)
+				adopt_sel.n ? &adopt : NULL)) != EXIT_OK)
 		return rc;
 	refused = guard_conflicts(&cp.plan, &ge) ||
 		  guard_mass_delete(&cp.plan, cp.m->platform.max_delete_percent,
@@ -75,12 +75,14 @@ cmd_plan(int argc, char **argv)
 			strbuf_addf(&sb, "\n**apply would be refused:** %s\n",
 				    ge.msg);
 		else if (refused)
-			strbuf_addf(&sb, "apply would be refused: %s\n", ge.msg);
+			strbuf_addf(&sb, "apply would be refused: %s\n",
+				    ge.msg);
 		fwrite(sb.buf, 1, sb.len, stdout);
 		strbuf_release(&sb);
 	}
-	rc = refused ? EXIT_REFUSED :
-	    detailed && cp.plan.n > 0 ? EXIT_CHANGES : EXIT_OK;
+	rc = refused		       ? EXIT_REFUSED :
+	     detailed && cp.plan.n > 0 ? EXIT_CHANGES :
+					 EXIT_OK;
 	cmd_pass_close(&cp);
 	return rc;
 }

@@ -21,7 +21,8 @@ static json_t *
 env_status(const char *id, const char *stage, const struct pass *p,
 	   const struct plan *plan)
 {
-	size_t pending = 0, drift = 0, running = 0, containers = 0, conflicts = 0;
+	size_t pending = 0, drift = 0, running = 0, containers = 0,
+	       conflicts = 0;
 	json_t *o = json_pack("{s:s, s:s}", "environment", id, "stage", stage);
 	json_t *ports = json_array(), *notes = json_array();
 	const struct rec_deletion *del = recorded_deletion(&p->rec, id);
@@ -39,22 +40,26 @@ env_status(const char *id, const char *stage, const struct pass *p,
 	for (size_t i = 0; i < p->live.n; i++) {
 		const struct live_item *l = &p->live.v[i];
 
-		if (l->kind != LIVE_CONTAINER || !l->env_id || strcmp(l->env_id, id))
+		if (l->kind != LIVE_CONTAINER || !l->env_id ||
+		    strcmp(l->env_id, id))
 			continue;
 		containers++;
 		running += l->running;
 		if (l->host_port)
-			json_array_append_new(ports, json_integer(l->host_port));
+			json_array_append_new(ports,
+					      json_integer(l->host_port));
 	}
 	for (size_t i = 0; i < p->rec.nres; i++) {
-		if (strcmp(p->rec.res[i].env_id, id) || p->rec.res[i].applied_at < applied)
+		if (strcmp(p->rec.res[i].env_id, id) ||
+		    p->rec.res[i].applied_at < applied)
 			continue;
 		applied = p->rec.res[i].applied_at;
 		revision = p->rec.res[i].revision;
 	}
 	for (size_t i = 0; i < plan->nnotes; i++)
 		if (strcmp(plan->notes[i].env_id, id) == 0)
-			json_array_append_new(notes, json_string(plan->notes[i].text));
+			json_array_append_new(notes,
+					      json_string(plan->notes[i].text));
 	for (size_t i = 0; i < plan->nconflicts; i++) {
 		const struct plan_conflict *c = &plan->conflicts[i];
 		char *text;
@@ -67,18 +72,23 @@ env_status(const char *id, const char *stage, const struct pass *p,
 		json_array_append_new(notes, json_string(text));
 		free(text);
 	}
-	state = conflicts ? "conflict" :
-	    del ? "soft-deleted" : !strcmp(stage, "-") ? "removing" :
-	    json_array_size(notes) ? "held" : drift ? "drift" :
-	    pending ? "pending" : "converged";
+	state = conflicts	       ? "conflict" :
+		del		       ? "soft-deleted" :
+		!strcmp(stage, "-")    ? "removing" :
+		json_array_size(notes) ? "held" :
+		drift		       ? "drift" :
+		pending		       ? "pending" :
+					 "converged";
 	json_object_set_new(o, "state", json_string(state));
-	json_object_set_new(o, "pendingActions", json_integer((json_int_t)pending));
+	json_object_set_new(o, "pendingActions",
+			    json_integer((json_int_t)pending));
 	json_object_set_new(o, "driftActions", json_integer((json_int_t)drift));
-	json_object_set_new(o, "containers", json_integer((json_int_t)containers));
+	json_object_set_new(o, "containers",
+			    json_integer((json_int_t)containers));
 	json_object_set_new(o, "running", json_integer((json_int_t)running));
 	json_object_set_new(o, "ports", ports);
-	json_object_set_new(o, "revision", revision ? json_string(revision) :
-			    json_null());
+	json_object_set_new(o, "revision",
+			    revision ? json_string(revision) : json_null());
 	json_object_set_new(o, "appliedAt", json_integer((json_int_t)applied));
 	json_object_set_new(o, "notes", notes);
 	return o;
@@ -115,13 +125,16 @@ cmd_status(int argc, char **argv)
 
 	if (cmd_parse(argc, argv, opts, usage_text, &rc) < 0)
 		return rc;
-	if ((rc = cmd_pass_open(&cp, &so, "status", 0, 0, NULL, NULL)) != EXIT_OK)
+	if ((rc = cmd_pass_open(&cp, &so, "status", 0, 0, NULL, NULL)) !=
+	    EXIT_OK)
 		return rc;
 	m = cp.m;
 	envs = json_array();
 	for (i = 0; i < m->nenvs; i++)
-		json_array_append_new(envs, env_status(m->envs[i].id,
-			stage_name(m->envs[i].stage), &cp.pass, &cp.plan));
+		json_array_append_new(envs,
+				      env_status(m->envs[i].id,
+						 stage_name(m->envs[i].stage),
+						 &cp.pass, &cp.plan));
 	/* Environments that left the source: soft-deleted ones, and those
 	 * whose removal is not applied yet (recorded, no deletion). */
 	for (i = 0; i < cp.pass.rec.nres; i++) {
@@ -131,23 +144,27 @@ cmd_status(int argc, char **argv)
 		    (i > 0 && strcmp(id, cp.pass.rec.res[i - 1].env_id) == 0) ||
 		    recorded_deletion(&cp.pass.rec, id) || listed(envs, id))
 			continue;
-		json_array_append_new(envs, env_status(id, "-", &cp.pass, &cp.plan));
+		json_array_append_new(envs,
+				      env_status(id, "-", &cp.pass, &cp.plan));
 	}
 	for (i = 0; i < cp.pass.rec.ndel; i++)
 		if (!model_find_env(m, cp.pass.rec.del[i].env_id))
-			json_array_append_new(envs, env_status(cp.pass.rec.del[i].env_id,
-				"-", &cp.pass, &cp.plan));
+			json_array_append_new(envs,
+					      env_status(cp.pass.rec.del[i]
+								 .env_id,
+							 "-", &cp.pass,
+							 &cp.plan));
 	if (fmt == FORMAT_JSON) {
 		json_t *out = json_pack("{s:s, s:s, s:o}", "platform",
-					m->platform.name, "revision", m->revision,
-					"environments", envs);
+					m->platform.name, "revision",
+					m->revision, "environments", envs);
 
 		cmd_print_json(out);
 		json_decref(out);
 	} else {
 		printf("platform '%s' at %s\n", m->platform.name, m->revision);
-		printf("%-28s %-11s %-12s %-9s %-12s %s\n", "ENVIRONMENT", "STAGE",
-		       "STATE", "RUNNING", "PORTS", "REVISION");
+		printf("%-28s %-11s %-12s %-9s %-12s %s\n", "ENVIRONMENT",
+		       "STAGE", "STATE", "RUNNING", "PORTS", "REVISION");
 		json_array_foreach(envs, i, v) {
 			char ports[64] = "", run[32];
 			json_t *pv;
@@ -157,18 +174,24 @@ cmd_status(int argc, char **argv)
 				size_t l = strlen(ports);
 
 				snprintf(ports + l, sizeof(ports) - l, "%s%lld",
-					 l ? "," : "", (long long)json_integer_value(pv));
+					 l ? "," : "",
+					 (long long)json_integer_value(pv));
 			}
 			snprintf(run, sizeof(run), "%lld/%lld",
-				 (long long)json_integer_value(json_object_get(v, "running")),
-				 (long long)json_integer_value(json_object_get(v, "containers")));
+				 (long long)json_integer_value(
+					 json_object_get(v, "running")),
+				 (long long)json_integer_value(
+					 json_object_get(v, "containers")));
 			printf("%-28s %-11s %-12s %-9s %-12s %.19s\n",
-			       json_string_value(json_object_get(v, "environment")),
+			       json_string_value(
+				       json_object_get(v, "environment")),
 			       json_string_value(json_object_get(v, "stage")),
-			       json_string_value(json_object_get(v, "state")), run,
-			       ports[0] ? ports : "-",
+			       json_string_value(json_object_get(v, "state")),
+			       run, ports[0] ? ports : "-",
 			       json_is_string(json_object_get(v, "revision")) ?
-			       json_string_value(json_object_get(v, "revision")) : "-");
+				       json_string_value(
+					       json_object_get(v, "revision")) :
+				       "-");
 		}
 		json_decref(envs);
 	}

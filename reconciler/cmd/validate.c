@@ -38,7 +38,8 @@ print_list(const struct model *m)
 		const struct environment *e = &m->envs[i];
 
 		printf("%-28s %-11s %-24s %-34s %.12s\n", e->id,
-		       stage_name(e->stage), e->schema, e->bucket, e->spec_hash);
+		       stage_name(e->stage), e->schema, e->bucket,
+		       e->spec_hash);
 	}
 }
 
@@ -73,25 +74,26 @@ cmd_validate(int argc, char **argv)
 	rc = manifest_read(&m, &st, &src, &d) < 0 ? EXIT_ERROR : EXIT_OK;
 	diags_sort(&d);
 	if (fmt == FORMAT_JSON) {
-		json_t *out = json_pack("{s:s, s:s, s:b, s:o, s:o}",
-			"source", src.label, "revision", src.revision,
-			"valid", rc == EXIT_OK,
-			"counts", counts(&st),
-			"diagnostics", cmd_diags_json(&d));
+		json_t *out = json_pack("{s:s, s:s, s:b, s:o, s:o}", "source",
+					src.label, "revision", src.revision,
+					"valid", rc == EXIT_OK, "counts",
+					counts(&st), "diagnostics",
+					cmd_diags_json(&d));
 
 		cmd_print_json(out);
 		json_decref(out);
 	} else {
 		cmd_print_diags(&d, fmt);
 		if (rc != EXIT_OK) {
-			fprintf(stderr, "%s: %zu error%s\n", src.label, d.errors,
-				d.errors == 1 ? "" : "s");
+			fprintf(stderr, "%s: %zu error%s\n", src.label,
+				d.errors, d.errors == 1 ? "" : "s");
 		} else if (fmt == FORMAT_TEXT) {
 			printf("%s: valid: %zu documents: %d Platform, %zu Site%s, "
 			       "%zu Environment%s, %zu BackupPolic%s, %zu Domain%s "
-			       "(revision %s)\n", src.label, m->docs.n,
-			       m->has_platform, m->nsites, m->nsites == 1 ? "" : "s",
-			       m->nenvs, m->nenvs == 1 ? "" : "s", m->npolicies,
+			       "(revision %s)\n",
+			       src.label, m->docs.n, m->has_platform, m->nsites,
+			       m->nsites == 1 ? "" : "s", m->nenvs,
+			       m->nenvs == 1 ? "" : "s", m->npolicies,
 			       m->npolicies == 1 ? "y" : "ies", m->ndomains,
 			       m->ndomains == 1 ? "" : "s", src.revision);
 			if (list)

@@ -17,8 +17,8 @@ static const char usage_text[] =
 int
 cmd_version(int argc, char **argv)
 {
-	if (argc > 1 && (strcmp(argv[1], "--help") == 0 ||
-			 strcmp(argv[1], "-h") == 0)) {
+	if (argc > 1 &&
+	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		fputs(usage_text, stdout);
 		return EXIT_OK;
 	}
@@ -26,7 +26,7 @@ cmd_version(int argc, char **argv)
 		fputs(usage_text, stderr);
 		return EXIT_ERROR;
 	}
-	printf("pressctl %s%s\n", PRESSCTL_VERSION, testhook_enabled() ?
-	       " (test build)" : "");
+	printf("pressctl %s%s\n", PRESSCTL_VERSION,
+	       testhook_enabled() ? " (test build)" : "");
 	return EXIT_OK;
 }

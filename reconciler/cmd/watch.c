@@ -67,7 +67,7 @@ struct watch {
 	const char *webhook_ref;
 	const char *notify_path;
 	char *notify_owned;
-	char *mirror;			/* remote: local bare mirror */
+	char *mirror; /* remote: local bare mirror */
 	int remote;
 	double resync, debounce;
 	int parallel;
@@ -75,22 +75,22 @@ struct watch {
 	struct watcher *srcw;
 	const struct driver *evdrv;
 	void *ev;
-	char *ev_socket;		/* the engine ev follows */
+	char *ev_socket; /* the engine ev follows */
 	int notify_fd;
-	int wake[2];			/* webhook -> loop */
+	int wake[2]; /* webhook -> loop */
 	struct metrics *metrics;
 	struct serve *srv;
 
-	struct state *lk;		/* holds the lock while leader */
+	struct state *lk; /* holds the lock while leader */
 	int leader;
 	char *lk_platform;
 
-	pthread_mutex_t mu;		/* guards ready/why (HTTP thread) */
+	pthread_mutex_t mu; /* guards ready/why (HTTP thread) */
 	int ready;
 	char why[512];
 
-	double due;			/* monotonic time of a pending pass; 0 none */
-	double followup;		/* a second look after Docker events */
+	double due;	 /* monotonic time of a pending pass; 0 none */
+	double followup; /* a second look after Docker events */
 	double next_resync;
 	int fetch_wanted;
 	int failures;
@@ -126,8 +126,7 @@ parse_duration(const char *s, double *out)
 	return 0;
 }
 
-static void
-set_ready(struct watch *w, int ready, const char *fmt, ...)
+static void set_ready(struct watch *w, int ready, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 static void
@@ -276,7 +275,8 @@ follow_engine(struct watch *w, const struct model *m, struct pass *p)
 	w->ev_socket = NULL;
 	if (w->evdrv->events_open(&w->ev, &p->denv, m->platform.name, &e) < 0) {
 		w->ev = NULL;
-		cmd_log("warn", "cannot follow Docker events; relying on resync",
+		cmd_log("warn",
+			"cannot follow Docker events; relying on resync",
 			json_pack("{s:s}", "error", e.msg));
 		return;
 	}
@@ -300,7 +300,7 @@ load(struct watch *w, struct model **m)
 		so.git = w->mirror;
 	}
 	if (cmd_load_model(m, &so, 1) != EXIT_OK)
-		return -1;	/* logged; the last good revision stays applied */
+		return -1; /* logged; the last good revision stays applied */
 	return 0;
 }
 
@@ -320,9 +320,10 @@ reconcile(struct watch *w)
 
 	plan_init(&plan);
 	if (load(w, &m) < 0) {
-		metrics_reconcile(w->metrics, now_mono() - t0, 0, NULL, time(NULL));
+		metrics_reconcile(w->metrics, now_mono() - t0, 0, NULL,
+				  time(NULL));
 		set_ready(w, 0, "the source is invalid or unreadable");
-		return 0;	/* wait for the next change, not a retry */
+		return 0; /* wait for the next change, not a retry */
 	}
 	if (pass_open(&pass, m, "watch", &e) < 0) {
 		set_ready(w, 0, "%s", e.msg);
@@ -353,12 +354,13 @@ reconcile(struct watch *w)
 		cmd_log("error", "refused by a safety guard",
 			json_pack("{s:s, s:s}", "revision", m->revision,
 				  "error", e.msg));
-		rc = 0;		/* a new revision must fix it */
+		rc = 0; /* a new revision must fix it */
 		goto out_plan;
 	}
 	if (plan.n && apply_plan(&pass, &plan, &ao, &res, &e) < 0) {
 		set_ready(w, 0, "%s", e.msg);
-		cmd_log("error", "apply failed", json_pack("{s:s}", "error", e.msg));
+		cmd_log("error", "apply failed",
+			json_pack("{s:s}", "error", e.msg));
 		goto out_plan;
 	}
 	rc = res.failed || res.skipped ? -1 : 0;
@@ -369,21 +371,23 @@ reconcile(struct watch *w)
 	else
 		set_ready(w, 0, "%zu actions failed at %s", res.failed,
 			  m->revision);
-	cmd_log(rc == 0 ? "info" : "error", "reconciled", json_pack(
-		"{s:s, s:s, s:f, s:I, s:I, s:I, s:I}", "revision", m->revision,
-		"trigger", w->trigger, "duration", now_mono() - t0,
-		"actions", (json_int_t)plan.n, "done", (json_int_t)res.done,
-		"failed", (json_int_t)res.failed,
-		"drift", (json_int_t)plan.drift));
+	cmd_log(rc == 0 ? "info" : "error", "reconciled",
+		json_pack("{s:s, s:s, s:f, s:I, s:I, s:I, s:I}", "revision",
+			  m->revision, "trigger", w->trigger, "duration",
+			  now_mono() - t0, "actions", (json_int_t)plan.n,
+			  "done", (json_int_t)res.done, "failed",
+			  (json_int_t)res.failed, "drift",
+			  (json_int_t)plan.drift));
 	if (res.failed)
-		rc = 0;		/* failed actions wait for backoff or a change */
+		rc = 0; /* failed actions wait for backoff or a change */
 out_plan:
 	plan_release(&plan);
 out_pass:
 	pass_close(&pass);
 out_model:
 	if (rc < 0)
-		metrics_reconcile(w->metrics, now_mono() - t0, 0, NULL, time(NULL));
+		metrics_reconcile(w->metrics, now_mono() - t0, 0, NULL,
+				  time(NULL));
 	model_free(m);
 	return rc;
 }
@@ -403,7 +407,8 @@ open_notify(struct watch *w, struct err *e)
 			       w->notify_path);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", w->notify_path);
 	unlink(w->notify_path);
-	w->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	w->notify_fd = socket(AF_UNIX,
+			      SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (w->notify_fd < 0 ||
 	    bind(w->notify_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return err_set(e, "cannot listen on notify socket '%s': %s",
@@ -435,7 +440,7 @@ open_source_watch(struct watch *w, struct err *e)
 	watcher_free(w->srcw);
 	w->srcw = NULL;
 	if (w->remote)
-		return 0;	/* fetched on resync and on webhooks */
+		return 0; /* fetched on resync and on webhooks */
 	if (w->so.git)
 		return watcher_open_git(&w->srcw, w->so.git, e);
 	return watcher_open_dir(&w->srcw, w->so.dir ? w->so.dir : ".", e);
@@ -454,12 +459,14 @@ start_http(struct watch *w, struct err *e)
 		const char *r = w->webhook_ref;
 
 		if (strncmp(r, "env:", 4) == 0)
-			rc = secret_resolve(&secret, r + 4, NULL, "--webhook-secret", e);
+			rc = secret_resolve(&secret, r + 4, NULL,
+					    "--webhook-secret", e);
 		else if (strncmp(r, "file:", 5) == 0)
-			rc = secret_resolve(&secret, NULL, r + 5, "--webhook-secret", e);
+			rc = secret_resolve(&secret, NULL, r + 5,
+					    "--webhook-secret", e);
 		else
 			rc = err_set(e, "--webhook-secret takes env:NAME or "
-				     "file:PATH, never the secret itself");
+					"file:PATH, never the secret itself");
 		if (rc < 0)
 			return -1;
 	}
@@ -486,7 +493,7 @@ teardown(struct watch *w)
 		close(w->notify_fd);
 		unlink(w->notify_path);
 	}
-	state_close(w->lk);	/* releases the lock */
+	state_close(w->lk); /* releases the lock */
 	free(w->lk_platform);
 	free(w->mirror);
 	free(w->notify_owned);
@@ -525,8 +532,9 @@ cmd_watch(int argc, char **argv)
 	if (cmd_parse(argc, argv, opts, usage_text, &rc) < 0)
 		return rc;
 	if (resync && (parse_duration(resync, &w.resync) < 0 || w.resync < 1))
-		return cmd_fail("--resync takes a duration of at least 1s (e.g. "
-				"60s, 5m)");
+		return cmd_fail(
+			"--resync takes a duration of at least 1s (e.g. "
+			"60s, 5m)");
 	if (debounce && parse_duration(debounce, &w.debounce) < 0)
 		return cmd_fail("--debounce takes a duration (e.g. 250ms)");
 	w.remote = w.so.git && source_is_remote(w.so.git);
@@ -566,9 +574,12 @@ cmd_watch(int argc, char **argv)
 		rc = cmd_fail("%s", e.msg);
 		goto out;
 	}
-	cmd_log("info", "watching", json_pack("{s:s, s:f, s:s}", "source",
-		w.so.git ? w.so.git : w.so.dir ? w.so.dir : ".",
-		"resync", w.resync, "listen", w.listen));
+	cmd_log("info", "watching",
+		json_pack("{s:s, s:f, s:s}", "source",
+			  w.so.git ? w.so.git :
+			  w.so.dir ? w.so.dir :
+				     ".",
+			  "resync", w.resync, "listen", w.listen));
 
 	schedule(&w, 0, "start");
 	w.next_resync = now_mono() + w.resync;
@@ -586,11 +597,16 @@ cmd_watch(int argc, char **argv)
 		fds[isig = nfds++] = (struct pollfd){ sp[0], POLLIN, 0 };
 		fds[iwake = nfds++] = (struct pollfd){ w.wake[0], POLLIN, 0 };
 		if (w.srcw)
-			fds[isrc = nfds++] = (struct pollfd){ watcher_fd(w.srcw), POLLIN, 0 };
+			fds[isrc = nfds++] = (struct pollfd){
+				watcher_fd(w.srcw), POLLIN, 0
+			};
 		if (w.ev)
-			fds[iev = nfds++] = (struct pollfd){ w.evdrv->events_fd(w.ev), POLLIN, 0 };
+			fds[iev = nfds++] = (struct pollfd){
+				w.evdrv->events_fd(w.ev), POLLIN, 0
+			};
 		if (w.notify_fd >= 0)
-			fds[inote = nfds++] = (struct pollfd){ w.notify_fd, POLLIN, 0 };
+			fds[inote = nfds++] = (struct pollfd){ w.notify_fd,
+							       POLLIN, 0 };
 		if (poll(fds, (nfds_t)nfds, timeout) < 0 && errno != EINTR) {
 			rc = cmd_fail("poll: %s", strerror(errno));
 			break;
@@ -618,7 +634,8 @@ cmd_watch(int argc, char **argv)
 				cmd_log("error", "source watch failed",
 					json_pack("{s:s}", "error", e.msg));
 			else if (r > 0)
-				schedule(&w, w.debounce, w.so.git ? "commit" : "file");
+				schedule(&w, w.debounce,
+					 w.so.git ? "commit" : "file");
 		}
 		if (iev >= 0 && fds[iev].revents) {
 			int r = w.evdrv->events_read(w.ev, &e);
@@ -655,7 +672,8 @@ cmd_watch(int argc, char **argv)
 			w.due = 0;
 			if (reconcile(&w) < 0) {
 				/* backends away: retry with backoff, 1 s .. 30 s */
-				double d = 1 << (w.failures < 5 ? w.failures : 5);
+				double d = 1
+					   << (w.failures < 5 ? w.failures : 5);
 
 				w.failures++;
 				schedule(&w, d > 30 ? 30 : d, "retry");
@@ -665,8 +683,9 @@ cmd_watch(int argc, char **argv)
 		}
 	}
 	if (stopping)
-		cmd_log("info", w.leader ? "stopping: lock released" :
-			"stopping", NULL);
+		cmd_log("info",
+			w.leader ? "stopping: lock released" : "stopping",
+			NULL);
 out:
 	teardown(&w);
 	sigpipe_w = -1;

@@ -56,26 +56,26 @@
 
 struct docker {
 	CURL *curl;
-	const char *socket;	/* borrowed from the platform */
-	const char *platform;	/* platform name, for the ownership labels */
-	const char *network;	/* default network */
+	const char *socket;   /* borrowed from the platform */
+	const char *platform; /* platform name, for the ownership labels */
+	const char *network;  /* default network */
 	long timeout_ms;
 	struct curl_slist *headers;
-	struct strbuf answer;	/* body of the last answer */
+	struct strbuf answer; /* body of the last answer */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
 /* What pressctl needs to know about one existing container. */
 struct cinfo {
 	int exists;
-	int managed;		/* carries this platform's ownership labels */
+	int managed; /* carries this platform's ownership labels */
 	int running;
 	char id[72];
-	char state[24];		/* "running", "exited", "restarting", ... */
-	char spec[72];		/* press.spec label, "" if none */
-	char env[160];		/* press.env label, "" if none */
+	char state[24]; /* "running", "exited", "restarting", ... */
+	char spec[72];	/* press.spec label, "" if none */
+	char env[160];	/* press.env label, "" if none */
 	long long exit_code, restarts;
-	int host_port;		/* first published TCP port, 0 if none */
+	int host_port; /* first published TCP port, 0 if none */
 };
 
 /* Serializes network creation between the workers of this process: the
@@ -92,15 +92,15 @@ docker_socket(const struct platform *p)
 }
 
 int
-docker_unreachable(CURL *c, const char *path, const char *errbuf,
-		   struct err *e)
+docker_unreachable(CURL *c, const char *path, const char *errbuf, struct err *e)
 {
 	long oserr = 0;
 
 	curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr);
-	return err_transient(e, "cannot reach Docker at '%s': %s; is dockerd "
-			     "running?", path, oserr ?
-			     strerror((int)oserr) : errbuf);
+	return err_transient(e,
+			     "cannot reach Docker at '%s': %s; is dockerd "
+			     "running?",
+			     path, oserr ? strerror((int)oserr) : errbuf);
 }
 
 /* A transfer that got no answer: transient as http_transient() says. */
@@ -116,11 +116,15 @@ transport_error(struct docker *d, CURLcode rc, struct err *e)
 	case CURLE_COULDNT_CONNECT:
 		return docker_unreachable(d->curl, d->socket, d->errbuf, e);
 	case CURLE_OPERATION_TIMEDOUT:
-		return err_transient(e, "the Docker engine at '%s' did not "
-				     "answer in time: %s", d->socket, m);
+		return err_transient(e,
+				     "the Docker engine at '%s' did not "
+				     "answer in time: %s",
+				     d->socket, m);
 	default:
-		return err_transient(e, "connection to Docker at '%s' broke: "
-				     "%s", d->socket, m);
+		return err_transient(e,
+				     "connection to Docker at '%s' broke: "
+				     "%s",
+				     d->socket, m);
 	}
 }
 
@@ -139,7 +143,8 @@ perform(struct docker *d, const char *method, const char *path,
 	struct http_opts o = { .errbuf = d->errbuf,
 			       .connect_ms = DOCKER_CONNECT_TIMEOUT_MS,
 			       .timeout_ms = timeout_ms,
-			       .user_agent = "pressctl", .no_proxy = 1 };
+			       .user_agent = "pressctl",
+			       .no_proxy = 1 };
 	char *url = xprintf("%s%s", DOCKER_API, path), *data = NULL;
 	CURLcode rc;
 	int ret = -1;
@@ -148,7 +153,7 @@ perform(struct docker *d, const char *method, const char *path,
 	strbuf_release(&d->answer);
 	strbuf_init(&d->answer, MAX_ANSWER);
 	d->errbuf[0] = '\0';
-	curl_easy_reset(d->curl);	/* keeps the live connection */
+	curl_easy_reset(d->curl); /* keeps the live connection */
 	http_setup(d->curl, &o);
 	curl_easy_setopt(d->curl, CURLOPT_UNIX_SOCKET_PATH, d->socket);
 	curl_easy_setopt(d->curl, CURLOPT_URL, url);
@@ -168,14 +173,17 @@ perform(struct docker *d, const char *method, const char *path,
 		}
 		curl_easy_setopt(d->curl, CURLOPT_POST, 1L);
 		curl_easy_setopt(d->curl, CURLOPT_POSTFIELDS, data);
-		curl_easy_setopt(d->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(data));
+		curl_easy_setopt(d->curl, CURLOPT_POSTFIELDSIZE,
+				 (long)strlen(data));
 	} else if (strcmp(method, "GET") != 0) {
 		curl_easy_setopt(d->curl, CURLOPT_CUSTOMREQUEST, method);
 	}
 	rc = curl_easy_perform(d->curl);
 	if (rc == CURLE_WRITE_ERROR && d->answer.overflow) {
-		err_set(e, "the answer of Docker at '%s' to %s %s is larger "
-			"than %zu MiB", d->socket, method, path, MAX_ANSWER >> 20);
+		err_set(e,
+			"the answer of Docker at '%s' to %s %s is larger "
+			"than %zu MiB",
+			d->socket, method, path, MAX_ANSWER >> 20);
 		goto out;
 	}
 	if (rc != CURLE_OK) {
@@ -185,7 +193,7 @@ perform(struct docker *d, const char *method, const char *path,
 	curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, status);
 	ret = 0;
 out:
-	secret_free(data);	/* holds the container's variables */
+	secret_free(data); /* holds the container's variables */
 	free(url);
 	return ret;
 }
@@ -255,9 +263,13 @@ static int
 is_transient(long status, const char *msg)
 {
 	static const char *const permanent[] = {
-		"invalid reference format", "executable file not found",
-		"no such file or directory", "permission denied",
-		"invalid argument", "not supported", "invalid ",
+		"invalid reference format",
+		"executable file not found",
+		"no such file or directory",
+		"permission denied",
+		"invalid argument",
+		"not supported",
+		"invalid ",
 	};
 
 	/* Two networks of one name exist for a moment when two processes
@@ -279,13 +291,13 @@ is_transient(long status, const char *msg)
 }
 
 /* "<what>: <engine message> (HTTP n)", transient or not by status. */
-static int
-api_error(const struct docker *d, long status, struct err *e,
-	  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int api_error(const struct docker *d, long status, struct err *e,
+		     const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 static int
-api_error(const struct docker *d, long status, struct err *e,
-	  const char *fmt, ...)
+api_error(const struct docker *d, long status, struct err *e, const char *fmt,
+	  ...)
 {
 	char what[512], msg[600];
 	va_list ap;
@@ -339,11 +351,14 @@ docker_open(void **h, const struct driver_env *env, struct err *e)
 	d->socket = docker_socket(p);
 	d->platform = p && p->name ? p->name : "";
 	d->network = p ? p->runtime_network : NULL;
-	d->timeout_ms = env->timeout_ms > 0 ? env->timeout_ms : DEFAULT_TIMEOUT_MS;
+	d->timeout_ms = env->timeout_ms > 0 ? env->timeout_ms :
+					      DEFAULT_TIMEOUT_MS;
 	strbuf_init(&d->answer, MAX_ANSWER);
 	if (!(d->curl = curl_easy_init())) {
-		err_set(e, "cannot reach Docker at '%s': cannot initialize "
-			"libcurl", d->socket);
+		err_set(e,
+			"cannot reach Docker at '%s': cannot initialize "
+			"libcurl",
+			d->socket);
 		goto out;
 	}
 	l = curl_slist_append(NULL, "Content-Type: application/json");
@@ -358,13 +373,16 @@ docker_open(void **h, const struct driver_env *env, struct err *e)
 		goto out;
 	if (status >= 500 || status == 429) {
 		answer_message(d, msg, sizeof(msg));
-		err_transient(e, "the Docker engine at '%s' is not ready: %s "
-			      "(HTTP %ld)", d->socket, msg, status);
+		err_transient(e,
+			      "the Docker engine at '%s' is not ready: %s "
+			      "(HTTP %ld)",
+			      d->socket, msg, status);
 		goto out;
 	}
 	if (status != 200) {
 		answer_message(d, msg, sizeof(msg));
-		err_set(e, "the Docker engine at '%s' does not speak API 1.41: %s "
+		err_set(e,
+			"the Docker engine at '%s' does not speak API 1.41: %s "
 			"(HTTP %ld); pressctl needs Docker Engine 20.10 or newer",
 			d->socket, msg, status);
 		goto out;
@@ -409,8 +427,10 @@ published_port(json_t *c)
 	size_t i;
 
 	json_array_foreach(ports, i, p) {
-		json_int_t pub = json_integer_value(json_object_get(p, "PublicPort"));
-		const char *type = json_string_value(json_object_get(p, "Type"));
+		json_int_t pub = json_integer_value(
+			json_object_get(p, "PublicPort"));
+		const char *type = json_string_value(
+			json_object_get(p, "Type"));
 
 		if (pub > 0 && pub <= 65535 && (!type || !strcmp(type, "tcp")))
 			return (int)pub;
@@ -427,7 +447,7 @@ note_ports(struct live *out, json_t *c)
 
 	json_array_foreach(ports, i, p)
 		live_busy_add(out, (int)json_integer_value(
-			json_object_get(p, "PublicPort")));
+					   json_object_get(p, "PublicPort")));
 }
 
 static int
@@ -483,8 +503,10 @@ docker_observe(void *h, const struct observe_req *q, struct live *out,
 	}
 	list = answer_json(d);
 	if (!json_is_array(list)) {
-		err_set(e, "cannot list containers at '%s': the answer is not "
-			"a JSON array", d->socket);
+		err_set(e,
+			"cannot list containers at '%s': the answer is not "
+			"a JSON array",
+			d->socket);
 		goto out;
 	}
 	json_array_foreach(list, i, c) {
@@ -496,7 +518,7 @@ docker_observe(void *h, const struct observe_req *q, struct live *out,
 
 		note_ports(out, c);
 		if (!name || (!ours && !bsearch(&name, names, nnames,
-						 sizeof(*names), cmp_name)))
+						sizeof(*names), cmp_name)))
 			continue;
 		it = live_add(out, LIVE_CONTAINER, name);
 		it->mark_seen = 1;
@@ -512,14 +534,20 @@ docker_observe(void *h, const struct observe_req *q, struct live *out,
 		json_object_foreach(labels, k, v)
 			if (strncmp(k, "press.", 6) == 0 && json_is_string(v))
 				json_object_set(press, k, v);
-		it->state = json_pack("{s:s, s:s, s:s, s:s, s:o, s:i}",
-			"id", json_string_value(json_object_get(c, "Id")) ?
-				json_string_value(json_object_get(c, "Id")) : "",
-			"image", json_string_value(json_object_get(c, "Image")) ?
-				json_string_value(json_object_get(c, "Image")) : "",
-			"status", s ? s : "unknown",
-			"detail", json_string_value(json_object_get(c, "Status")) ?
-				json_string_value(json_object_get(c, "Status")) : "",
+		it->state = json_pack(
+			"{s:s, s:s, s:s, s:s, s:o, s:i}", "id",
+			json_string_value(json_object_get(c, "Id")) ?
+				json_string_value(json_object_get(c, "Id")) :
+				"",
+			"image",
+			json_string_value(json_object_get(c, "Image")) ?
+				json_string_value(json_object_get(c, "Image")) :
+				"",
+			"status", s ? s : "unknown", "detail",
+			json_string_value(json_object_get(c, "Status")) ?
+				json_string_value(
+					json_object_get(c, "Status")) :
+				"",
 			"labels", press, "hostPort", it->host_port);
 	}
 	ret = 0;
@@ -535,16 +563,18 @@ static int
 docker_conforms(const struct live_item *have, const struct live_object *want,
 		char *why, size_t n)
 {
-	const char *status = json_string_value(json_object_get(have->state,
-							       "status"));
+	const char *status = json_string_value(
+		json_object_get(have->state, "status"));
 
 	if (!have->running) {
-		snprintf(why, n, "not running (%s)", status ? status : "unknown");
+		snprintf(why, n, "not running (%s)",
+			 status ? status : "unknown");
 		return 0;
 	}
 	if (!have->spec_hash || strcmp(have->spec_hash, want->hash) != 0) {
 		snprintf(why, n, "spec %.12s differs from %.12s",
-			 have->spec_hash ? have->spec_hash : "(none)", want->hash);
+			 have->spec_hash ? have->spec_hash : "(none)",
+			 want->hash);
 		return 0;
 	}
 	return 1;
@@ -564,8 +594,8 @@ inspected_port(json_t *ports)
 		if (!strstr(k, "/tcp"))
 			continue;
 		json_array_foreach(v, i, b) {
-			const char *s = json_string_value(json_object_get(b,
-								"HostPort"));
+			const char *s = json_string_value(
+				json_object_get(b, "HostPort"));
 			long long p;
 
 			if (num_parse(s, 1, 65535, &p) == 0)
@@ -579,7 +609,8 @@ inspected_port(json_t *ports)
 static int
 inspect(struct docker *d, const char *name, struct cinfo *ci, struct err *e)
 {
-	char *esc = escape(d, name), *path = xprintf("/containers/%s/json", esc);
+	char *esc = escape(d, name),
+	     *path = xprintf("/containers/%s/json", esc);
 	json_t *j = NULL, *labels, *st;
 	const char *s;
 	long status;
@@ -608,19 +639,23 @@ inspect(struct docker *d, const char *name, struct cinfo *ci, struct err *e)
 		      strcmp(s, d->platform) == 0;
 	snprintf(ci->id, sizeof(ci->id), "%s",
 		 json_string_value(json_object_get(j, "Id")) ?
-		 json_string_value(json_object_get(j, "Id")) : name);
+			 json_string_value(json_object_get(j, "Id")) :
+			 name);
 	snprintf(ci->env, sizeof(ci->env), "%s",
 		 label(labels, "press.env") ? label(labels, "press.env") : "");
 	snprintf(ci->spec, sizeof(ci->spec), "%s",
-		 label(labels, "press.spec") ? label(labels, "press.spec") : "");
+		 label(labels, "press.spec") ? label(labels, "press.spec") :
+					       "");
 	ci->running = json_is_true(json_object_get(st, "Running"));
 	snprintf(ci->state, sizeof(ci->state), "%s",
 		 json_string_value(json_object_get(st, "Status")) ?
-		 json_string_value(json_object_get(st, "Status")) : "unknown");
+			 json_string_value(json_object_get(st, "Status")) :
+			 "unknown");
 	ci->exit_code = json_integer_value(json_object_get(st, "ExitCode"));
 	ci->restarts = json_integer_value(json_object_get(j, "RestartCount"));
-	ci->host_port = inspected_port(json_object_get(json_object_get(j,
-		"NetworkSettings"), "Ports"));
+	ci->host_port = inspected_port(
+		json_object_get(json_object_get(j, "NetworkSettings"),
+				"Ports"));
 	ret = 0;
 out:
 	json_decref(j);
@@ -632,10 +667,12 @@ out:
 static int
 foreign(const struct docker *d, const char *name, struct err *e)
 {
-	return err_set(e, "container '%s' exists but is not managed by "
+	return err_set(e,
+		       "container '%s' exists but is not managed by "
 		       "pressctl for platform '%s' (it lacks the labels "
 		       "press.managed=true and press.platform=%s); remove or "
-		       "rename it", name, d->platform, d->platform);
+		       "rename it",
+		       name, d->platform, d->platform);
 }
 
 /* Stop (gracefully, when graceful) and remove a container; gone = done. */
@@ -649,8 +686,9 @@ remove_container(struct docker *d, const char *name, const char *id,
 
 	if (graceful) {
 		path = xprintf("/containers/%s/stop?t=%d", esc, STOP_SECONDS);
-		if (perform(d, "POST", path, NULL, d->timeout_ms +
-			    STOP_SECONDS * 1000L, 0, &status, e) < 0) {
+		if (perform(d, "POST", path, NULL,
+			    d->timeout_ms + STOP_SECONDS * 1000L, 0, &status,
+			    e) < 0) {
 			err_wrap(e, "cannot stop container '%s'", name);
 			goto out;
 		}
@@ -681,8 +719,7 @@ out:
 
 /* Remove a container of ours by name if it exists (not ours: error). */
 static int
-remove_if_ours(struct docker *d, const char *name, int graceful,
-	       struct err *e)
+remove_if_ours(struct docker *d, const char *name, int graceful, struct err *e)
 {
 	struct cinfo ci;
 
@@ -704,8 +741,8 @@ remove_if_ours(struct docker *d, const char *name, int graceful,
 static int
 is_candidate(const struct cinfo *ci, const char *env_id)
 {
-	return ci->exists && ci->managed && (!env_id || !ci->env[0] ||
-					     !strcmp(ci->env, env_id));
+	return ci->exists && ci->managed &&
+	       (!env_id || !ci->env[0] || !strcmp(ci->env, env_id));
 }
 
 /* Remove a leftover candidate; one of another environment is an error. */
@@ -722,9 +759,11 @@ clear_candidate(struct docker *d, const char *next, const char *env_id,
 	if (!ci.managed)
 		return foreign(d, next, e);
 	if (!is_candidate(&ci, env_id))
-		return err_set(e, "cannot roll out environment '%s': its "
+		return err_set(e,
+			       "cannot roll out environment '%s': its "
 			       "rollout name '%s' is taken by environment "
-			       "'%s'; rename one of them", env_id, next, ci.env);
+			       "'%s'; rename one of them",
+			       env_id, next, ci.env);
 	return remove_container(d, next, ci.id, 0, e);
 }
 
@@ -826,7 +865,8 @@ find_network(struct docker *d, const char *net, char *id, size_t idlen,
 	}
 	list = answer_json(d);
 	json_array_foreach(list, i, n) {
-		const char *name = json_string_value(json_object_get(n, "Name"));
+		const char *name = json_string_value(
+			json_object_get(n, "Name"));
 		const char *nid = json_string_value(json_object_get(n, "Id"));
 
 		if (name && nid && !strcmp(name, net) &&
@@ -837,9 +877,11 @@ find_network(struct docker *d, const char *net, char *id, size_t idlen,
 		ret = 0;
 		goto out;
 	}
-	snprintf(id, idlen, "%s", json_string_value(json_object_get(best, "Id")));
+	snprintf(id, idlen, "%s",
+		 json_string_value(json_object_get(best, "Id")));
 	json_array_foreach(list, i, n) {
-		const char *name = json_string_value(json_object_get(n, "Name"));
+		const char *name = json_string_value(
+			json_object_get(n, "Name"));
 		const char *nid = json_string_value(json_object_get(n, "Id"));
 		const char *mine = label(json_object_get(n, "Labels"),
 					 "press.managed");
@@ -886,9 +928,10 @@ ensure_network(struct docker *d, const char *net, char *id, size_t idlen,
 		ret = 0;
 		goto out;
 	}
-	body = json_pack("{s:s, s:s, s:b, s:{s:s, s:s}}", "Name", net,
-			 "Driver", "bridge", "CheckDuplicate", 1, "Labels",
-			 "press.managed", "true", "press.platform", d->platform);
+	body = json_pack("{s:s, s:s, s:b, s:{s:s, s:s}}", "Name", net, "Driver",
+			 "bridge", "CheckDuplicate", 1, "Labels",
+			 "press.managed", "true", "press.platform",
+			 d->platform);
 	if (request(d, "POST", "/networks/create", body, &status, e) < 0) {
 		err_wrap(e, "cannot create network '%s'", net);
 		goto out;
@@ -902,8 +945,10 @@ ensure_network(struct docker *d, const char *net, char *id, size_t idlen,
 	if (find_network(d, net, id, idlen, e) < 0)
 		goto out;
 	if (!id[0]) {
-		err_transient(e, "cannot create network '%s': it vanished "
-			      "right after its creation", net);
+		err_transient(e,
+			      "cannot create network '%s': it vanished "
+			      "right after its creation",
+			      net);
 		goto out;
 	}
 	ret = 0;
@@ -992,40 +1037,48 @@ create_body(const struct driver_action *a, const char *net, int host_port,
 	int rc;
 
 	if (!image || port <= 0 || port > 65535) {
-		err_set(e, "cannot create container '%s': the spec has no "
-			"image or container port", a->want->name);
+		err_set(e,
+			"cannot create container '%s': the spec has no "
+			"image or container port",
+			a->want->name);
 		goto fail;
 	}
 	snprintf(pkey, sizeof(pkey), "%d/tcp", (int)port);
 	snprintf(hp, sizeof(hp), "%d", host_port);
 	json_object_foreach(args->env, k, v) {
 		if (!json_is_string(v)) {
-			err_set(e, "cannot create container '%s': variable "
-				"'%s' is not a string", a->want->name, k);
+			err_set(e,
+				"cannot create container '%s': variable "
+				"'%s' is not a string",
+				a->want->name, k);
 			goto fail;
 		}
 		kv = xprintf("%s=%s", k, json_string_value(v));
 		rc = json_array_append_new(envs, json_string(kv));
-		secret_free(kv);	/* may hold a secret */
+		secret_free(kv); /* may hold a secret */
 		if (rc < 0) {
-			err_set(e, "cannot create container '%s': variable "
-				"'%s' is not valid UTF-8", a->want->name, k);
+			err_set(e,
+				"cannot create container '%s': variable "
+				"'%s' is not valid UTF-8",
+				a->want->name, k);
 			goto fail;
 		}
 	}
 	json_object_set_new(body, "Image", json_string(image));
 	json_object_set_new(body, "Env", envs);
 	envs = NULL;
-	json_object_set_new(body, "Labels", args->labels ?
-			    json_deep_copy(args->labels) : json_object());
+	json_object_set_new(body, "Labels",
+			    args->labels ? json_deep_copy(args->labels) :
+					   json_object());
 	if (json_is_array(cmd))
 		json_object_set_new(body, "Cmd", json_deep_copy(cmd));
 	json_object_set_new(body, "ExposedPorts", json_pack("{s:{}}", pkey));
 
-	json_object_set_new(hc, "PortBindings", json_pack(
-		"{s:[{s:s, s:s}]}", pkey, "HostIp", "127.0.0.1", "HostPort", hp));
-	json_object_set_new(hc, "RestartPolicy", json_pack("{s:s}", "Name",
-							   "unless-stopped"));
+	json_object_set_new(hc, "PortBindings",
+			    json_pack("{s:[{s:s, s:s}]}", pkey, "HostIp",
+				      "127.0.0.1", "HostPort", hp));
+	json_object_set_new(hc, "RestartPolicy",
+			    json_pack("{s:s}", "Name", "unless-stopped"));
 	/* The engine's init as PID 1: it forwards SIGTERM (an app server as
 	 * PID 1 ignores it, and every stop would wait STOP_SECONDS for the
 	 * SIGKILL) and reaps the zombies of worker processes. */
@@ -1034,16 +1087,20 @@ create_body(const struct driver_action *a, const char *net, int host_port,
 		json_object_set_new(hc, "NetworkMode", json_string(net));
 	if ((s = json_string_value(json_object_get(res, "memory")))) {
 		if (parse_memory(s, &n) < 0) {
-			err_set(e, "cannot create container '%s': memory "
-				"'%s' is not a size like 512Mi", a->want->name, s);
+			err_set(e,
+				"cannot create container '%s': memory "
+				"'%s' is not a size like 512Mi",
+				a->want->name, s);
 			goto fail;
 		}
 		json_object_set_new(hc, "Memory", json_integer(n));
 	}
 	if ((s = json_string_value(json_object_get(res, "cpus")))) {
 		if (parse_cpus(s, &n) < 0) {
-			err_set(e, "cannot create container '%s': cpus '%s' "
-				"is not a number like 0.5", a->want->name, s);
+			err_set(e,
+				"cannot create container '%s': cpus '%s' "
+				"is not a number like 0.5",
+				a->want->name, s);
 			goto fail;
 		}
 		json_object_set_new(hc, "NanoCpus", json_integer(n));
@@ -1051,9 +1108,10 @@ create_body(const struct driver_action *a, const char *net, int host_port,
 	json_object_set_new(body, "HostConfig", hc);
 	hc = NULL;
 	if (net && alias)
-		json_object_set_new(body, "NetworkingConfig", json_pack(
-			"{s:{s:{s:[s]}}}", "EndpointsConfig", net, "Aliases",
-			a->want->name));
+		json_object_set_new(body, "NetworkingConfig",
+				    json_pack("{s:{s:{s:[s]}}}",
+					      "EndpointsConfig", net, "Aliases",
+					      a->want->name));
 	return body;
 fail:
 	json_decref(envs);
@@ -1130,9 +1188,11 @@ pull_image(struct docker *d, const char *image, struct err *e)
 			ret = 0;
 	}
 	if (ret < 0)
-		err_set(e, "image '%s' is not available on this Docker engine "
+		err_set(e,
+			"image '%s' is not available on this Docker engine "
 			"and could not be pulled: %s; load it (docker load / "
-			"docker import) or fix spec.image", image, msg);
+			"docker import) or fix spec.image",
+			image, msg);
 	free(repo);
 	free(tag);
 	free(rq);
@@ -1146,14 +1206,13 @@ pull_image(struct docker *d, const char *image, struct err *e)
  * the container crashed, how.
  */
 static int
-wait_healthy(struct docker *d, const char *name, const char *id,
-	     int host_port, const char *hint, const struct live_object *want,
-	     struct err *e)
+wait_healthy(struct docker *d, const char *name, const char *id, int host_port,
+	     const char *hint, const struct live_object *want, struct err *e)
 {
 	json_t *health = json_object_get(want->spec, "health");
 	const char *hpath = json_string_value(json_object_get(health, "path"));
-	json_int_t timeout = json_integer_value(json_object_get(health,
-							       "timeoutSeconds"));
+	json_int_t timeout = json_integer_value(
+		json_object_get(health, "timeoutSeconds"));
 	struct err pe, ie;
 	struct cinfo ci;
 	char crash[160] = "";
@@ -1163,16 +1222,21 @@ wait_healthy(struct docker *d, const char *name, const char *id,
 	if (http_probe(host_port, hpath ? hpath : "/", (int)timeout, &pe) == 0)
 		return 0;
 	if (inspect(d, id, &ci, &ie) < 0 || !ci.exists)
-		;	/* nothing to add */
+		; /* nothing to add */
 	else if (!ci.running)
-		snprintf(crash, sizeof(crash), " (the container is %s after "
-			 "%lld restarts, last exit code %lld)", ci.state,
-			 ci.restarts, ci.exit_code);
+		snprintf(crash, sizeof(crash),
+			 " (the container is %s after "
+			 "%lld restarts, last exit code %lld)",
+			 ci.state, ci.restarts, ci.exit_code);
 	else if (ci.restarts > 0)
-		snprintf(crash, sizeof(crash), " (the container has restarted "
-			 "%lld times)", ci.restarts);
-	return err_set(e, "container '%s' did not become healthy within %d s: "
-		       "%s%s%s", name, (int)timeout, pe.msg, crash, hint);
+		snprintf(crash, sizeof(crash),
+			 " (the container has restarted "
+			 "%lld times)",
+			 ci.restarts);
+	return err_set(e,
+		       "container '%s' did not become healthy within %d s: "
+		       "%s%s%s",
+		       name, (int)timeout, pe.msg, crash, hint);
 }
 
 /*
@@ -1188,8 +1252,8 @@ start_new(struct docker *d, const struct driver_action *a, const char *cname,
 {
 	json_t *body = create_body(a, net, host_port, alias, e), *j = NULL;
 	char *cesc = escape(d, cname), *path = NULL, *id = NULL;
-	const char *image = json_string_value(json_object_get(a->want->spec,
-							      "image"));
+	const char *image = json_string_value(
+		json_object_get(a->want->spec, "image"));
 	int pulled = 0, replaced = 0, ret = -1;
 	struct err re;
 	struct cinfo ci;
@@ -1207,7 +1271,8 @@ start_new(struct docker *d, const struct driver_action *a, const char *cname,
 		if (status == 201)
 			break;
 		answer_message(d, msg, sizeof(msg));
-		if (status == 404 && contains(msg, "no such image") && !pulled) {
+		if (status == 404 && contains(msg, "no such image") &&
+		    !pulled) {
 			pulled = 1;
 			if (pull_image(d, image, e) < 0)
 				goto out;
@@ -1223,11 +1288,11 @@ start_new(struct docker *d, const struct driver_action *a, const char *cname,
 			}
 			if (ci.exists && ci.running &&
 			    !strcmp(ci.spec, a->want->hash)) {
-				ret = 0;	/* already there: idempotent */
+				ret = 0; /* already there: idempotent */
 				goto out;
 			}
-			if (ci.exists && remove_container(d, cname, ci.id, 1,
-							  e) < 0)
+			if (ci.exists &&
+			    remove_container(d, cname, ci.id, 1, e) < 0)
 				goto out;
 			continue;
 		}
@@ -1236,7 +1301,8 @@ start_new(struct docker *d, const struct driver_action *a, const char *cname,
 	}
 	j = answer_json(d);
 	id = xstrdup(json_string_value(json_object_get(j, "Id")) ?
-		     json_string_value(json_object_get(j, "Id")) : cname);
+			     json_string_value(json_object_get(j, "Id")) :
+			     cname);
 	free(path);
 	free(cesc);
 	cesc = escape(d, id);
@@ -1261,8 +1327,10 @@ start_new(struct docker *d, const struct driver_action *a, const char *cname,
 			 * listening socket, a client's ephemeral port):
 			 * the core sets it aside and picks another. */
 			a->args->busy_port = host_port;
-			err_set(e, "cannot start container '%s': host port %d "
-				"is in use by something else", cname, host_port);
+			err_set(e,
+				"cannot start container '%s': host port %d "
+				"is in use by something else",
+				cname, host_port);
 			goto drop;
 		}
 		api_error(d, status, e, "cannot start container '%s'", cname);
@@ -1289,7 +1357,8 @@ out:
 static int
 pinned_port(const struct live_object *want)
 {
-	json_int_t p = json_integer_value(json_object_get(want->spec, "hostPort"));
+	json_int_t p = json_integer_value(
+		json_object_get(want->spec, "hostPort"));
 
 	return p > 0 && p <= 65535 ? (int)p : 0;
 }
@@ -1298,8 +1367,8 @@ pinned_port(const struct live_object *want)
 static int
 answers(const struct live_object *want, int host_port)
 {
-	const char *path = json_string_value(json_object_get(json_object_get(
-		want->spec, "health"), "path"));
+	const char *path = json_string_value(
+		json_object_get(json_object_get(want->spec, "health"), "path"));
 	struct err pe;
 
 	return host_port > 0 && http_probe(host_port, path ? path : "/",
@@ -1332,8 +1401,10 @@ create_op(struct docker *d, const struct driver_action *a, struct err *e)
 	if (!port)
 		port = a->args->host_ports[0];
 	if (port <= 0 || port > 65535) {
-		err_set(e, "cannot create container '%s': no host port "
-			"allocated", name);
+		err_set(e,
+			"cannot create container '%s': no host port "
+			"allocated",
+			name);
 		goto out;
 	}
 	if (net && ensure_network(d, net, netid, sizeof(netid), e) < 0) {
@@ -1397,9 +1468,10 @@ update_op(struct docker *d, const struct driver_action *a, struct err *e)
 	}
 	port = have->host_port == slots[0] ? slots[1] : slots[0];
 	if (port <= 0 || port > 65535 || port == have->host_port) {
-		return err_set(e, "cannot update container '%s': no free host "
-			       "port slot (slots %d and %d, in use %d)", name,
-			       slots[0], slots[1], have->host_port);
+		return err_set(e,
+			       "cannot update container '%s': no free host "
+			       "port slot (slots %d and %d, in use %d)",
+			       name, slots[0], slots[1], have->host_port);
 	}
 	next = xprintf("%s" NEXT_SUFFIX, name);
 	if (net && ensure_network(d, net, netid, sizeof(netid), e) < 0) {
@@ -1412,8 +1484,10 @@ update_op(struct docker *d, const struct driver_action *a, struct err *e)
 	/* No alias for the candidate: it must not get traffic by name
 	 * before it is healthy. After the rename, the engine's DNS
 	 * answers for it under the container name. */
-	if (start_new(d, a, next, port, net ? netid : NULL, 0, "; the "
-		      "running container was kept", e) < 0)
+	if (start_new(d, a, next, port, net ? netid : NULL, 0,
+		      "; the "
+		      "running container was kept",
+		      e) < 0)
 		goto out;
 	if (inspect(d, name, &ci, e) < 0)
 		goto out;
@@ -1476,18 +1550,19 @@ docker_apply(void *h, const struct driver_action *a, struct err *e)
 	case OP_CREATE:
 	case OP_UPDATE:
 		if (!a->want || !a->args)
-			return err_set(e, "cannot %s container '%s': no "
-				       "desired spec", driver_op_name(a->op),
-				       a->name);
+			return err_set(e,
+				       "cannot %s container '%s': no "
+				       "desired spec",
+				       driver_op_name(a->op), a->name);
 		return a->op == OP_CREATE ? create_op(d, a, e) :
 					    update_op(d, a, e);
-	case OP_REMOVE:
-		return remove_op(d, a, e);
-	case OP_PURGE:
-		break;
+	case OP_REMOVE: return remove_op(d, a, e);
+	case OP_PURGE: break;
 	}
-	return err_set(e, "cannot purge container '%s': containers hold no "
-		       "data; remove it instead", a->name);
+	return err_set(e,
+		       "cannot purge container '%s': containers hold no "
+		       "data; remove it instead",
+		       a->name);
 }
 
 const struct driver driver_docker = {

@@ -45,28 +45,32 @@
 #define EV_BYTE 'e'
 #define END_BYTE 'x'
 
-enum ev_state { EV_CONNECTING, EV_STREAMING, EV_ENDED };
+enum ev_state {
+	EV_CONNECTING,
+	EV_STREAMING,
+	EV_ENDED
+};
 
 struct docker_events {
 	char *socket, *platform, *url;
-	int pipe[2];		/* [0]: events_fd; [1]: the thread writes */
-	CURL *curl;		/* the thread's while it runs */
+	int pipe[2]; /* [0]: events_fd; [1]: the thread writes */
+	CURL *curl;  /* the thread's while it runs */
 	pthread_t thread;
-	int started;		/* thread created, not joined yet */
-	int ended_seen;		/* events_read saw END_BYTE (caller's) */
+	int started;	/* thread created, not joined yet */
+	int ended_seen; /* events_read saw END_BYTE (caller's) */
 	/* The thread's alone while it runs: */
-	long status;		/* HTTP status once the headers are in */
-	struct strbuf line;	/* the line being received, or the error
+	long status;	    /* HTTP status once the headers are in */
+	struct strbuf line; /* the line being received, or the error
 				 * answer when status != 200 */
-	int skipping;		/* inside a line over EVENT_LINE_MAX */
+	int skipping;	    /* inside a line over EVENT_LINE_MAX */
 	char errbuf[CURL_ERROR_SIZE];
 	/* Under lock: */
 	pthread_mutex_t lock;
-	pthread_cond_t changed;	/* state changed */
+	pthread_cond_t changed; /* state changed */
 	enum ev_state state;
 	int stop;
-	curl_socket_t sock;	/* the stream's socket, or CURL_SOCKET_BAD */
-	struct err why;		/* EV_ENDED without stop: why */
+	curl_socket_t sock; /* the stream's socket, or CURL_SOCKET_BAD */
+	struct err why;	    /* EV_ENDED without stop: why */
 };
 
 /* A byte for the watch loop. A full pipe is already readable: the byte
@@ -128,12 +132,12 @@ ev_relevant(const struct docker_events *ev, const char *line, size_t len)
 static void
 ev_line_done(struct docker_events *ev)
 {
-	if (ev->skipping || (ev->line.len &&
-			     ev_relevant(ev, ev->line.buf, ev->line.len)))
+	if (ev->skipping ||
+	    (ev->line.len && ev_relevant(ev, ev->line.buf, ev->line.len)))
 		ev_signal(ev, EV_BYTE);
 	ev->skipping = 0;
 	if (ev->line.alloc > ((size_t)64 << 10))
-		strbuf_release(&ev->line);	/* give a big line back */
+		strbuf_release(&ev->line); /* give a big line back */
 	strbuf_reset(&ev->line);
 	ev->line.overflow = 0;
 }
@@ -148,9 +152,10 @@ ev_write(char *p, size_t size, size_t n, void *ud)
 	if (ev->status != 200) {
 		/* An error answer: keep its start for the message. */
 		if (ev->line.len < EVENT_ERROR_MAX)
-			strbuf_add(&ev->line, p, rest < EVENT_ERROR_MAX -
-				   ev->line.len ? rest : EVENT_ERROR_MAX -
-				   ev->line.len);
+			strbuf_add(&ev->line, p,
+				   rest < EVENT_ERROR_MAX - ev->line.len ?
+					   rest :
+					   EVENT_ERROR_MAX - ev->line.len);
 		return total;
 	}
 	while (rest) {
@@ -182,7 +187,7 @@ ev_header(char *p, size_t size, size_t n, void *ud)
 		return total;
 	curl_easy_getinfo(ev->curl, CURLINFO_RESPONSE_CODE, &status);
 	if (status >= 100 && status < 200)
-		return total;	/* an interim answer; the real one follows */
+		return total; /* an interim answer; the real one follows */
 	ev->status = status;
 	if (status == 200) {
 		pthread_mutex_lock(&ev->lock);
@@ -243,19 +248,25 @@ ev_why(struct docker_events *ev, CURLcode rc, struct err *e)
 {
 	if (ev->status && ev->status != 200) {
 		json_t *j = json_loadb(ev->line.buf, ev->line.len, 0, NULL);
-		const char *m = json_string_value(json_object_get(j, "message"));
+		const char *m = json_string_value(
+			json_object_get(j, "message"));
 		char msg[600];
 
-		snprintf(msg, sizeof(msg), "%s", m ? m : ev->line.len ?
-			 ev->line.buf : "no message");
+		snprintf(msg, sizeof(msg), "%s",
+			 m	      ? m :
+			 ev->line.len ? ev->line.buf :
+					"no message");
 		msg[strcspn(msg, "\r\n")] = '\0';
 		if (ev->status >= 500 || ev->status == 429)
-			err_transient(e, "cannot follow Docker events at '%s': "
-				      "%s (HTTP %ld)", ev->socket, msg,
-				      ev->status);
+			err_transient(e,
+				      "cannot follow Docker events at '%s': "
+				      "%s (HTTP %ld)",
+				      ev->socket, msg, ev->status);
 		else
-			err_set(e, "cannot follow Docker events at '%s': %s "
-				"(HTTP %ld)", ev->socket, msg, ev->status);
+			err_set(e,
+				"cannot follow Docker events at '%s': %s "
+				"(HTTP %ld)",
+				ev->socket, msg, ev->status);
 		json_decref(j);
 		return;
 	}
@@ -265,10 +276,12 @@ ev_why(struct docker_events *ev, CURLcode rc, struct err *e)
 	case CURLE_GOT_NOTHING:
 	case CURLE_RECV_ERROR:
 		/* What a stopping engine does to its streams. */
-		err_transient(e, "the Docker event stream at '%s' ended: the "
+		err_transient(e,
+			      "the Docker event stream at '%s' ended: the "
 			      "engine closed it (%s); is dockerd restarting?",
-			      ev->socket, rc == CURLE_OK ? "end of stream" :
-			      http_message(ev->errbuf, rc));
+			      ev->socket,
+			      rc == CURLE_OK ? "end of stream" :
+					       http_message(ev->errbuf, rc));
 		break;
 	case CURLE_COULDNT_CONNECT:
 		docker_unreachable(ev->curl, ev->socket, ev->errbuf, e);
@@ -329,9 +342,10 @@ static char *
 ev_url(struct docker_events *ev)
 {
 	char *plabel = xprintf("press.platform=%s", ev->platform);
-	json_t *f = json_pack("{s:[s], s:[s,s], s:[s,s,s,s,s,s]}",
-		"type", "container", "label", "press.managed=true", plabel,
-		"event", "die", "stop", "kill", "oom", "destroy", "pause");
+	json_t *f = json_pack("{s:[s], s:[s,s], s:[s,s,s,s,s,s]}", "type",
+			      "container", "label", "press.managed=true",
+			      plabel, "event", "die", "stop", "kill", "oom",
+			      "destroy", "pause");
 	char *fs = f ? json_dumps(f, JSON_COMPACT) : NULL;
 	char *esc = curl_easy_escape(ev->curl, fs ? fs : "{}", 0);
 	char *url = xprintf("%s/events?filters=%s", DOCKER_API, esc ? esc : "");
@@ -344,15 +358,16 @@ ev_url(struct docker_events *ev)
 }
 
 int
-docker_events_open(void **h, const struct driver_env *env,
-		   const char *platform, struct err *e)
+docker_events_open(void **h, const struct driver_env *env, const char *platform,
+		   struct err *e)
 {
 	const struct platform *p = env->platform;
 	struct docker_events *ev = xcalloc(1, sizeof(*ev));
 	/* No overall timeout: the stream runs until it is closed. */
 	struct http_opts o = { .errbuf = ev->errbuf,
 			       .connect_ms = DOCKER_CONNECT_TIMEOUT_MS,
-			       .user_agent = "pressctl", .no_proxy = 1 };
+			       .user_agent = "pressctl",
+			       .no_proxy = 1 };
 	pthread_condattr_t ca;
 	struct timespec deadline;
 	int rc, ret = -1;
@@ -368,21 +383,26 @@ docker_events_open(void **h, const struct driver_env *env,
 	pthread_cond_init(&ev->changed, &ca);
 	pthread_condattr_destroy(&ca);
 	ev->socket = xstrdup(docker_socket(p));
-	ev->platform = xstrdup(platform ? platform : p && p->name ? p->name :
-			       "");
+	ev->platform = xstrdup(platform	    ? platform :
+			       p && p->name ? p->name :
+					      "");
 	if (pipe(ev->pipe) < 0) {
-		err_set(e, "cannot follow Docker events at '%s': cannot create "
-			"a pipe: %s", ev->socket, strerror(errno));
+		err_set(e,
+			"cannot follow Docker events at '%s': cannot create "
+			"a pipe: %s",
+			ev->socket, strerror(errno));
 		goto out;
 	}
 	for (int i = 0; i < 2; i++) {
-		fcntl(ev->pipe[i], F_SETFL, fcntl(ev->pipe[i], F_GETFL) |
-		      O_NONBLOCK);
+		fcntl(ev->pipe[i], F_SETFL,
+		      fcntl(ev->pipe[i], F_GETFL) | O_NONBLOCK);
 		fcntl(ev->pipe[i], F_SETFD, FD_CLOEXEC);
 	}
 	if (!(ev->curl = http_handle(&o))) {
-		err_set(e, "cannot follow Docker events at '%s': cannot "
-			"initialize libcurl", ev->socket);
+		err_set(e,
+			"cannot follow Docker events at '%s': cannot "
+			"initialize libcurl",
+			ev->socket);
 		goto out;
 	}
 	ev->url = ev_url(ev);
@@ -400,8 +420,10 @@ docker_events_open(void **h, const struct driver_env *env,
 	curl_easy_setopt(ev->curl, CURLOPT_CLOSESOCKETFUNCTION, ev_closesocket);
 	curl_easy_setopt(ev->curl, CURLOPT_CLOSESOCKETDATA, ev);
 	if ((rc = pthread_create(&ev->thread, NULL, ev_main, ev)) != 0) {
-		err_set(e, "cannot follow Docker events at '%s': cannot start "
-			"a thread: %s", ev->socket, strerror(rc));
+		err_set(e,
+			"cannot follow Docker events at '%s': cannot start "
+			"a thread: %s",
+			ev->socket, strerror(rc));
 		goto out;
 	}
 	ev->started = 1;
@@ -412,15 +434,16 @@ docker_events_open(void **h, const struct driver_env *env,
 	deadline.tv_sec += EVENTS_READY_MS / 1000;
 	pthread_mutex_lock(&ev->lock);
 	while (ev->state == EV_CONNECTING &&
-	       pthread_cond_timedwait(&ev->changed, &ev->lock,
-				      &deadline) != ETIMEDOUT)
+	       pthread_cond_timedwait(&ev->changed, &ev->lock, &deadline) !=
+		       ETIMEDOUT)
 		;
 	if (ev->state == EV_ENDED)
 		*e = ev->why;
 	else if (ev->state == EV_CONNECTING)
-		err_transient(e, "the Docker engine at '%s' did not start the "
-			      "event stream within %ld s", ev->socket,
-			      EVENTS_READY_MS / 1000);
+		err_transient(e,
+			      "the Docker engine at '%s' did not start the "
+			      "event stream within %ld s",
+			      ev->socket, EVENTS_READY_MS / 1000);
 	rc = ev->state;
 	pthread_mutex_unlock(&ev->lock);
 	if (rc != EV_STREAMING)

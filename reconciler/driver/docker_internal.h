@@ -13,7 +13,7 @@
 /* Every URL is below the pinned API version (Docker Engine 20.10+);
  * the host part is ignored over the unix socket. */
 #define DOCKER_API "http://localhost/v1.41"
-#define DOCKER_SOCKET "/var/run/docker.sock"	/* the default */
+#define DOCKER_SOCKET "/var/run/docker.sock" /* the default */
 #define DOCKER_CONNECT_TIMEOUT_MS 5000L
 
 /* The engine's socket: the platform's spec.runtime.socket or the

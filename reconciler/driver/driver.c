@@ -51,8 +51,8 @@ live_busy_add(struct live *l, int port)
 int
 live_is_ours(const struct live_item *l, const char *platform)
 {
-	return !l->mark_seen || (l->mark && platform &&
-				 strcmp(l->mark, platform) == 0);
+	return !l->mark_seen ||
+	       (l->mark && platform && strcmp(l->mark, platform) == 0);
 }
 
 char *
@@ -120,8 +120,7 @@ live_find(const struct live *l, enum live_kind kind, const char *name)
 
 int
 driver_may_touch(const struct driver_action *a, const char *platform,
-		 int exists, const char *owner, const char *what,
-		 struct err *e)
+		 int exists, const char *owner, const char *what, struct err *e)
 {
 	int saw_unmarked = a->have && a->have->mark_seen && !a->have->mark;
 
@@ -129,24 +128,30 @@ driver_may_touch(const struct driver_action *a, const char *platform,
 	    (!owner && saw_unmarked))
 		return 0;
 	if (a->op == OP_PURGE)
-		return err_set(e, "%s: its ownership mark changed since the plan "
+		return err_set(e,
+			       "%s: its ownership mark changed since the plan "
 			       "(it %s%s%s now); nothing was destroyed: run plan "
-			       "again", what, owner ? "names platform '" :
-			       "carries no mark", owner ? owner : "",
-			       owner ? "'" : "");
+			       "again",
+			       what,
+			       owner ? "names platform '" : "carries no mark",
+			       owner ? owner : "", owner ? "'" : "");
 	if (owner)
-		return err_set(e, "%s: it carries the ownership mark of platform "
+		return err_set(e,
+			       "%s: it carries the ownership mark of platform "
 			       "'%s'; pressctl touches only its own platform's "
-			       "objects", what, owner);
-	return err_set(e, "%s: it exists without an ownership mark and the "
-		       "plan did not adopt it; run plan again", what);
+			       "objects",
+			       what, owner);
+	return err_set(e,
+		       "%s: it exists without an ownership mark and the "
+		       "plan did not adopt it; run plan again",
+		       what);
 }
 
 const char *
 driver_op_name(enum driver_op op)
 {
 	static const char *const names[] = { "create", "update", "remove",
-		"purge" };
+					     "purge" };
 
 	return names[op];
 }
@@ -156,12 +161,9 @@ driver_for(enum live_kind kind)
 {
 	switch (kind) {
 	case LIVE_ROLE:
-	case LIVE_SCHEMA:
-		return &driver_postgres;
-	case LIVE_BUCKET:
-		return &driver_s3;
-	case LIVE_CONTAINER:
-		return &driver_docker;
+	case LIVE_SCHEMA: return &driver_postgres;
+	case LIVE_BUCKET: return &driver_s3;
+	case LIVE_CONTAINER: return &driver_docker;
 	}
 	return NULL;
 }

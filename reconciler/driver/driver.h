@@ -22,7 +22,7 @@
 #include "../manifest/live.h"
 #include "../util/err.h"
 
-struct platform;		/* manifest.h */
+struct platform; /* manifest.h */
 
 /* What a driver needs to reach its backend. Borrowed; secrets resolved
  * in memory by the caller and never printed. */
@@ -30,7 +30,7 @@ struct driver_env {
 	const struct platform *platform;
 	const char *pg_dsn;
 	const char *s3_access_key, *s3_secret_key;
-	int timeout_ms;		/* per request / statement; 0 = default */
+	int timeout_ms; /* per request / statement; 0 = default */
 };
 
 /*
@@ -44,14 +44,14 @@ struct driver_env {
 struct live_item {
 	enum live_kind kind;
 	char *name;
-	char *env_id;		/* "site/env" from labels (containers), or NULL */
-	char *spec_hash;	/* containers: the press.spec label; else NULL */
-	int running;		/* containers: state is running */
-	int host_port;		/* containers: published host port, 0 if none */
-	json_t *state;		/* kind-specific attributes (see each driver) */
-	long long bytes;	/* size, when asked for (deletes); -1 unknown */
-	long long count;	/* rows or objects, when asked for; -1 unknown */
-	int count_more;		/* count is a lower bound: "more than count" */
+	char *env_id;	 /* "site/env" from labels (containers), or NULL */
+	char *spec_hash; /* containers: the press.spec label; else NULL */
+	int running;	 /* containers: state is running */
+	int host_port;	 /* containers: published host port, 0 if none */
+	json_t *state;	 /* kind-specific attributes (see each driver) */
+	long long bytes; /* size, when asked for (deletes); -1 unknown */
+	long long count; /* rows or objects, when asked for; -1 unknown */
+	int count_more;	 /* count is a lower bound: "more than count" */
 	/*
 	 * Ownership: mark_seen says the mark was read (always for schemas,
 	 * roles and containers; for buckets only those in observe_req.check);
@@ -115,10 +115,10 @@ struct observe_req {
 };
 
 enum driver_op {
-	OP_CREATE,	/* missing: create it (idempotent: exists = success) */
-	OP_UPDATE,	/* changed or drifted: converge in place, or blue/green */
-	OP_REMOVE,	/* containers: stop and remove; data kept elsewhere */
-	OP_PURGE,	/* schema, role, bucket: destroy it and its data */
+	OP_CREATE, /* missing: create it (idempotent: exists = success) */
+	OP_UPDATE, /* changed or drifted: converge in place, or blue/green */
+	OP_REMOVE, /* containers: stop and remove; data kept elsewhere */
+	OP_PURGE,  /* schema, role, bucket: destroy it and its data */
 };
 
 const char *driver_op_name(enum driver_op op);
@@ -136,11 +136,11 @@ int driver_may_touch(const struct driver_action *a, const char *platform,
 
 /* Values the core computed for an action; may hold secrets. */
 struct apply_args {
-	const char *password;	/* role: the derived password */
-	json_t *env;		/* container: variables, all strings, resolved */
-	json_t *labels;		/* container: labels (press.*), all strings */
-	int host_ports[2];	/* container: the two port slots it may use */
-	const char *network;	/* container: network to attach */
+	const char *password; /* role: the derived password */
+	json_t *env;	      /* container: variables, all strings, resolved */
+	json_t *labels;	      /* container: labels (press.*), all strings */
+	int host_ports[2];    /* container: the two port slots it may use */
+	const char *network;  /* container: network to attach */
 	/* Out: a host port the runtime found taken by something else when
 	 * the container started ("address already in use"); the core sets
 	 * it aside and allocates another. 0 otherwise. */
@@ -163,16 +163,16 @@ struct driver_action {
 	enum driver_op op;
 	enum live_kind kind;
 	const char *name;
-	const struct live_object *want;	/* CREATE/UPDATE; NULL otherwise */
+	const struct live_object *want; /* CREATE/UPDATE; NULL otherwise */
 	const struct live_item *have;	/* observed, or NULL */
 	struct apply_args *args;
 };
 
 struct driver {
-	const char *name;		/* "postgres", "s3", "docker" */
-	unsigned kinds;			/* bit (1u << LIVE_x) per kind handled */
+	const char *name; /* "postgres", "s3", "docker" */
+	unsigned kinds;	  /* bit (1u << LIVE_x) per kind handled */
 	int (*open)(void **h, const struct driver_env *env, struct err *e);
-	void (*close)(void *h);		/* accepts NULL */
+	void (*close)(void *h); /* accepts NULL */
 	/* Append the observed objects of its kinds to out. */
 	int (*observe)(void *h, const struct observe_req *q, struct live *out,
 		       struct err *e);

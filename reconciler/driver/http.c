@@ -37,7 +37,7 @@ size_t
 http_collect(char *data, size_t size, size_t n, void *sb)
 {
 	if (strbuf_add(sb, data, size * n) < 0)
-		return 0;	/* curl fails with CURLE_WRITE_ERROR */
+		return 0; /* curl fails with CURLE_WRITE_ERROR */
 	return size * n;
 }
 
@@ -50,10 +50,8 @@ http_transient(CURLcode rc)
 	case CURLE_RECV_ERROR:
 	case CURLE_SEND_ERROR:
 	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-		return 1;
-	default:
-		return 0;
+	case CURLE_PARTIAL_FILE: return 1;
+	default: return 0;
 	}
 }
 

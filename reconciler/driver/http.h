@@ -23,7 +23,7 @@ struct http_opts {
 				 * when a transfer fails */
 	long connect_ms;	/* connect timeout; 0: libcurl's own (300 s) */
 	long timeout_ms;	/* the whole transfer; 0: no limit */
-	const char *user_agent;	/* NULL: no User-Agent header */
+	const char *user_agent; /* NULL: no User-Agent header */
 	int no_proxy;		/* 1: never through a proxy named in the
 				 * environment (http_proxy, ...) */
 };

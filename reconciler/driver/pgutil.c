@@ -5,8 +5,8 @@
 #include <string.h>
 
 void
-pg_clean_msg(char *buf, size_t n, const char *msg,
-	     const char *const *secrets, size_t nsecrets)
+pg_clean_msg(char *buf, size_t n, const char *msg, const char *const *secrets,
+	     size_t nsecrets)
 {
 	size_t w = 0;
 

@@ -42,7 +42,7 @@
 
 struct pg {
 	PGconn *conn;
-	char *platform;		/* for the ownership mark */
+	char *platform; /* for the ownership mark */
 };
 
 /* --- small helpers ------------------------------------------------------ */
@@ -56,7 +56,6 @@ wipe(char *s)
 		*v++ = '\0';
 }
 
-
 /*
  * Fill e from a failed result r (may be NULL) on p's connection, with the
  * prefix what ("cannot create schema 'x'"). Returns -1.
@@ -69,8 +68,8 @@ fail(struct pg *p, const PGresult *r, struct err *e, const char *what)
 		r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	char msg[768];
 
-	pg_clean_msg(msg, sizeof(msg), primary ? primary : PQerrorMessage(p->conn),
-		  NULL, 0);
+	pg_clean_msg(msg, sizeof(msg),
+		     primary ? primary : PQerrorMessage(p->conn), NULL, 0);
 	if (pg_transient(p->conn, state, primary)) {
 		if (state)
 			return err_transient(e, "%s: %s (%s)", what, msg,
@@ -133,7 +132,6 @@ ident(struct pg *p, const char *name, struct err *e, const char *what)
 
 /* --- connection --------------------------------------------------------- */
 
-
 /* Reset a broken connection; -1 (transient) if it stays broken. */
 static int
 ensure(struct pg *p, struct err *e)
@@ -161,15 +159,17 @@ pg_open(void **h, const struct driver_env *env, struct err *e)
 		return err_set(e, "cannot connect to PostgreSQL: no connection "
 				  "string (postgres.dsn) given");
 	stmt_ms = env->timeout_ms > 0 ? env->timeout_ms : STATEMENT_TIMEOUT_MS;
-	c = pg_connect(env->pg_dsn, "pressctl", env->timeout_ms > 0 ?
-		       (env->timeout_ms + 999) / 1000 : CONNECT_TIMEOUT_S,
+	c = pg_connect(env->pg_dsn, "pressctl",
+		       env->timeout_ms > 0 ? (env->timeout_ms + 999) / 1000 :
+					     CONNECT_TIMEOUT_S,
 		       stmt_ms, stmt_ms, e);
 	if (!c)
 		return -1;
 	p = xcalloc(1, sizeof(*p));
 	p->conn = c;
 	p->platform = xstrdup(env->platform && env->platform->name ?
-			      env->platform->name : "");
+				      env->platform->name :
+				      "");
 	*h = p;
 	return 0;
 }
@@ -304,10 +304,11 @@ static void
 ownership(struct live_item *it, const PGresult *r, int i)
 {
 	it->mark_seen = 1;
-	it->mark = PQgetisnull(r, i, 11) ? NULL :
-		   driver_mark_owner(PQgetvalue(r, i, 11));
+	it->mark = PQgetisnull(r, i, 11) ?
+			   NULL :
+			   driver_mark_owner(PQgetvalue(r, i, 11));
 	it->has_data = PQgetisnull(r, i, 12) ? -1 :
-		       *PQgetvalue(r, i, 12) == 't';
+					       *PQgetvalue(r, i, 12) == 't';
 }
 
 static void
@@ -394,13 +395,14 @@ count_stage(struct pg *p, const PGresult *tables, long long *counts,
 
 	strbuf_init(&sql, 0);
 	for (int i = 0; i < n; i++)
-		strbuf_addf(&sql, "%sSELECT %d, count(*) FROM (SELECT 1 FROM %s"
-			    " LIMIT %lld) x", i ? " UNION ALL " : "", i,
-			    PQgetvalue(tables, i, 1), st->limit + 1);
+		strbuf_addf(&sql,
+			    "%sSELECT %d, count(*) FROM (SELECT 1 FROM %s"
+			    " LIMIT %lld) x",
+			    i ? " UNION ALL " : "", i, PQgetvalue(tables, i, 1),
+			    st->limit + 1);
 	snprintf(setting, sizeof(setting), "SET LOCAL statement_timeout = %d",
 		 st->timeout_ms);
-	if (sql.overflow || !res_ok(r = PQexec(p->conn,
-					       "BEGIN READ ONLY")))
+	if (sql.overflow || !res_ok(r = PQexec(p->conn, "BEGIN READ ONLY")))
 		goto out;
 	PQclear(r);
 	if (!res_ok(r = PQexec(p->conn, setting)))
@@ -435,14 +437,14 @@ count_rows(struct pg *p, const char *sized_literal, struct live *out,
 	long long *counts = NULL;
 	int n, rc = -1;
 
-	tables = PQexecParams(p->conn, tables_sql, 1, NULL, params, NULL,
-			      NULL, 0);
+	tables = PQexecParams(p->conn, tables_sql, 1, NULL, params, NULL, NULL,
+			      0);
 	if (PQresultStatus(tables) != PGRES_TUPLES_OK)
 		goto out;
 	n = PQntuples(tables);
 	counts = xcalloc((size_t)n + 1, sizeof(*counts));
-	for (size_t k = 0; n > 0 && k < sizeof(count_stages) /
-					 sizeof(count_stages[0]); k++) {
+	for (size_t k = 0;
+	     n > 0 && k < sizeof(count_stages) / sizeof(count_stages[0]); k++) {
 		st = &count_stages[k];
 		if ((rc = count_stage(p, tables, counts, st)) != 0)
 			break;
@@ -453,7 +455,7 @@ count_rows(struct pg *p, const char *sized_literal, struct live *out,
 		struct live_item *it = &out->v[i];
 
 		if (it->kind != LIVE_SCHEMA || it->bytes < 0)
-			continue;	/* not sized */
+			continue; /* not sized */
 		it->count = 0;
 		for (int t = 0; t < n; t++) {
 			if (strcmp(PQgetvalue(tables, t, 0), it->name))
@@ -743,10 +745,12 @@ check_mark(struct pg *p, const struct driver_action *a, const char *what,
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
 		fail(p, r, e, what);
 	} else {
-		owner = PQgetisnull(r, 0, 1) ? NULL :
-			driver_mark_owner(PQgetvalue(r, 0, 1));
-		ret = driver_may_touch(a, p->platform, *PQgetvalue(r, 0, 0) == 't',
-				       owner, what, e);
+		owner = PQgetisnull(r, 0, 1) ?
+				NULL :
+				driver_mark_owner(PQgetvalue(r, 0, 1));
+		ret = driver_may_touch(a, p->platform,
+				       *PQgetvalue(r, 0, 0) == 't', owner, what,
+				       e);
 	}
 	free(owner);
 	PQclear(r);
@@ -1027,7 +1031,8 @@ purge(struct pg *p, const struct driver_action *a, const char *what,
 		}
 		sql = xprintf("SET LOCAL statement_timeout = 0; "
 			      "DROP OWNED BY %s; DROP ROLE IF EXISTS %s; "
-			      "COMMIT", id, id);
+			      "COMMIT",
+			      id, id);
 	}
 	ret = exec_sql(p, sql, state, e, what);
 	if (ret < 0 && strcmp(state, "42704") == 0) /* dropped meanwhile */

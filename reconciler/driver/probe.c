@@ -72,9 +72,7 @@ static void
 describe(char *out, size_t n, CURLcode rc, long status, const char *errbuf)
 {
 	switch (rc) {
-	case CURLE_OK:
-		snprintf(out, n, "last answer: HTTP %ld", status);
-		break;
+	case CURLE_OK: snprintf(out, n, "last answer: HTTP %ld", status); break;
 	case CURLE_COULDNT_CONNECT:
 		snprintf(out, n, "connection refused");
 		break;
@@ -85,12 +83,8 @@ describe(char *out, size_t n, CURLcode rc, long status, const char *errbuf)
 		snprintf(out, n, "connection closed without an answer");
 		break;
 	case CURLE_RECV_ERROR:
-	case CURLE_SEND_ERROR:
-		snprintf(out, n, "connection reset");
-		break;
-	default:
-		snprintf(out, n, "%s", http_message(errbuf, rc));
-		break;
+	case CURLE_SEND_ERROR: snprintf(out, n, "connection reset"); break;
+	default: snprintf(out, n, "%s", http_message(errbuf, rc)); break;
 	}
 }
 
@@ -99,14 +93,16 @@ http_probe(int port, const char *path, int timeout_s, struct err *e)
 {
 	char url[1024], errbuf[CURL_ERROR_SIZE], seen[CURL_ERROR_SIZE + 64];
 	/* No time limit here: each try sets its own, below. */
-	struct http_opts o = { .errbuf = errbuf, .user_agent = "pressctl-probe",
+	struct http_opts o = { .errbuf = errbuf,
+			       .user_agent = "pressctl-probe",
 			       .no_proxy = 1 };
 	long long deadline;
 	CURL *c = NULL;
 	int ret = -1;
 
 	if (port <= 0 || port > 65535 || !path || path[0] != '/') {
-		err_set(e, "cannot probe port %d path '%s': invalid probe target",
+		err_set(e,
+			"cannot probe port %d path '%s': invalid probe target",
 			port, path ? path : "");
 		goto out;
 	}
@@ -134,7 +130,8 @@ http_probe(int port, const char *path, int timeout_s, struct err *e)
 		started = now_ms();
 		errbuf[0] = '\0';
 		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
-				 left < PROBE_TRY_MS ? (long)left : PROBE_TRY_MS);
+				 left < PROBE_TRY_MS ? (long)left :
+						       PROBE_TRY_MS);
 		rc = curl_easy_perform(c);
 		if (rc == CURLE_OK)
 			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -144,7 +141,7 @@ http_probe(int port, const char *path, int timeout_s, struct err *e)
 		}
 		describe(seen, sizeof(seen), rc, status, errbuf);
 		if (rc == CURLE_URL_MALFORMAT)
-			break;	/* no later try can do better */
+			break; /* no later try can do better */
 		left = deadline - now_ms();
 		if (left <= 0)
 			break;

@@ -39,11 +39,11 @@
 #endif
 
 #define S3_DEFAULT_TIMEOUT_MS 30000
-#define S3_MAX_BODY ((size_t)64 << 20)	/* one listing page is ~0.5 MiB */
-#define S3_MAX_WORKERS 4		/* concurrent bucket measurements */
-#define S3_MAX_PAGES 1000000		/* a server that never ends a listing */
-#define S3_PURGE_ROUNDS 3		/* list+delete again if writes raced */
-#define MARK_KEY ".press-owner"		/* the ownership mark (see below) */
+#define S3_MAX_BODY ((size_t)64 << 20) /* one listing page is ~0.5 MiB */
+#define S3_MAX_WORKERS 4	       /* concurrent bucket measurements */
+#define S3_MAX_PAGES 1000000	       /* a server that never ends a listing */
+#define S3_PURGE_ROUNDS 3	       /* list+delete again if writes raced */
+#define MARK_KEY ".press-owner"	       /* the ownership mark (see below) */
 
 /* ------------------------------------------------------------------ */
 /* HTTP                                                               */
@@ -53,24 +53,24 @@ struct s3 {
 	CURL *curl;
 	/* Settings, owned by the handle opened by s3_open and borrowed by
 	 * the measuring workers' copies. */
-	char *endpoint;			/* without a trailing '/' */
+	char *endpoint; /* without a trailing '/' */
 	char *region;
-	char *sigv4;			/* "aws:amz:<region>:s3" */
-	char *access_key, *secret_key;	/* wiped on close */
+	char *sigv4;		       /* "aws:amz:<region>:s3" */
+	char *access_key, *secret_key; /* wiped on close */
 	long timeout_ms;
-	int no_multi_delete;		/* DeleteObjects not implemented */
-	char *platform;			/* for the ownership mark */
+	int no_multi_delete; /* DeleteObjects not implemented */
+	char *platform;	     /* for the ownership mark */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
 struct s3_req {
-	const char *method;		/* GET, PUT, POST, DELETE */
-	const char *bucket;		/* NULL: the service (ListBuckets) */
-	const char *key;		/* NULL: the bucket itself */
-	const char *query;		/* canonical already, or NULL */
-	const char *body;		/* PUT/POST body, or NULL */
+	const char *method; /* GET, PUT, POST, DELETE */
+	const char *bucket; /* NULL: the service (ListBuckets) */
+	const char *key;    /* NULL: the bucket itself */
+	const char *query;  /* canonical already, or NULL */
+	const char *body;   /* PUT/POST body, or NULL */
 	size_t len;
-	int md5;			/* send Content-MD5 (DeleteObjects) */
+	int md5; /* send Content-MD5 (DeleteObjects) */
 };
 
 struct s3_resp {
@@ -135,11 +135,11 @@ build_url(struct s3 *c, struct strbuf *url, const struct s3_req *r)
 		return -1;
 	if (r->bucket && add_escaped(c, url, r->bucket, 0) < 0)
 		return -1;
-	if (r->bucket && r->key && (strbuf_addch(url, '/') < 0 ||
-				    add_escaped(c, url, r->key, 1) < 0))
+	if (r->bucket && r->key &&
+	    (strbuf_addch(url, '/') < 0 || add_escaped(c, url, r->key, 1) < 0))
 		return -1;
-	if (r->query && (strbuf_addch(url, '?') < 0 ||
-			 strbuf_addstr(url, r->query) < 0))
+	if (r->query &&
+	    (strbuf_addch(url, '?') < 0 || strbuf_addstr(url, r->query) < 0))
 		return -1;
 	return 0;
 }
@@ -199,14 +199,14 @@ s3_send(struct s3 *c, const struct s3_req *r, struct s3_resp *resp,
 	}
 	if (r->body)
 		hdr = add_header(hdr, "Content-Type: application/xml", &oom);
-	hdr = add_header(hdr, "Expect:", &oom);	/* no 100-continue wait */
+	hdr = add_header(hdr, "Expect:", &oom); /* no 100-continue wait */
 	if (oom) {
 		err_set(e, "%s: out of memory", what);
 		goto out;
 	}
 
 	curl_easy_setopt(c->curl, CURLOPT_URL, url.buf);
-	curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);	/* reset the method */
+	curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L); /* reset the method */
 	if (strcmp(r->method, "PUT") == 0 || strcmp(r->method, "POST") == 0) {
 		/* Also an empty PUT: S3 wants Content-Length: 0. */
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE,
@@ -288,7 +288,8 @@ s3_fail(struct err *e, const char *what, const struct s3_resp *r)
 		hint = "; check the platform's s3 endpoint and region";
 	if (!x.code[0]) {
 		if (transient)
-			return err_transient(e, "%s: HTTP %ld", what, r->status);
+			return err_transient(e, "%s: HTTP %ld", what,
+					     r->status);
 		return err_set(e, "%s: HTTP %ld%s", what, r->status, hint);
 	}
 	if (transient)
@@ -401,14 +402,16 @@ list_page(struct s3 *c, const char *bucket, const char *token, int max_keys,
 		s3_fail(e, what, resp);
 		goto out;
 	}
-	if (s3xml_parse_list_objects(page, resp->body.buf, resp->body.len,
-				     e) < 0) {
+	if (s3xml_parse_list_objects(page, resp->body.buf, resp->body.len, e) <
+	    0) {
 		err_wrap(e, "%s", what);
 		goto out;
 	}
 	if (page->truncated && (!page->next_token || !*page->next_token)) {
-		err_set(e, "%s: the server truncated the listing without a "
-			"continuation token", what);
+		err_set(e,
+			"%s: the server truncated the listing without a "
+			"continuation token",
+			what);
 		goto out;
 	}
 	ret = 0;
@@ -434,14 +437,18 @@ out:
 static int
 mark_read(struct s3 *c, const char *bucket, char **owner, struct err *e)
 {
-	struct s3_req r = { .method = "GET", .bucket = bucket, .key = MARK_KEY };
+	struct s3_req r = { .method = "GET",
+			    .bucket = bucket,
+			    .key = MARK_KEY };
 	struct s3_resp resp;
 	char what[160];
 	int ret = -1;
 
 	*owner = NULL;
-	snprintf(what, sizeof(what), "cannot read the ownership mark of "
-		 "bucket '%s'", bucket);
+	snprintf(what, sizeof(what),
+		 "cannot read the ownership mark of "
+		 "bucket '%s'",
+		 bucket);
 	resp_init(&resp);
 	if (s3_send(c, &r, &resp, what, e) < 0)
 		goto out;
@@ -451,7 +458,7 @@ mark_read(struct s3 *c, const char *bucket, char **owner, struct err *e)
 	} else if (resp.status == 404 && is_code(&resp, "NoSuchBucket")) {
 		ret = 1;
 	} else if (resp.status == 404) {
-		ret = 0;	/* NoSuchKey: unmarked */
+		ret = 0; /* NoSuchKey: unmarked */
 	} else {
 		s3_fail(e, what, &resp);
 	}
@@ -464,13 +471,18 @@ static int
 mark_write(struct s3 *c, const char *bucket, struct err *e)
 {
 	char *body = xprintf(DRIVER_MARK_PREFIX "%s\n", c->platform), what[160];
-	struct s3_req r = { .method = "PUT", .bucket = bucket, .key = MARK_KEY,
-			    .body = body, .len = strlen(body) };
+	struct s3_req r = { .method = "PUT",
+			    .bucket = bucket,
+			    .key = MARK_KEY,
+			    .body = body,
+			    .len = strlen(body) };
 	struct s3_resp resp;
 	int ret = -1;
 
-	snprintf(what, sizeof(what), "cannot mark bucket '%s' as platform "
-		 "'%s''s", bucket, c->platform);
+	snprintf(what, sizeof(what),
+		 "cannot mark bucket '%s' as platform "
+		 "'%s''s",
+		 bucket, c->platform);
 	resp_init(&resp);
 	if (s3_send(c, &r, &resp, what, e) == 0) {
 		if (resp.status == 200)
@@ -534,7 +546,7 @@ measure_bucket(struct s3 *c, const char *bucket, long long *count,
 		}
 		for (size_t i = 0; i < page.n; i++) {
 			if (strcmp(page.v[i].key, MARK_KEY) == 0)
-				continue;	/* ours, not the site's */
+				continue; /* ours, not the site's */
 			n++;
 			if (page.v[i].size > LLONG_MAX - sum)
 				sum = LLONG_MAX;
@@ -575,7 +587,7 @@ add_xml_escaped(struct strbuf *sb, const char *s)
 			r = strbuf_addstr(sb, "&quot;");
 		else if (ch == '\'')
 			r = strbuf_addstr(sb, "&apos;");
-		else if (ch < 0x20)	/* survive attribute/EOL normalization */
+		else if (ch < 0x20) /* survive attribute/EOL normalization */
 			r = strbuf_addf(sb, "&#%u;", ch);
 		else
 			r = strbuf_addch(sb, ch);
@@ -597,8 +609,8 @@ object_what(char *buf, size_t n, const char *prefix, const char *key)
 
 /* DELETE each key. 0 ok, 1 bucket gone, -1 error. */
 static int
-delete_each(struct s3 *c, const char *bucket,
-	    const struct s3xml_objects *page, const char *what, struct err *e)
+delete_each(struct s3 *c, const char *bucket, const struct s3xml_objects *page,
+	    const char *what, struct err *e)
 {
 	struct s3_resp resp;
 	char owhat[512];
@@ -606,7 +618,8 @@ delete_each(struct s3 *c, const char *bucket,
 
 	resp_init(&resp);
 	for (size_t i = 0; i < page->n; i++) {
-		struct s3_req r = { .method = "DELETE", .bucket = bucket,
+		struct s3_req r = { .method = "DELETE",
+				    .bucket = bucket,
 				    .key = page->v[i].key };
 
 		object_what(owhat, sizeof(owhat), what, page->v[i].key);
@@ -618,7 +631,7 @@ delete_each(struct s3 *c, const char *bucket,
 			ret = 1;
 			goto out;
 		}
-		if (resp.status == 404)		/* NoSuchKey: already gone */
+		if (resp.status == 404) /* NoSuchKey: already gone */
 			continue;
 		s3_fail(e, owhat, &resp);
 		goto out;
@@ -634,11 +647,13 @@ out:
  * where the server has no DeleteObjects. 0 ok, 1 bucket gone, -1 error.
  */
 static int
-delete_page(struct s3 *c, const char *bucket,
-	    const struct s3xml_objects *page, const char *what, struct err *e)
+delete_page(struct s3 *c, const char *bucket, const struct s3xml_objects *page,
+	    const char *what, struct err *e)
 {
-	struct s3_req r = { .method = "POST", .bucket = bucket,
-			    .query = "delete=", .md5 = 1 };
+	struct s3_req r = { .method = "POST",
+			    .bucket = bucket,
+			    .query = "delete=",
+			    .md5 = 1 };
 	struct s3xml_delete res;
 	struct s3_resp resp;
 	struct strbuf body;
@@ -653,7 +668,8 @@ delete_page(struct s3 *c, const char *bucket,
 	s3xml_delete_init(&res);
 	resp_init(&resp);
 	strbuf_init(&body, 0);
-	strbuf_addstr(&body, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+	strbuf_addstr(&body,
+		      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
 		      "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
 		      "<Quiet>true</Quiet>");
 	for (size_t i = 0; i < page->n; i++) {
@@ -694,8 +710,8 @@ delete_page(struct s3 *c, const char *bucket,
 		s3_fail(e, what, &resp);
 		goto out;
 	}
-	if (s3xml_parse_delete_result(&res, resp.body.buf, resp.body.len,
-				      e) < 0) {
+	if (s3xml_parse_delete_result(&res, resp.body.buf, resp.body.len, e) <
+	    0) {
 		err_wrap(e, "%s", what);
 		goto out;
 	}
@@ -731,8 +747,7 @@ out:
  * bucket delete would hit as well.
  */
 static int
-abort_uploads(struct s3 *c, const char *bucket, const char *what,
-	      struct err *e)
+abort_uploads(struct s3 *c, const char *bucket, const char *what, struct err *e)
 {
 	struct s3xml_uploads ups;
 	struct s3_resp resp;
@@ -771,12 +786,12 @@ abort_uploads(struct s3 *c, const char *bucket, const char *what,
 				s3_fail(e, what, &resp);
 				goto out;
 			}
-			break;	/* not implemented, gone, refused: skip */
+			break; /* not implemented, gone, refused: skip */
 		}
 		s3xml_uploads_release(&ups);
-		if (s3xml_parse_list_uploads(&ups, resp.body.buf,
-					     resp.body.len, e) < 0)
-			break;	/* best effort */
+		if (s3xml_parse_list_uploads(&ups, resp.body.buf, resp.body.len,
+					     e) < 0)
+			break; /* best effort */
 		for (size_t i = 0; i < ups.n; i++) {
 			struct s3_req a = { .method = "DELETE",
 					    .bucket = bucket,
@@ -844,12 +859,13 @@ bucket_make(struct s3 *c, const char *name, int *created, const char *what,
 	strbuf_init(&body, 0);
 	/* us-east-1 is the default and AWS refuses it as a constraint. */
 	if (strcmp(c->region, "us-east-1") != 0) {
-		strbuf_addstr(&body, "<CreateBucketConfiguration xmlns=\"http://"
+		strbuf_addstr(&body,
+			      "<CreateBucketConfiguration xmlns=\"http://"
 			      "s3.amazonaws.com/doc/2006-03-01/\">"
 			      "<LocationConstraint>");
 		add_xml_escaped(&body, c->region);
 		strbuf_addstr(&body, "</LocationConstraint>"
-			      "</CreateBucketConfiguration>");
+				     "</CreateBucketConfiguration>");
 		r.body = body.buf;
 		r.len = body.len;
 	}
@@ -873,8 +889,10 @@ bucket_make(struct s3 *c, const char *name, int *created, const char *what,
 			ret = 0;
 			goto out;
 		}
-		err_set(e, "bucket '%s' already exists and belongs to another "
-			"account; set spec.storage.bucket to another name", name);
+		err_set(e,
+			"bucket '%s' already exists and belongs to another "
+			"account; set spec.storage.bucket to another name",
+			name);
 		goto out;
 	}
 	s3_fail(e, what, &resp);
@@ -901,7 +919,7 @@ bucket_converge(struct s3 *c, const struct driver_action *a, struct err *e)
 	if (bucket_make(c, a->name, &created, what, e) < 0)
 		return -1;
 	if ((r = mark_read(c, a->name, &owner, e)) != 0) {
-		if (r > 0)	/* deleted meanwhile: a race, try again */
+		if (r > 0) /* deleted meanwhile: a race, try again */
 			err_transient(e, "%s: it vanished while being marked",
 				      what);
 		goto out;
@@ -920,8 +938,7 @@ out:
 
 /* Delete every object of the bucket. 0 ok, 1 bucket gone, -1 error. */
 static int
-empty_bucket(struct s3 *c, const char *name, const char *what,
-	     struct err *e)
+empty_bucket(struct s3 *c, const char *name, const char *what, struct err *e)
 {
 	struct s3xml_objects page;
 	struct s3_resp resp;
@@ -974,13 +991,13 @@ bucket_purge(struct s3 *c, const struct driver_action *a, struct err *e)
 	resp_init(&resp);
 	rc = mark_read(c, name, &owner, e);
 	if (rc > 0)
-		ret = 0;	/* gone: done */
+		ret = 0; /* gone: done */
 	if (rc != 0 || driver_may_touch(a, c->platform, 1, owner, what, e) < 0)
 		goto out;
 	for (int round = 0; round < S3_PURGE_ROUNDS; round++) {
 		rc = empty_bucket(c, name, what, e);
 		if (rc != 0) {
-			ret = rc > 0 ? 0 : -1;	/* gone: done */
+			ret = rc > 0 ? 0 : -1; /* gone: done */
 			goto out;
 		}
 		if (abort_uploads(c, name, what, e) < 0)
@@ -1014,11 +1031,11 @@ out:
 
 struct measure_job {
 	const char *bucket;
-	size_t item;		/* index into the struct live */
-	int measure;		/* count objects and bytes */
-	int check;		/* read the mark and whether it holds data */
+	size_t item; /* index into the struct live */
+	int measure; /* count objects and bytes */
+	int check;   /* read the mark and whether it holds data */
 	long long count, bytes;
-	char *owner;		/* check: the mark's platform, or NULL */
+	char *owner; /* check: the mark's platform, or NULL */
 	int has_data;
 };
 
@@ -1028,8 +1045,8 @@ measure_job_run(struct s3 *c, struct measure_job *j, struct err *e)
 {
 	int r;
 
-	if (j->measure && measure_bucket(c, j->bucket, &j->count, &j->bytes,
-					 e) < 0)
+	if (j->measure &&
+	    measure_bucket(c, j->bucket, &j->count, &j->bytes, e) < 0)
 		return -1;
 	if (!j->check)
 		return 0;
@@ -1124,7 +1141,7 @@ measure_all(struct s3 *c, struct measure_job *jobs, size_t n, struct err *e)
 	/* The caller's thread is one of the workers. */
 	for (size_t i = 1; i < n && i < S3_MAX_WORKERS; i++) {
 		if (pthread_create(&tid[nthreads], NULL, measure_thread, &m))
-			break;	/* fewer workers will do */
+			break; /* fewer workers will do */
 		nthreads++;
 	}
 	measure_loop(&m, c);
@@ -1184,18 +1201,22 @@ s3_open(void **hp, const struct driver_env *env, struct err *e)
 	*hp = NULL;
 	if (!endpoint || !*endpoint)
 		return err_set(e, "s3: the platform has no s3 endpoint; set "
-			       "spec.s3.endpoint");
+				  "spec.s3.endpoint");
 	if (strncmp(endpoint, "http://", 7) != 0 &&
 	    strncmp(endpoint, "https://", 8) != 0)
-		return err_set(e, "s3: endpoint '%s' is not an http:// or "
-			       "https:// URL; fix spec.s3.endpoint", endpoint);
+		return err_set(e,
+			       "s3: endpoint '%s' is not an http:// or "
+			       "https:// URL; fix spec.s3.endpoint",
+			       endpoint);
 	if (!valid_region(region))
-		return err_set(e, "s3: region '%s' is not a region name; fix "
-			       "spec.s3.region", region);
+		return err_set(e,
+			       "s3: region '%s' is not a region name; fix "
+			       "spec.s3.region",
+			       region);
 	if (!env->s3_access_key || !*env->s3_access_key ||
 	    !env->s3_secret_key || !*env->s3_secret_key)
 		return err_set(e, "s3: the access key or secret key is empty; "
-			       "check spec.s3.accessKey and secretKey");
+				  "check spec.s3.accessKey and secretKey");
 
 	c = xcalloc(1, sizeof(*c));
 	len = strlen(endpoint);
@@ -1207,8 +1228,8 @@ s3_open(void **hp, const struct driver_env *env, struct err *e)
 	c->platform = xstrdup(p->name ? p->name : "");
 	c->access_key = xstrdup(env->s3_access_key);
 	c->secret_key = xstrdup(env->s3_secret_key);
-	c->timeout_ms = env->timeout_ms > 0 ? env->timeout_ms
-					    : S3_DEFAULT_TIMEOUT_MS;
+	c->timeout_ms = env->timeout_ms > 0 ? env->timeout_ms :
+					      S3_DEFAULT_TIMEOUT_MS;
 	if (conn_handle(c, e) < 0) {
 		s3_close(c);
 		return -1;
@@ -1287,7 +1308,7 @@ s3_observe(void *h, const struct observe_req *q, struct live *out,
 		struct live_item *it;
 
 		if (k == SIZE_MAX || item[k] != SIZE_MAX)
-			continue;	/* not ours, or listed twice */
+			continue; /* not ours, or listed twice */
 		item[k] = out->n;
 		it = live_add(out, LIVE_BUCKET, key);
 		it->state = json_object();
@@ -1299,14 +1320,16 @@ s3_observe(void *h, const struct observe_req *q, struct live *out,
 	jobs = xcalloc(nnames, sizeof(*jobs));
 	for (size_t i = 0; i < q->nsized[LIVE_BUCKET]; i++) {
 		size_t k = name_index(names, nnames, q->sized[LIVE_BUCKET][i]);
-		struct measure_job *j = job_for(jobs, &njobs, job, k, item, out);
+		struct measure_job *j = job_for(jobs, &njobs, job, k, item,
+						out);
 
 		if (j)
 			j->measure = 1;
 	}
 	for (size_t i = 0; i < q->ncheck[LIVE_BUCKET]; i++) {
 		size_t k = name_index(names, nnames, q->check[LIVE_BUCKET][i]);
-		struct measure_job *j = job_for(jobs, &njobs, job, k, item, out);
+		struct measure_job *j = job_for(jobs, &njobs, job, k, item,
+						out);
 
 		if (j)
 			j->check = 1;
@@ -1361,15 +1384,14 @@ s3_apply(void *h, const struct driver_action *a, struct err *e)
 			       driver_op_name(a->op), a->name);
 	switch (a->op) {
 	case OP_CREATE:
-	case OP_UPDATE:
-		return bucket_converge(c, a, e);
-	case OP_PURGE:
-		return bucket_purge(c, a, e);
-	case OP_REMOVE:
-		break;
+	case OP_UPDATE: return bucket_converge(c, a, e);
+	case OP_PURGE: return bucket_purge(c, a, e);
+	case OP_REMOVE: break;
 	}
-	return err_set(e, "cannot %s bucket '%s': buckets are purged, not "
-		       "removed", driver_op_name(a->op), a->name);
+	return err_set(e,
+		       "cannot %s bucket '%s': buckets are purged, not "
+		       "removed",
+		       driver_op_name(a->op), a->name);
 }
 
 const struct driver driver_s3 = {

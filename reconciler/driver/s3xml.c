@@ -16,17 +16,17 @@
 
 #include "../util/strbuf.h"
 
-#define XP_NAME 32	/* longer element names are none of ours */
+#define XP_NAME 32 /* longer element names are none of ours */
 
 struct xp {
 	XML_Parser p;
-	const char *root;		/* the expected root element */
-	int depth;			/* open elements */
-	char names[S3XML_MAX_DEPTH][XP_NAME];	/* local names, root first */
-	struct strbuf text;		/* character data of the element */
-	int (*end)(struct xp *x, void *ctx);	/* at each end tag */
+	const char *root;		      /* the expected root element */
+	int depth;			      /* open elements */
+	char names[S3XML_MAX_DEPTH][XP_NAME]; /* local names, root first */
+	struct strbuf text;		     /* character data of the element */
+	int (*end)(struct xp *x, void *ctx); /* at each end tag */
 	void *ctx;
-	char fail[160];			/* why a handler stopped the parse */
+	char fail[160]; /* why a handler stopped the parse */
 };
 
 void
@@ -132,10 +132,9 @@ xp_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
 }
 
 static void XMLCALL
-xp_entity(void *ud, const XML_Char *name, int is_param,
-	  const XML_Char *value, int value_len, const XML_Char *base,
-	  const XML_Char *sysid, const XML_Char *pubid,
-	  const XML_Char *notation)
+xp_entity(void *ud, const XML_Char *name, int is_param, const XML_Char *value,
+	  int value_len, const XML_Char *base, const XML_Char *sysid,
+	  const XML_Char *pubid, const XML_Char *notation)
 {
 	(void)name;
 	(void)is_param;
@@ -291,8 +290,8 @@ s3xml_buckets_release(struct s3xml_buckets *b)
 }
 
 int
-s3xml_parse_list_buckets(struct s3xml_buckets *out, const char *xml,
-			 size_t len, struct err *e)
+s3xml_parse_list_buckets(struct s3xml_buckets *out, const char *xml, size_t len,
+			 struct err *e)
 {
 	struct lb_ctx c = { .out = out };
 	int ret;
@@ -389,8 +388,8 @@ s3xml_objects_release(struct s3xml_objects *o)
 }
 
 int
-s3xml_parse_list_objects(struct s3xml_objects *out, const char *xml,
-			 size_t len, struct err *e)
+s3xml_parse_list_objects(struct s3xml_objects *out, const char *xml, size_t len,
+			 struct err *e)
 {
 	struct lo_ctx c = { .out = out };
 	int ret;
@@ -460,8 +459,8 @@ s3xml_uploads_release(struct s3xml_uploads *u)
 }
 
 int
-s3xml_parse_list_uploads(struct s3xml_uploads *out, const char *xml,
-			 size_t len, struct err *e)
+s3xml_parse_list_uploads(struct s3xml_uploads *out, const char *xml, size_t len,
+			 struct err *e)
 {
 	struct lu_ctx c = { .out = out };
 	int ret;
@@ -525,8 +524,8 @@ s3xml_delete_release(struct s3xml_delete *d)
 }
 
 int
-s3xml_parse_delete_result(struct s3xml_delete *out, const char *xml,
-			  size_t len, struct err *e)
+s3xml_parse_delete_result(struct s3xml_delete *out, const char *xml, size_t len,
+			  struct err *e)
 {
 	struct dr_ctx c = { .out = out };
 	int ret;
@@ -566,4 +565,3 @@ s3xml_parse_error(struct s3xml_error *out, const char *xml, size_t len)
 	}
 	return 0;
 }
-

@@ -26,13 +26,13 @@
 /* ListBuckets: <ListAllMyBucketsResult><Buckets><Bucket>... */
 struct s3xml_bucket {
 	char *name;
-	char *created;		/* CreationDate as sent, or NULL */
+	char *created; /* CreationDate as sent, or NULL */
 };
 
 struct s3xml_buckets {
 	struct s3xml_bucket *v;
 	size_t n, alloc;
-	char *next_token;	/* ContinuationToken (paginated), or NULL */
+	char *next_token; /* ContinuationToken (paginated), or NULL */
 };
 
 /* ListObjectsV2: <ListBucketResult><Contents>... */
@@ -44,8 +44,8 @@ struct s3xml_object {
 struct s3xml_objects {
 	struct s3xml_object *v;
 	size_t n, alloc;
-	int truncated;		/* IsTruncated is true */
-	char *next_token;	/* NextContinuationToken, or NULL */
+	int truncated;	  /* IsTruncated is true */
+	char *next_token; /* NextContinuationToken, or NULL */
 };
 
 /* ListMultipartUploads: <ListMultipartUploadsResult><Upload>... */
@@ -69,13 +69,13 @@ struct s3xml_error {
 /* DeleteObjects: <DeleteResult><Error><Key>, <Code>, <Message>... */
 struct s3xml_delete_error {
 	char *key;
-	char *code, *message;	/* may be NULL */
+	char *code, *message; /* may be NULL */
 };
 
 struct s3xml_delete {
 	struct s3xml_delete_error *v;
 	size_t n, alloc;
-	size_t deleted;		/* <Deleted> entries (not in quiet mode) */
+	size_t deleted; /* <Deleted> entries (not in quiet mode) */
 };
 
 void s3xml_buckets_init(struct s3xml_buckets *b);

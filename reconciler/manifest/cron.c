@@ -9,19 +9,18 @@
 struct field {
 	const char *name;
 	int lo, hi;
-	const char *const *names;	/* names[i] is value lo + i, or NULL */
+	const char *const *names; /* names[i] is value lo + i, or NULL */
 };
 
 static const char *const months[] = { "jan", "feb", "mar", "apr", "may",
-	"jun", "jul", "aug", "sep", "oct", "nov", "dec", NULL };
-static const char *const days[] = { "sun", "mon", "tue", "wed", "thu",
-	"fri", "sat", NULL };
+				      "jun", "jul", "aug", "sep", "oct",
+				      "nov", "dec", NULL };
+static const char *const days[] = { "sun", "mon", "tue", "wed",
+				    "thu", "fri", "sat", NULL };
 
 static const struct field fields[5] = {
-	{ "minute", 0, 59, NULL },
-	{ "hour", 0, 23, NULL },
-	{ "day-of-month", 1, 31, NULL },
-	{ "month", 1, 12, months },
+	{ "minute", 0, 59, NULL },	 { "hour", 0, 23, NULL },
+	{ "day-of-month", 1, 31, NULL }, { "month", 1, 12, months },
 	{ "day-of-week", 0, 7, days },
 };
 
@@ -52,11 +51,11 @@ value(const struct field *f, const char **s)
 }
 
 static int
-fail(char *msg, size_t n, const struct field *f, const char *part,
-     size_t len, const char *why)
+fail(char *msg, size_t n, const struct field *f, const char *part, size_t len,
+     const char *why)
 {
-	snprintf(msg, n, "invalid %s field '%.*s': %s", f->name, (int)len,
-		 part, why);
+	snprintf(msg, n, "invalid %s field '%.*s': %s", f->name, (int)len, part,
+		 why);
 	return -1;
 }
 
@@ -83,12 +82,13 @@ item(const struct field *f, const char *s, size_t len, uint64_t *bits,
 				return fail(msg, msgsz, f, s, len,
 					    "bad range end");
 		} else if (p < end && *p == '/') {
-			b = f->hi;	/* "a/n" means a-hi/n */
+			b = f->hi; /* "a/n" means a-hi/n */
 		}
 	}
 	if (p < end && *p == '/') {
 		p++;
-		if ((step = value(&(struct field){ f->name, 0, 0, NULL }, &p)) <= 0)
+		if ((step = value(&(struct field){ f->name, 0, 0, NULL },
+				  &p)) <= 0)
 			return fail(msg, msgsz, f, s, len, "bad step");
 	}
 	if (p != end)
@@ -99,7 +99,8 @@ item(const struct field *f, const char *s, size_t len, uint64_t *bits,
 	if (a > b)
 		return fail(msg, msgsz, f, s, len, "range start after end");
 	if (step > f->hi - f->lo + 1)
-		return fail(msg, msgsz, f, s, len, "step larger than the range");
+		return fail(msg, msgsz, f, s, len,
+			    "step larger than the range");
 	for (int v = a; v <= b; v += step)
 		*bits |= (uint64_t)1 << v;
 	return 0;
@@ -121,7 +122,8 @@ cron_parse(struct cron *out, const char *expr, char *msg, size_t msgsz)
 		if (!*p)
 			break;
 		if (n == 5) {
-			snprintf(msg, msgsz, "too many fields: a schedule has "
+			snprintf(msg, msgsz,
+				 "too many fields: a schedule has "
 				 "5 (minute hour day-of-month month day-of-week)");
 			return -1;
 		}
@@ -138,20 +140,24 @@ cron_parse(struct cron *out, const char *expr, char *msg, size_t msgsz)
 
 			if (e == q)
 				return fail(msg, msgsz, &fields[n], start,
-					    (size_t)(p - start), "empty list item");
+					    (size_t)(p - start),
+					    "empty list item");
 			if (item(&fields[n], q, (size_t)(e - q), &bits[n], msg,
 				 msgsz) < 0)
 				return -1;
 			q = c ? c + 1 : p;
 			if (c && q == p)
 				return fail(msg, msgsz, &fields[n], start,
-					    (size_t)(p - start), "empty list item");
+					    (size_t)(p - start),
+					    "empty list item");
 		}
 		n++;
 	}
 	if (n != 5) {
-		snprintf(msg, msgsz, "%d field%s, expected 5 (minute hour "
-			 "day-of-month month day-of-week)", n, n == 1 ? "" : "s");
+		snprintf(msg, msgsz,
+			 "%d field%s, expected 5 (minute hour "
+			 "day-of-month month day-of-week)",
+			 n, n == 1 ? "" : "s");
 		return -1;
 	}
 	out->minute = bits[0];

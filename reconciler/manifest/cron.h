@@ -15,7 +15,7 @@ struct cron {
 	uint32_t hour, dom;	/* bit n: hour n / day n (1-31) */
 	uint16_t month;		/* bit n: month n (1-12) */
 	uint8_t dow;		/* bit n: weekday n (0-6, Sunday 0) */
-	int dom_star, dow_star;	/* field was '*' (for the dom/dow OR rule) */
+	int dom_star, dow_star; /* field was '*' (for the dom/dow OR rule) */
 };
 
 /*

@@ -15,20 +15,47 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_SCHEMA_DEPTH 512	/* nesting of a schema document */
+#define MAX_SCHEMA_DEPTH 512 /* nesting of a schema document */
 
 const char *const js_type_names[T_NTYPES] = {
 	"string", "integer", "number", "boolean", "object", "array", "null",
 };
 
 enum kwid {
-	K_TYPE, K_ENUM, K_CONST, K_MULTIPLE_OF, K_MAXIMUM, K_EXCLUSIVE_MAXIMUM,
-	K_MINIMUM, K_EXCLUSIVE_MINIMUM, K_MAX_LENGTH, K_MIN_LENGTH, K_PATTERN,
-	K_ITEMS, K_ADDITIONAL_ITEMS, K_MAX_ITEMS, K_MIN_ITEMS, K_UNIQUE_ITEMS,
-	K_CONTAINS, K_MAX_PROPERTIES, K_MIN_PROPERTIES, K_REQUIRED,
-	K_PROPERTIES, K_PATTERN_PROPERTIES, K_ADDITIONAL_PROPERTIES,
-	K_DEPENDENCIES, K_PROPERTY_NAMES, K_IF, K_THEN, K_ELSE, K_ALL_OF,
-	K_ANY_OF, K_ONE_OF, K_NOT, K_DEFINITIONS, K_ERROR_MESSAGE,
+	K_TYPE,
+	K_ENUM,
+	K_CONST,
+	K_MULTIPLE_OF,
+	K_MAXIMUM,
+	K_EXCLUSIVE_MAXIMUM,
+	K_MINIMUM,
+	K_EXCLUSIVE_MINIMUM,
+	K_MAX_LENGTH,
+	K_MIN_LENGTH,
+	K_PATTERN,
+	K_ITEMS,
+	K_ADDITIONAL_ITEMS,
+	K_MAX_ITEMS,
+	K_MIN_ITEMS,
+	K_UNIQUE_ITEMS,
+	K_CONTAINS,
+	K_MAX_PROPERTIES,
+	K_MIN_PROPERTIES,
+	K_REQUIRED,
+	K_PROPERTIES,
+	K_PATTERN_PROPERTIES,
+	K_ADDITIONAL_PROPERTIES,
+	K_DEPENDENCIES,
+	K_PROPERTY_NAMES,
+	K_IF,
+	K_THEN,
+	K_ELSE,
+	K_ALL_OF,
+	K_ANY_OF,
+	K_ONE_OF,
+	K_NOT,
+	K_DEFINITIONS,
+	K_ERROR_MESSAGE,
 	K_DESCRIPTION,
 };
 
@@ -181,7 +208,7 @@ node_free(struct node *n)
 
 struct compiler {
 	struct jsonschema *s;
-	struct strbuf ptr;	/* "<doc>#<pointer>" being compiled */
+	struct strbuf ptr; /* "<doc>#<pointer>" being compiled */
 	unsigned depth;
 	struct err *e;
 };
@@ -201,8 +228,8 @@ ptr_push(struct compiler *c, const char *key)
 static int
 bad_keyword(struct compiler *c, const char *key, const char *what)
 {
-	return err_set(c->e, "invalid schema at '%s': '%s' %s", c->ptr.buf,
-		       key, what);
+	return err_set(c->e, "invalid schema at '%s': '%s' %s", c->ptr.buf, key,
+		       what);
 }
 
 /* Compile the subschema val found at /key (and /sub, when not NULL). */
@@ -221,13 +248,14 @@ compile_sub(struct compiler *c, json_t *val, const char *base, const char *key,
 }
 
 static int
-compile_list(struct compiler *c, json_t *val, const char *base,
-	     const char *key, size_t min, struct node ***out, size_t *nout)
+compile_list(struct compiler *c, json_t *val, const char *base, const char *key,
+	     size_t min, struct node ***out, size_t *nout)
 {
 	size_t n = json_array_size(val);
 
 	if (!json_is_array(val) || n < min)
-		return bad_keyword(c, key, "must be a non-empty array of schemas");
+		return bad_keyword(c, key,
+				   "must be a non-empty array of schemas");
 	*out = xcalloc(n, sizeof(**out));
 	*nout = n;
 	for (size_t i = 0; i < n; i++) {
@@ -280,15 +308,18 @@ compile_type(struct compiler *c, struct node *n, json_t *val)
 		if (json_is_array(val))
 			one = json_array_get(val, i);
 		if (!json_is_string(one))
-			return bad_keyword(c, "type",
-					   "must be a type name or an array of them");
+			return bad_keyword(
+				c, "type",
+				"must be a type name or an array of them");
 		for (t = 0; t < T_NTYPES; t++)
-			if (strcmp(json_string_value(one), js_type_names[t]) == 0)
+			if (strcmp(json_string_value(one), js_type_names[t]) ==
+			    0)
 				break;
 		if (t == T_NTYPES)
-			return err_set(c->e,
-				       "invalid schema at '%s': unknown type '%s'",
-				       c->ptr.buf, json_string_value(one));
+			return err_set(
+				c->e,
+				"invalid schema at '%s': unknown type '%s'",
+				c->ptr.buf, json_string_value(one));
 		n->types |= 1u << t;
 	}
 	return 0;
@@ -335,8 +366,8 @@ compile_pattern_properties(struct compiler *c, struct node *n, json_t *val,
 		struct pattern_prop *pp;
 
 		pp = &n->pattern_props[n->npattern_props++];
-		if (compile_regex(c, &pp->rx, key, "patternProperties",
-				  key) < 0 ||
+		if (compile_regex(c, &pp->rx, key, "patternProperties", key) <
+			    0 ||
 		    compile_sub(c, sub, base, "patternProperties", key,
 				&pp->schema) < 0)
 			return -1;
@@ -366,7 +397,8 @@ compile_dependencies(struct compiler *c, struct node *n, json_t *val,
 		}
 		for (size_t i = 0; i < json_array_size(dep); i++)
 			if (!json_is_string(json_array_get(dep, i)))
-				return bad_keyword(c, "dependencies",
+				return bad_keyword(
+					c, "dependencies",
 					"arrays must hold field names");
 		d->fields = dep;
 	}
@@ -399,8 +431,7 @@ compile_number(struct compiler *c, const char *key, json_t *val, json_t **out)
 }
 
 static int
-compile_count(struct compiler *c, const char *key, json_t *val,
-	      long long *out)
+compile_count(struct compiler *c, const char *key, json_t *val, long long *out)
 {
 	if (get_count(val, out) < 0)
 		return bad_keyword(c, key, "must be a non-negative integer");
@@ -414,34 +445,27 @@ compile_keyword(struct compiler *c, struct node *n, const struct keyword *kw,
 	const char *key = kw->name;
 
 	switch (kw->id) {
-	case K_TYPE:
-		return compile_type(c, n, val);
+	case K_TYPE: return compile_type(c, n, val);
 	case K_ENUM:
 		if (!json_is_array(val))
 			return bad_keyword(c, key, "must be an array");
 		n->enum_values = val;
 		return 0;
-	case K_CONST:
-		n->const_value = val;
-		return 0;
+	case K_CONST: n->const_value = val; return 0;
 	case K_MULTIPLE_OF:
 		if (!json_is_number(val) || json_number_value(val) <= 0)
 			return bad_keyword(c, key,
 					   "must be a number greater than 0");
 		n->multiple_of = val;
 		return 0;
-	case K_MAXIMUM:
-		return compile_number(c, key, val, &n->maximum);
+	case K_MAXIMUM: return compile_number(c, key, val, &n->maximum);
 	case K_EXCLUSIVE_MAXIMUM:
 		return compile_number(c, key, val, &n->exclusive_maximum);
-	case K_MINIMUM:
-		return compile_number(c, key, val, &n->minimum);
+	case K_MINIMUM: return compile_number(c, key, val, &n->minimum);
 	case K_EXCLUSIVE_MINIMUM:
 		return compile_number(c, key, val, &n->exclusive_minimum);
-	case K_MAX_LENGTH:
-		return compile_count(c, key, val, &n->max_length);
-	case K_MIN_LENGTH:
-		return compile_count(c, key, val, &n->min_length);
+	case K_MAX_LENGTH: return compile_count(c, key, val, &n->max_length);
+	case K_MIN_LENGTH: return compile_count(c, key, val, &n->min_length);
 	case K_PATTERN:
 		if (!json_is_string(val))
 			return bad_keyword(c, key, "must be a string");
@@ -458,10 +482,8 @@ compile_keyword(struct compiler *c, struct node *n, const struct keyword *kw,
 	case K_ADDITIONAL_ITEMS:
 		return compile_sub(c, val, base, key, NULL,
 				   &n->additional_items);
-	case K_MAX_ITEMS:
-		return compile_count(c, key, val, &n->max_items);
-	case K_MIN_ITEMS:
-		return compile_count(c, key, val, &n->min_items);
+	case K_MAX_ITEMS: return compile_count(c, key, val, &n->max_items);
+	case K_MIN_ITEMS: return compile_count(c, key, val, &n->min_items);
 	case K_UNIQUE_ITEMS:
 		if (!json_is_boolean(val))
 			return bad_keyword(c, key, "must be a boolean");
@@ -482,23 +504,18 @@ compile_keyword(struct compiler *c, struct node *n, const struct keyword *kw,
 					   "must be an array of field names");
 		n->required = val;
 		return 0;
-	case K_PROPERTIES:
-		return compile_properties(c, n, val, base);
+	case K_PROPERTIES: return compile_properties(c, n, val, base);
 	case K_PATTERN_PROPERTIES:
 		return compile_pattern_properties(c, n, val, base);
 	case K_ADDITIONAL_PROPERTIES:
 		return compile_sub(c, val, base, key, NULL,
 				   &n->additional_properties);
-	case K_DEPENDENCIES:
-		return compile_dependencies(c, n, val, base);
+	case K_DEPENDENCIES: return compile_dependencies(c, n, val, base);
 	case K_PROPERTY_NAMES:
 		return compile_sub(c, val, base, key, NULL, &n->property_names);
-	case K_IF:
-		return compile_sub(c, val, base, key, NULL, &n->if_);
-	case K_THEN:
-		return compile_sub(c, val, base, key, NULL, &n->then_);
-	case K_ELSE:
-		return compile_sub(c, val, base, key, NULL, &n->else_);
+	case K_IF: return compile_sub(c, val, base, key, NULL, &n->if_);
+	case K_THEN: return compile_sub(c, val, base, key, NULL, &n->then_);
+	case K_ELSE: return compile_sub(c, val, base, key, NULL, &n->else_);
 	case K_ALL_OF:
 		return compile_list(c, val, base, key, 1, &n->all_of,
 				    &n->nall_of);
@@ -508,10 +525,8 @@ compile_keyword(struct compiler *c, struct node *n, const struct keyword *kw,
 	case K_ONE_OF:
 		return compile_list(c, val, base, key, 1, &n->one_of,
 				    &n->none_of);
-	case K_NOT:
-		return compile_sub(c, val, base, key, NULL, &n->not_);
-	case K_DEFINITIONS:
-		return compile_definitions(c, val, base);
+	case K_NOT: return compile_sub(c, val, base, key, NULL, &n->not_);
+	case K_DEFINITIONS: return compile_definitions(c, val, base);
 	case K_ERROR_MESSAGE:
 		if (json_is_string(val))
 			n->error_message = json_string_value(val);
@@ -566,9 +581,10 @@ compile_node(struct compiler *c, json_t *json, const char *base,
 	if (*out)
 		return 0;
 	if (!json_is_object(json) && !json_is_boolean(json))
-		return err_set(c->e,
-			       "invalid schema at '%s': expected an object or a boolean",
-			       c->ptr.buf);
+		return err_set(
+			c->e,
+			"invalid schema at '%s': expected an object or a boolean",
+			c->ptr.buf);
 	if (c->depth >= MAX_SCHEMA_DEPTH)
 		return err_set(c->e,
 			       "invalid schema at '%s': nested too deeply",
@@ -627,9 +643,10 @@ resolve_ref(struct compiler *c, struct node *n)
 	if (found == 0)
 		return 0;
 	if (found < 0)
-		return err_set(c->e,
-			       "invalid schema at '%s': cannot resolve reference '%s'",
-			       n->ref_at, n->ref);
+		return err_set(
+			c->e,
+			"invalid schema at '%s': cannot resolve reference '%s'",
+			n->ref_at, n->ref);
 	strbuf_reset(&c->ptr);
 	strbuf_addstr(&c->ptr, n->ref);
 	rc = compile_node(c, target, base, &t);
@@ -673,7 +690,8 @@ compile_doc(struct jsonschema *s, json_t *doc, const char *uri,
 	/* a resource need not be a schema at its root ({"defs": {...}}
 	 * reached by "$ref": "doc.json#/defs/x") */
 	rc = out || json_is_object(doc) || json_is_boolean(doc) ?
-		     compile_node(&c, doc, base, out ? out : &ignored) : 0;
+		     compile_node(&c, doc, base, out ? out : &ignored) :
+		     0;
 	if (rc == 0)
 		rc = resolve_refs(&c);
 	strbuf_release(&c.ptr);

@@ -20,11 +20,11 @@
 #include "../util/err.h"
 
 struct js_error {
-	char *path;	/* JSON pointer of the instance location; "" = root */
-	int at_key;	/* 1: about the key of that location (unknown field) */
-	char *keyword;	/* the failing keyword: "type", "required", ... */
-	char *message;	/* lowercase, no trailing period, names the field */
-	char *hint;	/* "did you mean 'image'?" or NULL */
+	char *path;    /* JSON pointer of the instance location; "" = root */
+	int at_key;    /* 1: about the key of that location (unknown field) */
+	char *keyword; /* the failing keyword: "type", "required", ... */
+	char *message; /* lowercase, no trailing period, names the field */
+	char *hint;    /* "did you mean 'image'?" or NULL */
 };
 
 struct js_errors {
@@ -45,8 +45,8 @@ int jsonschema_compile(struct jsonschema **out, json_t *root, struct err *e);
  * Make another schema document known under uri, for $ref to it
  * (the test suite's remotes). Borrows doc like jsonschema_compile.
  */
-int jsonschema_add_resource(struct jsonschema *s, const char *uri,
-			    json_t *doc, struct err *e);
+int jsonschema_add_resource(struct jsonschema *s, const char *uri, json_t *doc,
+			    struct err *e);
 
 void jsonschema_free(struct jsonschema *s);
 

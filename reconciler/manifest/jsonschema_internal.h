@@ -23,7 +23,7 @@
 #include "jsonschema.h"
 #include "../util/strbuf.h"
 
-#define HINT_DESCRIPTION 160	/* longest description used as a hint */
+#define HINT_DESCRIPTION 160 /* longest description used as a hint */
 
 /* JSON types as a mask, in the order of js_type_names. */
 enum {
@@ -46,30 +46,51 @@ extern const char *const js_type_names[T_NTYPES];
  * instance's fields; items and additionalItems; if, then and else).
  */
 enum op {
-	OP_TYPE, OP_ENUM, OP_CONST, OP_MULTIPLE_OF, OP_MAXIMUM,
-	OP_EXCLUSIVE_MAXIMUM, OP_MINIMUM, OP_EXCLUSIVE_MINIMUM, OP_MAX_LENGTH,
-	OP_MIN_LENGTH, OP_PATTERN, OP_ITEMS, OP_MAX_ITEMS, OP_MIN_ITEMS,
-	OP_UNIQUE_ITEMS, OP_CONTAINS, OP_MAX_PROPERTIES, OP_MIN_PROPERTIES,
-	OP_REQUIRED, OP_PROPERTIES, OP_DEPENDENCIES, OP_PROPERTY_NAMES, OP_IF,
-	OP_ALL_OF, OP_ANY_OF, OP_ONE_OF, OP_NOT,
+	OP_TYPE,
+	OP_ENUM,
+	OP_CONST,
+	OP_MULTIPLE_OF,
+	OP_MAXIMUM,
+	OP_EXCLUSIVE_MAXIMUM,
+	OP_MINIMUM,
+	OP_EXCLUSIVE_MINIMUM,
+	OP_MAX_LENGTH,
+	OP_MIN_LENGTH,
+	OP_PATTERN,
+	OP_ITEMS,
+	OP_MAX_ITEMS,
+	OP_MIN_ITEMS,
+	OP_UNIQUE_ITEMS,
+	OP_CONTAINS,
+	OP_MAX_PROPERTIES,
+	OP_MIN_PROPERTIES,
+	OP_REQUIRED,
+	OP_PROPERTIES,
+	OP_DEPENDENCIES,
+	OP_PROPERTY_NAMES,
+	OP_IF,
+	OP_ALL_OF,
+	OP_ANY_OF,
+	OP_ONE_OF,
+	OP_NOT,
 	OP_COUNT,
-	OP_NONE = OP_COUNT,	/* annotations and definitions */
+	OP_NONE = OP_COUNT, /* annotations and definitions */
 };
 
 struct regex {
-	pcre2_code *code;	/* NULL until compiled */
-	const char *src;	/* borrowed from the schema */
+	pcre2_code *code; /* NULL until compiled */
+	const char *src;  /* borrowed from the schema */
 };
 
 /* What every regex of a compiled schema shares (read-only once made). */
 struct regex_env {
-	pcre2_general_context *gen;	/* allocations through xmalloc */
+	pcre2_general_context *gen; /* allocations through xmalloc */
 	pcre2_compile_context *compile;
-	pcre2_match_context *match;	/* with jsonschema_regex.c's limits */
+	pcre2_match_context *match; /* with jsonschema_regex.c's limits */
 };
 
 struct prop {
-	const char *name;	/* borrowed from the schema */
+	const char *name; /* borrowed from the schema */
 	struct node *schema;
 };
 
@@ -79,32 +100,32 @@ struct pattern_prop {
 };
 
 struct dep {
-	const char *name;	/* borrowed from the schema */
-	json_t *fields;		/* array of names, or NULL */
-	struct node *schema;	/* when fields is NULL */
+	const char *name;    /* borrowed from the schema */
+	json_t *fields;	     /* array of names, or NULL */
+	struct node *schema; /* when fields is NULL */
 };
 
 struct node {
-	json_t *json;		/* borrowed from a document */
-	const char *base;	/* base URI, interned in the jsonschema */
-	int boolean;		/* 1/0: schema true/false; -1: an object */
+	json_t *json;	  /* borrowed from a document */
+	const char *base; /* base URI, interned in the jsonschema */
+	int boolean;	  /* 1/0: schema true/false; -1: an object */
 	unsigned char ops[OP_COUNT];
 	unsigned nops;
 	const char *error_message, *description;
 
-	char *ref;		/* absolute URI of $ref, or NULL */
-	char *ref_at;		/* where the $ref is, for messages */
+	char *ref;    /* absolute URI of $ref, or NULL */
+	char *ref_at; /* where the $ref is, for messages */
 	const struct node *target;
 
-	unsigned types;		/* T_* mask of "type" */
+	unsigned types; /* T_* mask of "type" */
 	json_t *enum_values, *const_value;
 	json_t *multiple_of, *maximum, *exclusive_maximum, *minimum,
-	       *exclusive_minimum;
+		*exclusive_minimum;
 	long long max_length, min_length;
 	struct regex *pattern;
 
-	struct node *items;	/* one schema for every item */
-	struct node **item_list;	/* or one per position */
+	struct node *items;	 /* one schema for every item */
+	struct node **item_list; /* or one per position */
 	size_t nitem_list;
 	int items_is_list;
 	struct node *additional_items;
@@ -114,8 +135,8 @@ struct node {
 
 	long long max_properties, min_properties;
 	json_t *required;
-	struct prop *props;	/* sorted by name */
-	const char **prop_names;	/* in schema order, for hints */
+	struct prop *props;	 /* sorted by name */
+	const char **prop_names; /* in schema order, for hints */
 	size_t nprops;
 	struct pattern_prop *pattern_props;
 	size_t npattern_props;
@@ -131,21 +152,21 @@ struct node {
 };
 
 struct resource {
-	char *uri;		/* absolute, no empty fragment */
-	json_t *json;		/* borrowed from a document */
+	char *uri;    /* absolute, no empty fragment */
+	json_t *json; /* borrowed from a document */
 	const char *base;
 };
 
 struct jsonschema {
-	json_t **docs;		/* one reference each */
+	json_t **docs; /* one reference each */
 	size_t ndocs, adocs;
 	struct resource *res;
 	size_t nres, ares;
-	char **strs;		/* interned base URIs */
+	char **strs; /* interned base URIs */
 	size_t nstrs, astrs;
-	struct node **map;	/* open addressing, keyed by node->json */
+	struct node **map; /* open addressing, keyed by node->json */
 	size_t mapsize;
-	struct node **all;	/* every node, in creation order */
+	struct node **all; /* every node, in creation order */
 	size_t nall, aall;
 	struct node *root;
 	struct regex_env rx;

@@ -13,18 +13,19 @@
  * Bounds on one regex match, so that a pattern that backtracks badly
  * cannot run away on a hostile value: the match fails with an error.
  */
-#define REGEX_MATCH_LIMIT 1000000	/* backtracking steps */
-#define REGEX_DEPTH_LIMIT 100000	/* nested backtracking points */
-#define REGEX_HEAP_LIMIT 32768		/* KiB of backtracking memory */
+#define REGEX_MATCH_LIMIT 1000000 /* backtracking steps */
+#define REGEX_DEPTH_LIMIT 100000  /* nested backtracking points */
+#define REGEX_HEAP_LIMIT 32768	  /* KiB of backtracking memory */
 
 /*
  * ECMA-262 semantics where PCRE2 has a switch for them: \uHHHH and \xHH,
  * "[]" and "[^]", "$" only at the end, a backreference to a group that
  * did not take part matches the empty string. \C would split characters.
  */
-#define REGEX_OPTIONS (PCRE2_UTF | PCRE2_ALT_BSUX | PCRE2_ALLOW_EMPTY_CLASS | \
-		       PCRE2_DOLLAR_ENDONLY | PCRE2_MATCH_UNSET_BACKREF | \
-		       PCRE2_NEVER_BACKSLASH_C)
+#define REGEX_OPTIONS                                           \
+	(PCRE2_UTF | PCRE2_ALT_BSUX | PCRE2_ALLOW_EMPTY_CLASS | \
+	 PCRE2_DOLLAR_ENDONLY | PCRE2_MATCH_UNSET_BACKREF |     \
+	 PCRE2_NEVER_BACKSLASH_C)
 
 static void *
 rx_malloc(PCRE2_SIZE n, void *data)
@@ -156,8 +157,8 @@ ecma_offset(const char *src, size_t off)
 }
 
 int
-js_regex_compile(struct regex *rx, const struct regex_env *env,
-		 const char *src, char *why, size_t whylen)
+js_regex_compile(struct regex *rx, const struct regex_env *env, const char *src,
+		 char *why, size_t whylen)
 {
 	struct strbuf pat;
 	PCRE2_UCHAR msg[256];

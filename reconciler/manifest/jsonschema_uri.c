@@ -54,7 +54,8 @@ remove_dot_segments(struct strbuf *sb, size_t from)
 		if (*p == '/')
 			p++;
 		len = (size_t)(stop - p) < strcspn(p, "/") ?
-			      (size_t)(stop - p) : strcspn(p, "/");
+			      (size_t)(stop - p) :
+			      strcspn(p, "/");
 		if (len == 1 && p[0] == '.') {
 			if (p + len == stop)
 				strbuf_addch(&out, '/');
@@ -223,7 +224,8 @@ js_pointer_get(json_t *j, const char *ptr, struct jsonschema *s,
 		}
 		id = json_is_object(j) ? json_object_get(j, "$id") : NULL;
 		if (s && json_is_string(id) && !json_object_get(j, "$ref")) {
-			char *abs = js_uri_resolve(*base, json_string_value(id));
+			char *abs = js_uri_resolve(*base,
+						   json_string_value(id));
 
 			abs[strcspn(abs, "#")] = '\0';
 			*base = js_intern(s, abs);
@@ -255,7 +257,7 @@ js_ref_lookup(struct jsonschema *s, const char *ref, json_t **out,
 		*out = NULL;
 	} else if (frag[0] == '/') {
 		*out = js_pointer_get(r->json, frag, s, base);
-	} else {	/* "#name": a subschema's $id, already known */
+	} else { /* "#name": a subschema's $id, already known */
 		r = js_resource_find(s, ref, strlen(ref));
 		*out = r ? r->json : NULL;
 	}

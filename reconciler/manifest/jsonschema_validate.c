@@ -16,9 +16,9 @@
 
 #include "../util/suggest.h"
 
-#define MAX_DEPTH 256		/* nested subschema evaluations */
-#define VALUE_SHOWN 60		/* bytes of a value shown in a message */
-#define LIST_SHOWN 200		/* bytes of an enum list shown */
+#define MAX_DEPTH 256  /* nested subschema evaluations */
+#define VALUE_SHOWN 60 /* bytes of a value shown in a message */
+#define LIST_SHOWN 200 /* bytes of an enum list shown */
 
 #define PLURAL(n) ((n) == 1 ? "" : "s")
 
@@ -82,8 +82,7 @@ json_same(json_t *a, json_t *b)
 				return 0;
 		}
 		return 1;
-	default:
-		return 1;
+	default: return 1;
 	}
 }
 
@@ -91,22 +90,17 @@ static unsigned
 instance_types(json_t *v)
 {
 	switch (json_typeof(v)) {
-	case JSON_STRING:
-		return T_STRING;
-	case JSON_INTEGER:
-		return T_INTEGER | T_NUMBER;
+	case JSON_STRING: return T_STRING;
+	case JSON_INTEGER: return T_INTEGER | T_NUMBER;
 	case JSON_REAL:
-		return js_is_integral(json_real_value(v)) ? T_INTEGER | T_NUMBER :
-							 T_NUMBER;
+		return js_is_integral(json_real_value(v)) ?
+			       T_INTEGER | T_NUMBER :
+			       T_NUMBER;
 	case JSON_TRUE:
-	case JSON_FALSE:
-		return T_BOOLEAN;
-	case JSON_OBJECT:
-		return T_OBJECT;
-	case JSON_ARRAY:
-		return T_ARRAY;
-	default:
-		return T_NULL;
+	case JSON_FALSE: return T_BOOLEAN;
+	case JSON_OBJECT: return T_OBJECT;
+	case JSON_ARRAY: return T_ARRAY;
+	default: return T_NULL;
 	}
 }
 
@@ -171,7 +165,7 @@ errs_drop(struct js_errors *errs, size_t from, size_t to)
 /* One step of the instance path; the chain lives on the C stack. */
 struct seg {
 	const struct seg *up;
-	const char *key;	/* NULL: an array index */
+	const char *key; /* NULL: an array index */
 	size_t idx;
 };
 
@@ -183,11 +177,11 @@ struct frame {
 };
 
 struct vctx {
-	struct js_errors *errs;	/* NULL: only validity matters */
+	struct js_errors *errs; /* NULL: only validity matters */
 	const struct frame *refs;
 	unsigned depth;
 	const struct regex_env *rx;
-	pcre2_match_data *md;	/* this validation's, made on first use */
+	pcre2_match_data *md; /* this validation's, made on first use */
 };
 
 static char *
@@ -516,9 +510,10 @@ check_properties(struct vctx *c, const struct node *n, json_t *inst,
 
 				js_regex_error(why, sizeof(why), rc);
 				bad += report(c, &s, 1, "patternProperties",
-					      NULL, "field name '%s' could not "
-					      "be matched against %s: %s", key,
-					      pp->rx.src, why);
+					      NULL,
+					      "field name '%s' could not "
+					      "be matched against %s: %s",
+					      key, pp->rx.src, why);
 			}
 			if (rc == 0)
 				continue;
@@ -536,8 +531,8 @@ check_properties(struct vctx *c, const struct node *n, json_t *inst,
 				snprintf(hint, sizeof(hint),
 					 "did you mean '%s'?", pick);
 			bad += report(c, &s, 1, "additionalProperties",
-				      pick ? hint : NULL,
-				      "unknown field '%s'", key);
+				      pick ? hint : NULL, "unknown field '%s'",
+				      key);
 		} else {
 			bad += check(c, n->additional_properties, val, &s);
 		}
@@ -562,8 +557,8 @@ check_property_names(struct vctx *c, const struct node *n, json_t *inst,
 		json_t *name;
 
 		if (n->property_names->boolean == 0) {
-			bad += report(c, &s, 1, "propertyNames",
-				      NULL, "field '%s' is not allowed", key);
+			bad += report(c, &s, 1, "propertyNames", NULL,
+				      "field '%s' is not allowed", key);
 		} else if (n->property_names->boolean < 0) {
 			name = json_string(key);
 			bad += check(c, n->property_names, name, &s);
@@ -638,9 +633,10 @@ check_unique(struct vctx *c, json_t *inst, const struct seg *at)
 		for (size_t j = i + 1; j < size; j++)
 			if (json_same(json_array_get(inst, i),
 				      json_array_get(inst, j)))
-				return report(c, at, 0, "uniqueItems", NULL,
-					      "must not contain duplicates (items %zu and %zu are equal)",
-					      i, j);
+				return report(
+					c, at, 0, "uniqueItems", NULL,
+					"must not contain duplicates (items %zu and %zu are equal)",
+					i, j);
 	return 0;
 }
 
@@ -706,7 +702,7 @@ is_multiple(json_t *x, json_t *m)
 	if (q > DBL_MAX || q < -DBL_MAX)
 		return 0;
 	if (q >= 9007199254740992.0 || q <= -9007199254740992.0)
-		return 1;	/* every double this large is an integer */
+		return 1; /* every double this large is an integer */
 	r = (double)(long long)(q < 0 ? q - 0.5 : q + 0.5);
 	diff = q > r ? q - r : r - q;
 	tol = (q < 0 ? -q : q) * 1e-12;
@@ -842,7 +838,8 @@ check_op(struct vctx *c, const struct node *n, enum op op, json_t *inst,
 				return 0;
 		return report_enum(c, at, n->enum_values, inst);
 	case OP_CONST:
-		return json_same(inst, n->const_value) ? 0 :
+		return json_same(inst, n->const_value) ?
+			       0 :
 			       report_const(c, at, n->const_value, inst);
 	case OP_MULTIPLE_OF:
 		if (!json_is_number(inst) || is_multiple(inst, n->multiple_of))
@@ -981,8 +978,7 @@ check_op(struct vctx *c, const struct node *n, enum op op, json_t *inst,
 			return 0;
 		return report(c, at, 0, "not", NULL,
 			      "matches a disallowed form");
-	case OP_COUNT:
-		break;
+	case OP_COUNT: break;
 	}
 	return 0;
 }

@@ -8,7 +8,7 @@
 
 #include <jansson.h>
 
-struct environment;		/* manifest.h */
+struct environment; /* manifest.h */
 
 enum live_kind {
 	LIVE_ROLE,
@@ -22,10 +22,10 @@ const char *live_kind_name(enum live_kind k);
 /* One object pressctl manages in a backend, as desired. */
 struct live_object {
 	enum live_kind kind;
-	const char *name;		/* borrowed from its environment */
+	const char *name; /* borrowed from its environment */
 	const struct environment *env;
-	json_t *spec;			/* owned: canonical desired spec */
-	char hash[65];			/* SHA-256 of the canonical JSON */
+	json_t *spec;  /* owned: canonical desired spec */
+	char hash[65]; /* SHA-256 of the canonical JSON */
 };
 
 #endif

@@ -24,7 +24,7 @@
 /* --- position map: JSON pointer -> positions ------------------------- */
 
 struct pm_entry {
-	uint32_t off, len;	/* the pointer, in pm->names */
+	uint32_t off, len; /* the pointer, in pm->names */
 	struct pos val, key;
 };
 
@@ -32,7 +32,7 @@ struct posmap {
 	struct strbuf names;
 	struct pm_entry *v;
 	size_t n, alloc;
-	uint32_t *slots;	/* open addressing: index+1 into v, 0 = empty */
+	uint32_t *slots; /* open addressing: index+1 into v, 0 = empty */
 	size_t nslots;
 };
 
@@ -125,8 +125,7 @@ pm_free(struct posmap *pm)
 }
 
 void
-doc_pos(const struct doc *doc, const char *pointer, int at_key,
-	struct pos *out)
+doc_pos(const struct doc *doc, const char *pointer, int at_key, struct pos *out)
 {
 	size_t n = pointer ? strlen(pointer) : 0;
 
@@ -143,8 +142,8 @@ doc_pos(const struct doc *doc, const char *pointer, int at_key,
 		while (n > 0 && pointer[n - 1] != '/')
 			n--;
 		if (n > 0)
-			n--;	/* drop the '/' too: parent pointer */
-		at_key = 1;	/* an ancestor: point at its key */
+			n--; /* drop the '/' too: parent pointer */
+		at_key = 1;  /* an ancestor: point at its key */
 	}
 	*out = doc->pos;
 }
@@ -161,18 +160,18 @@ doc_error(struct diags *d, const struct doc *doc, const char *pointer,
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	doc_pos(doc, pointer, at_key, &p);
-	diags_add(d, DIAG_ERROR, doc->file, p.line, p.col, doc->index,
-		  pointer, code, hint, "%s", msg);
+	diags_add(d, DIAG_ERROR, doc->file, p.line, p.col, doc->index, pointer,
+		  code, hint, "%s", msg);
 }
 
 /* --- the event-driven builder ----------------------------------------- */
 
 struct frame {
-	json_t *node;		/* object or array */
-	size_t pathlen;		/* length of the pointer of node */
-	char *key;		/* pending key (objects), owned */
+	json_t *node;	/* object or array */
+	size_t pathlen; /* length of the pointer of node */
+	char *key;	/* pending key (objects), owned */
 	struct pos keypos;
-	size_t index;		/* next array index */
+	size_t index; /* next array index */
 };
 
 struct loader {
@@ -185,7 +184,7 @@ struct loader {
 	struct strbuf path;
 	struct doc cur;
 	int ndocs;
-	int failed;		/* this file produced at least one error */
+	int failed; /* this file produced at least one error */
 };
 
 static struct pos
@@ -196,8 +195,7 @@ mark(const yaml_mark_t *m)
 	return p;
 }
 
-static void
-lerr(struct loader *l, struct pos p, const char *fmt, ...)
+static void lerr(struct loader *l, struct pos p, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 static void
@@ -257,9 +255,9 @@ is_int(const char *s, size_t n, json_int_t *out)
 	if (base != 10) {
 		for (const char *q = p; q < s + n; q++) {
 			int ok = base == 8 ? (*q >= '0' && *q <= '7') :
-			    ((*q >= '0' && *q <= '9') ||
-			     (*q >= 'a' && *q <= 'f') ||
-			     (*q >= 'A' && *q <= 'F'));
+					     ((*q >= '0' && *q <= '9') ||
+					      (*q >= 'a' && *q <= 'f') ||
+					      (*q >= 'A' && *q <= 'F'));
 			if (!ok)
 				return 0;
 		}
@@ -315,12 +313,14 @@ eq_any(const char *s, const char *const *words)
 static json_t *
 scalar_value(struct loader *l, const yaml_event_t *ev, struct pos p)
 {
-	static const char *const nulls[] = { "", "~", "null", "Null", "NULL", NULL };
+	static const char *const nulls[] = { "",     "~",    "null",
+					     "Null", "NULL", NULL };
 	static const char *const trues[] = { "true", "True", "TRUE", NULL };
 	static const char *const falses[] = { "false", "False", "FALSE", NULL };
-	static const char *const nonfinite[] = { ".inf", ".Inf", ".INF",
-		"-.inf", "-.Inf", "-.INF", "+.inf", "+.Inf", "+.INF",
-		".nan", ".NaN", ".NAN", NULL };
+	static const char *const nonfinite[] = {
+		".inf",	 ".Inf",  ".INF", "-.inf", "-.Inf", "-.INF", "+.inf",
+		"+.Inf", "+.INF", ".nan", ".NaN",  ".NAN",  NULL
+	};
 	const char *s = (const char *)ev->data.scalar.value;
 	size_t n = ev->data.scalar.length;
 	json_int_t iv;
@@ -371,8 +371,10 @@ check_props(struct loader *l, const yaml_char_t *anchor, const yaml_char_t *tag,
 	    int implicit, struct pos p, int is_scalar)
 {
 	if (anchor) {
-		lerr(l, p, "anchors and aliases are not supported ('&%s'); "
-		     "repeat the value instead", (const char *)anchor);
+		lerr(l, p,
+		     "anchors and aliases are not supported ('&%s'); "
+		     "repeat the value instead",
+		     (const char *)anchor);
 		return -1;
 	}
 	if (tag && !implicit) {
@@ -381,7 +383,7 @@ check_props(struct loader *l, const yaml_char_t *anchor, const yaml_char_t *tag,
 		if (is_scalar && strcmp(t, YAML_STR_TAG) == 0)
 			return 0;
 		lerr(l, p, "YAML tag '%s' is not supported; only !!str is", t);
-		return 1;	/* reported; keep going */
+		return 1; /* reported; keep going */
 	}
 	return 0;
 }
@@ -483,7 +485,7 @@ static int
 doc_end(struct loader *l, size_t *total)
 {
 	if (l->cur.root == NULL || json_is_null(l->cur.root)) {
-		doc_discard(&l->cur);	/* an empty document */
+		doc_discard(&l->cur); /* an empty document */
 		return 0;
 	}
 	if (++*total > MANIFEST_MAX_DOCS) {
@@ -506,8 +508,7 @@ step(struct loader *l, yaml_event_t *ev, size_t *total)
 	json_t *v;
 
 	switch (ev->type) {
-	case YAML_STREAM_END_EVENT:
-		return 1;
+	case YAML_STREAM_END_EVENT: return 1;
 	case YAML_DOCUMENT_START_EVENT:
 		if (l->ndocs >= MANIFEST_MAX_DOCS_PER_FILE) {
 			lerr(l, p, "more than %d documents in one file",
@@ -522,14 +523,16 @@ step(struct loader *l, yaml_event_t *ev, size_t *total)
 		l->ndocs++;
 		return 0;
 	case YAML_ALIAS_EVENT:
-		lerr(l, p, "anchors and aliases are not supported ('*%s'); "
+		lerr(l, p,
+		     "anchors and aliases are not supported ('*%s'); "
 		     "repeat the value instead",
 		     (const char *)ev->data.alias.anchor);
 		return -1;
 	case YAML_SCALAR_EVENT:
 		if (check_props(l, ev->data.scalar.anchor, ev->data.scalar.tag,
 				ev->data.scalar.plain_implicit &&
-				ev->data.scalar.quoted_implicit, p, 1) < 0)
+					ev->data.scalar.quoted_implicit,
+				p, 1) < 0)
 			return -1;
 		if (expecting_key(l)) {
 			struct frame *f = &l->stack[l->depth - 1];
@@ -558,12 +561,13 @@ step(struct loader *l, yaml_event_t *ev, size_t *total)
 	case YAML_SEQUENCE_START_EVENT:
 	case YAML_MAPPING_START_EVENT: {
 		int seq = ev->type == YAML_SEQUENCE_START_EVENT;
-		const yaml_char_t *anchor = seq ? ev->data.sequence_start.anchor :
-		    ev->data.mapping_start.anchor;
+		const yaml_char_t *anchor =
+			seq ? ev->data.sequence_start.anchor :
+			      ev->data.mapping_start.anchor;
 		const yaml_char_t *tag = seq ? ev->data.sequence_start.tag :
-		    ev->data.mapping_start.tag;
+					       ev->data.mapping_start.tag;
 		int implicit = seq ? ev->data.sequence_start.implicit :
-		    ev->data.mapping_start.implicit;
+				     ev->data.mapping_start.implicit;
 
 		if (check_props(l, anchor, tag, implicit, p, 0) < 0)
 			return -1;
@@ -583,8 +587,7 @@ step(struct loader *l, yaml_event_t *ev, size_t *total)
 		l->depth--;
 		return 0;
 	}
-	default:
-		return 0;
+	default: return 0;
 	}
 }
 
@@ -595,7 +598,8 @@ load_file(struct loader *l, size_t *total)
 	int r = 0;
 
 	if (!yaml_parser_initialize(&l->parser)) {
-		lerr(l, (struct pos){ 0, 0 }, "cannot initialize the YAML parser");
+		lerr(l, (struct pos){ 0, 0 },
+		     "cannot initialize the YAML parser");
 		return;
 	}
 	yaml_parser_set_input_string(&l->parser,
@@ -609,8 +613,9 @@ load_file(struct loader *l, size_t *total)
 			if (ctx)
 				lerr(l, p, "%s %s", l->parser.problem, ctx);
 			else
-				lerr(l, p, "%s", l->parser.problem ?
-				     l->parser.problem : "invalid YAML");
+				lerr(l, p, "%s",
+				     l->parser.problem ? l->parser.problem :
+							 "invalid YAML");
 			break;
 		}
 		r = step(l, &ev, total);

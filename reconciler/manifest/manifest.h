@@ -28,18 +28,18 @@
 #define MANIFEST_MAX_SCALAR_BYTES ((size_t)1 << 20)
 
 struct pos {
-	unsigned line, col;	/* 1-based; 0 = unknown */
+	unsigned line, col; /* 1-based; 0 = unknown */
 };
 
 struct posmap;
 
 /* One YAML document, converted to JSON. */
 struct doc {
-	char *file;		/* owned copy: the model outlives the source */
-	int index;		/* 0-based document number within the file */
-	struct pos pos;		/* where the document starts */
-	json_t *root;		/* owned */
-	struct posmap *pm;	/* owned: JSON pointer -> positions */
+	char *file;	   /* owned copy: the model outlives the source */
+	int index;	   /* 0-based document number within the file */
+	struct pos pos;	   /* where the document starts */
+	json_t *root;	   /* owned */
+	struct posmap *pm; /* owned: JSON pointer -> positions */
 };
 
 struct docset {
@@ -70,13 +70,13 @@ void doc_pos(const struct doc *doc, const char *pointer, int at_key,
 
 /* Add a diagnostic located at pointer in doc (see doc_pos). */
 void doc_error(struct diags *d, const struct doc *doc, const char *pointer,
-	       int at_key, const char *code, const char *hint,
-	       const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+	       int at_key, const char *code, const char *hint, const char *fmt,
+	       ...) __attribute__((format(printf, 7, 8)));
 
 /* --- the model ------------------------------------------------------- */
 
 struct secret_ref {
-	const char *env;	/* exactly one of env and file is set */
+	const char *env; /* exactly one of env and file is set */
 	const char *file;
 };
 
@@ -93,7 +93,7 @@ struct platform {
 	const char *name;
 	struct secret_ref pg_dsn;
 	int pg_max_connections;
-	const char *pg_site_host;	/* NULL: the DSN's host, at run time */
+	const char *pg_site_host; /* NULL: the DSN's host, at run time */
 	const char *s3_endpoint, *s3_region, *s3_site_endpoint;
 	struct secret_ref s3_access_key, s3_secret_key;
 	const char *runtime_driver, *runtime_socket, *runtime_network;
@@ -101,13 +101,13 @@ struct platform {
 	int port_from, port_to;
 	struct secret_ref master_key;
 	int max_delete_percent, soft_delete_days;
-	const char *preview_wildcard;	/* "*.preview.example" or NULL */
+	const char *preview_wildcard; /* "*.preview.example" or NULL */
 	const struct doc *doc;
 };
 
 struct site {
 	const char *name;
-	json_t *labels;			/* object, borrowed from the doc */
+	json_t *labels; /* object, borrowed from the doc */
 	const char *app;
 	const struct doc *doc;
 	int valid;
@@ -115,56 +115,56 @@ struct site {
 
 struct environment {
 	const struct site *site;
-	const char *name;		/* environment name within the site */
-	char *id;			/* "<site>/<env>" */
+	const char *name; /* environment name within the site */
+	char *id;	  /* "<site>/<env>" */
 	enum stage stage;
-	json_t *labels;			/* owned: site labels + own labels */
+	json_t *labels; /* owned: site labels + own labels */
 	/* Effective settings, site defaults resolved: */
 	const char *app, *image;
 	int port, replicas;
-	int host_port;			/* pinned host port, 0 = allocate */
-	json_t *spec;			/* owned: the effective spec */
+	int host_port; /* pinned host port, 0 = allocate */
+	json_t *spec;  /* owned: the effective spec */
 	/* Derived live names: */
 	char *schema, *role, *bucket, *container;
-	char **container_names;		/* owned: one per replica, "<container>"
+	char **container_names; /* owned: one per replica, "<container>"
 					 * alone or "<container>-<n>"; at
 					 * replicas 0 the one name kept
 					 * reserved; none if !valid */
 	size_t ncontainer_names;
-	char *host;			/* generated preview host, or NULL */
-	char spec_hash[65];		/* SHA-256 of the canonical spec */
+	char *host;	    /* generated preview host, or NULL */
+	char spec_hash[65]; /* SHA-256 of the canonical spec */
 	const struct doc *doc;
-	int valid;			/* its document passed the schema */
+	int valid; /* its document passed the schema */
 };
 
 struct backup_policy {
 	const char *name;
 	const char *schedule;
-	json_t *spec;			/* borrowed */
+	json_t *spec; /* borrowed */
 	const struct doc *doc;
 	int valid;
 };
 
 struct domain {
 	const char *name, *host, *environment, *tls;
-	const struct environment *env;	/* resolved */
+	const struct environment *env; /* resolved */
 	const struct doc *doc;
 	int valid;
 };
 
 struct model {
-	char *revision;			/* commit id or content hash */
-	struct docset docs;		/* owns the trees everything borrows */
+	char *revision;	    /* commit id or content hash */
+	struct docset docs; /* owns the trees everything borrows */
 	struct platform platform;
 	struct site *sites;
 	size_t nsites;
-	struct environment *envs;	/* sorted by id */
+	struct environment *envs; /* sorted by id */
 	size_t nenvs;
 	struct backup_policy *policies;
 	size_t npolicies;
 	struct domain *domains;
 	size_t ndomains;
-	struct live_object *objects;	/* per environment: role, schema,
+	struct live_object *objects; /* per environment: role, schema,
 					 * bucket, one container per replica;
 					 * in env order */
 	size_t nobjects;
@@ -175,7 +175,7 @@ struct model {
  * when the source is invalid). */
 struct manifest_stats {
 	size_t documents;
-	size_t kinds[5];	/* manifest_kinds order */
+	size_t kinds[5]; /* manifest_kinds order */
 };
 
 /* The document kinds, in the order of manifest_stats.kinds. */
@@ -203,7 +203,6 @@ void model_free(struct model *m);
 json_t *model_objects(const struct model *m);
 
 /* Find an environment by "<site>/<env>"; NULL if none. */
-const struct environment *model_find_env(const struct model *m,
-					 const char *id);
+const struct environment *model_find_env(const struct model *m, const char *id);
 
 #endif

@@ -48,7 +48,7 @@ const char *
 stage_name(enum stage s)
 {
 	static const char *const names[] = { "production", "staging",
-		"development", "preview" };
+					     "development", "preview" };
 
 	return names[s];
 }
@@ -57,7 +57,7 @@ const char *
 live_kind_name(enum live_kind k)
 {
 	static const char *const names[] = { "role", "schema", "bucket",
-		"container" };
+					     "container" };
 
 	return names[k];
 }
@@ -211,7 +211,8 @@ collect(struct model *m, const int *valid)
 			dm->doc = doc;
 			dm->valid = valid[i];
 			dm->host = jstr(doc->root, "spec", "host", NULL);
-			dm->environment = jstr(doc->root, "spec", "environment", NULL);
+			dm->environment = jstr(doc->root, "spec", "environment",
+					       NULL);
 			dm->tls = jstr(doc->root, "spec", "tls", NULL);
 			if (!dm->tls)
 				dm->tls = "acme";
@@ -266,20 +267,24 @@ derive_container_names(struct environment *e)
 	e->ncontainer_names = n;
 	for (size_t r = 0; r < n; r++)
 		e->container_names[r] = n == 1 ? xstrdup(e->container) :
-		    xprintf("%s-%zu", e->container, r + 1);
+						 xprintf("%s-%zu", e->container,
+							 r + 1);
 }
 
 /* Derived names; also needed by the checks, so computed before them. */
 static void
 derive_names(struct model *m)
 {
-	const char *prefix = m->platform.prefix ? m->platform.prefix : "fcs-press";
+	const char *prefix = m->platform.prefix ? m->platform.prefix :
+						  "fcs-press";
 
 	for (size_t i = 0; i < m->nenvs; i++) {
 		struct environment *e = &m->envs[i];
 		const char *site = jstr(e->doc->root, "spec", "site", NULL);
-		const char *schema = jstr(e->doc->root, "spec", "database", "schema");
-		const char *bucket = jstr(e->doc->root, "spec", "storage", "bucket");
+		const char *schema = jstr(e->doc->root, "spec", "database",
+					  "schema");
+		const char *bucket = jstr(e->doc->root, "spec", "storage",
+					  "bucket");
 
 		if (schema) {
 			e->schema = xstrdup(schema);
@@ -291,7 +296,7 @@ derive_names(struct model *m)
 		}
 		e->role = xstrdup(e->schema);
 		e->bucket = bucket ? xstrdup(bucket) :
-		    xprintf("%s-%s-%s", prefix, site, e->name);
+				     xprintf("%s-%s-%s", prefix, site, e->name);
 		e->container = xprintf("%s-%s-%s", prefix, site, e->name);
 		if (e->valid)
 			derive_container_names(e);
@@ -301,11 +306,13 @@ derive_names(struct model *m)
 
 			for (size_t j = 0; j < m->ndomains; j++)
 				if (m->domains[j].environment &&
-				    strcmp(m->domains[j].environment, e->id) == 0)
+				    strcmp(m->domains[j].environment, e->id) ==
+					    0)
 					declared = 1;
 			if (!declared)
 				e->host = xprintf("%s-%s.%s", site, e->name,
-						  m->platform.preview_wildcard + 2);
+						  m->platform.preview_wildcard +
+							  2);
 		}
 	}
 }
@@ -367,7 +374,8 @@ set_if(json_t *o, const char *k, json_t *v)
 static void
 canonical_hash(char out[65], json_t *v)
 {
-	char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	char *s = json_dumps(v,
+			     JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 
 	hash_sha256_hex(out, s, strlen(s));
 	free(s);
@@ -400,8 +408,8 @@ finalize_env(struct model *m, struct environment *e, size_t *oalloc)
 	e->image = jstr(es, "image", NULL, NULL);
 	if (!e->image)
 		e->image = jstr(ss, "image", NULL, NULL);
-	e->port = jint(es, "port", NULL, NULL, jint(ss, "port", NULL, NULL,
-						     prof ? prof->port : 8080));
+	e->port = jint(es, "port", NULL, NULL,
+		       jint(ss, "port", NULL, NULL, prof ? prof->port : 8080));
 	e->labels = merge(e->site->labels,
 			  jget(e->doc->root, "metadata", "labels", NULL));
 
@@ -413,34 +421,47 @@ finalize_env(struct model *m, struct environment *e, size_t *oalloc)
 	json_object_set_new(spec, "replicas", json_integer(e->replicas));
 	v = jget(es, "command", NULL, NULL);
 	set_if(spec, "command", v ? v : jget(ss, "command", NULL, NULL));
-	v = merge(jget(ss, "resources", NULL, NULL), jget(es, "resources", NULL, NULL));
+	v = merge(jget(ss, "resources", NULL, NULL),
+		  jget(es, "resources", NULL, NULL));
 	if (json_object_size(v))
 		json_object_set(spec, "resources", v);
 	json_decref(v);
-	json_object_set_new(spec, "env", env_vars(jget(ss, "env", NULL, NULL),
-						  jget(es, "env", NULL, NULL)));
+	json_object_set_new(spec, "env",
+			    env_vars(jget(ss, "env", NULL, NULL),
+				     jget(es, "env", NULL, NULL)));
 	health = json_object();
-	json_object_set_new(health, "path", json_string(
-		jstr(es, "health", "path", NULL) ? jstr(es, "health", "path", NULL) :
-		jstr(ss, "health", "path", NULL) ? jstr(ss, "health", "path", NULL) :
-		prof ? prof->health_path : "/"));
-	json_object_set_new(health, "timeoutSeconds", json_integer(
-		jint(es, "health", "timeoutSeconds", NULL,
-		     jint(ss, "health", "timeoutSeconds", NULL,
-			  prof ? prof->health_timeout : 60))));
+	json_object_set_new(health, "path",
+			    json_string(
+				    jstr(es, "health", "path", NULL) ?
+					    jstr(es, "health", "path", NULL) :
+				    jstr(ss, "health", "path", NULL) ?
+					    jstr(ss, "health", "path", NULL) :
+				    prof ? prof->health_path :
+					   "/"));
+	json_object_set_new(health, "timeoutSeconds",
+			    json_integer(jint(es, "health", "timeoutSeconds",
+					      NULL,
+					      jint(ss, "health",
+						   "timeoutSeconds", NULL,
+						   prof ? prof->health_timeout :
+							  60))));
 	json_object_set_new(spec, "health", health);
 	db = json_object();
 	json_object_set_new(db, "schema", json_string(e->schema));
 	json_object_set_new(db, "role", json_string(e->role));
-	json_object_set_new(db, "connectionLimit", json_integer(
-		jint(es, "database", "connectionLimit", NULL, -1)));
-	json_object_set_new(db, "passwordGeneration", json_integer(
-		jint(es, "database", "passwordGeneration", NULL, 1)));
+	json_object_set_new(db, "connectionLimit",
+			    json_integer(jint(es, "database", "connectionLimit",
+					      NULL, -1)));
+	json_object_set_new(db, "passwordGeneration",
+			    json_integer(jint(es, "database",
+					      "passwordGeneration", NULL, 1)));
 	json_object_set_new(spec, "database", db);
-	json_object_set_new(spec, "storage", json_pack("{s:s}", "bucket", e->bucket));
+	json_object_set_new(spec, "storage",
+			    json_pack("{s:s}", "bucket", e->bucket));
 	json_object_set_new(spec, "container", json_string(e->container));
 	if (e->host_port)
-		json_object_set_new(spec, "hostPort", json_integer(e->host_port));
+		json_object_set_new(spec, "hostPort",
+				    json_integer(e->host_port));
 	if ((v = jget(es, "cloneFrom", NULL, NULL))) {
 		c = json_deep_copy(v);
 		if (!json_object_get(c, "neutralize"))
@@ -450,37 +471,41 @@ finalize_env(struct model *m, struct environment *e, size_t *oalloc)
 	if ((v = jget(es, "promotion", NULL, NULL))) {
 		c = json_deep_copy(v);
 		if (!json_object_get(c, "minSoakMinutes"))
-			json_object_set_new(c, "minSoakMinutes", json_integer(30));
+			json_object_set_new(c, "minSoakMinutes",
+					    json_integer(30));
 		if (!json_object_get(c, "protect"))
 			json_object_set_new(c, "protect", json_array());
 		json_object_set_new(spec, "promotion", c);
 	}
-	set_if(spec, "expiresAfterHours", jget(es, "expiresAfterHours", NULL, NULL));
+	set_if(spec, "expiresAfterHours",
+	       jget(es, "expiresAfterHours", NULL, NULL));
 	if (e->host)
 		json_object_set_new(spec, "host", json_string(e->host));
 	e->spec = spec;
 	canonical_hash(e->spec_hash, spec);
 
 	/* The live objects, each with only what its backend sees. */
-	add_object(m, oalloc, LIVE_ROLE, e->role, e, json_pack(
-		"{s:s, s:s, s:O, s:O}", "name", e->role, "searchPath", e->schema,
-		"connectionLimit", json_object_get(db, "connectionLimit"),
-		"passwordGeneration", json_object_get(db, "passwordGeneration")));
-	add_object(m, oalloc, LIVE_SCHEMA, e->schema, e, json_pack(
-		"{s:s, s:s}", "name", e->schema, "owner", e->role));
-	add_object(m, oalloc, LIVE_BUCKET, e->bucket, e, json_pack(
-		"{s:s}", "name", e->bucket));
+	add_object(m, oalloc, LIVE_ROLE, e->role, e,
+		   json_pack("{s:s, s:s, s:O, s:O}", "name", e->role,
+			     "searchPath", e->schema, "connectionLimit",
+			     json_object_get(db, "connectionLimit"),
+			     "passwordGeneration",
+			     json_object_get(db, "passwordGeneration")));
+	add_object(m, oalloc, LIVE_SCHEMA, e->schema, e,
+		   json_pack("{s:s, s:s}", "name", e->schema, "owner",
+			     e->role));
+	add_object(m, oalloc, LIVE_BUCKET, e->bucket, e,
+		   json_pack("{s:s}", "name", e->bucket));
 	/* What the container gets from the platform, by the names of its
 	 * app profile; values that are secret or known only at apply time
 	 * (the DSN's host) enter the hash through what they derive from. */
 	c = json_pack("{s:s, s:O, s:O, s:O, s:O, s:{s:s?, s:s, s:s, s:O}}",
 		      "image", e->image, "port", json_object_get(spec, "port"),
-		      "env", json_object_get(spec, "env"),
-		      "health", health, "labels", e->labels,
-		      "platform", "siteHost", m->platform.pg_site_host,
-		      "s3Endpoint", m->platform.s3_site_endpoint,
-		      "s3Region", m->platform.s3_region,
-		      "passwordGeneration",
+		      "env", json_object_get(spec, "env"), "health", health,
+		      "labels", e->labels, "platform", "siteHost",
+		      m->platform.pg_site_host, "s3Endpoint",
+		      m->platform.s3_site_endpoint, "s3Region",
+		      m->platform.s3_region, "passwordGeneration",
 		      json_object_get(db, "passwordGeneration"));
 	json_object_set_new(c, "vars", profile_vars(prof));
 	set_if(c, "command", json_object_get(spec, "command"));
@@ -503,9 +528,10 @@ finalize_env(struct model *m, struct environment *e, size_t *oalloc)
 static json_t *
 profile_vars(const struct app_profile *prof)
 {
-	static const char *const keys[PV_COUNT] = { "dbHost", "dbPort",
-		"dbName", "dbSchema", "dbUser", "dbPassword", "s3Bucket",
-		"s3Endpoint", "s3Region" };
+	static const char *const keys[PV_COUNT] = {
+		"dbHost",     "dbPort",	  "dbName",	"dbSchema", "dbUser",
+		"dbPassword", "s3Bucket", "s3Endpoint", "s3Region"
+	};
 	json_t *o = json_object();
 
 	for (int i = 0; prof && i < PV_COUNT; i++)
@@ -542,7 +568,7 @@ model_find_env(const struct model *m, const char *id)
 }
 
 const char *const manifest_kinds[5] = { "Platform", "Site", "Environment",
-	"BackupPolicy", "Domain" };
+					"BackupPolicy", "Domain" };
 
 static void
 count(struct manifest_stats *stats, const struct docset *ds)
@@ -569,7 +595,7 @@ manifest_read(struct model **out, struct manifest_stats *stats,
 
 	*out = NULL;
 	if (!label)
-		label = "(source)";	/* in-memory sources have none */
+		label = "(source)"; /* in-memory sources have none */
 	m->revision = xstrdup(src->revision ? src->revision : "");
 	loaded = manifest_load(&m->docs, src, d) == 0;
 	if (m->docs.n == 0 && loaded)
@@ -652,16 +678,20 @@ platform_spec(const struct model *m)
 		json_object_set_new(v, "maxConnections", json_integer(8));
 	v = jget(s, "s3", NULL, NULL);
 	json_object_set_new(v, "region", json_string(p->s3_region));
-	json_object_set_new(v, "siteEndpoint", json_string(p->s3_site_endpoint));
+	json_object_set_new(v, "siteEndpoint",
+			    json_string(p->s3_site_endpoint));
 	v = jget(s, "runtime", NULL, NULL);
 	json_object_set_new(v, "socket", json_string(p->runtime_socket));
 	json_object_set_new(v, "network", json_string(p->runtime_network));
-	json_object_set_new(s, "naming", json_pack("{s:s}", "prefix", p->prefix));
-	json_object_set_new(s, "ports", json_pack("{s:i, s:i}", "from",
-		p->port_from, "to", p->port_to));
-	json_object_set_new(s, "safety", json_pack("{s:i, s:i}",
-		"maxDeletePercent", p->max_delete_percent,
-		"softDeleteDays", p->soft_delete_days));
+	json_object_set_new(s, "naming",
+			    json_pack("{s:s}", "prefix", p->prefix));
+	json_object_set_new(s, "ports",
+			    json_pack("{s:i, s:i}", "from", p->port_from, "to",
+				      p->port_to));
+	json_object_set_new(s, "safety",
+			    json_pack("{s:i, s:i}", "maxDeletePercent",
+				      p->max_delete_percent, "softDeleteDays",
+				      p->soft_delete_days));
 	return s;
 }
 
@@ -673,9 +703,10 @@ model_objects(const struct model *m)
 
 	if (m->has_platform) {
 		snprintf(key, sizeof(key), "Platform/%s", m->platform.name);
-		json_object_set_new(all, key, object_of(
-			jget(m->platform.doc->root, "metadata", "labels", NULL),
-			platform_spec(m)));
+		json_object_set_new(all, key,
+				    object_of(jget(m->platform.doc->root,
+						   "metadata", "labels", NULL),
+					      platform_spec(m)));
 	}
 	for (size_t i = 0; i < m->nsites; i++) {
 		const struct site *site = &m->sites[i];
@@ -683,14 +714,16 @@ model_objects(const struct model *m)
 
 		s = json_deep_copy(jget(site->doc->root, "spec", NULL, NULL));
 		if (!json_object_get(s, "port") && prof)
-			json_object_set_new(s, "port", json_integer(prof->port));
+			json_object_set_new(s, "port",
+					    json_integer(prof->port));
 		snprintf(key, sizeof(key), "Site/%s", site->name);
 		json_object_set_new(all, key, object_of(site->labels, s));
 	}
 	for (size_t i = 0; i < m->nenvs; i++) {
 		snprintf(key, sizeof(key), "Environment/%s", m->envs[i].id);
-		json_object_set_new(all, key, object_of(m->envs[i].labels,
-			json_incref(m->envs[i].spec)));
+		json_object_set_new(all, key,
+				    object_of(m->envs[i].labels,
+					      json_incref(m->envs[i].spec)));
 	}
 	for (size_t i = 0; i < m->npolicies; i++) {
 		const struct backup_policy *b = &m->policies[i];
@@ -698,10 +731,13 @@ model_objects(const struct model *m)
 		s = json_deep_copy(b->spec);
 		if (!json_object_get(s, "include"))
 			json_object_set_new(s, "include",
-				json_pack("[s, s]", "database", "files"));
+					    json_pack("[s, s]", "database",
+						      "files"));
 		snprintf(key, sizeof(key), "BackupPolicy/%s", b->name);
-		json_object_set_new(all, key, object_of(
-			jget(b->doc->root, "metadata", "labels", NULL), s));
+		json_object_set_new(all, key,
+				    object_of(jget(b->doc->root, "metadata",
+						   "labels", NULL),
+					      s));
 	}
 	for (size_t i = 0; i < m->ndomains; i++) {
 		const struct domain *dm = &m->domains[i];
@@ -709,8 +745,10 @@ model_objects(const struct model *m)
 		s = json_deep_copy(jget(dm->doc->root, "spec", NULL, NULL));
 		json_object_set_new(s, "tls", json_string(dm->tls));
 		snprintf(key, sizeof(key), "Domain/%s", dm->name);
-		json_object_set_new(all, key, object_of(
-			jget(dm->doc->root, "metadata", "labels", NULL), s));
+		json_object_set_new(all, key,
+				    object_of(jget(dm->doc->root, "metadata",
+						   "labels", NULL),
+					      s));
 	}
 	return all;
 }

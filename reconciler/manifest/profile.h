@@ -20,11 +20,11 @@ enum profile_var {
 };
 
 struct app_profile {
-	const char *name;	/* frappe | odoo | wordpress | generic */
-	int port;		/* container port */
+	const char *name; /* frappe | odoo | wordpress | generic */
+	int port;	  /* container port */
 	const char *health_path;
-	int health_timeout;	/* seconds */
-	const char *vars[PV_COUNT];	/* variable name per setting */
+	int health_timeout;	    /* seconds */
+	const char *vars[PV_COUNT]; /* variable name per setting */
 };
 
 /* The profile called name, or NULL. */

@@ -30,7 +30,7 @@ int
 secret_name(const char *name)
 {
 	static const char *const words[] = { "PASSWORD", "PASSWD", "SECRET",
-		"TOKEN", NULL };
+					     "TOKEN", NULL };
 	size_t n = strlen(name);
 
 	for (int i = 0; words[i]; i++) {
@@ -65,7 +65,8 @@ field_name(char *buf, size_t n, const char *ptr, int parent)
 		if (tl > len - i - 1)
 			tl = len - i - 1;
 		if (index)
-			w += (size_t)snprintf(buf + w, n - w, "[%.*s]", (int)tl, tok);
+			w += (size_t)snprintf(buf + w, n - w, "[%.*s]", (int)tl,
+					      tok);
 		else
 			w += (size_t)snprintf(buf + w, n - w, "%s%.*s",
 					      w ? "." : "", (int)tl, tok);
@@ -155,8 +156,8 @@ struct claim {
 	const char *key;
 	const struct doc *doc;
 	char ptr[96];
-	const char *what;	/* for messages: "Site", "schema name", ... */
-	const char *owner;	/* who claims it: "Environment 'a/b'" */
+	const char *what;  /* for messages: "Site", "schema name", ... */
+	const char *owner; /* who claims it: "Environment 'a/b'" */
 };
 
 struct claims {
@@ -165,8 +166,8 @@ struct claims {
 };
 
 static void
-claim(struct claims *c, const char *key, const struct doc *doc,
-      const char *ptr, const char *what, const char *owner)
+claim(struct claims *c, const char *key, const struct doc *doc, const char *ptr,
+      const char *what, const char *owner)
 {
 	struct claim *x;
 
@@ -250,7 +251,8 @@ check_platform(const struct model *m, const char *label, struct diags *d)
 		doc_error(d, doc, "/metadata/name", 0, "platform",
 			  "keep one Platform per config repository",
 			  "second Platform document: exactly one is allowed "
-			  "(the first is at %s)", at);
+			  "(the first is at %s)",
+			  at);
 	}
 	if (!first && label) {
 		diags_add(d, DIAG_ERROR, label, 0, 0, -1, NULL, "platform",
@@ -297,7 +299,8 @@ suggest_env(const struct model *m, const char *site, const char *word)
 	size_t n = 0;
 
 	for (size_t i = 0; i < m->nenvs; i++) {
-		const char *s = jstr(m->envs[i].doc->root, "spec", "site", NULL);
+		const char *s = jstr(m->envs[i].doc->root, "spec", "site",
+				     NULL);
 
 		if (site == NULL)
 			cands[n++] = m->envs[i].id;
@@ -329,8 +332,8 @@ check_sibling(const struct model *m, const struct environment *e,
 	char id[128], hint[128];
 
 	target = strcmp(what, "cloneFrom") == 0 ?
-	    jstr(spec, "cloneFrom", "environment", NULL) :
-	    jstr(spec, "promotion", "from", NULL);
+			 jstr(spec, "cloneFrom", "environment", NULL) :
+			 jstr(spec, "promotion", "from", NULL);
 	if (!target)
 		return;
 	if (strcmp(target, e->name) == 0) {
@@ -344,7 +347,8 @@ check_sibling(const struct model *m, const struct environment *e,
 	hint_of(hint, sizeof(hint), suggest_env(m, site, target));
 	doc_error(d, e->doc, ptr, 0, "ref", hint[0] ? hint : NULL,
 		  "%s names unknown environment '%s' of site '%s' "
-		  "(it must be in the same site)", what, target, site);
+		  "(it must be in the same site)",
+		  what, target, site);
 }
 
 static void
@@ -372,8 +376,8 @@ check_envs(const struct model *m, struct diags *d)
 	const struct platform *p = &m->platform;
 	struct claims schemas = { 0 }, buckets = { 0 }, containers = { 0 },
 		      ports = { 0 };
-	char (*portkeys)[16] = xcalloc(m->nenvs + 1, sizeof(*portkeys));
-	char **next = NULL;	/* "<container>-next" claims, freed at the end */
+	char(*portkeys)[16] = xcalloc(m->nenvs + 1, sizeof(*portkeys));
+	char **next = NULL; /* "<container>-next" claims, freed at the end */
 	size_t nnext = 0, anext = 0;
 	const char **sites = xcalloc(m->nsites + 1, sizeof(*sites));
 
@@ -381,22 +385,27 @@ check_envs(const struct model *m, struct diags *d)
 		sites[i] = m->sites[i].name;
 		if (m->sites[i].valid)
 			check_env_secrets(m->sites[i].doc,
-				jget(m->sites[i].doc->root, "spec", "env", NULL), d);
+					  jget(m->sites[i].doc->root, "spec",
+					       "env", NULL),
+					  d);
 	}
 	for (size_t i = 0; i < m->nenvs; i++) {
 		const struct environment *e = &m->envs[i];
 		json_t *spec = jget(e->doc->root, "spec", NULL, NULL);
 		int has_schema = jget(spec, "database", "schema", NULL) != NULL;
 		int has_bucket = jget(spec, "storage", "bucket", NULL) != NULL;
-		const char *sptr = has_schema ? "/spec/database/schema" : "/metadata/name";
-		const char *bptr = has_bucket ? "/spec/storage/bucket" : "/metadata/name";
+		const char *sptr = has_schema ? "/spec/database/schema" :
+						"/metadata/name";
+		const char *bptr = has_bucket ? "/spec/storage/bucket" :
+						"/metadata/name";
 		size_t blen = strlen(e->bucket);
 
 		if (!e->site) {
 			char hint[128];
 			const char *site = jstr(spec, "site", NULL, NULL);
 
-			hint_of(hint, sizeof(hint), suggest(site, sites, m->nsites));
+			hint_of(hint, sizeof(hint),
+				suggest(site, sites, m->nsites));
 			doc_error(d, e->doc, "/spec/site", 0, "ref",
 				  hint[0] ? hint : NULL,
 				  "environment '%s' names unknown site '%s'",
@@ -405,15 +414,17 @@ check_envs(const struct model *m, struct diags *d)
 		if (!e->valid)
 			continue;
 		check_env_secrets(e->doc, jget(spec, "env", NULL, NULL), d);
-		check_sibling(m, e, "/spec/cloneFrom/environment", "cloneFrom", d);
-		check_sibling(m, e, "/spec/promotion/from", "promotion.from", d);
+		check_sibling(m, e, "/spec/cloneFrom/environment", "cloneFrom",
+			      d);
+		check_sibling(m, e, "/spec/promotion/from", "promotion.from",
+			      d);
 
 		if (strlen(e->schema) > 63)
 			doc_error(d, e->doc, sptr, 0, "name",
 				  "set spec.database.schema to a shorter name",
 				  "schema name '%s' is %zu bytes, longer than "
-				  "PostgreSQL's limit of 63", e->schema,
-				  strlen(e->schema));
+				  "PostgreSQL's limit of 63",
+				  e->schema, strlen(e->schema));
 		else if (strcmp(e->schema, "pressctl") == 0 ||
 			 strcmp(e->schema, "public") == 0 ||
 			 strcmp(e->schema, "information_schema") == 0 ||
@@ -421,16 +432,17 @@ check_envs(const struct model *m, struct diags *d)
 			doc_error(d, e->doc, sptr, 0, "name",
 				  "set spec.database.schema to another name",
 				  "schema name '%s' is reserved", e->schema);
-		claim(&schemas, e->schema, e->doc, sptr, "schema name",
-		      e->id);
+		claim(&schemas, e->schema, e->doc, sptr, "schema name", e->id);
 		if (blen < 3 || blen > 63)
 			doc_error(d, e->doc, bptr, 0, "name",
 				  "set spec.storage.bucket to a name of 3 to 63 "
 				  "characters",
 				  "bucket name '%s' is %zu characters; S3 allows "
-				  "3 to 63", e->bucket, blen);
-		else if (p->prefix && strncmp(e->bucket, p->prefix,
-					      strlen(p->prefix)) == 0 &&
+				  "3 to 63",
+				  e->bucket, blen);
+		else if (p->prefix &&
+			 strncmp(e->bucket, p->prefix, strlen(p->prefix)) ==
+				 0 &&
 			 strcmp(e->bucket + strlen(p->prefix), "-backups") == 0)
 			doc_error(d, e->doc, bptr, 0, "name",
 				  "set spec.storage.bucket to another name",
@@ -447,24 +459,30 @@ check_envs(const struct model *m, struct diags *d)
 			claim(&containers, name, e->doc, "/metadata/name",
 			      "container name", e->id);
 			claim(&containers, next[nnext++], e->doc,
-			      "/metadata/name", "rollout container name", e->id);
+			      "/metadata/name", "rollout container name",
+			      e->id);
 		}
 		if (e->replicas > 1) {
 			if (e->host_port)
-				doc_error(d, e->doc, "/spec/hostPort", 0, "port",
+				doc_error(d, e->doc, "/spec/hostPort", 0,
+					  "port",
 					  "drop hostPort or set replicas: 1",
 					  "hostPort pins one host port, so it "
-					  "needs replicas: 1 (has %d)", e->replicas);
+					  "needs replicas: 1 (has %d)",
+					  e->replicas);
 		}
 
 		if (e->host_port) {
-			if (e->host_port < p->port_from || e->host_port > p->port_to)
-				doc_error(d, e->doc, "/spec/hostPort", 0, "port",
+			if (e->host_port < p->port_from ||
+			    e->host_port > p->port_to)
+				doc_error(d, e->doc, "/spec/hostPort", 0,
+					  "port",
 					  "pick a port inside the platform's "
 					  "ports range or widen the range",
 					  "hostPort %d is outside the platform's "
-					  "ports range %d-%d", e->host_port,
-					  p->port_from, p->port_to);
+					  "ports range %d-%d",
+					  e->host_port, p->port_from,
+					  p->port_to);
 			snprintf(portkeys[i], sizeof(portkeys[i]), "%d",
 				 e->host_port);
 			claim(&ports, portkeys[i], e->doc, "/spec/hostPort",
@@ -472,10 +490,12 @@ check_envs(const struct model *m, struct diags *d)
 		}
 		if (jget(spec, "expiresAfterHours", NULL, NULL) &&
 		    e->stage != STAGE_PREVIEW)
-			doc_error(d, e->doc, "/spec/expiresAfterHours", 0, "stage",
+			doc_error(d, e->doc, "/spec/expiresAfterHours", 0,
+				  "stage",
 				  "remove it, or make the environment a preview",
 				  "expiresAfterHours applies to previews only; "
-				  "'%s' is %s", e->id, stage_name(e->stage));
+				  "'%s' is %s",
+				  e->id, stage_name(e->stage));
 	}
 	claims_report(&schemas, d, "name",
 		      "set spec.database.schema on one of them");
@@ -495,11 +515,13 @@ static void
 check_domains(const struct model *m, struct diags *d)
 {
 	struct claims hosts = { 0 };
-	char (*owners)[80] = xcalloc(m->ndomains + m->nenvs + 1, sizeof(*owners));
+	char(*owners)[80] = xcalloc(m->ndomains + m->nenvs + 1,
+				    sizeof(*owners));
 
 	for (size_t i = 0; i < m->ndomains; i++) {
 		const struct domain *dm = &m->domains[i];
-		json_t *redirects = jget(dm->doc->root, "spec", "redirects", NULL);
+		json_t *redirects = jget(dm->doc->root, "spec", "redirects",
+					 NULL);
 		json_t *v;
 		size_t j;
 
@@ -514,7 +536,8 @@ check_domains(const struct model *m, struct diags *d)
 				  "domain '%s' names unknown environment '%s'",
 				  dm->name, dm->environment);
 		}
-		claim(&hosts, dm->host, dm->doc, "/spec/host", "host", owners[i]);
+		claim(&hosts, dm->host, dm->doc, "/spec/host", "host",
+		      owners[i]);
 		json_array_foreach(redirects, j, v) {
 			char ptr[64];
 
@@ -553,7 +576,8 @@ selects(json_t *sel, const struct environment *e)
 	if (!found)
 		return 0;
 	json_object_foreach(labels, k, v) {
-		json_t *have = e->site ? json_object_get(e->site->labels, k) : NULL;
+		json_t *have = e->site ? json_object_get(e->site->labels, k) :
+					 NULL;
 
 		if (!json_equal(have, v))
 			return 0;
@@ -578,20 +602,25 @@ check_policies(const struct model *m, struct diags *d)
 
 		if (!b->valid)
 			continue;
-		if (b->schedule && cron_parse(&cr, b->schedule, msg, sizeof(msg)) < 0)
+		if (b->schedule &&
+		    cron_parse(&cr, b->schedule, msg, sizeof(msg)) < 0)
 			doc_error(d, b->doc, "/spec/schedule", 0, "cron",
 				  "write 5 fields: minute hour day-of-month "
 				  "month day-of-week, e.g. \"0 2 * * *\"",
-				  "invalid schedule '%s': %s", b->schedule, msg);
+				  "invalid schedule '%s': %s", b->schedule,
+				  msg);
 		json_array_foreach(jget(sel, "sites", NULL, NULL), j, v) {
 			char ptr[64], hint[128];
 			const char *s = json_string_value(v);
 
 			if (model_find_site(m, s))
 				continue;
-			snprintf(ptr, sizeof(ptr), "/spec/selector/sites/%zu", j);
-			hint_of(hint, sizeof(hint), suggest(s, sites, m->nsites));
-			doc_error(d, b->doc, ptr, 0, "ref", hint[0] ? hint : NULL,
+			snprintf(ptr, sizeof(ptr), "/spec/selector/sites/%zu",
+				 j);
+			hint_of(hint, sizeof(hint),
+				suggest(s, sites, m->nsites));
+			doc_error(d, b->doc, ptr, 0, "ref",
+				  hint[0] ? hint : NULL,
 				  "backup policy '%s' selects unknown site '%s'",
 				  b->name, s);
 		}
@@ -603,8 +632,10 @@ check_policies(const struct model *m, struct diags *d)
 			doc_pos(b->doc, "/spec/selector", 1, &p);
 			diags_add(d, DIAG_WARNING, b->doc->file, p.line, p.col,
 				  b->doc->index, "/spec/selector", "selector",
-				  NULL, "backup policy '%s' selects no "
-				  "environment", b->name);
+				  NULL,
+				  "backup policy '%s' selects no "
+				  "environment",
+				  b->name);
 		}
 	}
 	free(sites);

@@ -40,8 +40,8 @@ cmp_str(const void *a, const void *b)
 static const char **
 keys_union(json_t *a, json_t *b, size_t *n)
 {
-	const char **k = malloc((json_object_size(a) + json_object_size(b) + 1) *
-				sizeof(*k));
+	const char **k = malloc(
+		(json_object_size(a) + json_object_size(b) + 1) * sizeof(*k));
 	const char *key;
 	json_t *v;
 	size_t m = 0, w = 0;
@@ -122,17 +122,17 @@ diff_objects(json_t *base, json_t *head)
 			walk(fields, &path, x, y);
 		}
 		o = json_pack("{s:s%, s:s, s:s, s:o}", "kind", keys[i],
-			      (size_t)(slash ? slash - keys[i] : 0),
-			      "name", slash ? slash + 1 : keys[i],
-			      "change", change, "fields", fields);
+			      (size_t)(slash ? slash - keys[i] : 0), "name",
+			      slash ? slash + 1 : keys[i], "change", change,
+			      "fields", fields);
 		json_array_append_new(objects, o);
 	}
 	free(keys);
 	strbuf_release(&path);
-	return json_pack("{s:b, s:{s:i, s:i, s:i}, s:o}",
-			 "changed", added + removed + changed > 0,
-			 "summary", "added", added, "removed", removed,
-			 "changed", changed, "objects", objects);
+	return json_pack("{s:b, s:{s:i, s:i, s:i}, s:o}", "changed",
+			 added + removed + changed > 0, "summary", "added",
+			 added, "removed", removed, "changed", changed,
+			 "objects", objects);
 }
 
 /* "/spec/env/A~1B" -> "spec.env.A/B" */
@@ -154,7 +154,8 @@ dotted(struct strbuf *sb, const char *ptr)
 static void
 value(struct strbuf *sb, json_t *v)
 {
-	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+	char *s = json_dumps(v,
+			     JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
 
 	strbuf_addstr(sb, s ? s : "null");
 	free(s);
@@ -171,7 +172,8 @@ field_line(struct strbuf *sb, json_t *f, int md)
 	dotted(sb, json_string_value(json_object_get(f, "path")));
 	/* dotted() writes a leading NUL for the leading '/': drop it */
 	if (sb->len > start && sb->buf[start] == '\0') {
-		memmove(sb->buf + start, sb->buf + start + 1, sb->len - start - 1);
+		memmove(sb->buf + start, sb->buf + start + 1,
+			sb->len - start - 1);
 		strbuf_setlen(sb, sb->len - 1);
 	}
 	strbuf_addstr(sb, md ? "`: " : ": ");
@@ -200,14 +202,19 @@ render(struct strbuf *sb, json_t *r, int md)
 
 	if (md)
 		strbuf_addf(sb, "### pressctl diff `%s` → `%s`\n\n",
-			    json_string_value(json_object_get(
-				    json_object_get(r, "base"), "ref")),
-			    json_string_value(json_object_get(
-				    json_object_get(r, "head"), "ref")));
+			    json_string_value(
+				    json_object_get(json_object_get(r, "base"),
+						    "ref")),
+			    json_string_value(
+				    json_object_get(json_object_get(r, "head"),
+						    "ref")));
 	json_array_foreach(objects, i, o) {
-		const char *ch = json_string_value(json_object_get(o, "change"));
-		const char *kind = json_string_value(json_object_get(o, "kind"));
-		const char *name = json_string_value(json_object_get(o, "name"));
+		const char *ch = json_string_value(
+			json_object_get(o, "change"));
+		const char *kind = json_string_value(
+			json_object_get(o, "kind"));
+		const char *name = json_string_value(
+			json_object_get(o, "name"));
 		char sign = ch[0] == 'a' ? '+' : ch[0] == 'r' ? '-' : '~';
 
 		if (md)
@@ -217,7 +224,8 @@ render(struct strbuf *sb, json_t *r, int md)
 		json_array_foreach(json_object_get(o, "fields"), j, f)
 			field_line(sb, f, md);
 	}
-	strbuf_addf(sb, "%s%" JSON_INTEGER_FORMAT " added, %" JSON_INTEGER_FORMAT
+	strbuf_addf(sb,
+		    "%s%" JSON_INTEGER_FORMAT " added, %" JSON_INTEGER_FORMAT
 		    " removed, %" JSON_INTEGER_FORMAT " changed\n",
 		    md ? "\n" : "",
 		    json_integer_value(json_object_get(sum, "added")),

@@ -44,8 +44,9 @@ plan_release(struct plan *p)
 const char *
 action_reason_name(enum action_reason r)
 {
-	static const char *const names[] = { "new", "changed", "drift",
-		"adopt", "revive", "removed", "expired", "purge", "orphan" };
+	static const char *const names[] = { "new",	"changed", "drift",
+					     "adopt",	"revive",  "removed",
+					     "expired", "purge",   "orphan" };
 
 	return names[r];
 }
@@ -54,16 +55,11 @@ const char *
 action_verb(const struct action *a)
 {
 	switch (a->type) {
-	case ACT_ADOPT:
-		return "adopt";
-	case ACT_SOFT_DELETE:
-		return "soft-delete";
-	case ACT_REVIVE:
-		return "revive";
-	case ACT_FORGET:
-		return "forget";
-	case ACT_DRIVER:
-		break;
+	case ACT_ADOPT: return "adopt";
+	case ACT_SOFT_DELETE: return "soft-delete";
+	case ACT_REVIVE: return "revive";
+	case ACT_FORGET: return "forget";
+	case ACT_DRIVER: break;
 	}
 	if (a->act.op == OP_UPDATE && a->reason == WHY_DRIFT)
 		return "heal";
@@ -120,7 +116,7 @@ note(struct plan *p, const char *env_id, const char *name, const char *text)
 
 struct env_rec {
 	const char *id;
-	time_t created;			/* earliest created_at of its objects */
+	time_t created; /* earliest created_at of its objects */
 };
 
 static int
@@ -254,25 +250,29 @@ ownership_conflict(enum live_kind kind, const char *name,
 		return 1;
 	}
 	if (l && !l->mark_seen && r && r->marked)
-		return 0;	/* marked by us, as our state says */
+		return 0; /* marked by us, as our state says */
 	if (f) {
 		*owner = f->platform;
-		snprintf(why, n, "recorded by platform '%s' as part of its "
-			 "environment '%s'", f->platform, f->env_id);
+		snprintf(why, n,
+			 "recorded by platform '%s' as part of its "
+			 "environment '%s'",
+			 f->platform, f->env_id);
 		return 1;
 	}
 	if (!l || !l->mark_seen || r)
 		return 0;
 	if (kind == LIVE_CONTAINER) {
-		snprintf(why, n, "a container that pressctl does not manage "
+		snprintf(why, n,
+			 "a container that pressctl does not manage "
 			 "has this name; remove or rename it");
 		return 1;
 	}
 	if (l->has_data != 0 && !adopt) {
-		snprintf(why, n, "exists without an ownership mark, %s, and no "
+		snprintf(why, n,
+			 "exists without an ownership mark, %s, and no "
 			 "platform records it; if it is this environment's, "
-			 "adopt it with --adopt", l->has_data > 0 ?
-			 "holds data" : "may hold data");
+			 "adopt it with --adopt",
+			 l->has_data > 0 ? "holds data" : "may hold data");
 		return 1;
 	}
 	return 0;
@@ -307,9 +307,8 @@ conflict(struct plan *p, const char *env_id, enum live_kind kind,
 /* Record the conflicts of a declared environment's objects (objects
  * [first, end) of the model); returns how many. */
 static size_t
-env_conflicts(struct plan *p, const struct model *m, size_t first,
-	      size_t end, const struct recorded *rec, const struct live *live,
-	      int adopt)
+env_conflicts(struct plan *p, const struct model *m, size_t first, size_t end,
+	      const struct recorded *rec, const struct live *live, int adopt)
 {
 	size_t n = 0;
 	char why[512];
@@ -354,14 +353,14 @@ gone_conflicts(struct plan *p, const char *env_id, const struct recorded *rec,
 
 /* --- desired objects ------------------------------------------------------- */
 
-struct env_ids {		/* action ids of one environment's objects */
+struct env_ids { /* action ids of one environment's objects */
 	size_t role, schema, bucket, revive;
 };
 
 static void
 plan_object(struct plan *p, const struct live_object *o,
-	    const struct recorded *rec, const struct live *live,
-	    time_t now, struct env_ids *ids, int reviving)
+	    const struct recorded *rec, const struct live *live, time_t now,
+	    struct env_ids *ids, int reviving)
 {
 	const struct rec_resource *r = recorded_find(rec, o->kind, o->name);
 	const struct live_item *l = live_find(live, o->kind, o->name);
@@ -381,7 +380,8 @@ plan_object(struct plan *p, const struct live_object *o,
 		 * unmarked object ownership_conflict let through (empty, or
 		 * named by --adopt): it gets the mark. */
 		if (l->mark_seen && !l->mark) {
-			snprintf(detail, sizeof(detail), "no ownership mark; "
+			snprintf(detail, sizeof(detail),
+				 "no ownership mark; "
 				 "adopting it");
 		} else if (drv->conforms(l, o, detail, sizeof(detail))) {
 			a = add(p, ACT_ADOPT, OP_CREATE, o->kind, o->name,
@@ -396,7 +396,7 @@ plan_object(struct plan *p, const struct live_object *o,
 	} else if (!drv->conforms(l, o, detail, sizeof(detail))) {
 		why = WHY_DRIFT;
 	} else if (l->mark_seen && !l->mark) {
-		why = WHY_DRIFT;	/* recorded before marks were written */
+		why = WHY_DRIFT; /* recorded before marks were written */
 		snprintf(detail, sizeof(detail), "ownership mark missing");
 	} else {
 		return;
@@ -410,13 +410,17 @@ plan_object(struct plan *p, const struct live_object *o,
 			const struct rec_rollout *f = &rec->rollouts[i];
 			char text[512];
 
-			if (strcmp(f->name, o->name) || strcmp(f->spec_hash, o->hash) ||
+			if (strcmp(f->name, o->name) ||
+			    strcmp(f->spec_hash, o->hash) ||
 			    f->next_retry_at <= now)
 				continue;
-			snprintf(text, sizeof(text), "rollout of spec %.12s failed "
+			snprintf(text, sizeof(text),
+				 "rollout of spec %.12s failed "
 				 "%d time%s (%s); held until the backoff ends or "
-				 "the spec changes", o->hash, f->failures,
-				 f->failures == 1 ? "" : "s", f->error ? f->error : "");
+				 "the spec changes",
+				 o->hash, f->failures,
+				 f->failures == 1 ? "" : "s",
+				 f->error ? f->error : "");
 			note(p, o->env->id, o->name, text);
 			return;
 		}
@@ -427,16 +431,12 @@ plan_object(struct plan *p, const struct live_object *o,
 	if (detail[0])
 		a->detail = xstrdup(detail);
 	switch (o->kind) {
-	case LIVE_ROLE:
-		ids->role = a->id;
-		break;
+	case LIVE_ROLE: ids->role = a->id; break;
 	case LIVE_SCHEMA:
 		ids->schema = a->id;
 		dep(a, ids->role);
 		break;
-	case LIVE_BUCKET:
-		ids->bucket = a->id;
-		break;
+	case LIVE_BUCKET: ids->bucket = a->id; break;
 	case LIVE_CONTAINER:
 		dep(a, ids->role);
 		dep(a, ids->schema);
@@ -464,10 +464,11 @@ plan_gone(struct plan *p, const char *env_id, enum action_reason why,
 
 		gmtime_r(&del->purge_after, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
-		snprintf(text, sizeof(text), "soft-deleted; schema '%s' and "
+		snprintf(text, sizeof(text),
+			 "soft-deleted; schema '%s' and "
 			 "bucket '%s' kept until %s (re-add it to revive)",
-			 del->schema ? del->schema : "", del->bucket ? del->bucket : "",
-			 when);
+			 del->schema ? del->schema : "",
+			 del->bucket ? del->bucket : "", when);
 		note(p, env_id, NULL, text);
 	}
 	/* Containers go at once (soft delete) or were gone already. */
@@ -483,8 +484,8 @@ plan_gone(struct plan *p, const char *env_id, enum action_reason why,
 		removes[nremoves++] = a->id;
 	}
 	if (!del) {
-		a = add(p, ACT_SOFT_DELETE, OP_REMOVE, LIVE_SCHEMA, NULL, env_id,
-			why, 1);
+		a = add(p, ACT_SOFT_DELETE, OP_REMOVE, LIVE_SCHEMA, NULL,
+			env_id, why, 1);
 		for (size_t i = 0; i < nremoves; i++)
 			dep(a, removes[i]);
 		free(removes);
@@ -504,8 +505,8 @@ plan_gone(struct plan *p, const char *env_id, enum action_reason why,
 
 			if (r->kind != order[k] || strcmp(r->env_id, env_id))
 				continue;
-			a = add(p, ACT_DRIVER, OP_PURGE, r->kind, r->name, env_id,
-				WHY_PURGE, 1);
+			a = add(p, ACT_DRIVER, OP_PURGE, r->kind, r->name,
+				env_id, WHY_PURGE, 1);
 			a->act.have = live_find(live, r->kind, r->name);
 			a->deletion = del;
 			if (r->kind == LIVE_SCHEMA)
@@ -524,11 +525,13 @@ plan_gone(struct plan *p, const char *env_id, enum action_reason why,
 	 * must not come back as new while its file stays. */
 	if (why == WHY_EXPIRED) {
 		if (!schema && !role && !bucket)
-			note(p, env_id, NULL, "expired preview, purged; it stays "
+			note(p, env_id, NULL,
+			     "expired preview, purged; it stays "
 			     "gone while its manifest stays (remove the file)");
 		return;
 	}
-	a = add(p, ACT_FORGET, OP_PURGE, LIVE_SCHEMA, NULL, env_id, WHY_PURGE, 1);
+	a = add(p, ACT_FORGET, OP_PURGE, LIVE_SCHEMA, NULL, env_id, WHY_PURGE,
+		1);
 	a->deletion = del;
 	dep(a, schema);
 	dep(a, role);
@@ -606,16 +609,19 @@ plan_build(struct plan *out, const struct model *m, const struct recorded *rec,
 				end++;
 			/* An environment with an object it may not touch
 			 * gets no action at all. */
-			if (!skip && env_conflicts(out, m, i, end, rec, live,
-						   adopt && adopt->match &&
-						   adopt->match(m, cur->id,
-								adopt->arg)))
+			if (!skip &&
+			    env_conflicts(out, m, i, end, rec, live,
+					  adopt && adopt->match &&
+						  adopt->match(m, cur->id,
+							       adopt->arg)))
 				skip = 1;
 			if (skip)
 				continue;
 			if (recorded_deletion(rec, cur->id)) {
-				struct action *a = add(out, ACT_REVIVE, OP_CREATE,
-					LIVE_SCHEMA, NULL, cur->id, WHY_REVIVE, 0);
+				struct action *a = add(out, ACT_REVIVE,
+						       OP_CREATE, LIVE_SCHEMA,
+						       NULL, cur->id,
+						       WHY_REVIVE, 0);
 
 				a->deletion = recorded_deletion(rec, cur->id);
 				ids.revive = a->id;
@@ -635,13 +641,14 @@ plan_build(struct plan *out, const struct model *m, const struct recorded *rec,
 		const struct live_item *l;
 		struct action *a;
 
-		if (r->kind != LIVE_CONTAINER || desired_container(cnames, ncnames, r->name) ||
+		if (r->kind != LIVE_CONTAINER ||
+		    desired_container(cnames, ncnames, r->name) ||
 		    !wanted(m, rec, recs, nrecs, r->env_id, now) ||
 		    !selected(only, m, r->env_id))
 			continue;
 		l = live_find(live, LIVE_CONTAINER, r->name);
 		if (l && !live_is_ours(l, out->platform))
-			l = NULL;	/* another's: ours is gone */
+			l = NULL; /* another's: ours is gone */
 		a = add(out, ACT_DRIVER, OP_REMOVE, LIVE_CONTAINER, r->name,
 			r->env_id, WHY_CHANGED, 1);
 		a->act.have = l;

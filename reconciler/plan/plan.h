@@ -23,36 +23,36 @@
 #include "record.h"
 
 enum action_type {
-	ACT_DRIVER,	/* a driver call (act.op on act.kind) */
-	ACT_ADOPT,	/* live and conforming but unrecorded: record it */
-	ACT_SOFT_DELETE,/* record the environment's kept data in deletions */
-	ACT_REVIVE,	/* an environment re-added within the window */
-	ACT_FORGET,	/* all its data purged: drop the deletion record */
+	ACT_DRIVER,	 /* a driver call (act.op on act.kind) */
+	ACT_ADOPT,	 /* live and conforming but unrecorded: record it */
+	ACT_SOFT_DELETE, /* record the environment's kept data in deletions */
+	ACT_REVIVE,	 /* an environment re-added within the window */
+	ACT_FORGET,	 /* all its data purged: drop the deletion record */
 };
 
 enum action_reason {
-	WHY_NEW,	/* not there and never applied */
-	WHY_CHANGED,	/* desired spec differs from the last applied one */
-	WHY_DRIFT,	/* live differs from the last applied spec */
-	WHY_ADOPT,	/* found live, not recorded (an interrupted apply) */
+	WHY_NEW,     /* not there and never applied */
+	WHY_CHANGED, /* desired spec differs from the last applied one */
+	WHY_DRIFT,   /* live differs from the last applied spec */
+	WHY_ADOPT,   /* found live, not recorded (an interrupted apply) */
 	WHY_REVIVE,
-	WHY_REMOVED,	/* the environment left the source: soft delete */
-	WHY_EXPIRED,	/* a preview past expiresAfterHours */
-	WHY_PURGE,	/* soft-delete window over */
-	WHY_ORPHAN,	/* a managed container nothing declares */
+	WHY_REMOVED, /* the environment left the source: soft delete */
+	WHY_EXPIRED, /* a preview past expiresAfterHours */
+	WHY_PURGE,   /* soft-delete window over */
+	WHY_ORPHAN,  /* a managed container nothing declares */
 };
 
 struct action {
-	size_t id;			/* 1-based, in plan order */
+	size_t id; /* 1-based, in plan order */
 	enum action_type type;
-	struct driver_action act;	/* op, kind, name, want, have */
+	struct driver_action act; /* op, kind, name, want, have */
 	enum action_reason reason;
-	char *detail;			/* "connection limit 5, want 20" or NULL */
-	char *env_id;			/* owned */
-	const struct rec_deletion *deletion;	/* soft delete/revive/forget */
-	size_t *deps;			/* ids of actions this one needs */
+	char *detail; /* "connection limit 5, want 20" or NULL */
+	char *env_id; /* owned */
+	const struct rec_deletion *deletion; /* soft delete/revive/forget */
+	size_t *deps;			     /* ids of actions this one needs */
 	size_t ndeps, adeps;
-	int phase;			/* 0: create/update, 1: delete */
+	int phase; /* 0: create/update, 1: delete */
 };
 
 /*
@@ -65,10 +65,10 @@ struct plan_conflict {
 	char *env_id;
 	enum live_kind kind;
 	char *name;
-	char *owner;			/* the other platform, or NULL */
-	char *text;			/* why, in words */
-	char *file;			/* where the environment is declared */
-	unsigned line, col;		/* (file NULL: it is not, any more) */
+	char *owner;	    /* the other platform, or NULL */
+	char *text;	    /* why, in words */
+	char *file;	    /* where the environment is declared */
+	unsigned line, col; /* (file NULL: it is not, any more) */
 };
 
 /* An environment with nothing to do now, and why (held rollouts,
@@ -86,9 +86,9 @@ struct plan {
 	size_t nnotes, nalloc;
 	struct plan_conflict *conflicts;
 	size_t nconflicts, aconflicts;
-	size_t changes, drift;		/* counts by reason class */
-	size_t envs_managed;		/* live environments before the plan */
-	size_t envs_removed;		/* of those, removed from the source */
+	size_t changes, drift; /* counts by reason class */
+	size_t envs_managed;   /* live environments before the plan */
+	size_t envs_removed;   /* of those, removed from the source */
 	char *revision;
 	char *platform;
 };
@@ -111,16 +111,16 @@ struct plan_filter {
  * holding data may be adopted (--adopt).
  */
 int plan_build(struct plan *out, const struct model *m,
-	       const struct recorded *rec, const struct live *live,
-	       time_t now, const struct plan_filter *only,
-	       const struct plan_filter *adopt, struct err *e);
+	       const struct recorded *rec, const struct live *live, time_t now,
+	       const struct plan_filter *only, const struct plan_filter *adopt,
+	       struct err *e);
 
 /* Names of the schemas and buckets a plan would set aside or destroy,
  * for sizes in the observe request: computed from desired vs recorded
  * alone. names[kind] becomes a new array of borrowed strings (free() the
  * array), n[kind] its length. */
-void plan_doomed(const struct model *m, const struct recorded *rec,
-		 time_t now, const char **names[4], size_t n[4]);
+void plan_doomed(const struct model *m, const struct recorded *rec, time_t now,
+		 const char **names[4], size_t n[4]);
 
 const char *action_verb(const struct action *a);
 const char *action_reason_name(enum action_reason r);

@@ -45,7 +45,8 @@ recorded_sort(struct recorded *r)
 	if (r->ndel > 1)
 		qsort(r->del, r->ndel, sizeof(*r->del), del_cmp);
 	if (r->nforeign > 1)
-		qsort(r->foreign, r->nforeign, sizeof(*r->foreign), foreign_cmp);
+		qsort(r->foreign, r->nforeign, sizeof(*r->foreign),
+		      foreign_cmp);
 }
 
 void

@@ -14,11 +14,11 @@
 struct rec_resource {
 	enum live_kind kind;
 	char *name;
-	char *env_id;		/* "site/env" */
+	char *env_id; /* "site/env" */
 	char *spec_hash;
 	char *revision;
 	time_t created_at, applied_at;
-	int marked;		/* the object carries the platform's mark */
+	int marked; /* the object carries the platform's mark */
 };
 
 /* Another platform's resources row for a name this platform wants or
@@ -30,23 +30,23 @@ struct rec_foreign {
 
 struct rec_deletion {
 	char *env_id;
-	char *schema, *role, *bucket;	/* the data kept */
+	char *schema, *role, *bucket; /* the data kept */
 	time_t deleted_at, purge_after;
 };
 
-struct rec_rollout {		/* a failed container rollout */
+struct rec_rollout { /* a failed container rollout */
 	char *name, *spec_hash, *error;
 	int failures;
 	time_t next_retry_at;
 };
 
 struct rec_port {
-	char *owner;		/* container name */
-	int slot;		/* 0 or 1 */
+	char *owner; /* container name */
+	int slot;    /* 0 or 1 */
 	int port;
 };
 
-struct rec_intent {		/* journal rows left at "intent" by a crash */
+struct rec_intent { /* journal rows left at "intent" by a crash */
 	long long id, run_id;
 	char *action, *target;
 	time_t started_at;
@@ -63,7 +63,7 @@ struct recorded {
 	size_t nports;
 	struct rec_intent *intents;
 	size_t nintents;
-	struct rec_foreign *foreign;	/* state_read_foreign; by kind+name */
+	struct rec_foreign *foreign; /* state_read_foreign; by kind+name */
 	size_t nforeign;
 };
 

@@ -28,7 +28,8 @@ static const char *
 kind_name(const struct action *a)
 {
 	return a->type == ACT_DRIVER || a->type == ACT_ADOPT ?
-	    live_kind_name(a->act.kind) : "environment";
+		       live_kind_name(a->act.kind) :
+		       "environment";
 }
 
 static const char *
@@ -41,19 +42,19 @@ target(const struct action *a)
  * bucket from the observation (only measured for such environments);
  * *more: rows is a lower bound. */
 static void
-sizes(const struct action *a, const struct live *live,
-      long long *bytes, long long *rows, long long *objects, long long *obytes,
-      int *more)
+sizes(const struct action *a, const struct live *live, long long *bytes,
+      long long *rows, long long *objects, long long *obytes, int *more)
 {
 	*bytes = *rows = *objects = *obytes = -1;
 	*more = 0;
 	for (size_t i = 0; i < live->n; i++) {
 		const struct live_item *l = &live->v[i];
 
-		if (a->act.name && (strcmp(l->name, a->act.name) ||
-				    l->kind != a->act.kind))
+		if (a->act.name &&
+		    (strcmp(l->name, a->act.name) || l->kind != a->act.kind))
 			continue;
-		if (!a->act.name && (!l->env_id || strcmp(l->env_id, a->env_id)))
+		if (!a->act.name &&
+		    (!l->env_id || strcmp(l->env_id, a->env_id)))
 			continue;
 		if (l->kind == LIVE_SCHEMA) {
 			*bytes = l->bytes;
@@ -84,59 +85,74 @@ plan_json(const struct plan *p, const struct live *live)
 
 	for (size_t i = 0; i < p->n; i++) {
 		const struct action *a = &p->v[i];
-		json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s}",
-			"id", (json_int_t)a->id, "action", action_verb(a),
-			"kind", kind_name(a), "name", target(a),
-			"environment", a->env_id,
-			"reason", action_reason_name(a->reason));
+		json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s}", "id",
+				      (json_int_t)a->id, "action",
+				      action_verb(a), "kind", kind_name(a),
+				      "name", target(a), "environment",
+				      a->env_id, "reason",
+				      action_reason_name(a->reason));
 		json_t *deps = json_array();
 
 		if (a->detail)
-			json_object_set_new(o, "detail", json_string(a->detail));
+			json_object_set_new(o, "detail",
+					    json_string(a->detail));
 		if (a->act.want)
-			json_object_set_new(o, "specHash", json_string(a->act.want->hash));
+			json_object_set_new(o, "specHash",
+					    json_string(a->act.want->hash));
 		for (size_t j = 0; j < a->ndeps; j++)
-			json_array_append_new(deps, json_integer((json_int_t)a->deps[j]));
+			json_array_append_new(deps,
+					      json_integer(
+						      (json_int_t)a->deps[j]));
 		json_object_set_new(o, "dependsOn", deps);
 		if (destroys(a)) {
 			long long b, r, ob, n;
 			int more;
 
 			sizes(a, live, &b, &r, &n, &ob, &more);
-			json_object_set_new(o, "data", json_pack(
-				"{s:I, s:I, s:b, s:I, s:I, s:b}",
-				"schemaBytes", (json_int_t)b, "schemaRows", (json_int_t)r,
-				"schemaRowsAtLeast", more,
-				"bucketObjects", (json_int_t)n, "bucketBytes", (json_int_t)ob,
-				"destroyed", a->type != ACT_SOFT_DELETE));
+			json_object_set_new(
+				o, "data",
+				json_pack("{s:I, s:I, s:b, s:I, s:I, s:b}",
+					  "schemaBytes", (json_int_t)b,
+					  "schemaRows", (json_int_t)r,
+					  "schemaRowsAtLeast", more,
+					  "bucketObjects", (json_int_t)n,
+					  "bucketBytes", (json_int_t)ob,
+					  "destroyed",
+					  a->type != ACT_SOFT_DELETE));
 		}
 		json_array_append_new(actions, o);
 	}
 	for (size_t i = 0; i < p->nnotes; i++)
-		json_array_append_new(notes, json_pack("{s:s, s:s, s:s}",
-			"environment", p->notes[i].env_id,
-			"name", p->notes[i].name, "text", p->notes[i].text));
+		json_array_append_new(notes,
+				      json_pack("{s:s, s:s, s:s}",
+						"environment",
+						p->notes[i].env_id, "name",
+						p->notes[i].name, "text",
+						p->notes[i].text));
 	for (size_t i = 0; i < p->nconflicts; i++) {
 		const struct plan_conflict *c = &p->conflicts[i];
 		json_t *o = json_pack("{s:s, s:s, s:s, s:s?, s:s}",
-			"environment", c->env_id, "kind", live_kind_name(c->kind),
-			"name", c->name, "owner", c->owner, "reason", c->text);
+				      "environment", c->env_id, "kind",
+				      live_kind_name(c->kind), "name", c->name,
+				      "owner", c->owner, "reason", c->text);
 
 		if (!c->owner)
 			json_object_set_new(o, "owner", json_null());
 		if (c->file)
-			json_object_set_new(o, "declared", json_pack(
-				"{s:s, s:i, s:i}", "file", c->file,
-				"line", (int)c->line, "column", (int)c->col));
+			json_object_set_new(o, "declared",
+					    json_pack("{s:s, s:i, s:i}", "file",
+						      c->file, "line",
+						      (int)c->line, "column",
+						      (int)c->col));
 		json_array_append_new(conflicts, o);
 	}
 	return json_pack("{s:s, s:s, s:b, s:{s:I, s:I, s:I, s:I}, s:o, s:o, s:o}",
-		"platform", p->platform, "revision", p->revision,
-		"changed", p->n > 0,
-		"summary", "actions", (json_int_t)p->n,
-		"changes", (json_int_t)p->changes, "drift", (json_int_t)p->drift,
-		"conflicts", (json_int_t)p->nconflicts,
-		"actions", actions, "notes", notes, "conflicts", conflicts);
+			 "platform", p->platform, "revision", p->revision,
+			 "changed", p->n > 0, "summary", "actions",
+			 (json_int_t)p->n, "changes", (json_int_t)p->changes,
+			 "drift", (json_int_t)p->drift, "conflicts",
+			 (json_int_t)p->nconflicts, "actions", actions, "notes",
+			 notes, "conflicts", conflicts);
 }
 
 static void
@@ -195,8 +211,8 @@ data_line(struct strbuf *sb, const struct action *a, const struct live *live,
 		    a->type == ACT_SOFT_DELETE ? "keeps" : "DESTROYS");
 	if (schema)
 		strbuf_addf(sb, " schema %s (%s%s row%s)%s", s1,
-			    more ? "more than " : "", c1, r == 1 && !more ? "" : "s",
-			    bucket ? "," : "");
+			    more ? "more than " : "", c1,
+			    r == 1 && !more ? "" : "s", bucket ? "," : "");
 	if (bucket)
 		strbuf_addf(sb, " bucket %s objects (%s)", c2, s2);
 	strbuf_addch(sb, '\n');
@@ -206,7 +222,8 @@ static char
 sign(const struct action *a)
 {
 	if (a->phase == 1)
-		return a->type == ACT_DRIVER && a->act.op == OP_PURGE ? '!' : '-';
+		return a->type == ACT_DRIVER && a->act.op == OP_PURGE ? '!' :
+									'-';
 	if (a->type == ACT_DRIVER && a->act.op == OP_CREATE)
 		return '+';
 	return '~';
@@ -223,8 +240,8 @@ plan_render_text(struct strbuf *sb, const struct plan *p,
 
 		strbuf_addf(sb, "  %c %-11s %-11s %-36s %s: %s%s%s\n", sign(a),
 			    action_verb(a), kind_name(a), target(a), a->env_id,
-			    action_reason_name(a->reason), a->detail ? ": " : "",
-			    a->detail ? a->detail : "");
+			    action_reason_name(a->reason),
+			    a->detail ? ": " : "", a->detail ? a->detail : "");
 		if (destroys(a))
 			data_line(sb, a, live, "      ");
 	}
@@ -236,25 +253,29 @@ plan_render_text(struct strbuf *sb, const struct plan *p,
 		const struct plan_conflict *c = &p->conflicts[i];
 
 		strbuf_addf(sb, "  ! %-11s %-11s %-36s %s: %s\n", "conflict",
-			    live_kind_name(c->kind), c->name, c->env_id, c->text);
+			    live_kind_name(c->kind), c->name, c->env_id,
+			    c->text);
 		if (c->file)
-			strbuf_addf(sb, "      %s:%u:%u: environment '%s' "
-				    "declared here\n", c->file, c->line, c->col,
-				    c->env_id);
+			strbuf_addf(sb,
+				    "      %s:%u:%u: environment '%s' "
+				    "declared here\n",
+				    c->file, c->line, c->col, c->env_id);
 	}
 	if (p->nconflicts)
-		strbuf_addf(sb, "%zu conflict%s: apply refuses to run until "
-			    "%s resolved\n", p->nconflicts,
-			    p->nconflicts == 1 ? "" : "s",
+		strbuf_addf(sb,
+			    "%zu conflict%s: apply refuses to run until "
+			    "%s resolved\n",
+			    p->nconflicts, p->nconflicts == 1 ? "" : "s",
 			    p->nconflicts == 1 ? "it is" : "they are");
 	if (p->n == 0 && held(p))
 		strbuf_addf(sb, "nothing to apply now: %zu rollout%s held\n",
 			    held(p), held(p) == 1 ? "" : "s");
 	else if (p->n == 0 && !p->nconflicts)
 		strbuf_addstr(sb, "no changes: the live platform matches the "
-			      "desired state\n");
+				  "desired state\n");
 	else
-		strbuf_addf(sb, "%zu action%s: %zu change%s, %zu drift to heal\n",
+		strbuf_addf(sb,
+			    "%zu action%s: %zu change%s, %zu drift to heal\n",
 			    p->n, p->n == 1 ? "" : "s", p->changes,
 			    p->changes == 1 ? "" : "s", p->drift);
 }
@@ -270,35 +291,43 @@ plan_render_markdown(struct strbuf *sb, const struct plan *p,
 	} else if (p->n == 0) {
 		strbuf_addstr(sb, "No actions.\n");
 	} else {
-		strbuf_addstr(sb, "| | action | kind | name | environment | reason |\n"
+		strbuf_addstr(sb,
+			      "| | action | kind | name | environment | reason |\n"
 			      "|---|---|---|---|---|---|\n");
 		for (size_t i = 0; i < p->n; i++) {
 			const struct action *a = &p->v[i];
 
-			strbuf_addf(sb, "| %c | %s | %s | `%s` | `%s` | %s%s%s |\n",
+			strbuf_addf(sb,
+				    "| %c | %s | %s | `%s` | `%s` | %s%s%s |\n",
 				    sign(a), action_verb(a), kind_name(a),
 				    target(a), a->env_id,
 				    action_reason_name(a->reason),
-				    a->detail ? ": " : "", a->detail ? a->detail : "");
+				    a->detail ? ": " : "",
+				    a->detail ? a->detail : "");
 		}
 		for (size_t i = 0; i < p->n; i++)
 			if (destroys(&p->v[i])) {
 				strbuf_addf(sb, "\n**%s** `%s`: ",
-					    action_verb(&p->v[i]), p->v[i].env_id);
+					    action_verb(&p->v[i]),
+					    p->v[i].env_id);
 				data_line(sb, &p->v[i], live, "");
 			}
-		strbuf_addf(sb, "\n%zu actions: %zu changes, %zu drift to heal\n",
+		strbuf_addf(sb,
+			    "\n%zu actions: %zu changes, %zu drift to heal\n",
 			    p->n, p->changes, p->drift);
 	}
 	for (size_t i = 0; i < p->nnotes; i++)
-		strbuf_addf(sb, "- `%s` %s\n", p->notes[i].env_id, p->notes[i].text);
+		strbuf_addf(sb, "- `%s` %s\n", p->notes[i].env_id,
+			    p->notes[i].text);
 	for (size_t i = 0; i < p->nconflicts; i++) {
 		const struct plan_conflict *c = &p->conflicts[i];
 
 		strbuf_addf(sb, "- **conflict** %s `%s` of `%s`: %s",
-			    live_kind_name(c->kind), c->name, c->env_id, c->text);
+			    live_kind_name(c->kind), c->name, c->env_id,
+			    c->text);
 		if (c->file)
-			strbuf_addf(sb, " (`%s:%u:%u`)", c->file, c->line, c->col);
+			strbuf_addf(sb, " (`%s:%u:%u`)", c->file, c->line,
+				    c->col);
 		strbuf_addch(sb, '\n');
 	}
 }

@@ -27,7 +27,7 @@
 struct replay;
 
 struct replay *replay_new(void);
-void replay_free(struct replay *r);	/* accepts NULL */
+void replay_free(struct replay *r); /* accepts NULL */
 
 /* Look id up and remember it, atomically: 1 when it was seen before (a
  * replay; nothing changes), 0 when it is new (now remembered). id is
@@ -39,23 +39,23 @@ int replay_check(struct replay *r, const char *id);
 /* What one POST /hooks/git carried. All borrowed; any header may be NULL
  * when absent. */
 struct webhook_request {
-	const char *hub_signature;	/* X-Hub-Signature-256 */
-	const char *signature;		/* X-Signature */
-	const char *github_delivery;	/* X-GitHub-Delivery */
-	const char *delivery_id;	/* X-Delivery-Id */
-	const char *github_event;	/* X-GitHub-Event */
+	const char *hub_signature;   /* X-Hub-Signature-256 */
+	const char *signature;	     /* X-Signature */
+	const char *github_delivery; /* X-GitHub-Delivery */
+	const char *delivery_id;     /* X-Delivery-Id */
+	const char *github_event;    /* X-GitHub-Event */
 	const void *body;
 	size_t len;
 };
 
 /* What to answer, and whether to tell the watch loop. */
 struct webhook_verdict {
-	unsigned int status;	/* HTTP status */
-	const char *message;	/* response body: static, one line */
-	int call_hook;		/* 1: call cfg.hook(arg, event, delivery) */
-	const char *event;	/* request's or static "push"; set when
+	unsigned int status;  /* HTTP status */
+	const char *message;  /* response body: static, one line */
+	int call_hook;	      /* 1: call cfg.hook(arg, event, delivery) */
+	const char *event;    /* request's or static "push"; set when
 				 * call_hook */
-	const char *delivery;	/* request's; set when call_hook */
+	const char *delivery; /* request's; set when call_hook */
 };
 
 /*

@@ -24,20 +24,20 @@ static const double buckets[] = {
 #define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
 
 struct action_count {
-	char *action, *result;	/* owned */
+	char *action, *result; /* owned */
 	uint64_t n;
 };
 
 struct metrics {
 	pthread_mutex_t mu;
-	uint64_t in_bucket[NBUCKETS + 1];	/* not cumulative; last +Inf */
+	uint64_t in_bucket[NBUCKETS + 1]; /* not cumulative; last +Inf */
 	double sum;
 	uint64_t ok, failed;
-	struct action_count *actions;	/* sorted by (action, result) */
+	struct action_count *actions; /* sorted by (action, result) */
 	size_t nactions, alloc;
 	size_t drift;
-	time_t last_success;		/* 0: none yet */
-	char *revision;			/* owned; NULL: none applied yet */
+	time_t last_success; /* 0: none yet */
+	char *revision;	     /* owned; NULL: none applied yet */
 	int leader;
 };
 
@@ -73,7 +73,7 @@ metrics_reconcile(struct metrics *m, double seconds, int ok,
 
 	if (m == NULL)
 		return;
-	if (!isfinite(seconds) || seconds < 0)	/* a clock step, not data */
+	if (!isfinite(seconds) || seconds < 0) /* a clock step, not data */
 		seconds = 0;
 	while (b < NBUCKETS && seconds > buckets[b])
 		b++;
@@ -95,8 +95,7 @@ metrics_reconcile(struct metrics *m, double seconds, int ok,
 }
 
 static int
-action_cmp(const struct action_count *a, const char *action,
-	   const char *result)
+action_cmp(const struct action_count *a, const char *action, const char *result)
 {
 	int c = strcmp(a->action, action);
 
@@ -112,7 +111,7 @@ metrics_action(struct metrics *m, const char *action, const char *result)
 		return;
 	pthread_mutex_lock(&m->mu);
 	hi = m->nactions;
-	while (lo < hi) {	/* binary search for the pair or its place */
+	while (lo < hi) { /* binary search for the pair or its place */
 		size_t mid = lo + (hi - lo) / 2;
 		int c = action_cmp(&m->actions[mid], action, result);
 
@@ -176,8 +175,7 @@ add_label(struct strbuf *out, const char *v)
 }
 
 static void
-family(struct strbuf *out, const char *name, const char *type,
-       const char *help)
+family(struct strbuf *out, const char *name, const char *type, const char *help)
 {
 	strbuf_addf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
 		    type);
@@ -197,7 +195,7 @@ metrics_render(struct metrics *m, struct strbuf *out)
 	for (size_t b = 0; b <= NBUCKETS; b++) {
 		cum += m->in_bucket[b];
 		strbuf_addstr(out, "pressctl_reconcile_duration_seconds_bucket"
-			      "{le=\"");
+				   "{le=\"");
 		if (b < NBUCKETS)
 			strbuf_addf(out, "%g", buckets[b]);
 		else
@@ -240,7 +238,8 @@ metrics_render(struct metrics *m, struct strbuf *out)
 	family(out, "pressctl_applied_revision_info", "gauge",
 	       "The source revision last applied successfully.");
 	if (m->revision) {
-		strbuf_addstr(out, "pressctl_applied_revision_info{revision=\"");
+		strbuf_addstr(out,
+			      "pressctl_applied_revision_info{revision=\"");
 		add_label(out, m->revision);
 		strbuf_addstr(out, "\"} 1\n");
 	}

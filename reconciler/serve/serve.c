@@ -32,7 +32,7 @@
 #define CONN_LIMIT 64		/* connections at once, in all */
 #define CONN_PER_IP 8		/* ... from one address */
 #define CONN_IDLE_SECONDS 10	/* idle connections are closed */
-#define CONN_MEMORY (32 * 1024)	/* per connection: headers + buffers */
+#define CONN_MEMORY (32 * 1024) /* per connection: headers + buffers */
 #define UPLOAD_SECONDS 30	/* a whole webhook body, however slow */
 #define LISTEN_BACKLOG 64
 #define WHY_MAX 512
@@ -40,20 +40,20 @@
 struct serve {
 	struct MHD_Daemon *mhd;
 	int port;
-	char *secret;		/* owned, wiped; NULL: no webhook */
+	char *secret; /* owned, wiped; NULL: no webhook */
 	size_t max_body;
 	struct metrics *metrics;
 	int (*ready)(void *arg, char *why, size_t n);
 	void (*hook)(void *arg, const char *event, const char *delivery);
 	void *arg;
-	struct replay *seen;	/* owned */
+	struct replay *seen; /* owned */
 };
 
 /* The state of one POST /hooks/git while its body arrives. */
 struct upload {
-	struct strbuf body;	/* up to max_body bytes */
-	size_t received;	/* all bytes so far, kept or not */
-	int too_big;		/* received > max_body: body is dropped */
+	struct strbuf body; /* up to max_body bytes */
+	size_t received;    /* all bytes so far, kept or not */
+	int too_big;	    /* received > max_body: body is dropped */
 	struct timespec start;
 };
 
@@ -72,8 +72,8 @@ reply(struct MHD_Connection *c, unsigned int status, const char *type,
 					    MHD_RESPMEM_MUST_COPY);
 	if (r == NULL)
 		return MHD_NO;
-	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-				    type) == MHD_NO ||
+	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type) ==
+		    MHD_NO ||
 	    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
 				    "no-store") == MHD_NO ||
 	    (allow && MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW,
@@ -111,8 +111,7 @@ get_readyz(struct serve *s, struct MHD_Connection *c)
 	if (n == 0)
 		n = (size_t)snprintf(why, sizeof(why), "not ready");
 	why[n++] = '\n';
-	return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, text_plain, NULL, why,
-		     n);
+	return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, text_plain, NULL, why, n);
 }
 
 static enum MHD_Result
@@ -146,8 +145,9 @@ elapsed(const struct timespec *since)
 static size_t
 content_length(struct MHD_Connection *c)
 {
-	const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-		MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *v =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+					    MHD_HTTP_HEADER_CONTENT_LENGTH);
 	size_t n = 0;
 
 	if (v == NULL)
@@ -222,7 +222,7 @@ post_hook(struct serve *s, struct MHD_Connection *c, const char *data,
 	u->received += *size;
 	if (u->received > s->max_body &&
 	    u->received - s->max_body > s->max_body)
-		return MHD_NO;	/* past twice the cap: stop reading */
+		return MHD_NO; /* past twice the cap: stop reading */
 	if (u->received > s->max_body && !u->too_big) {
 		u->too_big = 1;
 		strbuf_release(&u->body);
@@ -243,9 +243,8 @@ is_get(const char *method)
 }
 
 static enum MHD_Result
-handle(void *cls, struct MHD_Connection *c, const char *url,
-       const char *method, const char *version, const char *data,
-       size_t *size, void **req)
+handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+       const char *version, const char *data, size_t *size, void **req)
 {
 	struct serve *s = cls;
 	int healthz = strcmp(url, "/healthz") == 0;
@@ -256,8 +255,8 @@ handle(void *cls, struct MHD_Connection *c, const char *url,
 	if (strcmp(url, "/hooks/git") == 0 && s->secret) {
 		if (strcmp(method, MHD_HTTP_METHOD_POST) == 0)
 			return post_hook(s, c, data, size, req);
-		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, text_plain,
-			     "POST", "method not allowed\n", 19);
+		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, text_plain, "POST",
+			     "method not allowed\n", 19);
 	}
 	if (!healthz && !readyz && !metrics)
 		return reply_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
@@ -308,7 +307,7 @@ split_listen(char *host, size_t hostlen, char *port, size_t portlen,
 		colon = strrchr(listen, ':');
 		if (colon == NULL ||
 		    memchr(listen, ':', (size_t)(colon - listen)))
-			return -1;	/* none, or a bare IPv6 address */
+			return -1; /* none, or a bare IPv6 address */
 		hend = colon;
 	}
 	n = (size_t)(hend - h);
@@ -359,8 +358,10 @@ open_listener(int *fd_out, int *port, const char *listen, struct err *e)
 	int fd = -1, first_errno = 0, rc, ret = -1;
 
 	if (split_listen(host, sizeof(host), serv, sizeof(serv), listen) < 0) {
-		err_set(e, "invalid listen address '%s': use host:port or "
-			"[ipv6]:port, e.g. 127.0.0.1:48560", listen);
+		err_set(e,
+			"invalid listen address '%s': use host:port or "
+			"[ipv6]:port, e.g. 127.0.0.1:48560",
+			listen);
 		goto out;
 	}
 	memset(&hints, 0, sizeof(hints));
@@ -381,8 +382,10 @@ open_listener(int *fd_out, int *port, const char *listen, struct err *e)
 			first_errno = errno;
 	}
 	if (fd < 0) {
-		err_set(e, "cannot listen on '%s': %s (choose another "
-			"--listen address)", listen,
+		err_set(e,
+			"cannot listen on '%s': %s (choose another "
+			"--listen address)",
+			listen,
 			strerror(first_errno ? first_errno : EAFNOSUPPORT));
 		goto out;
 	}
@@ -392,8 +395,8 @@ open_listener(int *fd_out, int *port, const char *listen, struct err *e)
 		goto out;
 	}
 	*port = ss.ss_family == AF_INET6 ?
-		ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) :
-		ntohs(((struct sockaddr_in *)&ss)->sin_port);
+			ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) :
+			ntohs(((struct sockaddr_in *)&ss)->sin_port);
 	*fd_out = fd;
 	fd = -1;
 	ret = 0;
@@ -425,7 +428,7 @@ serve_start(struct serve **out, const struct serve_config *c, struct err *e)
 	}
 	if (c->listen == NULL || *c->listen == '\0') {
 		err_set(e, "no listen address: use host:port, "
-			"e.g. 127.0.0.1:48560");
+			   "e.g. 127.0.0.1:48560");
 		goto out;
 	}
 	if (open_listener(&fd, &s->port, c->listen, e) < 0)
@@ -439,19 +442,25 @@ serve_start(struct serve **out, const struct serve_config *c, struct err *e)
 			strerror(errno));
 		goto out;
 	}
-	s->mhd = MHD_start_daemon(
-		MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
-		handle, s,
-		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)mhd_fd,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONN_LIMIT,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)CONN_PER_IP,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONN_IDLE_SECONDS,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
-		MHD_OPTION_NOTIFY_COMPLETED, completed, (void *)s,
-		MHD_OPTION_END);
+	s->mhd = MHD_start_daemon(MHD_USE_AUTO |
+					  MHD_USE_INTERNAL_POLLING_THREAD,
+				  0, NULL, NULL, handle, s,
+				  MHD_OPTION_LISTEN_SOCKET, (MHD_socket)mhd_fd,
+				  MHD_OPTION_CONNECTION_LIMIT,
+				  (unsigned int)CONN_LIMIT,
+				  MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+				  (unsigned int)CONN_PER_IP,
+				  MHD_OPTION_CONNECTION_TIMEOUT,
+				  (unsigned int)CONN_IDLE_SECONDS,
+				  MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+				  (size_t)CONN_MEMORY,
+				  MHD_OPTION_NOTIFY_COMPLETED, completed,
+				  (void *)s, MHD_OPTION_END);
 	if (s->mhd == NULL) {
-		err_set(e, "cannot serve on '%s': libmicrohttpd did not "
-			"start (out of threads or descriptors?)", c->listen);
+		err_set(e,
+			"cannot serve on '%s': libmicrohttpd did not "
+			"start (out of threads or descriptors?)",
+			c->listen);
 		goto out;
 	}
 	*out = s;

@@ -23,8 +23,8 @@
  * does nothing). Strings are copied. */
 struct metrics;
 
-struct metrics *metrics_new(void);	/* aborts on out-of-memory */
-void metrics_free(struct metrics *m);	/* accepts NULL */
+struct metrics *metrics_new(void);    /* aborts on out-of-memory */
+void metrics_free(struct metrics *m); /* accepts NULL */
 
 /* One reconcile pass ended: its duration, whether it succeeded, the
  * revision applied (when ok) and when. Feeds the duration histogram,
@@ -37,7 +37,7 @@ void metrics_reconcile(struct metrics *m, double seconds, int ok,
  * ("done", "failed", "skipped"). A counter per pair seen; the label set
  * is expected to be small (verbs and results are ours, not input). */
 void metrics_action(struct metrics *m, const char *action, const char *result);
-void metrics_drift(struct metrics *m, size_t n);	/* current drift count */
+void metrics_drift(struct metrics *m, size_t n); /* current drift count */
 void metrics_leader(struct metrics *m, int leader);
 /* Append the Prometheus text exposition (version 0.0.4) to out: every
  * family with # HELP and # TYPE, label values escaped. out is borrowed. */
@@ -65,8 +65,8 @@ struct serve_config {
 	const char *listen;
 	/* resolved; NULL or "": /hooks/git is 404. Copied and wiped. */
 	const char *webhook_secret;
-	size_t max_body;		/* webhook body cap; 0 = 1 MiB */
-	struct metrics *metrics;	/* borrowed; NULL: /metrics is 404 */
+	size_t max_body;	 /* webhook body cap; 0 = 1 MiB */
+	struct metrics *metrics; /* borrowed; NULL: /metrics is 404 */
 	/* 1 when ready; else 0 and why, a NUL-terminated reason in at most
 	 * n bytes (backend unreachable, last reconcile failed ...); it is
 	 * answered 503 on one line. NULL: always ready. */

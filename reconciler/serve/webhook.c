@@ -18,7 +18,7 @@
 #include "../util/hash.h"
 
 #define SHA256_LEN 32
-#define REPLAY_BUCKETS 2048	/* power of two, twice REPLAY_KEEP */
+#define REPLAY_BUCKETS 2048 /* power of two, twice REPLAY_KEEP */
 
 /* --- signature ------------------------------------------------------ */
 
@@ -35,7 +35,7 @@ webhook_verify(const char *secret, const char *header, const void *body,
 	if (secret == NULL || header == NULL || (body == NULL && len > 0))
 		return 0;
 	keylen = strlen(secret);
-	if (keylen == 0 || keylen > INT_MAX)	/* no secret, no proof */
+	if (keylen == 0 || keylen > INT_MAX) /* no secret, no proof */
 		return 0;
 	if (strncmp(header, "sha256=", 7) == 0)
 		header += 7;
@@ -47,7 +47,8 @@ webhook_verify(const char *secret, const char *header, const void *body,
 		return 0;
 	if (HMAC(EVP_sha256(), secret, (int)keylen,
 		 len ? (const unsigned char *)body : empty, len, md,
-		 &mdlen) == NULL || mdlen != SHA256_LEN)
+		 &mdlen) == NULL ||
+	    mdlen != SHA256_LEN)
 		goto out;
 	ok = CRYPTO_memcmp(md, got, SHA256_LEN) == 0;
 out:
@@ -58,16 +59,16 @@ out:
 /* --- replay memory -------------------------------------------------- */
 
 struct replay_entry {
-	char *id;		/* NULL: slot unused */
+	char *id; /* NULL: slot unused */
 	uint32_t hash;
-	int next;		/* next entry in the same bucket, or -1 */
+	int next; /* next entry in the same bucket, or -1 */
 };
 
 struct replay {
 	pthread_mutex_t mu;
 	struct replay_entry ring[REPLAY_KEEP];
-	int bucket[REPLAY_BUCKETS];	/* first entry, or -1 */
-	size_t head;			/* next slot to (re)use */
+	int bucket[REPLAY_BUCKETS]; /* first entry, or -1 */
+	size_t head;		    /* next slot to (re)use */
 };
 
 /* FNV-1a. Attacker-chosen collisions cost at most REPLAY_KEEP compares,
@@ -208,12 +209,14 @@ webhook_decide(struct webhook_verdict *v, const char *secret,
 	}
 	delivery = rq->github_delivery ? rq->github_delivery : rq->delivery_id;
 	if (delivery == NULL || *delivery == '\0') {
-		verdict(v, 400, "missing delivery id (X-GitHub-Delivery or "
+		verdict(v, 400,
+			"missing delivery id (X-GitHub-Delivery or "
 			"X-Delivery-Id): replay protection needs one\n");
 		return;
 	}
 	if (!delivery_ok(delivery)) {
-		verdict(v, 400, "invalid delivery id: printable ASCII, "
+		verdict(v, 400,
+			"invalid delivery id: printable ASCII, "
 			"no spaces, at most 128 characters\n");
 		return;
 	}

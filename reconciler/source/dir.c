@@ -23,18 +23,20 @@
 
 struct walk {
 	struct source *src;
-	const char *root;	/* as given, for messages */
-	struct strbuf path;	/* shown path being visited; a directory's
+	const char *root;   /* as given, for messages */
+	struct strbuf path; /* shown path being visited; a directory's
 				 * prefix ends in '/' (empty for root ".") */
-	size_t total;		/* bytes read so far */
+	size_t total;	    /* bytes read so far */
 };
 
 static int
 too_large(struct err *e, const char *shown, size_t len, int grew)
 {
-	return err_set(e, "file '%s' is too large (%s%zu bytes; the limit is "
-		       "%zu MiB): split it into smaller files", shown,
-		       grew ? "over " : "", len, SOURCE_MAX_FILE_BYTES >> 20);
+	return err_set(e,
+		       "file '%s' is too large (%s%zu bytes; the limit is "
+		       "%zu MiB): split it into smaller files",
+		       shown, grew ? "over " : "", len,
+		       SOURCE_MAX_FILE_BYTES >> 20);
 }
 
 /*
@@ -65,8 +67,10 @@ read_fd(struct walk *w, int fd, const char *shown, struct err *e)
 		goto out;
 	}
 	if (src->nfiles >= SOURCE_MAX_FILES) {
-		err_set(e, "source '%s' has too many manifest files (more "
-			"than %d)", w->root, SOURCE_MAX_FILES);
+		err_set(e,
+			"source '%s' has too many manifest files (more "
+			"than %d)",
+			w->root, SOURCE_MAX_FILES);
 		goto out;
 	}
 
@@ -99,8 +103,10 @@ read_fd(struct walk *w, int fd, const char *shown, struct err *e)
 	data[len] = '\0';
 
 	if (len > SOURCE_MAX_TOTAL_BYTES - w->total) {
-		err_set(e, "source '%s' is too large (more than %zu MiB of "
-			"manifests)", w->root, SOURCE_MAX_TOTAL_BYTES >> 20);
+		err_set(e,
+			"source '%s' is too large (more than %zu MiB of "
+			"manifests)",
+			w->root, SOURCE_MAX_TOTAL_BYTES >> 20);
 		goto out;
 	}
 	w->total += len;
@@ -176,7 +182,7 @@ walk_dir(struct walk *w, int dirfd, int depth, struct err *e)
 			break;
 		}
 		name = de->d_name;
-		if (name[0] == '.')	/* ".", "..", .git, .press, dotfiles */
+		if (name[0] == '.') /* ".", "..", .git, .press, dotfiles */
 			continue;
 
 		strbuf_setlen(&w->path, base);
@@ -186,7 +192,8 @@ walk_dir(struct walk *w, int dirfd, int depth, struct err *e)
 		is_reg = de->d_type == DT_REG;
 		is_link = de->d_type == DT_LNK;
 		if (de->d_type == DT_UNKNOWN) {
-			if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) <
+			    0) {
 				err_set(e, "cannot read '%s': %s", w->path.buf,
 					strerror(errno));
 				goto out;
@@ -219,16 +226,18 @@ walk_dir(struct walk *w, int dirfd, int depth, struct err *e)
 			int sub;
 
 			if (depth >= MAX_DEPTH) {
-				err_set(e, "directory '%s' is nested too deeply "
-					"(more than %d levels)", w->path.buf,
-					MAX_DEPTH);
+				err_set(e,
+					"directory '%s' is nested too deeply "
+					"(more than %d levels)",
+					w->path.buf, MAX_DEPTH);
 				goto out;
 			}
-			sub = openat(dirfd, name, O_RDONLY | O_DIRECTORY |
-				     O_NOFOLLOW | O_CLOEXEC);
+			sub = openat(dirfd, name,
+				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					     O_CLOEXEC);
 			if (sub < 0) {
 				if (errno == ELOOP || errno == ENOTDIR)
-					continue;	/* became a symlink */
+					continue; /* became a symlink */
 				err_set(e, "cannot read directory '%s': %s",
 					w->path.buf, strerror(errno));
 				goto out;
@@ -283,17 +292,19 @@ source_load_dir(struct source *out, const char *root, struct err *e)
 				strbuf_addch(&w.path, '/');
 		}
 		dirfd = fd;
-		fd = -1;	/* walk_dir closes it */
+		fd = -1; /* walk_dir closes it */
 		if (walk_dir(&w, dirfd, 0, e) < 0)
 			goto out;
 	} else {
-		err_set(e, "cannot read source '%s': not a directory or a "
-			"regular file", root);
+		err_set(e,
+			"cannot read source '%s': not a directory or a "
+			"regular file",
+			root);
 		goto out;
 	}
 
 	source_sort(&src);
-	src.label = xstrdup(root);	/* before the hash: see source.c */
+	src.label = xstrdup(root); /* before the hash: see source.c */
 	source_hash_revision(&src);
 
 	source_release(out);

@@ -19,13 +19,13 @@
 struct gwalk {
 	git_odb *odb;
 	struct source *src;
-	const char *prefix;	/* "" or "subdir/": shown paths are relative
+	const char *prefix; /* "" or "subdir/": shown paths are relative
 				 * to the repository root */
-	const char *ref;	/* as given, for messages */
+	const char *ref;    /* as given, for messages */
 	struct strbuf path;
 	size_t total;
 	struct err *e;
-	int failed;		/* visit() stopped the walk, e is set */
+	int failed; /* visit() stopped the walk, e is set */
 };
 
 /* Copy the blob id as file path into w->src, within the caps. */
@@ -46,19 +46,24 @@ add_blob(struct gwalk *w, const git_oid *id, const char *path)
 		goto out;
 	}
 	if (size > SOURCE_MAX_FILE_BYTES) {
-		err_set(w->e, "file '%s' at %s is too large (%zu bytes; the "
-			"limit is %zu MiB): split it into smaller files", path,
-			w->ref, size, SOURCE_MAX_FILE_BYTES >> 20);
+		err_set(w->e,
+			"file '%s' at %s is too large (%zu bytes; the "
+			"limit is %zu MiB): split it into smaller files",
+			path, w->ref, size, SOURCE_MAX_FILE_BYTES >> 20);
 		goto out;
 	}
 	if (size > SOURCE_MAX_TOTAL_BYTES - w->total) {
-		err_set(w->e, "tree at %s is too large (more than %zu MiB of "
-			"manifests)", w->ref, SOURCE_MAX_TOTAL_BYTES >> 20);
+		err_set(w->e,
+			"tree at %s is too large (more than %zu MiB of "
+			"manifests)",
+			w->ref, SOURCE_MAX_TOTAL_BYTES >> 20);
 		goto out;
 	}
 	if (src->nfiles >= SOURCE_MAX_FILES) {
-		err_set(w->e, "tree at %s has too many manifest files (more "
-			"than %d)", w->ref, SOURCE_MAX_FILES);
+		err_set(w->e,
+			"tree at %s has too many manifest files (more "
+			"than %d)",
+			w->ref, SOURCE_MAX_FILES);
 		goto out;
 	}
 	if (git_odb_read(&obj, w->odb, id) < 0) {
@@ -69,8 +74,10 @@ add_blob(struct gwalk *w, const git_oid *id, const char *path)
 	size = git_odb_object_size(obj);
 	if (git_odb_object_type(obj) != GIT_OBJECT_BLOB ||
 	    size > SOURCE_MAX_FILE_BYTES) {
-		err_set(w->e, "cannot read '%s' at %s: not a blob of the "
-			"expected size", path, w->ref);
+		err_set(w->e,
+			"cannot read '%s' at %s: not a blob of the "
+			"expected size",
+			path, w->ref);
 		goto out;
 	}
 	w->total += size;
@@ -102,7 +109,7 @@ visit(const char *root, const git_tree_entry *entry, void *payload)
 	git_filemode_t mode = git_tree_entry_filemode(entry);
 	int depth = 0;
 
-	if (name[0] == '.')	/* .press, .github, dotfiles: as for dirs */
+	if (name[0] == '.') /* .press, .github, dotfiles: as for dirs */
 		return 1;
 
 	strbuf_reset(&w->path);
@@ -115,9 +122,10 @@ visit(const char *root, const git_tree_entry *entry, void *payload)
 		for (const char *p = root; *p; p++)
 			depth += *p == '/';
 		if (depth >= MAX_DEPTH) {
-			err_set(w->e, "directory '%s' at %s is nested too "
-				"deeply (more than %d levels)", w->path.buf,
-				w->ref, MAX_DEPTH);
+			err_set(w->e,
+				"directory '%s' at %s is nested too "
+				"deeply (more than %d levels)",
+				w->path.buf, w->ref, MAX_DEPTH);
 			w->failed = 1;
 			return -1;
 		}
@@ -136,13 +144,13 @@ visit(const char *root, const git_tree_entry *entry, void *payload)
 		 * silently drop its environments. */
 		if (!source_is_manifest_name(name))
 			return 0;
-		err_set(w->e, "'%s' at %s is a symbolic link: git sources "
-			"need the manifest itself in the tree", w->path.buf,
-			w->ref);
+		err_set(w->e,
+			"'%s' at %s is a symbolic link: git sources "
+			"need the manifest itself in the tree",
+			w->path.buf, w->ref);
 		w->failed = 1;
 		return -1;
-	default:
-		return 0;	/* a submodule (commit) or unknown: skipped */
+	default: return 0; /* a submodule (commit) or unknown: skipped */
 	}
 }
 
@@ -197,15 +205,16 @@ read_tree(struct gwalk *w, git_repository *r, git_tree *tree, const char *dir)
 			goto out;
 		}
 		switch (git_tree_entry_filemode(entry)) {
-		case GIT_FILEMODE_TREE:
-			break;
+		case GIT_FILEMODE_TREE: break;
 		case GIT_FILEMODE_BLOB:
 		case GIT_FILEMODE_BLOB_EXECUTABLE:
 			ret = add_blob(w, git_tree_entry_id(entry), dir);
 			goto out;
 		default:
-			err_set(w->e, "path '%s' at %s is not a directory or "
-				"a file", dir, w->ref);
+			err_set(w->e,
+				"path '%s' at %s is not a directory or "
+				"a file",
+				dir, w->ref);
 			goto out;
 		}
 		if (git_tree_lookup(&sub, r, git_tree_entry_id(entry)) < 0) {
@@ -287,8 +296,8 @@ source_load_git(struct source *out, const char *repo, const char *ref,
 	w.ref = ref;
 	w.e = e;
 	if (git_repository_odb(&w.odb, r) < 0) {
-		err_set(e, "cannot open the object database of '%s': %s",
-			shown, source_git_msg());
+		err_set(e, "cannot open the object database of '%s': %s", shown,
+			source_git_msg());
 		goto out;
 	}
 	if (read_tree(&w, r, tree, dir) < 0)

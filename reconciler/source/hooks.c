@@ -77,8 +77,7 @@ conf_string(git_config *cfg, const char *name)
 	git_buf b = { 0 };
 	char *s = NULL;
 
-	if (git_config_get_string_buf(&b, cfg, name) == 0 && b.ptr &&
-	    b.ptr[0])
+	if (git_config_get_string_buf(&b, cfg, name) == 0 && b.ptr && b.ptr[0])
 		s = xstrdup(b.ptr);
 	git_buf_dispose(&b);
 	git_error_clear();
@@ -94,8 +93,10 @@ conf_read(struct hook_conf *c, git_repository *r, struct err *e)
 
 	memset(c, 0, sizeof(*c));
 	if (git_repository_config_snapshot(&cfg, r) < 0)
-		return err_set(e, "cannot read the config of repository '%s': "
-			       "%s", git_repository_path(r), source_git_msg());
+		return err_set(e,
+			       "cannot read the config of repository '%s': "
+			       "%s",
+			       git_repository_path(r), source_git_msg());
 	c->gitdir = source_trim_slashes(git_repository_path(r));
 	c->branch = conf_string(cfg, "pressctl.branch");
 	if (!c->branch)
@@ -113,8 +114,10 @@ conf_read(struct hook_conf *c, git_repository *r, struct err *e)
 		c->notify = xprintf("%s/" HOOK_SOCKET_NAME, c->gitdir);
 	rc = git_config_get_bool(&v, cfg, "pressctl.apply");
 	if (rc < 0 && rc != GIT_ENOTFOUND) {
-		err_set(e, "bad pressctl.apply in repository '%s': %s (set it "
-			"to true or false)", c->gitdir, source_git_msg());
+		err_set(e,
+			"bad pressctl.apply in repository '%s': %s (set it "
+			"to true or false)",
+			c->gitdir, source_git_msg());
 		git_config_free(cfg);
 		hook_conf_release(c);
 		return -1;
@@ -219,7 +222,7 @@ read_small(const char *path, struct strbuf *sb, struct err *e)
 			goto out;
 		}
 		if (sb->len + (size_t)n > MAX_HOOK_BYTES)
-			break;	/* too big to be ours: compared as different */
+			break; /* too big to be ours: compared as different */
 		strbuf_add(sb, buf, (size_t)n);
 	}
 	ret = 0;
@@ -296,7 +299,8 @@ write_hook(const char *dir, const char *name, const char *exe, int force,
 
 	strbuf_init(&want, 0);
 	strbuf_init(&have, 0);
-	strbuf_addstr(&want, "#!/bin/sh\n" MARKER "; settings: git config "
+	strbuf_addstr(&want,
+		      "#!/bin/sh\n" MARKER "; settings: git config "
 		      "pressctl.*\n# (pressctl hook install --help)\nexec ");
 	sh_quote(&want, exe);
 	strbuf_addf(&want, " hook %s\n", name);
@@ -304,18 +308,20 @@ write_hook(const char *dir, const char *name, const char *exe, int force,
 	if ((rc = read_small(path, &have, e)) < 0)
 		goto out;
 	if (rc == 0 && have.len == want.len &&
-	    memcmp(have.buf, want.buf, want.len) == 0 &&
-	    stat(path, &st) == 0 && (st.st_mode & 0111) == 0111) {
+	    memcmp(have.buf, want.buf, want.len) == 0 && stat(path, &st) == 0 &&
+	    (st.st_mode & 0111) == 0111) {
 		*what = "unchanged";
 		ret = 0;
 		goto out;
 	}
 	if (rc == 0 && !strstr(have.buf, "\n" MARKER)) {
 		if (!force) {
-			err_set(e, "hook '%s' exists and was not written by "
+			err_set(e,
+				"hook '%s' exists and was not written by "
 				"pressctl: merge it by hand, or run 'pressctl "
 				"hook install --force' to replace it (it is "
-				"kept as %s.before-pressctl)", path, name);
+				"kept as %s.before-pressctl)",
+				path, name);
 			goto out;
 		}
 		backup = xprintf("%s.before-pressctl", path);
@@ -339,8 +345,7 @@ out:
 
 /* Set name to value in the repository's own config, or delete it. */
 static int
-conf_set(git_config *local, const char *name, const char *value,
-	 struct err *e)
+conf_set(git_config *local, const char *name, const char *value, struct err *e)
 {
 	int rc;
 
@@ -354,8 +359,7 @@ conf_set(git_config *local, const char *name, const char *value,
 }
 
 static int
-store_settings(git_repository *r, const struct hook_settings *s,
-	       struct err *e)
+store_settings(git_repository *r, const struct hook_settings *s, struct err *e)
 {
 	git_config *cfg = NULL, *local = NULL;
 	int ret = -1;
@@ -414,11 +418,13 @@ hook_install(struct hook_installed *out, const char *repo, const char *exe,
 	}
 	h.gitdir = source_trim_slashes(git_repository_path(r));
 	h.notify = s->notify ? xstrdup(s->notify) :
-		   xprintf("%s/" HOOK_SOCKET_NAME, h.gitdir);
+			       xprintf("%s/" HOOK_SOCKET_NAME, h.gitdir);
 	if (strlen(h.notify) >= sizeof(sa.sun_path)) {
-		err_set(e, "notify socket path '%s' is too long for a unix "
+		err_set(e,
+			"notify socket path '%s' is too long for a unix "
 			"socket (%zu bytes at most): choose a shorter one with "
-			"--notify", h.notify, sizeof(sa.sun_path) - 1);
+			"--notify",
+			h.notify, sizeof(sa.sun_path) - 1);
 		goto out;
 	}
 	h.dir = hooks_dir(r, h.gitdir);

@@ -21,11 +21,11 @@
 
 /* The settings of a repository's hooks, with their defaults. */
 struct hook_conf {
-	char *gitdir;		/* absolute, no trailing slash */
-	char *branch;		/* as configured: "main" */
-	char *ref;		/* "refs/heads/main" */
-	char *path;		/* subdirectory, or NULL for the root */
-	char *notify;		/* absolute socket path */
+	char *gitdir; /* absolute, no trailing slash */
+	char *branch; /* as configured: "main" */
+	char *ref;    /* "refs/heads/main" */
+	char *path;   /* subdirectory, or NULL for the root */
+	char *notify; /* absolute socket path */
 	int apply;
 };
 
@@ -48,23 +48,27 @@ void hook_conf_release(struct hook_conf *c);
 int hook_branch_ref(char **ref, const char *branch);
 
 /* The hooks install writes, in this order. */
-enum { HOOK_PRE_RECEIVE, HOOK_POST_RECEIVE, HOOK_COUNT };
+enum {
+	HOOK_PRE_RECEIVE,
+	HOOK_POST_RECEIVE,
+	HOOK_COUNT
+};
 extern const char *const hook_names[HOOK_COUNT];
 
 /* What install stores in the repository's config (borrowed). */
 struct hook_settings {
-	const char *branch;	/* "main" or "refs/heads/main"; a valid
+	const char *branch; /* "main" or "refs/heads/main"; a valid
 				 * one (hook_branch_ref) */
-	const char *path;	/* NULL: the root */
-	const char *notify;	/* absolute socket path; NULL: the default */
+	const char *path;   /* NULL: the root */
+	const char *notify; /* absolute socket path; NULL: the default */
 	int apply;
 };
 
 /* What hook_install did. */
 struct hook_installed {
-	char *gitdir;		/* absolute, no trailing slash */
-	char *dir;		/* the hooks directory */
-	char *notify;		/* the socket the post-receive hook wakes */
+	char *gitdir; /* absolute, no trailing slash */
+	char *dir;    /* the hooks directory */
+	char *notify; /* the socket the post-receive hook wakes */
 	/* per hook_names: "installed", "updated", "replaced" or
 	 * "unchanged" (static strings) */
 	const char *what[HOOK_COUNT];
@@ -89,15 +93,14 @@ struct hook_installed {
  * '...' exists and was not written by pressctl: ..."), a file or the
  * config cannot be written. Hooks written before a later error stay.
  */
-int hook_install(struct hook_installed *out, const char *repo,
-		 const char *exe, const struct hook_settings *s, int force,
-		 struct err *e);
+int hook_install(struct hook_installed *out, const char *repo, const char *exe,
+		 const struct hook_settings *s, int force, struct err *e);
 void hook_installed_release(struct hook_installed *h);
 
 /* One line of a hook's standard input: "<old> <new> <ref>". */
 struct hook_update {
-	char old[72], new[72];	/* object ids (40 or 64 hex digits) */
-	char *ref;		/* points into the parsed line */
+	char old[72], new[72]; /* object ids (40 or 64 hex digits) */
+	char *ref;	       /* points into the parsed line */
 };
 
 /* Split line, modified in place (line ends stripped, the two spaces cut):

@@ -38,13 +38,13 @@ static const char *const mirror_refspecs[] = {
 
 /* A URL taken apart for messages. */
 struct url_view {
-	char *shown;			/* without credentials (owned) */
-	char *secrets[MAX_SECRETS];	/* to scrub from messages (owned) */
+	char *shown;		    /* without credentials (owned) */
+	char *secrets[MAX_SECRETS]; /* to scrub from messages (owned) */
 	size_t nsecrets;
 };
 
 struct fetch_ctx {
-	int attempts;		/* credential callback calls */
+	int attempts; /* credential callback calls */
 	int auth_failed;
 };
 
@@ -127,7 +127,7 @@ url_view_init(struct url_view *v, const char *url)
 	alen = strcspn(auth, "/?#");
 	for (size_t i = 0; i < alen; i++)
 		if (auth[i] == '@')
-			at = auth + i;	/* the last one: a password may hold @ */
+			at = auth + i; /* the last one: a password may hold @ */
 	if (at == NULL) {
 		v->shown = xstrdup(url);
 		return;
@@ -203,15 +203,15 @@ make_dirs(const char *dir, struct err *e)
 	char *p = xstrdup(dir);
 	int ret = -1;
 
-	for (char *s = p + 1; ; s++) {
+	for (char *s = p + 1;; s++) {
 		int end = *s == '\0';
 
 		if (*s != '/' && !end)
 			continue;
 		*s = '\0';
 		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-			err_set(e, "cannot create cache directory '%s': %s",
-				p, strerror(errno));
+			err_set(e, "cannot create cache directory '%s': %s", p,
+				strerror(errno));
 			goto out;
 		}
 		if (end)
@@ -244,8 +244,8 @@ remove_contents(int fd, int depth)
 			continue;
 		if (unlinkat(dirfd(d), name, 0) == 0 || depth >= 32)
 			continue;
-		sub = openat(dirfd(d), name, O_RDONLY | O_DIRECTORY |
-			     O_NOFOLLOW | O_CLOEXEC);
+		sub = openat(dirfd(d), name,
+			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sub < 0)
 			continue;
 		remove_contents(sub, depth + 1);
@@ -308,8 +308,7 @@ is_transient(int rc, int errnum)
 		return 0;
 	switch (ge->klass) {
 	case GIT_ERROR_NET:
-	case GIT_ERROR_SSH:
-		return 1;
+	case GIT_ERROR_SSH: return 1;
 	case GIT_ERROR_HTTP:
 		return strstr(msg, "code: 5") != NULL ||
 		       strstr(msg, "code: 429") != NULL;
@@ -318,8 +317,7 @@ is_transient(int rc, int errnum)
 		       errnum == ETIMEDOUT || errnum == EHOSTUNREACH ||
 		       errnum == ENETUNREACH || errnum == EPIPE ||
 		       strncmp(msg, "failed to connect", 17) == 0;
-	default:
-		return 0;
+	default: return 0;
 	}
 }
 
@@ -338,8 +336,10 @@ fetch_error(const struct url_view *v, int rc, int errnum,
 		err_transient(e, "cannot fetch '%s': %s", v->shown, msg);
 	else
 		err_set(e, "cannot fetch '%s': %s%s", v->shown, msg,
-			ctx->auth_failed ? " (check the credentials in the "
-			"URL, or the keys of the ssh agent)" : "");
+			ctx->auth_failed ?
+				" (check the credentials in the "
+				"URL, or the keys of the ssh agent)" :
+				"");
 	free(msg);
 	return -1;
 }
@@ -391,7 +391,7 @@ follow_remote_head(git_repository *r, git_remote *remote)
 	git_reference_symbolic_create(&created, r, "HEAD", branch.ptr, 1,
 				      "pressctl: follow the remote HEAD");
 out:
-	git_error_clear();	/* best effort: HEAD stays as it was */
+	git_error_clear(); /* best effort: HEAD stays as it was */
 	git_reference_free(created);
 	git_reference_free(target);
 	git_reference_free(head);
@@ -411,18 +411,20 @@ fetch(const char *dir, const char *url, const struct url_view *v,
 {
 	git_remote_create_options copts;
 	git_fetch_options opts;
-	git_strarray specs = {(char **)mirror_refspecs, 2};
+	git_strarray specs = { (char **)mirror_refspecs, 2 };
 	git_repository *r = NULL;
 	git_remote *remote = NULL;
-	struct fetch_ctx ctx = {0, 0};
+	struct fetch_ctx ctx = { 0, 0 };
 	int rc, ret = -1;
 
 	git_remote_create_options_init(&copts,
 				       GIT_REMOTE_CREATE_OPTIONS_VERSION);
 	git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
 	if (git_repository_open_bare(&r, dir) < 0) {
-		err_set(e, "cannot open mirror '%s': %s (remove it to clone "
-			"again)", mirror, source_git_msg());
+		err_set(e,
+			"cannot open mirror '%s': %s (remove it to clone "
+			"again)",
+			mirror, source_git_msg());
 		goto out;
 	}
 	copts.repository = r;
@@ -438,10 +440,10 @@ fetch(const char *dir, const char *url, const struct url_view *v,
 
 	opts.prune = GIT_FETCH_PRUNE;
 	opts.update_fetchhead = 0;
-	opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;	/* refspec */
+	opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE; /* refspec */
 	opts.callbacks.credentials = credentials;
 	opts.callbacks.payload = &ctx;
-	opts.proxy_opts.type = GIT_PROXY_AUTO;	/* http.proxy, https_proxy */
+	opts.proxy_opts.type = GIT_PROXY_AUTO; /* http.proxy, https_proxy */
 	errno = 0;
 	rc = git_remote_fetch(remote, &specs, &opts, "pressctl: fetch");
 	if (rc < 0) {
@@ -534,8 +536,10 @@ source_mirror(char **path, const char *url, const char *cache_dir,
 
 	n = strlen(cache_dir);
 	if (n == 0) {
-		err_set(e, "cannot fetch '%s': the cache directory is an empty "
-			"path", v.shown);
+		err_set(e,
+			"cannot fetch '%s': the cache directory is an empty "
+			"path",
+			v.shown);
 		goto out;
 	}
 	while (n > 1 && cache_dir[n - 1] == '/')

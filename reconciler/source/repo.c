@@ -96,9 +96,10 @@ add_env_objects(git_repository *r, struct err *e)
 			if (*p == '\0')
 				continue;
 			if (git_odb_add_disk_alternate(odb, p) < 0) {
-				err_set(e, "cannot use alternate object "
-					"directory '%s': %s", p,
-					source_git_msg());
+				err_set(e,
+					"cannot use alternate object "
+					"directory '%s': %s",
+					p, source_git_msg());
 				goto out;
 			}
 		}
@@ -131,8 +132,9 @@ source_open_repo(git_repository **out, const char *repo, unsigned flags,
 			goto out;
 		}
 	} else {
-		unsigned open_flags = implicit && !exact ? 0 :
-				      GIT_REPOSITORY_OPEN_NO_SEARCH;
+		unsigned open_flags = implicit && !exact ?
+					      0 :
+					      GIT_REPOSITORY_OPEN_NO_SEARCH;
 
 		if (git_repository_open_ext(&r, path, open_flags, NULL) < 0) {
 			err_set(e, "cannot open repository '%s': %s", path,

@@ -82,7 +82,7 @@ root_prefix_len(const char *label, const char *path)
 		return 0;
 	if (strncmp(path, label, n) != 0)
 		return 0;
-	if (label[n - 1] == '/')	/* root "/" */
+	if (label[n - 1] == '/') /* root "/" */
 		return n;
 	return path[n] == '/' ? n + 1 : 0;
 }
@@ -105,8 +105,8 @@ source_hash_revision(struct source *src)
 		const struct source_file *f = &src->files[i];
 
 		hash_sha256_hex(hex, f->data, f->len);
-		strbuf_addstr(&sb, f->path + root_prefix_len(src->label,
-							     f->path));
+		strbuf_addstr(&sb,
+			      f->path + root_prefix_len(src->label, f->path));
 		strbuf_addch(&sb, '\0');
 		strbuf_addf(&sb, "%zu", f->len);
 		strbuf_addch(&sb, '\0');
@@ -121,14 +121,15 @@ source_hash_revision(struct source *src)
 }
 
 int
-source_add(struct source *src, const char *path, const void *data,
-	   size_t len, struct err *e)
+source_add(struct source *src, const char *path, const void *data, size_t len,
+	   struct err *e)
 {
 	struct source_file *f;
 	size_t lo = 0, hi = src->nfiles, total = 0;
 
 	if (len > SOURCE_MAX_FILE_BYTES)
-		return err_set(e, "file '%s' is too large (%zu bytes; the limit "
+		return err_set(e,
+			       "file '%s' is too large (%zu bytes; the limit "
 			       "is %zu MiB): split it into smaller files",
 			       path, len, SOURCE_MAX_FILE_BYTES >> 20);
 	if (src->nfiles >= SOURCE_MAX_FILES)
@@ -137,8 +138,10 @@ source_add(struct source *src, const char *path, const void *data,
 	for (size_t i = 0; i < src->nfiles; i++)
 		total += src->files[i].len;
 	if (len > SOURCE_MAX_TOTAL_BYTES - total)
-		return err_set(e, "manifests are too large (more than %zu MiB "
-			       "in all)", SOURCE_MAX_TOTAL_BYTES >> 20);
+		return err_set(e,
+			       "manifests are too large (more than %zu MiB "
+			       "in all)",
+			       SOURCE_MAX_TOTAL_BYTES >> 20);
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;

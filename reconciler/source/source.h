@@ -25,15 +25,15 @@
 #define SOURCE_MAX_FILES 100000
 
 struct source_file {
-	char *path;	/* as shown in messages: "examples/frappe/site.yaml" */
-	char *data;	/* file contents, NUL-terminated (owned); may hold
+	char *path; /* as shown in messages: "examples/frappe/site.yaml" */
+	char *data; /* file contents, NUL-terminated (owned); may hold
 			 * NUL bytes before len */
 	size_t len;
 };
 
 struct source {
 	char *label;	/* human description: "examples/frappe", "repo@main" */
-	char *revision;	/* git commit id, or "sha256:<hex>" of the content */
+	char *revision; /* git commit id, or "sha256:<hex>" of the content */
 	struct source_file *files;
 	size_t nfiles, alloc;
 };

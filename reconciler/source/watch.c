@@ -47,50 +47,50 @@
 
 /* Everything that may change what a directory holds. IN_EXCL_UNLINK:
  * nothing from files already unlinked (a temporary file still open). */
-#define DIR_EVENTS (IN_CREATE | IN_DELETE | IN_CLOSE_WRITE | IN_MOVED_FROM | \
-		    IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | \
-		    IN_EXCL_UNLINK)
+#define DIR_EVENTS                                                \
+	(IN_CREATE | IN_DELETE | IN_CLOSE_WRITE | IN_MOVED_FROM | \
+	 IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_EXCL_UNLINK)
 /* Events on a name that change a file's content or existence. */
-#define NAME_EVENTS (IN_CREATE | IN_DELETE | IN_CLOSE_WRITE | \
-		     IN_MOVED_FROM | IN_MOVED_TO)
+#define NAME_EVENTS \
+	(IN_CREATE | IN_DELETE | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO)
 
 enum watch_mode {
-	MODE_DIR,	/* a directory tree of manifests */
-	MODE_FILE,	/* one manifest file */
-	MODE_GIT,	/* the refs of a git repository */
+	MODE_DIR,  /* a directory tree of manifests */
+	MODE_FILE, /* one manifest file */
+	MODE_GIT,  /* the refs of a git repository */
 };
 
 /* A watched directory of the tree. */
 struct wdir {
 	int wd;
-	int depth;		/* 0 for the tree root */
-	unsigned gen;		/* scan that last saw it (mark and sweep) */
-	char *path;		/* as passed to inotify_add_watch */
+	int depth;    /* 0 for the tree root */
+	unsigned gen; /* scan that last saw it (mark and sweep) */
+	char *path;   /* as passed to inotify_add_watch */
 };
 
 /* One name watched in a directory. */
 struct anchor {
-	int wd;			/* -1: the directory could not be watched */
-	int rescan;		/* an event rebuilds the watches */
+	int wd;	    /* -1: the directory could not be watched */
+	int rescan; /* an event rebuilds the watches */
 	char *name;
 };
 
 struct watcher {
 	int fd;
 	enum watch_mode mode;
-	char *root;		/* tree root: the directory, or <commondir>/refs;
+	char *root;   /* tree root: the directory, or <commondir>/refs;
 				 * NULL for a single file */
-	char *file;		/* MODE_FILE: the root as given */
-	char *gitdir;		/* MODE_GIT, without a trailing '/' */
+	char *file;   /* MODE_FILE: the root as given */
+	char *gitdir; /* MODE_GIT, without a trailing '/' */
 	char *commondir;
-	struct wdir *dirs;	/* sorted by wd */
+	struct wdir *dirs; /* sorted by wd */
 	size_t ndirs, alloc;
 	struct anchor anchors[MAX_ANCHORS];
 	size_t nanchors;
 	unsigned gen;
-	int want_rescan;	/* set by an event, done after its batch */
+	int want_rescan; /* set by an event, done after its batch */
 	union {
-		struct inotify_event ev;	/* alignment */
+		struct inotify_event ev; /* alignment */
 		char bytes[EVENT_BUF_SIZE];
 	} buf;
 };
@@ -148,8 +148,10 @@ absolute(char **out, const char *path, struct err *e)
 
 	*out = NULL;
 	if (path[0] != '/' && getcwd(cwd, sizeof(cwd)) == NULL)
-		return err_set(e, "cannot watch '%s': cannot get the current "
-			       "directory: %s", path, strerror(errno));
+		return err_set(e,
+			       "cannot watch '%s': cannot get the current "
+			       "directory: %s",
+			       path, strerror(errno));
 	strbuf_init(&sb, 0);
 	if (path[0] != '/')
 		strbuf_addstr(&sb, cwd);
@@ -247,7 +249,7 @@ static void
 unwatch(struct watcher *w, int wd)
 {
 	if (wd >= 0 && !is_anchor_wd(w, wd) && dir_find(w, wd) == NULL)
-		inotify_rm_watch(w->fd, wd);	/* gone already: EINVAL */
+		inotify_rm_watch(w->fd, wd); /* gone already: EINVAL */
 }
 
 /* Forget the directory at path and everything under it. */
@@ -304,7 +306,7 @@ scan_tree(struct watcher *w, const char *path, int depth, unsigned gen,
 	if (in_table) {
 		d = &w->dirs[i];
 		if (d->gen == gen)
-			return 0;	/* met twice in one scan: a bind mount
+			return 0; /* met twice in one scan: a bind mount
 					 * loop; do not recurse again */
 		free(d->path);
 	} else {
@@ -323,9 +325,9 @@ scan_tree(struct watcher *w, const char *path, int depth, unsigned gen,
 	 * reports. O_NOFOLLOW: a directory just swapped for a symlink is not
 	 * entered. */
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-		  (depth > 0 ? O_NOFOLLOW : 0));
+				(depth > 0 ? O_NOFOLLOW : 0));
 	if (fd < 0)
-		return 0;	/* vanished or unreadable: the load says */
+		return 0; /* vanished or unreadable: the load says */
 	dir = fdopendir(fd);
 	if (dir == NULL) {
 		close(fd);
@@ -336,7 +338,7 @@ scan_tree(struct watcher *w, const char *path, int depth, unsigned gen,
 		int is_dir = de->d_type == DT_DIR;
 		char *child;
 
-		if (name[0] == '.')	/* ".", "..", .git, dotfiles */
+		if (name[0] == '.') /* ".", "..", .git, dotfiles */
 			continue;
 		if (de->d_type == DT_UNKNOWN) {
 			struct stat st;
@@ -389,7 +391,7 @@ anchor_add(struct watcher *w, const char *dir, const char *name, int rescan,
 		return err_set(e, "cannot watch '%s': %s%s", dir,
 			       strerror(errno), limit_hint(errno));
 	if (w->nanchors == MAX_ANCHORS)
-		return 0;	/* not reached: at most three are added */
+		return 0; /* not reached: at most three are added */
 	a = &w->anchors[w->nanchors++];
 	a->wd = wd;
 	a->rescan = rescan;
@@ -420,17 +422,18 @@ anchor_path(struct watcher *w, const char *path, int rescan, int strict,
 	    *name == '\0') {
 		resolved = realpath(copy, NULL);
 		if (resolved == NULL) {
-			ret = strict ? err_set(e, "cannot watch '%s': %s",
-					       path, strerror(errno)) : 0;
+			ret = strict ? err_set(e, "cannot watch '%s': %s", path,
+					       strerror(errno)) :
+				       0;
 			goto out;
 		}
 		p = resolved;
 		slash = strrchr(p, '/');
-		name = slash + 1;	/* realpath is absolute */
+		name = slash + 1; /* realpath is absolute */
 	} else {
 		p = copy;
 	}
-	if (*name == '\0') {		/* "/" */
+	if (*name == '\0') { /* "/" */
 		ret = 0;
 		goto out;
 	}
@@ -476,8 +479,8 @@ anchors_setup(struct watcher *w, int strict, struct err *e)
 		return 0;
 	case MODE_GIT:
 		if (anchor_add(w, w->gitdir, "HEAD", 0, strict, e) < 0 ||
-		    anchor_add(w, w->commondir, "packed-refs", 0, strict,
-			       e) < 0 ||
+		    anchor_add(w, w->commondir, "packed-refs", 0, strict, e) <
+			    0 ||
 		    anchor_add(w, w->commondir, "refs", 1, strict, e) < 0)
 			return -1;
 		return 0;
@@ -528,7 +531,8 @@ rescan(struct watcher *w, int strict, struct err *e)
 			return 0;
 	if (w->ndirs > 0)
 		return 0;
-	return err_set(e, "cannot watch '%s' any more: neither it nor its "
+	return err_set(e,
+		       "cannot watch '%s' any more: neither it nor its "
 		       "directory exists (watch it again once it is back)",
 		       w->root ? w->root : w->file);
 }
@@ -600,8 +604,8 @@ tree_event(struct watcher *w, const struct inotify_event *ev, struct err *e)
 	}
 	if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF)) {
 		if (d->depth > 0)
-			return 0;	/* its parent reports it */
-		w->want_rescan = 1;	/* the root itself */
+			return 0;   /* its parent reports it */
+		w->want_rescan = 1; /* the root itself */
 		return 1;
 	}
 	if (ev->len == 0 || name[0] == '.')
@@ -670,8 +674,8 @@ watcher_read(struct watcher *w, struct err *e)
 		w->want_rescan = 0;
 		while (off + sizeof(struct inotify_event) <= (size_t)n) {
 			const struct inotify_event *ev =
-				(const struct inotify_event *)(const void *)
-				(w->buf.bytes + off);
+				(const struct inotify_event
+					 *)(const void *)(w->buf.bytes + off);
 			int r = handle(w, ev, e);
 
 			if (r < 0)
@@ -716,8 +720,10 @@ watcher_open_dir(struct watcher **out, const char *root, struct err *e)
 		goto out;
 	}
 	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
-		err_set(e, "cannot watch '%s': not a directory or a regular "
-			"file", root);
+		err_set(e,
+			"cannot watch '%s': not a directory or a regular "
+			"file",
+			root);
 		goto out;
 	}
 	if (watcher_new(&w, root, e) < 0)
@@ -744,8 +750,7 @@ out:
 /* The git directory and common directory of repo, opened as
  * source_load_git opens it (source_open_repo). */
 static int
-find_git_dirs(char **gitdir, char **commondir, const char *repo,
-	      struct err *e)
+find_git_dirs(char **gitdir, char **commondir, const char *repo, struct err *e)
 {
 	git_repository *r = NULL;
 	int inited, ret = -1;
@@ -809,7 +814,7 @@ watcher_free(struct watcher *w)
 	if (w == NULL)
 		return;
 	if (w->fd >= 0)
-		close(w->fd);	/* drops every watch */
+		close(w->fd); /* drops every watch */
 	for (size_t i = 0; i < w->ndirs; i++)
 		free(w->dirs[i].path);
 	free(w->dirs);

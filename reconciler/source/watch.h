@@ -77,7 +77,7 @@ int watcher_fd(const struct watcher *w);
  */
 int watcher_read(struct watcher *w, struct err *e);
 
-void watcher_free(struct watcher *w);	/* accepts NULL */
+void watcher_free(struct watcher *w); /* accepts NULL */
 
 /*
  * A remote git source (URL: https://, ssh://, file://, git@host:path;

@@ -68,7 +68,8 @@ err_wrap(struct err *e, const char *fmt, ...)
 void
 xoom(size_t n)
 {
-	fprintf(stderr, "pressctl: fatal: out of memory allocating %zu bytes\n", n);
+	fprintf(stderr, "pressctl: fatal: out of memory allocating %zu bytes\n",
+		n);
 	abort();
 }
 

@@ -13,7 +13,7 @@
 
 struct err {
 	char msg[1024];
-	int transient;	/* 1: worth retrying (connection refused, timeout,
+	int transient; /* 1: worth retrying (connection refused, timeout,
 			 * HTTP 5xx/429, serialization failure) */
 };
 

@@ -18,7 +18,7 @@ hash_sha256_hex(char out[SHA256_HEX_LEN + 1], const void *data, size_t n)
 	    !OPENSSL_buf2hexstr_ex(out, SHA256_HEX_LEN + 1, NULL, md, mdlen,
 				   '\0'))
 		return;
-	for (char *p = out; *p; p++)	/* OpenSSL writes upper case */
+	for (char *p = out; *p; p++) /* OpenSSL writes upper case */
 		*p = (char)tolower((unsigned char)*p);
 }
 
@@ -43,14 +43,16 @@ hash_hmac_b64url(char out[44], const void *key, size_t keylen, const char *msg)
 
 	out[0] = '\0';
 	if (!HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)msg,
-		  strlen(msg), md, &mdlen) || mdlen != 32)
+		  strlen(msg), md, &mdlen) ||
+	    mdlen != 32)
 		goto out;
 	/* base64 (44 characters with one '='), then the URL alphabet
 	 * without padding: 43. */
 	EVP_EncodeBlock(b64, md, (int)mdlen);
 	for (size_t i = 0; b64[i] && b64[i] != '=' && w < 43; i++)
-		out[w++] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' :
-			   (char)b64[i];
+		out[w++] = b64[i] == '+' ? '-' :
+			   b64[i] == '/' ? '_' :
+					   (char)b64[i];
 	out[w] = '\0';
 out:
 	OPENSSL_cleanse(md, sizeof(md));

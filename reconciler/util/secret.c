@@ -17,8 +17,8 @@ wipe(void *p, size_t n)
 }
 
 int
-secret_resolve(char **out, const char *env, const char *file,
-	       const char *what, struct err *e)
+secret_resolve(char **out, const char *env, const char *file, const char *what,
+	       struct err *e)
 {
 	struct strbuf sb;
 	char buf[4096];
@@ -30,9 +30,11 @@ secret_resolve(char **out, const char *env, const char *file,
 		const char *v = getenv(env);
 
 		if (!v || !*v)
-			return err_set(e, "secret for %s: environment variable "
+			return err_set(e,
+				       "secret for %s: environment variable "
 				       "'%s' is not set; export it before running "
-				       "pressctl", what, env);
+				       "pressctl",
+				       what, env);
 		*out = xstrdup(v);
 		return 0;
 	}
@@ -51,7 +53,8 @@ secret_resolve(char **out, const char *env, const char *file,
 		wipe(sb.buf, sb.len);
 		strbuf_release(&sb);
 		return err_set(e, "secret for %s: cannot read file '%s'%s",
-			       what, file, sb.overflow ? ": larger than 1 MiB" : "");
+			       what, file,
+			       sb.overflow ? ": larger than 1 MiB" : "");
 	}
 	fclose(f);
 	if (sb.len && sb.buf[sb.len - 1] == '\n')
@@ -60,7 +63,8 @@ secret_resolve(char **out, const char *env, const char *file,
 		strbuf_setlen(&sb, sb.len - 1);
 	if (sb.len == 0) {
 		strbuf_release(&sb);
-		return err_set(e, "secret for %s: file '%s' is empty", what, file);
+		return err_set(e, "secret for %s: file '%s' is empty", what,
+			       file);
 	}
 	*out = strbuf_detach(&sb, NULL);
 	return 0;

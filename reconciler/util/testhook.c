@@ -20,8 +20,7 @@ testhook_enabled(void)
 }
 
 /* Out of line and through volatile: the compiler cannot fold them. */
-static int __attribute__((noinline))
-overflow(volatile int a)
+static int __attribute__((noinline)) overflow(volatile int a)
 {
 	return a + 1;
 }
@@ -43,7 +42,7 @@ testhook_start(void)
 			free((void *)p);
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuse-after-free"	/* the point */
+#pragma GCC diagnostic ignored "-Wuse-after-free" /* the point */
 #endif
 			fprintf(stderr, "pressctl: test fault: %d\n", p[0]);
 #if defined(__GNUC__) && !defined(__clang__)
@@ -83,12 +82,15 @@ void
 testhook_start(void)
 {
 	static const char *const vars[] = { "PRESSCTL_NOW",
-		"PRESSCTL_TEST_FAULT", "PRESSCTL_TEST_WAIT" };
+					    "PRESSCTL_TEST_FAULT",
+					    "PRESSCTL_TEST_WAIT" };
 
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
 		if (getenv(vars[i]))
-			fprintf(stderr, "pressctl: warning: %s is ignored: it "
-				"works only in test builds\n", vars[i]);
+			fprintf(stderr,
+				"pressctl: warning: %s is ignored: it "
+				"works only in test builds\n",
+				vars[i]);
 }
 
 void

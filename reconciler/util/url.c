@@ -15,9 +15,9 @@ static int
 well_formed(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (s[i] == '%' && (i + 2 >= n ||
-				    !isxdigit((unsigned char)s[i + 1]) ||
-				    !isxdigit((unsigned char)s[i + 2])))
+		if (s[i] == '%' &&
+		    (i + 2 >= n || !isxdigit((unsigned char)s[i + 1]) ||
+		     !isxdigit((unsigned char)s[i + 2])))
 			return 0;
 	return 1;
 }
@@ -33,7 +33,7 @@ url_unescape(const char *s, size_t n, int strict)
 	dec = curl_easy_unescape(NULL, s, (int)n, &len);
 	if (!dec)
 		xoom(n);
-	if (strict && strlen(dec) != (size_t)len) {	/* decoded a NUL */
+	if (strict && strlen(dec) != (size_t)len) { /* decoded a NUL */
 		curl_free(dec);
 		return NULL;
 	}

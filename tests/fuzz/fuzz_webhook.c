@@ -78,17 +78,17 @@ check_verdict(const struct webhook_verdict *v)
 	n = strlen(v->message);
 	check(n > 0 && v->message[n - 1] == '\n');
 	switch (v->status) {
-	case 200: case 400: case 401: case 404:
-		check(!v->call_hook);
-		break;
+	case 200:
+	case 400:
+	case 401:
+	case 404: check(!v->call_hook); break;
 	case 202:
 		check(v->call_hook);
 		check(clean(v->event, EVENT_MAX));
 		check(clean(v->delivery, DELIVERY_MAX));
 		check(strcmp(v->event, "ping") != 0);
 		break;
-	default:
-		check(0);
+	default: check(0);
 	}
 }
 
@@ -160,11 +160,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_verdict(&v);
 	webhook_decide(&again, SECRET, seen, &rq);
 	check_verdict(&again);
-	if (v.status == 202 || (v.status == 200 && !strcmp(v.message,
-							     "pong\n")))
+	if (v.status == 202 ||
+	    (v.status == 200 && !strcmp(v.message, "pong\n")))
 		check(again.status == 200 && !again.call_hook &&
 		      strcmp(again.message, "duplicate delivery ignored\n") ==
-		      0);
+			      0);
 	else
 		check(again.status == v.status);
 	replay_free(seen);

@@ -12,9 +12,11 @@
 static void
 accepts_common_schedules(void **state)
 {
-	static const char *const ok[] = { "0 2 * * *", "*/15 * * * *",
-		"0 0 1 JAN,jul *", "30 4 * * MON-FRI", "0 0 * * 7",
-		"5-55/10 1,13 1-7 * sun", "0 */6 * * *", "0 3 */2 * *" };
+	static const char *const ok[] = {
+		"0 2 * * *",	    "*/15 * * * *", "0 0 1 JAN,jul *",
+		"30 4 * * MON-FRI", "0 0 * * 7",    "5-55/10 1,13 1-7 * sun",
+		"0 */6 * * *",	    "0 3 */2 * *"
+	};
 	struct cron c;
 	char msg[256];
 
@@ -59,7 +61,8 @@ rejects_with_the_field_named(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(cron_parse(&c, bad[i].expr, msg, sizeof(msg)), -1);
+		assert_int_equal(cron_parse(&c, bad[i].expr, msg, sizeof(msg)),
+				 -1);
 		if (!strstr(msg, bad[i].want))
 			fail_msg("'%s': message '%s' lacks '%s'", bad[i].expr,
 				 msg, bad[i].want);

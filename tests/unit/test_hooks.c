@@ -122,8 +122,10 @@ update_lines_are_split_in_place(void **state)
 static void
 install_writes_hooks_and_settings_a_hook_reads_back(void **state)
 {
-	struct hook_settings s = { .branch = "live", .path = "platform",
-				   .notify = "/run/w.sock", .apply = 1 };
+	struct hook_settings s = { .branch = "live",
+				   .path = "platform",
+				   .notify = "/run/w.sock",
+				   .apply = 1 };
 	struct hook_installed h;
 	struct hook_conf c;
 	struct err e = { .msg = "" };
@@ -141,15 +143,17 @@ install_writes_hooks_and_settings_a_hook_reads_back(void **state)
 	assert_string_equal(h.what[HOOK_PRE_RECEIVE], "installed");
 	assert_string_equal(h.what[HOOK_POST_RECEIVE], "installed");
 	hook_installed_release(&h);
-	hook_installed_release(&h);	/* empty: again is harmless */
+	hook_installed_release(&h); /* empty: again is harmless */
 
 	for (int i = 0; i < HOOK_COUNT; i++) {
 		fmt(path, sizeof(path), "%s/hooks/%s", repo, hook_names[i]);
 		read_file(path, text, sizeof(text));
-		fmt(want, sizeof(want), "#!/bin/sh\n# pressctl-hook: written "
+		fmt(want, sizeof(want),
+		    "#!/bin/sh\n# pressctl-hook: written "
 		    "by 'pressctl hook install'; settings: git config "
 		    "pressctl.*\n# (pressctl hook install --help)\nexec "
-		    "'" EXE "' hook %s\n", hook_names[i]);
+		    "'" EXE "' hook %s\n",
+		    hook_names[i]);
 		assert_string_equal(text, want);
 		assert_int_equal(stat(path, &st), 0);
 		assert_int_equal(st.st_mode & 0777, 0755);
@@ -195,8 +199,8 @@ install_keeps_a_foreign_hook_unless_forced(void **state)
 	(void)state;
 	new_bare(repo);
 	fmt(path, sizeof(path), "%s/hooks/pre-receive", repo);
-	SH_OK("printf '#!/bin/sh\\nexit 0\\n' > '%s' && chmod 755 '%s'",
-	      path, path);
+	SH_OK("printf '#!/bin/sh\\nexit 0\\n' > '%s' && chmod 755 '%s'", path,
+	      path);
 
 	assert_int_equal(hook_install(&h, repo, EXE, &s, 0, &e), -1);
 	assert_null(h.gitdir);
@@ -226,8 +230,7 @@ install_honors_a_relative_hooks_path_of_a_work_tree(void **state)
 
 	(void)state;
 	newdir(d);
-	SH_OK("git init -q '%s' && git -C '%s' config core.hooksPath hk", d,
-	      d);
+	SH_OK("git init -q '%s' && git -C '%s' config core.hooksPath hk", d, d);
 	if (hook_install(&h, d, EXE, &s, 0, &e) < 0)
 		fail_msg("hook_install: %s", e.msg);
 	fmt(want, sizeof(want), "%s/.git", d);
@@ -264,8 +267,7 @@ install_opens_the_repository_as_given(void **state)
 
 	fmt(want, sizeof(want), "%s/missing.git", d);
 	assert_int_equal(hook_install(&h, want, EXE, &s, 0, &e), -1);
-	fmt(want, sizeof(want), "cannot open repository '%s/missing.git': ",
-	    d);
+	fmt(want, sizeof(want), "cannot open repository '%s/missing.git': ", d);
 	assert_memory_equal(e.msg, want, strlen(want));
 }
 
@@ -299,8 +301,8 @@ conf_read_takes_a_relative_socket_from_the_git_dir(void **state)
 	(void)state;
 	new_bare(repo);
 	SH_OK("git -C '%s' config pressctl.notify run/w.sock && "
-	      "git -C '%s' config pressctl.branch refs/heads/live", repo,
-	      repo);
+	      "git -C '%s' config pressctl.branch refs/heads/live",
+	      repo, repo);
 	conf_read_with_git_dir(&c, repo);
 	fmt(want, sizeof(want), "%s/run/w.sock", repo);
 	assert_string_equal(c.notify, want);
@@ -322,16 +324,18 @@ conf_read_errors_name_the_repository(void **state)
 	setenv("GIT_DIR", repo, 1);
 	assert_int_equal(hook_conf_read(&c, &e), -1);
 	assert_null(c.gitdir);
-	fmt(want, sizeof(want), "bad pressctl.apply in repository '%s': ",
-	    repo);
+	fmt(want, sizeof(want),
+	    "bad pressctl.apply in repository '%s': ", repo);
 	assert_memory_equal(e.msg, want, strlen(want));
 	assert_non_null(strstr(e.msg, "(set it to true or false)"));
 
 	fmt(want, sizeof(want), "%s/missing.git", repo);
 	setenv("GIT_DIR", want, 1);
 	assert_int_equal(hook_conf_read(&c, &e), -1);
-	fmt(want, sizeof(want), "cannot open repository '%s/missing.git' "
-	    "(GIT_DIR): ", repo);
+	fmt(want, sizeof(want),
+	    "cannot open repository '%s/missing.git' "
+	    "(GIT_DIR): ",
+	    repo);
 	assert_memory_equal(e.msg, want, strlen(want));
 	unsetenv("GIT_DIR");
 }
@@ -364,19 +368,27 @@ int
 main(void)
 {
 	static const char *const scrub[] = {
-		"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR",
-		"GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-		"GIT_NAMESPACE", "GIT_CEILING_DIRECTORIES",
+		"GIT_DIR",
+		"GIT_WORK_TREE",
+		"GIT_INDEX_FILE",
+		"GIT_COMMON_DIR",
+		"GIT_OBJECT_DIRECTORY",
+		"GIT_ALTERNATE_OBJECT_DIRECTORIES",
+		"GIT_NAMESPACE",
+		"GIT_CEILING_DIRECTORIES",
 	};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(branch_names_become_refs_under_refs_heads),
 		cmocka_unit_test(update_lines_are_split_in_place),
-		cmocka_unit_test(install_writes_hooks_and_settings_a_hook_reads_back),
+		cmocka_unit_test(
+			install_writes_hooks_and_settings_a_hook_reads_back),
 		cmocka_unit_test(install_keeps_a_foreign_hook_unless_forced),
-		cmocka_unit_test(install_honors_a_relative_hooks_path_of_a_work_tree),
+		cmocka_unit_test(
+			install_honors_a_relative_hooks_path_of_a_work_tree),
 		cmocka_unit_test(install_opens_the_repository_as_given),
 		cmocka_unit_test(install_refuses_a_notify_socket_path_too_long),
-		cmocka_unit_test(conf_read_takes_a_relative_socket_from_the_git_dir),
+		cmocka_unit_test(
+			conf_read_takes_a_relative_socket_from_the_git_dir),
 		cmocka_unit_test(conf_read_errors_name_the_repository),
 	};
 

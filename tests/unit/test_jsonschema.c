@@ -29,13 +29,40 @@
 
 /* tests/draft7/<name>.json: one file per implemented keyword. */
 static const char *const suite_files[] = {
-	"type", "properties", "patternProperties", "additionalProperties",
-	"required", "propertyNames", "minProperties", "maxProperties",
-	"dependencies", "enum", "const", "pattern", "minLength", "maxLength",
-	"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
-	"multipleOf", "items", "additionalItems", "minItems", "maxItems",
-	"uniqueItems", "contains", "allOf", "anyOf", "oneOf", "not",
-	"if-then-else", "ref", "refRemote", "definitions", "boolean_schema",
+	"type",
+	"properties",
+	"patternProperties",
+	"additionalProperties",
+	"required",
+	"propertyNames",
+	"minProperties",
+	"maxProperties",
+	"dependencies",
+	"enum",
+	"const",
+	"pattern",
+	"minLength",
+	"maxLength",
+	"minimum",
+	"maximum",
+	"exclusiveMinimum",
+	"exclusiveMaximum",
+	"multipleOf",
+	"items",
+	"additionalItems",
+	"minItems",
+	"maxItems",
+	"uniqueItems",
+	"contains",
+	"allOf",
+	"anyOf",
+	"oneOf",
+	"not",
+	"if-then-else",
+	"ref",
+	"refRemote",
+	"definitions",
+	"boolean_schema",
 	"default",
 };
 
@@ -49,7 +76,7 @@ static const char *const suite_files[] = {
 static const struct exclusion {
 	const char *file, *group, *test, *reason;
 } exclusions[] = {
-	{ NULL, NULL, NULL, NULL },	/* end */
+	{ NULL, NULL, NULL, NULL }, /* end */
 };
 
 /* http://json-schema.org/draft-07/schema, as published. */
@@ -190,8 +217,8 @@ static const struct exclusion *
 excluded(const char *file, const char *group, const char *test)
 {
 	for (const struct exclusion *x = exclusions; x->file; x++)
-		if (strcmp(x->file, file) == 0 && strcmp(x->group, group) == 0 &&
-		    strcmp(x->test, test) == 0)
+		if (strcmp(x->file, file) == 0 &&
+		    strcmp(x->group, group) == 0 && strcmp(x->test, test) == 0)
 			return x;
 	return NULL;
 }
@@ -204,7 +231,8 @@ errors_well_formed(const struct js_errors *errs, size_t from)
 		const struct js_error *err = &errs->v[i];
 		size_t len = err->message ? strlen(err->message) : 0;
 
-		if (err->path == NULL || (err->path[0] && err->path[0] != '/') ||
+		if (err->path == NULL ||
+		    (err->path[0] && err->path[0] != '/') ||
 		    err->keyword == NULL || len == 0 ||
 		    err->message[len - 1] == '.' ||
 		    (err->message[0] >= 'A' && err->message[0] <= 'Z'))
@@ -228,7 +256,8 @@ static size_t
 run_group(const char *file, json_t *group, const struct remotes *rem,
 	  json_t *meta, size_t *passed, size_t *nexcluded)
 {
-	const char *gdesc = json_string_value(json_object_get(group, "description"));
+	const char *gdesc = json_string_value(
+		json_object_get(group, "description"));
 	json_t *tests = json_object_get(group, "tests"), *test;
 	struct jsonschema *s = NULL;
 	struct err e;
@@ -239,15 +268,18 @@ run_group(const char *file, json_t *group, const struct remotes *rem,
 		return json_array_size(tests);
 	}
 	for (i = 0; i < rem->n; i++)
-		if (jsonschema_add_resource(s, rem->v[i].uri, rem->v[i].doc, &e) < 0)
+		if (jsonschema_add_resource(s, rem->v[i].uri, rem->v[i].doc,
+					    &e) < 0)
 			break;
-	if (i < rem->n || jsonschema_add_resource(s, METASCHEMA_URI, meta, &e) < 0) {
+	if (i < rem->n ||
+	    jsonschema_add_resource(s, METASCHEMA_URI, meta, &e) < 0) {
 		printf("FAIL %s: %s: add resource: %s\n", file, gdesc, e.msg);
 		jsonschema_free(s);
 		return json_array_size(tests);
 	}
 	json_array_foreach(tests, i, test) {
-		const char *tdesc = json_string_value(json_object_get(test, "description"));
+		const char *tdesc = json_string_value(
+			json_object_get(test, "description"));
 		json_t *data = json_object_get(test, "data");
 		int valid = json_is_true(json_object_get(test, "valid"));
 		struct js_errors errs;
@@ -260,8 +292,8 @@ run_group(const char *file, json_t *group, const struct remotes *rem,
 		js_errors_init(&errs);
 		n = jsonschema_validate(s, NULL, data, &errs);
 		quick = jsonschema_validate(s, NULL, data, NULL);
-		if ((n == 0) == valid && (quick == 0) == valid &&
-		    n == errs.n && errors_well_formed(&errs, 0)) {
+		if ((n == 0) == valid && (quick == 0) == valid && n == errs.n &&
+		    errors_well_formed(&errs, 0)) {
 			(*passed)++;
 		} else {
 			printf("FAIL %s: %s: %s (expected %s, got %zu errors, quick %zu)\n",
@@ -295,7 +327,8 @@ test_suite_draft7_cases_pass(void **state)
 	if (stat(path.buf, &st) < 0 || !S_ISDIR(st.st_mode))
 		fail_msg("json-schema-test-suite not found at '%s' "
 			 "(install the Debian package json-schema-test-suite, "
-			 "see scripts/deps.sh)", path.buf);
+			 "see scripts/deps.sh)",
+			 path.buf);
 	strbuf_reset(&path);
 	strbuf_addf(&path, "%s/remotes", root);
 	load_remotes(&rem, path.buf, "");
@@ -303,7 +336,8 @@ test_suite_draft7_cases_pass(void **state)
 	meta = json_loads(draft07_metaschema, 0, &jerr);
 	assert_non_null(meta);
 
-	for (size_t f = 0; f < sizeof(suite_files) / sizeof(suite_files[0]); f++) {
+	for (size_t f = 0; f < sizeof(suite_files) / sizeof(suite_files[0]);
+	     f++) {
 		json_t *groups, *group;
 		size_t i;
 
@@ -345,7 +379,7 @@ compile_text(const char *text)
 		fail_msg("bad test schema: %s", jerr.text);
 	if (jsonschema_compile(&s, j, &e) < 0)
 		fail_msg("compile: %s", e.msg);
-	json_decref(j);		/* the compiled schema holds its own reference */
+	json_decref(j); /* the compiled schema holds its own reference */
 	return s;
 }
 
@@ -415,9 +449,12 @@ test_unknown_field_points_at_key_with_hint(void **state)
 
 	(void)state;
 	js_errors_init(&errs);
-	assert_int_equal(validate_text(s, NULL,
-		"{\"site\": \"acme\", \"imgae\": \"x\", \"image\": \"y\", \"zzzzzz\": 1}",
-		&errs), 2);
+	assert_int_equal(
+		validate_text(
+			s, NULL,
+			"{\"site\": \"acme\", \"imgae\": \"x\", \"image\": \"y\", \"zzzzzz\": 1}",
+			&errs),
+		2);
 	assert_error(&errs.v[0], "/imgae", 1, "additionalProperties",
 		     "unknown field 'imgae'", "did you mean 'image'?");
 	/* nothing close: no hint */
@@ -452,19 +489,28 @@ test_type_mismatch_names_expected_and_actual_type(void **state)
 
 	(void)state;
 	js_errors_init(&errs);
-	assert_int_equal(validate_text(s, NULL,
-		"{\"site\": \"acme\", \"image\": \"x\", \"replicas\": \"two\"}",
-		&errs), 1);
+	assert_int_equal(
+		validate_text(
+			s, NULL,
+			"{\"site\": \"acme\", \"image\": \"x\", \"replicas\": \"two\"}",
+			&errs),
+		1);
 	assert_error(&errs.v[0], "/replicas", 0, "type",
 		     "expected integer, got string", NULL);
 	js_errors_release(&errs);
 	/* draft-07: 1.0 is an integer, 1.5 is not */
-	assert_int_equal(validate_text(s, NULL,
-		"{\"site\": \"acme\", \"image\": \"x\", \"replicas\": 1.0}",
-		NULL), 0);
-	assert_int_equal(validate_text(s, NULL,
-		"{\"site\": \"acme\", \"image\": \"x\", \"replicas\": 1.5}",
-		&errs), 1);
+	assert_int_equal(
+		validate_text(
+			s, NULL,
+			"{\"site\": \"acme\", \"image\": \"x\", \"replicas\": 1.0}",
+			NULL),
+		0);
+	assert_int_equal(
+		validate_text(
+			s, NULL,
+			"{\"site\": \"acme\", \"image\": \"x\", \"replicas\": 1.5}",
+			&errs),
+		1);
 	assert_string_equal(errs.v[0].message, "expected integer, got number");
 	js_errors_release(&errs);
 	jsonschema_free(s);
@@ -478,12 +524,16 @@ test_enum_mismatch_lists_values_and_suggests(void **state)
 
 	(void)state;
 	js_errors_init(&errs);
-	assert_int_equal(validate_text(s, NULL,
-		"{\"site\": \"acme\", \"image\": \"x\", \"env\": \"stagign\"}",
-		&errs), 1);
-	assert_error(&errs.v[0], "/env", 0, "enum",
-		     "'stagign' is not one of production, staging, development, preview",
-		     "did you mean 'staging'?");
+	assert_int_equal(
+		validate_text(
+			s, NULL,
+			"{\"site\": \"acme\", \"image\": \"x\", \"env\": \"stagign\"}",
+			&errs),
+		1);
+	assert_error(
+		&errs.v[0], "/env", 0, "enum",
+		"'stagign' is not one of production, staging, development, preview",
+		"did you mean 'staging'?");
 	js_errors_release(&errs);
 	jsonschema_free(s);
 
@@ -503,8 +553,12 @@ test_pattern_and_bounds_messages(void **state)
 
 	(void)state;
 	js_errors_init(&errs);
-	assert_int_equal(validate_text(s, NULL,
-		"{\"site\": \"Acme\", \"image\": \"\", \"replicas\": 0}", &errs), 3);
+	assert_int_equal(
+		validate_text(
+			s, NULL,
+			"{\"site\": \"Acme\", \"image\": \"\", \"replicas\": 0}",
+			&errs),
+		3);
 	assert_error(&errs.v[0], "/site", 0, "pattern",
 		     "'Acme' does not match ^[a-z][a-z0-9-]*[a-z0-9]$", NULL);
 	assert_error(&errs.v[1], "/image", 0, "minLength",
@@ -512,9 +566,12 @@ test_pattern_and_bounds_messages(void **state)
 	assert_error(&errs.v[2], "/replicas", 0, "minimum",
 		     "must be at least 1", NULL);
 	js_errors_release(&errs);
-	assert_int_equal(validate_text(s, NULL,
-		"{\"site\": \"abcdefghijklmnopqrstuvwxyz01234\", \"image\": \"x\"}",
-		&errs), 1);
+	assert_int_equal(
+		validate_text(
+			s, NULL,
+			"{\"site\": \"abcdefghijklmnopqrstuvwxyz01234\", \"image\": \"x\"}",
+			&errs),
+		1);
 	assert_error(&errs.v[0], "/site", 0, "maxLength",
 		     "must be at most 30 characters", NULL);
 	js_errors_release(&errs);
@@ -533,7 +590,8 @@ test_pattern_error_uses_short_description_as_hint(void **state)
 	js_errors_init(&errs);
 	assert_int_equal(validate_text(s, NULL, "\"Acme\"", &errs), 1);
 	assert_error(&errs.v[0], "", 0, "pattern",
-		     "'Acme' does not match ^[a-z]+$", "lowercase letters only");
+		     "'Acme' does not match ^[a-z]+$",
+		     "lowercase letters only");
 	js_errors_release(&errs);
 	jsonschema_free(s);
 }
@@ -552,17 +610,23 @@ test_error_message_replaces_nested_errors(void **state)
 
 	(void)state;
 	js_errors_init(&errs);
-	assert_int_equal(validate_text(s, NULL,
-		"{\"db\": {\"port\": \"x\", \"opts\": {\"a\": 1}}, \"name\": 5}",
-		&errs), 2);
+	assert_int_equal(
+		validate_text(
+			s, NULL,
+			"{\"db\": {\"port\": \"x\", \"opts\": {\"a\": 1}}, \"name\": 5}",
+			&errs),
+		2);
 	assert_error(&errs.v[0], "/db", 0, "errorMessage",
 		     "db needs a host and a numeric port", NULL);
 	/* errors elsewhere are untouched */
 	assert_error(&errs.v[1], "/name", 0, "type",
 		     "expected string, got integer", NULL);
 	js_errors_release(&errs);
-	assert_int_equal(validate_text(s, NULL,
-		"{\"db\": {\"host\": \"h\", \"port\": 5432}}", &errs), 0);
+	assert_int_equal(
+		validate_text(s, NULL,
+			      "{\"db\": {\"host\": \"h\", \"port\": 5432}}",
+			      &errs),
+		0);
 	jsonschema_free(s);
 }
 
@@ -577,7 +641,9 @@ test_pointer_escapes_slash_and_tilde_in_keys(void **state)
 	(void)state;
 	js_errors_init(&errs);
 	assert_int_equal(validate_text(s, NULL,
-		"{\"a/b\": {\"c~d\": \"x\", \"ok\": 1}}", &errs), 1);
+				       "{\"a/b\": {\"c~d\": \"x\", \"ok\": 1}}",
+				       &errs),
+			 1);
 	assert_error(&errs.v[0], "/a~1b/c~0d", 0, "type",
 		     "expected integer, got string", NULL);
 	js_errors_release(&errs);
@@ -596,13 +662,16 @@ test_items_errors_use_array_indexes(void **state)
 	(void)state;
 	js_errors_init(&errs);
 	assert_int_equal(validate_text(s, NULL,
-		"{\"domains\": [\"a\", 7, \"a\"]}", &errs), 3);
+				       "{\"domains\": [\"a\", 7, \"a\"]}",
+				       &errs),
+			 3);
 	assert_error(&errs.v[0], "/domains/1", 0, "type",
 		     "expected string, got integer", NULL);
 	assert_error(&errs.v[1], "/domains", 0, "maxItems",
 		     "must have at most 2 items", NULL);
 	assert_error(&errs.v[2], "/domains", 0, "uniqueItems",
-		     "must not contain duplicates (items 0 and 2 are equal)", NULL);
+		     "must not contain duplicates (items 0 and 2 are equal)",
+		     NULL);
 	js_errors_release(&errs);
 	jsonschema_free(s);
 }
@@ -620,8 +689,9 @@ test_errors_follow_instance_order_once_each(void **state)
 	js_errors_init(&errs);
 	/* required before properties (schema order); b before a (instance
 	 * order); the nested error is not repeated for /b itself */
-	assert_int_equal(validate_text(s, NULL,
-		"{\"b\": {\"c\": 1}, \"a\": 2}", &errs), 3);
+	assert_int_equal(validate_text(s, NULL, "{\"b\": {\"c\": 1}, \"a\": 2}",
+				       &errs),
+			 3);
 	assert_error(&errs.v[0], "", 0, "required",
 		     "missing required field 'z'", NULL);
 	assert_string_equal(errs.v[1].path, "/b/c");
@@ -647,14 +717,19 @@ test_one_of_reports_the_closest_branch(void **state)
 
 	(void)state;
 	js_errors_init(&errs);
-	assert_int_equal(validate_text(s, NULL,
-		"{\"kind\": \"Environment\", \"env\": \"x\", \"evn\": 1}", &errs), 1);
+	assert_int_equal(
+		validate_text(
+			s, NULL,
+			"{\"kind\": \"Environment\", \"env\": \"x\", \"evn\": 1}",
+			&errs),
+		1);
 	assert_error(&errs.v[0], "/evn", 1, "additionalProperties",
 		     "unknown field 'evn'", "did you mean 'env'?");
 	js_errors_release(&errs);
 
 	/* no branch is better than another */
-	assert_int_equal(validate_text(s, NULL, "{\"kind\": \"Other\"}", &errs), 1);
+	assert_int_equal(validate_text(s, NULL, "{\"kind\": \"Other\"}", &errs),
+			 1);
 	assert_error(&errs.v[0], "", 0, "oneOf",
 		     "does not match any allowed form", NULL);
 	js_errors_release(&errs);
@@ -712,7 +787,8 @@ test_property_names_errors_point_at_key(void **state)
 	(void)state;
 	js_errors_init(&errs);
 	assert_int_equal(validate_text(s, NULL, "{\"ok\": 1, \"Abcd\": 2}",
-				       &errs), 2);
+				       &errs),
+			 2);
 	assert_error(&errs.v[0], "/Abcd", 1, "pattern",
 		     "field name 'Abcd' does not match ^[a-z]+$", NULL);
 	assert_error(&errs.v[1], "/Abcd", 1, "maxLength",
@@ -746,7 +822,8 @@ test_length_counts_code_points_not_bytes(void **state)
 	(void)state;
 	/* "é" is 2 bytes, "😀" is 4 bytes: each one character */
 	assert_int_equal(validate_text(s, NULL, "\"\\u00e9\\u00e9\"", NULL), 0);
-	assert_int_equal(validate_text(s, NULL, "\"\\ud83d\\ude00x\"", NULL), 0);
+	assert_int_equal(validate_text(s, NULL, "\"\\ud83d\\ude00x\"", NULL),
+			 0);
 	assert_int_equal(validate_text(s, NULL, "\"\\u00e9\"", NULL), 1);
 	assert_int_equal(validate_text(s, NULL, "\"abc\"", NULL), 1);
 	jsonschema_free(s);
@@ -789,34 +866,37 @@ test_pattern_follows_ecma_syntax(void **state)
 		{ "^.$", "\n", 0 },
 		{ "^\\\\u00e9+$", "\u00e9\u00e9", 1 },
 		{ "^[\u00e9a]+$", "a\u00e9", 1 },
-		{ "ab", "xxabxx", 1 },	/* unanchored search */
-		{ "^a$", "a\n", 0 },	/* "$" only at the very end */
+		{ "ab", "xxabxx", 1 }, /* unanchored search */
+		{ "^a$", "a\n", 0 },   /* "$" only at the very end */
 		{ "^.$", "\r", 0 },
-		{ "^\\\\v$", "\v", 1 },	/* a vertical tab, no more */
+		{ "^\\\\v$", "\v", 1 }, /* a vertical tab, no more */
 		{ "^\\\\v$", "\n", 0 },
 		{ "^[\\\\v]$", "\r", 0 },
-		{ "^\\\\\\\\v$", "\\v", 1 },	/* an escaped backslash, then v */
-		{ "^\\\\ud83d\\\\ude00$", "\U0001F600", 1 },	/* surrogate pair */
-		{ "^[\\\\ud83d\\\\ude00-\\\\ud83d\\\\ude4f]$", "\U0001F610", 1 },
+		{ "^\\\\\\\\v$", "\\v", 1 }, /* an escaped backslash, then v */
+		{ "^\\\\ud83d\\\\ude00$", "\U0001F600",
+		  1 }, /* surrogate pair */
+		{ "^[\\\\ud83d\\\\ude00-\\\\ud83d\\\\ude4f]$", "\U0001F610",
+		  1 },
 		{ "^\\\\u{1F600}$", "\U0001F600", 1 },
-		{ "^\\\\x{41}$", "A", 0 },	/* \x takes two hex digits */
-		{ "^(?=.*\\\\d)[a-z0-9]+$", "abc1", 1 },	/* lookahead */
+		{ "^\\\\x{41}$", "A", 0 }, /* \x takes two hex digits */
+		{ "^(?=.*\\\\d)[a-z0-9]+$", "abc1", 1 }, /* lookahead */
 		{ "^(?=.*\\\\d)[a-z0-9]+$", "abc", 0 },
 		{ "^(?!www\\\\.)", "www.acme", 0 },
-		{ "(?<=v)\\\\d", "v1", 1 },	/* lookbehind */
+		{ "(?<=v)\\\\d", "v1", 1 }, /* lookbehind */
 		{ "(?<!v)\\\\d", "v1", 0 },
-		{ "^(a|b)\\\\1$", "bb", 1 },	/* backreference */
+		{ "^(a|b)\\\\1$", "bb", 1 }, /* backreference */
 		{ "^(a|b)\\\\1$", "ab", 0 },
-		{ "^(?:(a)|b)\\\\1$", "b", 1 },	/* unset group: empty */
+		{ "^(?:(a)|b)\\\\1$", "b", 1 }, /* unset group: empty */
 		{ "^(?<x>a)\\\\k<x>$", "aa", 1 },
-		{ "^\\\\p{L}+$", "h\u00e9", 1 },	/* property escapes */
+		{ "^\\\\p{L}+$", "h\u00e9", 1 }, /* property escapes */
 		{ "^\\\\p{L}+$", "h1", 0 },
-		{ "^[\u00e0-\u00ff]+$", "\u00e9\u00ff", 1 },	/* non-ASCII range */
+		{ "^[\u00e0-\u00ff]+$", "\u00e9\u00ff",
+		  1 }, /* non-ASCII range */
 		{ "^[\u00e0-\u00ff]+$", "\u00e9z", 0 },
-		{ "^\\\\d$", "\u0663", 0 },	/* \d and \w stay ASCII */
+		{ "^\\\\d$", "\u0663", 0 }, /* \d and \w stay ASCII */
 		{ "^\\\\w$", "\u00e9", 0 },
-		{ "a[]", "a", 0 },	/* matches nothing */
-		{ "^[^]$", "\n", 1 },	/* matches any character */
+		{ "a[]", "a", 0 },    /* matches nothing */
+		{ "^[^]$", "\n", 1 }, /* matches any character */
 	};
 	char schema[256], input[64];
 
@@ -872,7 +952,7 @@ test_runaway_pattern_stops_at_the_match_limit(void **state)
 	assert_int_equal(validate_text(s, NULL, doc, NULL), 1);
 	secs = (double)(t1.tv_sec - t0.tv_sec) +
 	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	assert_true(secs < 10.0);	/* generous: sanitizers run this too */
+	assert_true(secs < 10.0); /* generous: sanitizers run this too */
 	js_errors_release(&errs);
 	jsonschema_free(s);
 }
@@ -899,10 +979,12 @@ test_bad_pattern_is_a_compile_error_naming_it(void **state)
 	compile_error("{\"patternProperties\": {\"(\": {}}}", &e);
 	assert_non_null(strstr(e.msg, "invalid pattern '('"));
 	compile_error("{\"minLength\": -1}", &e);
-	assert_string_equal(e.msg,
+	assert_string_equal(
+		e.msg,
 		"invalid schema at '#': 'minLength' must be a non-negative integer");
 	compile_error("{\"type\": \"text\"}", &e);
-	assert_string_equal(e.msg, "invalid schema at '#': unknown type 'text'");
+	assert_string_equal(e.msg,
+			    "invalid schema at '#': unknown type 'text'");
 }
 
 static void
@@ -915,30 +997,39 @@ test_unresolvable_refs(void **state)
 
 	(void)state;
 	/* into the schema itself: known at compile time */
-	compile_error("{\"properties\": {\"a\": {\"$ref\": \"#/definitions/nope\"}}}",
-		      &e);
-	assert_string_equal(e.msg,
+	compile_error(
+		"{\"properties\": {\"a\": {\"$ref\": \"#/definitions/nope\"}}}",
+		&e);
+	assert_string_equal(
+		e.msg,
 		"invalid schema at '#/properties/a': cannot resolve reference '#/definitions/nope'");
 
 	/* into another document: may be added later, else an error */
-	s = compile_text("{\"$ref\": \"http://example.com/site.json#/definitions/name\"}");
+	s = compile_text(
+		"{\"$ref\": \"http://example.com/site.json#/definitions/name\"}");
 	js_errors_init(&errs);
 	assert_int_equal(validate_text(s, NULL, "1", &errs), 1);
-	assert_error(&errs.v[0], "", 0, "$ref",
-		     "cannot resolve reference 'http://example.com/site.json#/definitions/name'",
-		     NULL);
+	assert_error(
+		&errs.v[0], "", 0, "$ref",
+		"cannot resolve reference 'http://example.com/site.json#/definitions/name'",
+		NULL);
 	js_errors_release(&errs);
-	remote = json_loads("{\"definitions\": {\"name\": {\"type\": \"string\"}}}",
-			    0, NULL);
-	assert_int_equal(jsonschema_add_resource(s, "http://example.com/site.json",
-						 remote, &e), 0);
+	remote = json_loads(
+		"{\"definitions\": {\"name\": {\"type\": \"string\"}}}", 0,
+		NULL);
+	assert_int_equal(jsonschema_add_resource(s,
+						 "http://example.com/site.json",
+						 remote, &e),
+			 0);
 	json_decref(remote);
 	assert_int_equal(validate_text(s, NULL, "\"x\"", NULL), 0);
 	assert_int_equal(validate_text(s, NULL, "1", NULL), 1);
 	/* the same URI twice is refused */
 	remote = json_loads("{}", 0, NULL);
-	assert_int_equal(jsonschema_add_resource(s, "http://example.com/site.json",
-						 remote, &e), -1);
+	assert_int_equal(jsonschema_add_resource(s,
+						 "http://example.com/site.json",
+						 remote, &e),
+			 -1);
 	json_decref(remote);
 	jsonschema_free(s);
 }
@@ -952,7 +1043,7 @@ add_resource_text(struct jsonschema *s, const char *uri, const char *text)
 	assert_non_null(doc);
 	if (jsonschema_add_resource(s, uri, doc, &e) < 0)
 		fail_msg("add resource: %s", e.msg);
-	json_decref(doc);	/* the schema holds its own reference */
+	json_decref(doc); /* the schema holds its own reference */
 }
 
 static void
@@ -975,12 +1066,18 @@ test_refs_resolve_against_the_nearest_id(void **state)
 	add_resource_text(s, "http://example.com/root/sub/x.json#",
 			  "{\"type\": \"boolean\"}");
 	js_errors_init(&errs);
-	assert_int_equal(validate_text(s, NULL,
-		"{\"a\": \"s\", \"b\": 1, \"c\": {\"d\": true}, \"e\": 2}",
-		&errs), 0);
-	assert_int_equal(validate_text(s, NULL,
-		"{\"a\": 1, \"b\": \"x\", \"c\": {\"d\": 1}, \"e\": null}",
-		&errs), 4);
+	assert_int_equal(
+		validate_text(
+			s, NULL,
+			"{\"a\": \"s\", \"b\": 1, \"c\": {\"d\": true}, \"e\": 2}",
+			&errs),
+		0);
+	assert_int_equal(
+		validate_text(
+			s, NULL,
+			"{\"a\": 1, \"b\": \"x\", \"c\": {\"d\": 1}, \"e\": null}",
+			&errs),
+		4);
 	assert_string_equal(errs.v[0].path, "/a");
 	assert_string_equal(errs.v[1].path, "/b");
 	assert_string_equal(errs.v[2].path, "/c/d");
@@ -1027,8 +1124,9 @@ test_ref_cycle_reports_recursion_too_deep(void **state)
 	assert_int_equal(validate_text(s, NULL, deep.buf, &errs), 1);
 	assert_string_equal(errs.v[0].message, "schema recursion too deep");
 	js_errors_release(&errs);
-	assert_int_equal(validate_text(s, NULL,
-		"{\"a\": {\"a\": {\"a\": 1}}}", NULL), 0);
+	assert_int_equal(validate_text(s, NULL, "{\"a\": {\"a\": {\"a\": 1}}}",
+				       NULL),
+			 0);
 	strbuf_release(&deep);
 	jsonschema_free(s);
 }
@@ -1048,9 +1146,11 @@ test_validate_at_a_definition(void **state)
 	assert_error(&errs.v[0], "", 0, "required",
 		     "missing required field 'name'", NULL);
 	js_errors_release(&errs);
-	assert_int_equal(validate_text(s, "#/definitions/Site",
-				       "{\"name\": 1}", NULL), 0);
-	assert_int_equal(validate_text(s, "/definitions/a~1b", "\"x\"", NULL), 0);
+	assert_int_equal(validate_text(s, "#/definitions/Site", "{\"name\": 1}",
+				       NULL),
+			 0);
+	assert_int_equal(validate_text(s, "/definitions/a~1b", "\"x\"", NULL),
+			 0);
 	assert_int_equal(validate_text(s, "", "[]", NULL), 0);
 	assert_int_equal(validate_text(s, "/definitions/Nope", "{}", &errs), 1);
 	assert_string_equal(errs.v[0].message,
@@ -1069,14 +1169,18 @@ big_schema(void)
 	strbuf_init(&sb, 0);
 	strbuf_addstr(&sb, "{\"definitions\": {");
 	for (int i = 0; i < 40; i++)
-		strbuf_addf(&sb, "%s\"d%d\": {\"type\": \"object\","
-			    " \"properties\": {\"name\": {\"type\": \"string\","
-			    " \"pattern\": \"^[a-z][a-z0-9-]*$\", \"maxLength\": 40},"
-			    " \"count\": {\"type\": \"integer\", \"minimum\": 0},"
-			    " \"mode\": {\"enum\": [\"a\", \"b\", \"c\"]}},"
-			    " \"required\": [\"name\"],"
-			    " \"additionalProperties\": false}", i ? "," : "", i);
-	strbuf_addstr(&sb, "},"
+		strbuf_addf(
+			&sb,
+			"%s\"d%d\": {\"type\": \"object\","
+			" \"properties\": {\"name\": {\"type\": \"string\","
+			" \"pattern\": \"^[a-z][a-z0-9-]*$\", \"maxLength\": 40},"
+			" \"count\": {\"type\": \"integer\", \"minimum\": 0},"
+			" \"mode\": {\"enum\": [\"a\", \"b\", \"c\"]}},"
+			" \"required\": [\"name\"],"
+			" \"additionalProperties\": false}",
+			i ? "," : "", i);
+	strbuf_addstr(&sb,
+		      "},"
 		      " \"type\": \"object\", \"required\": [\"kind\", \"spec\"],"
 		      " \"properties\": {\"kind\": {\"const\": \"Site\"},"
 		      " \"metadata\": {\"$ref\": \"#/definitions/d3\"},"
@@ -1132,14 +1236,17 @@ test_concurrent_validations_share_one_schema(void **state)
 	json_t *good = json_loads(big_instance, 0, NULL);
 	json_t *bad = json_loads(
 		"{\"kind\": \"Site\", \"spec\": {\"db\": {\"name\": \"x\", \"naem\": 1},"
-		" \"app\": {\"name\": \"y\", \"count\": -1}}}", 0, NULL);
+		" \"app\": {\"name\": \"y\", \"count\": -1}}}",
+		0, NULL);
 
 	(void)state;
 	assert_non_null(good);
 	assert_non_null(bad);
 	for (int i = 0; i < 4; i++) {
 		w[i] = (struct worker){ s, good, bad, 0 };
-		assert_int_equal(pthread_create(&tid[i], NULL, worker_run, &w[i]), 0);
+		assert_int_equal(pthread_create(&tid[i], NULL, worker_run,
+						&w[i]),
+				 0);
 	}
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(pthread_join(tid[i], NULL), 0);
@@ -1173,7 +1280,8 @@ test_small_object_validates_in_microseconds(void **state)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	us = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 +
-	      (double)(t1.tv_nsec - t0.tv_nsec)) / 1e3 / rounds;
+	      (double)(t1.tv_nsec - t0.tv_nsec)) /
+	     1e3 / rounds;
 	printf("jsonschema: %.2f us per validation (20 nodes, 40 definitions)\n",
 	       us);
 	/* generous: sanitizers and valgrind run this too */
@@ -1189,10 +1297,12 @@ main(void)
 		cmocka_unit_test(test_suite_draft7_cases_pass),
 		cmocka_unit_test(test_unknown_field_points_at_key_with_hint),
 		cmocka_unit_test(test_missing_required_field_points_at_object),
-		cmocka_unit_test(test_type_mismatch_names_expected_and_actual_type),
+		cmocka_unit_test(
+			test_type_mismatch_names_expected_and_actual_type),
 		cmocka_unit_test(test_enum_mismatch_lists_values_and_suggests),
 		cmocka_unit_test(test_pattern_and_bounds_messages),
-		cmocka_unit_test(test_pattern_error_uses_short_description_as_hint),
+		cmocka_unit_test(
+			test_pattern_error_uses_short_description_as_hint),
 		cmocka_unit_test(test_error_message_replaces_nested_errors),
 		cmocka_unit_test(test_pointer_escapes_slash_and_tilde_in_keys),
 		cmocka_unit_test(test_items_errors_use_array_indexes),

@@ -27,7 +27,8 @@ load(struct fixture *f, const char *yaml)
 	memset(f, 0, sizeof(*f));
 	source_init(&f->src);
 	diags_init(&f->d);
-	assert_int_equal(source_add(&f->src, "t.yaml", yaml, strlen(yaml), &e), 0);
+	assert_int_equal(source_add(&f->src, "t.yaml", yaml, strlen(yaml), &e),
+			 0);
 	f->rc = manifest_load(&f->ds, &f->src, &f->d);
 }
 
@@ -174,7 +175,8 @@ tags_other_than_str_are_reported(void **state)
 	assert_int_equal(f.rc, -1);
 	assert_int_equal(f.d.errors, 1);
 	assert_int_equal(f.d.v[0].line, 2);
-	assert_string_equal(json_string_value(json_object_get(f.ds.v[0].root, "a")),
+	assert_string_equal(json_string_value(
+				    json_object_get(f.ds.v[0].root, "a")),
 			    "12");
 	done(&f);
 }

@@ -66,7 +66,8 @@ read_model(const char *const *names, const char *const *texts, size_t n)
 	diags_init(&d);
 	for (size_t i = 0; i < n; i++)
 		assert_int_equal(source_add(&src, names[i], texts[i],
-					    strlen(texts[i]), &e), 0);
+					    strlen(texts[i]), &e),
+				 0);
 	if (manifest_read(&m, NULL, &src, &d) < 0) {
 		for (size_t i = 0; i < d.n; i++)
 			fprintf(stderr, "%s:%u:%u: %s\n", d.v[i].file,
@@ -101,15 +102,21 @@ environment_inherits_site_defaults(void **state)
 	assert_non_null(s);
 	assert_string_equal(p->image, "frappe/erpnext:v16.0.0");
 	assert_string_equal(s->image, "frappe/erpnext:v16.0.1");
-	assert_int_equal(p->port, 8000);	/* from the frappe profile */
+	assert_int_equal(p->port, 8000); /* from the frappe profile */
 	env = json_object_get(s->spec, "env");
-	assert_string_equal(json_string_value(json_object_get(env, "WORKERS")), "4");
-	assert_string_equal(json_string_value(json_object_get(env, "MAIL_FROM")),
+	assert_string_equal(json_string_value(json_object_get(env, "WORKERS")),
+			    "4");
+	assert_string_equal(json_string_value(
+				    json_object_get(env, "MAIL_FROM")),
 			    "ops@acme.example");
 	assert_string_equal(json_string_value(json_object_get(
-		json_object_get(env, "API_TOKEN"), "env")), "ACME_TOKEN");
-	assert_string_equal(json_string_value(json_object_get(
-		json_object_get(p->spec, "env"), "WORKERS")), "2");
+				    json_object_get(env, "API_TOKEN"), "env")),
+			    "ACME_TOKEN");
+	assert_string_equal(json_string_value(
+				    json_object_get(json_object_get(p->spec,
+								    "env"),
+						    "WORKERS")),
+			    "2");
 	model_free(m);
 }
 
@@ -195,10 +202,14 @@ diff_lists_changed_fields_only(void **state)
 	assert_string_equal(json_string_value(json_object_get(o, "name")),
 			    "acme/production");
 	assert_int_equal(json_array_size(json_object_get(o, "fields")), 1);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(
-		json_object_get(o, "fields"), 0), "path")), "/spec/image");
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(o, "fields"),
+						   0),
+				    "path")),
+			    "/spec/image");
 	o = json_array_get(objs, 1);
-	assert_string_equal(json_string_value(json_object_get(o, "kind")), "Site");
+	assert_string_equal(json_string_value(json_object_get(o, "kind")),
+			    "Site");
 	json_decref(r);
 	r = diff_objects(oa, oa);
 	assert_true(json_is_false(json_object_get(r, "changed")));
@@ -215,7 +226,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(environment_inherits_site_defaults),
 		cmocka_unit_test(derived_names),
-		cmocka_unit_test(spec_hash_ignores_key_order_whitespace_and_layout),
+		cmocka_unit_test(
+			spec_hash_ignores_key_order_whitespace_and_layout),
 		cmocka_unit_test(spec_hash_changes_with_the_spec),
 		cmocka_unit_test(diff_lists_changed_fields_only),
 	};

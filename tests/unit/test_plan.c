@@ -42,10 +42,12 @@ model(const char *extra)
 	source_init(&src);
 	diags_init(&d);
 	assert_int_equal(source_add(&src, "all.yaml", manifests,
-				    strlen(manifests), &e), 0);
+				    strlen(manifests), &e),
+			 0);
 	if (extra)
 		assert_int_equal(source_add(&src, "extra.yaml", extra,
-					    strlen(extra), &e), 0);
+					    strlen(extra), &e),
+				 0);
 	assert_int_equal(manifest_read(&m, NULL, &src, &d), 0);
 	diags_release(&d);
 	source_release(&src);
@@ -101,15 +103,17 @@ observe_all(struct live *l, const struct model *m)
 			it->spec_hash = strdup(o->hash);
 			it->running = 1;
 		} else if (o->kind == LIVE_ROLE) {
-			it->state = json_pack("{s:b, s:O, s:s, s:[], s:b}",
-				"login", 1, "connectionLimit",
-				json_object_get(o->spec, "connectionLimit"),
-				"searchPath", e->schema, "attributes",
-				"publicCreate", 0);
+			it->state =
+				json_pack("{s:b, s:O, s:s, s:[], s:b}", "login",
+					  1, "connectionLimit",
+					  json_object_get(o->spec,
+							  "connectionLimit"),
+					  "searchPath", e->schema, "attributes",
+					  "publicCreate", 0);
 		} else if (o->kind == LIVE_SCHEMA) {
 			it->state = json_pack("{s:s, s:[{s:s, s:s}]}", "owner",
-				e->role, "acl", "grantee", e->role,
-				"privileges", "UC");
+					      e->role, "acl", "grantee",
+					      e->role, "privileges", "UC");
 		}
 	}
 	live_sort(l);
@@ -141,8 +145,9 @@ count(const struct plan *p, const char *verb, const char *kind)
 
 	for (size_t i = 0; i < p->n; i++)
 		if (strcmp(action_verb(&p->v[i]), verb) == 0 &&
-		    (!kind || (p->v[i].act.name &&
-			       strcmp(live_kind_name(p->v[i].act.kind), kind) == 0)))
+		    (!kind ||
+		     (p->v[i].act.name &&
+		      strcmp(live_kind_name(p->v[i].act.kind), kind) == 0)))
 			n++;
 	return n;
 }
@@ -158,7 +163,8 @@ fresh_platform_creates_everything_in_dependency_order(void **state)
 
 	(void)state;
 	live_init(&live);
-	assert_int_equal(plan_build(&p, m, &rec, &live, 1000, NULL, NULL, &e), 0);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 1000, NULL, NULL, &e),
+			 0);
 	assert_int_equal(p.n, 8);
 	assert_int_equal(count(&p, "create", "role"), 2);
 	assert_int_equal(count(&p, "create", "container"), 2);
@@ -188,7 +194,8 @@ converged_platform_plans_nothing(void **state)
 	(void)state;
 	record_all(&rec, m, 1000);
 	observe_all(&live, m);
-	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e), 0);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e),
+			 0);
 	assert_int_equal(p.n, 0);
 	plan_release(&p);
 	live_release(&live);
@@ -220,7 +227,8 @@ missing_container_is_drift_and_changed_spec_is_a_change(void **state)
 		if (rec.res[i].kind == LIVE_CONTAINER &&
 		    strcmp(rec.res[i].name, "fcs-press-acme-production") == 0)
 			rec.res[i].spec_hash[0] ^= 1;
-	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e), 0);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e),
+			 0);
 	assert_int_equal(p.n, 2);
 	assert_int_equal(p.drift, 1);
 	assert_int_equal(p.changes, 1);
@@ -247,7 +255,8 @@ removed_environment_is_soft_deleted_and_guarded(void **state)
 	(void)state;
 	record_all(&rec, full, 1000);
 	observe_all(&live, full);
-	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e), 0);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e),
+			 0);
 	assert_int_equal(count(&p, "remove", "container"), 1);
 	assert_int_equal(count(&p, "soft-delete", NULL), 1);
 	assert_int_equal(count(&p, "purge", NULL), 0);
@@ -272,8 +281,12 @@ purge_after_the_window_in_reverse_dependency_order(void **state)
 		"apiVersion: press/v1\nkind: Environment\nmetadata: {name: dev}\n"
 		"spec: {site: acme, stage: development}\n";
 	struct model *full = model(one_env), *m = model(NULL);
-	struct rec_deletion del = { (char[]){"acme/dev"}, (char[]){"acme_dev"}, (char[]){"acme_dev"},
-				    (char[]){"fcs-press-acme-dev"}, 1000, 5000 };
+	struct rec_deletion del = { (char[]){ "acme/dev" },
+				    (char[]){ "acme_dev" },
+				    (char[]){ "acme_dev" },
+				    (char[]){ "fcs-press-acme-dev" },
+				    1000,
+				    5000 };
 	struct recorded rec;
 	struct live live;
 	struct plan p;
@@ -289,14 +302,17 @@ purge_after_the_window_in_reverse_dependency_order(void **state)
 		if (rec.res[i].kind == LIVE_CONTAINER &&
 		    strcmp(rec.res[i].env_id, "acme/dev") == 0)
 			free(rec.res[i].env_id), free(rec.res[i].name),
-			rec.res[i].env_id = strdup("acme/production"),
-			rec.res[i].name = strdup("fcs-press-acme-production");
+				rec.res[i].env_id = strdup("acme/production"),
+				rec.res[i].name = strdup(
+					"fcs-press-acme-production");
 	observe_all(&live, m);
-	assert_int_equal(plan_build(&p, m, &rec, &live, 4000, NULL, NULL, &e), 0);
-	assert_int_equal(count(&p, "purge", NULL), 0);	/* window not over */
+	assert_int_equal(plan_build(&p, m, &rec, &live, 4000, NULL, NULL, &e),
+			 0);
+	assert_int_equal(count(&p, "purge", NULL), 0); /* window not over */
 	assert_int_equal(p.nnotes, 1);
 	plan_release(&p);
-	assert_int_equal(plan_build(&p, m, &rec, &live, 6000, NULL, NULL, &e), 0);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 6000, NULL, NULL, &e),
+			 0);
 	assert_int_equal(count(&p, "purge", "schema"), 1);
 	assert_int_equal(count(&p, "purge", "role"), 1);
 	assert_int_equal(count(&p, "purge", "bucket"), 1);
@@ -310,7 +326,7 @@ purge_after_the_window_in_reverse_dependency_order(void **state)
 	}
 	assert_int_equal(p.v[role].ndeps, 1);
 	assert_int_equal(p.v[role].deps[0], schema);
-	assert_int_equal(p.envs_removed, 0);	/* decided earlier */
+	assert_int_equal(p.envs_removed, 0); /* decided earlier */
 	plan_release(&p);
 	live_release(&live);
 	rec_free(&rec);
@@ -322,9 +338,12 @@ static void
 readded_environment_is_revived(void **state)
 {
 	struct model *m = model(NULL);
-	struct rec_deletion del = { (char[]){"acme/staging"}, (char[]){"acme_staging"},
-				    (char[]){"acme_staging"}, (char[]){"fcs-press-acme-staging"},
-				    1000, 9000 };
+	struct rec_deletion del = { (char[]){ "acme/staging" },
+				    (char[]){ "acme_staging" },
+				    (char[]){ "acme_staging" },
+				    (char[]){ "fcs-press-acme-staging" },
+				    1000,
+				    9000 };
 	struct recorded rec;
 	struct live live;
 	struct plan p;
@@ -339,7 +358,8 @@ readded_environment_is_revived(void **state)
 		if (strcmp(live.v[i].name, "fcs-press-acme-staging") == 0 &&
 		    live.v[i].kind == LIVE_CONTAINER)
 			live.v[i].running = 0;
-	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e), 0);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e),
+			 0);
 	assert_int_equal(count(&p, "revive", NULL), 1);
 	assert_int_equal(count(&p, "heal", "container"), 1);
 	plan_release(&p);
@@ -365,18 +385,20 @@ failed_rollout_is_held_until_backoff_ends(void **state)
 		if (rec.res[i].kind == LIVE_CONTAINER &&
 		    strcmp(rec.res[i].name, "fcs-press-acme-staging") == 0)
 			rec.res[i].spec_hash[0] ^= 1;
-	ro.name = (char[]){"fcs-press-acme-staging"};
+	ro.name = (char[]){ "fcs-press-acme-staging" };
 	ro.spec_hash = (char *)m->objects[7].hash;
-	ro.error = (char[]){"unhealthy"};
+	ro.error = (char[]){ "unhealthy" };
 	ro.failures = 1;
 	ro.next_retry_at = 3000;
 	rec.rollouts = &ro;
 	rec.nrollouts = 1;
-	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e), 0);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e),
+			 0);
 	assert_int_equal(p.n, 0);
 	assert_int_equal(p.nnotes, 1);
 	plan_release(&p);
-	assert_int_equal(plan_build(&p, m, &rec, &live, 3001, NULL, NULL, &e), 0);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 3001, NULL, NULL, &e),
+			 0);
 	assert_int_equal(count(&p, "update", "container"), 1);
 	plan_release(&p);
 	live_release(&live);
@@ -401,18 +423,18 @@ unrecorded_conforming_object_is_adopted_and_orphans_removed(void **state)
 	it->mark_seen = 1;
 	it->mark = strdup("local");
 	live_sort(&live);
-	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e), 0);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e),
+			 0);
 	assert_int_equal(count(&p, "adopt", "container"), 2);
 	assert_int_equal(count(&p, "adopt", "bucket"), 2);
 	assert_int_equal(count(&p, "adopt", "role"), 2);
-	assert_int_equal(p.changes, 1);	/* adopting changes nothing live */
+	assert_int_equal(p.changes, 1); /* adopting changes nothing live */
 	assert_int_equal(count(&p, "remove", "container"), 1);
 	plan_release(&p);
 	live_release(&live);
 	rec_free(&rec);
 	model_free(m);
 }
-
 
 /* The environment's action of this verb and kind (kind NULL: the
  * environment itself), or NULL. */
@@ -425,8 +447,9 @@ find(const struct plan *p, const char *verb, const char *kind,
 
 		if (strcmp(action_verb(a), verb) || strcmp(a->env_id, env_id))
 			continue;
-		if (!kind ? !a->act.name : a->act.name &&
-		    strcmp(live_kind_name(a->act.kind), kind) == 0)
+		if (!kind ? !a->act.name :
+			    a->act.name && strcmp(live_kind_name(a->act.kind),
+						  kind) == 0)
 			return a;
 	}
 	return NULL;
@@ -448,7 +471,8 @@ soft_delete_waits_for_every_replica(void **state)
 	(void)state;
 	record_all(&rec, full, 1000);
 	observe_all(&live, full);
-	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e), 0);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e),
+			 0);
 	assert_int_equal(count(&p, "remove", "container"), 20);
 	sd = find(&p, "soft-delete", NULL, "acme/big");
 	assert_non_null(sd);
@@ -456,7 +480,8 @@ soft_delete_waits_for_every_replica(void **state)
 	 * no replica runs against it. */
 	assert_int_equal(sd->ndeps, 20);
 	for (size_t i = 0; i < sd->ndeps; i++)
-		assert_string_equal(action_verb(&p.v[sd->deps[i] - 1]), "remove");
+		assert_string_equal(action_verb(&p.v[sd->deps[i] - 1]),
+				    "remove");
 	plan_release(&p);
 	live_release(&live);
 	rec_free(&rec);
@@ -490,12 +515,13 @@ another_platforms_mark_is_a_conflict_with_no_action(void **state)
 	(void)state;
 	observe_all(&live, m);
 	mark(&live, LIVE_SCHEMA, "acme_staging", "rival", 1);
-	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e), 0);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e),
+			 0);
 	assert_int_equal(p.nconflicts, 1);
 	assert_string_equal(p.conflicts[0].name, "acme_staging");
 	assert_string_equal(p.conflicts[0].owner, "rival");
 	assert_string_equal(p.conflicts[0].file, "all.yaml");
-	assert_int_equal(p.conflicts[0].line, 22);	/* its metadata.name */
+	assert_int_equal(p.conflicts[0].line, 22); /* its metadata.name */
 	/* Nothing of acme/staging, not even an adoption; production goes on. */
 	for (size_t i = 0; i < p.n; i++)
 		assert_string_not_equal(p.v[i].env_id, "acme/staging");
@@ -529,11 +555,13 @@ another_platforms_rows_conflict_unless_the_mark_is_ours(void **state)
 	/* production's role carries our mark: rival's rows are stale. Its
 	 * staging role is unmarked: rival's rows decide. */
 	mark(&live, LIVE_ROLE, "acme_staging", NULL, 1);
-	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e), 0);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e),
+			 0);
 	assert_int_equal(p.nconflicts, 1);
 	assert_string_equal(p.conflicts[0].env_id, "acme/staging");
 	assert_string_equal(p.conflicts[0].owner, "rival");
-	assert_non_null(strstr(p.conflicts[0].text, "recorded by platform 'rival'"));
+	assert_non_null(
+		strstr(p.conflicts[0].text, "recorded by platform 'rival'"));
 	plan_release(&p);
 	live_release(&live);
 	model_free(m);
@@ -560,9 +588,10 @@ unmarked_data_is_adopted_only_when_asked(void **state)
 
 	(void)state;
 	observe_all(&live, m);
-	mark(&live, LIVE_SCHEMA, "acme_staging", NULL, 1);	/* data */
-	mark(&live, LIVE_SCHEMA, "acme_production", NULL, 0);	/* empty */
-	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e), 0);
+	mark(&live, LIVE_SCHEMA, "acme_staging", NULL, 1);    /* data */
+	mark(&live, LIVE_SCHEMA, "acme_production", NULL, 0); /* empty */
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e),
+			 0);
 	assert_int_equal(p.nconflicts, 1);
 	assert_null(p.conflicts[0].owner);
 	assert_non_null(strstr(p.conflicts[0].text, "--adopt"));
@@ -571,7 +600,8 @@ unmarked_data_is_adopted_only_when_asked(void **state)
 	assert_non_null(a);
 	assert_int_equal(a->reason, WHY_ADOPT);
 	plan_release(&p);
-	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, &adopt, &e), 0);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, &adopt, &e),
+			 0);
 	assert_int_equal(p.nconflicts, 0);
 	a = find(&p, "update", "schema", "acme/staging");
 	assert_non_null(a);
@@ -596,7 +626,8 @@ recorded_unmarked_object_is_marked_as_drift(void **state)
 	record_all(&rec, m, 1000);
 	observe_all(&live, m);
 	mark(&live, LIVE_ROLE, "acme_staging", NULL, 1);
-	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e), 0);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e),
+			 0);
 	assert_int_equal(p.nconflicts, 0);
 	assert_int_equal(p.n, 1);
 	a = find(&p, "heal", "role", "acme/staging");
@@ -612,17 +643,24 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(fresh_platform_creates_everything_in_dependency_order),
+		cmocka_unit_test(
+			fresh_platform_creates_everything_in_dependency_order),
 		cmocka_unit_test(converged_platform_plans_nothing),
-		cmocka_unit_test(missing_container_is_drift_and_changed_spec_is_a_change),
-		cmocka_unit_test(removed_environment_is_soft_deleted_and_guarded),
-		cmocka_unit_test(purge_after_the_window_in_reverse_dependency_order),
+		cmocka_unit_test(
+			missing_container_is_drift_and_changed_spec_is_a_change),
+		cmocka_unit_test(
+			removed_environment_is_soft_deleted_and_guarded),
+		cmocka_unit_test(
+			purge_after_the_window_in_reverse_dependency_order),
 		cmocka_unit_test(readded_environment_is_revived),
 		cmocka_unit_test(failed_rollout_is_held_until_backoff_ends),
-		cmocka_unit_test(unrecorded_conforming_object_is_adopted_and_orphans_removed),
+		cmocka_unit_test(
+			unrecorded_conforming_object_is_adopted_and_orphans_removed),
 		cmocka_unit_test(soft_delete_waits_for_every_replica),
-		cmocka_unit_test(another_platforms_mark_is_a_conflict_with_no_action),
-		cmocka_unit_test(another_platforms_rows_conflict_unless_the_mark_is_ours),
+		cmocka_unit_test(
+			another_platforms_mark_is_a_conflict_with_no_action),
+		cmocka_unit_test(
+			another_platforms_rows_conflict_unless_the_mark_is_ours),
 		cmocka_unit_test(unmarked_data_is_adopted_only_when_asked),
 		cmocka_unit_test(recorded_unmarked_object_is_marked_as_drift),
 	};

@@ -27,8 +27,9 @@
 /* GitHub's documented example ("Validating webhook deliveries"). */
 #define GH_SECRET "It's a Secret to Everybody"
 #define GH_BODY "Hello, World!"
-#define GH_SIG "757107ea0eb2509fc211221cce984b8a" \
-	       "37570b6d7586c22c46f4379c8b043e17"
+#define GH_SIG                             \
+	"757107ea0eb2509fc211221cce984b8a" \
+	"37570b6d7586c22c46f4379c8b043e17"
 
 #define SECRET "s3cret-for-tests"
 #define MAX_BODY 4096
@@ -62,7 +63,8 @@ verify_accepts_github_header(void **state)
 {
 	(void)state;
 	assert_int_equal(webhook_verify(GH_SECRET, "sha256=" GH_SIG, GH_BODY,
-					strlen(GH_BODY)), 1);
+					strlen(GH_BODY)),
+			 1);
 }
 
 static void
@@ -72,12 +74,14 @@ verify_accepts_generic_bare_and_uppercase_hex(void **state)
 
 	(void)state;
 	assert_int_equal(webhook_verify(GH_SECRET, GH_SIG, GH_BODY,
-					strlen(GH_BODY)), 1);
+					strlen(GH_BODY)),
+			 1);
 	for (char *p = upper; *p; p++)
 		if (*p >= 'a' && *p <= 'f')
 			*p = (char)(*p - 'a' + 'A');
 	assert_int_equal(webhook_verify(GH_SECRET, upper, GH_BODY,
-					strlen(GH_BODY)), 1);
+					strlen(GH_BODY)),
+			 1);
 }
 
 static void
@@ -86,11 +90,14 @@ verify_rejects_wrong_secret_or_body(void **state)
 	(void)state;
 	assert_int_equal(webhook_verify("It's a Secret to Everybody!",
 					"sha256=" GH_SIG, GH_BODY,
-					strlen(GH_BODY)), 0);
+					strlen(GH_BODY)),
+			 0);
 	assert_int_equal(webhook_verify(GH_SECRET, "sha256=" GH_SIG,
-					"Hello, World?", 13), 0);
+					"Hello, World?", 13),
+			 0);
 	assert_int_equal(webhook_verify(GH_SECRET, "sha256=" GH_SIG, GH_BODY,
-					strlen(GH_BODY) - 1), 0);
+					strlen(GH_BODY) - 1),
+			 0);
 }
 
 static void
@@ -101,16 +108,20 @@ verify_rejects_truncated_or_extended(void **state)
 	(void)state;
 	snprintf(sig, sizeof(sig), "sha256=%.63s", GH_SIG);
 	assert_int_equal(webhook_verify(GH_SECRET, sig, GH_BODY,
-					strlen(GH_BODY)), 0);
+					strlen(GH_BODY)),
+			 0);
 	snprintf(sig, sizeof(sig), "sha256=%.62s", GH_SIG);
 	assert_int_equal(webhook_verify(GH_SECRET, sig, GH_BODY,
-					strlen(GH_BODY)), 0);
+					strlen(GH_BODY)),
+			 0);
 	snprintf(sig, sizeof(sig), "sha256=%s0", GH_SIG);
 	assert_int_equal(webhook_verify(GH_SECRET, sig, GH_BODY,
-					strlen(GH_BODY)), 0);
+					strlen(GH_BODY)),
+			 0);
 	snprintf(sig, sizeof(sig), "sha256=%s ", GH_SIG);
 	assert_int_equal(webhook_verify(GH_SECRET, sig, GH_BODY,
-					strlen(GH_BODY)), 0);
+					strlen(GH_BODY)),
+			 0);
 }
 
 static void
@@ -121,16 +132,20 @@ verify_rejects_bad_hex_and_prefixes(void **state)
 	(void)state;
 	snprintf(sig, sizeof(sig), "sha256=%.63sg", GH_SIG);
 	assert_int_equal(webhook_verify(GH_SECRET, sig, GH_BODY,
-					strlen(GH_BODY)), 0);
+					strlen(GH_BODY)),
+			 0);
 	snprintf(sig, sizeof(sig), "sha256= %.63s", GH_SIG);
 	assert_int_equal(webhook_verify(GH_SECRET, sig, GH_BODY,
-					strlen(GH_BODY)), 0);
+					strlen(GH_BODY)),
+			 0);
 	snprintf(sig, sizeof(sig), "sha1=%s", GH_SIG);
 	assert_int_equal(webhook_verify(GH_SECRET, sig, GH_BODY,
-					strlen(GH_BODY)), 0);
+					strlen(GH_BODY)),
+			 0);
 	snprintf(sig, sizeof(sig), "SHA256=%s", GH_SIG);
 	assert_int_equal(webhook_verify(GH_SECRET, sig, GH_BODY,
-					strlen(GH_BODY)), 0);
+					strlen(GH_BODY)),
+			 0);
 }
 
 static void
@@ -140,13 +155,16 @@ verify_rejects_empty_inputs(void **state)
 
 	(void)state;
 	assert_int_equal(webhook_verify(GH_SECRET, "", GH_BODY,
-					strlen(GH_BODY)), 0);
+					strlen(GH_BODY)),
+			 0);
 	assert_int_equal(webhook_verify(GH_SECRET, "sha256=", GH_BODY,
-					strlen(GH_BODY)), 0);
+					strlen(GH_BODY)),
+			 0);
 	assert_int_equal(webhook_verify(GH_SECRET, NULL, GH_BODY,
-					strlen(GH_BODY)), 0);
-	assert_int_equal(webhook_verify(NULL, GH_SIG, GH_BODY,
-					strlen(GH_BODY)), 0);
+					strlen(GH_BODY)),
+			 0);
+	assert_int_equal(webhook_verify(NULL, GH_SIG, GH_BODY, strlen(GH_BODY)),
+			 0);
 	/* An empty secret proves nothing, even with a matching MAC. */
 	sign(sig, "", GH_BODY, strlen(GH_BODY));
 	assert_int_equal(webhook_verify("", sig, GH_BODY, strlen(GH_BODY)), 0);
@@ -174,10 +192,10 @@ replay_remembers_the_last_1024_ids(void **state)
 	}
 	/* Full: "a" is still remembered (a hit does not re-insert). */
 	assert_int_equal(replay_check(r, "a"), 1);
-	assert_int_equal(replay_check(r, "c"), 0);	/* evicts "a" */
+	assert_int_equal(replay_check(r, "c"), 0); /* evicts "a" */
 	assert_int_equal(replay_check(r, "b"), 1);
-	assert_int_equal(replay_check(r, "a"), 0);	/* forgotten, now new */
-	assert_int_equal(replay_check(r, "b"), 0);	/* evicted by "a" */
+	assert_int_equal(replay_check(r, "a"), 0); /* forgotten, now new */
+	assert_int_equal(replay_check(r, "b"), 0); /* evicted by "a" */
 	assert_int_equal(replay_check(r, "c"), 1);
 	for (int i = 0; i < 4 * REPLAY_KEEP; i++) {
 		snprintf(id, sizeof(id), "more-%d", i);
@@ -207,7 +225,7 @@ decide_checks_signature_first(void **state)
 	rq.github_delivery = "d-1";
 	webhook_decide(&v, NULL, NULL, &rq);
 	assert_int_equal(v.status, 404);
-	webhook_decide(&v, SECRET, r, &rq);	/* no signature */
+	webhook_decide(&v, SECRET, r, &rq); /* no signature */
 	assert_int_equal(v.status, 401);
 	assert_false(v.call_hook);
 	sign(sig, "other", "{}", 2);
@@ -240,7 +258,7 @@ decide_needs_a_valid_delivery_and_event(void **state)
 	sign(sig, SECRET, "x", 1);
 	rq.body = "x";
 	rq.len = 1;
-	rq.signature = sig + 7;		/* generic header, bare hex */
+	rq.signature = sig + 7; /* generic header, bare hex */
 	webhook_decide(&v, SECRET, r, &rq);
 	assert_int_equal(v.status, 400);
 	rq.delivery_id = "";
@@ -353,8 +371,8 @@ metrics_render_fresh_registry(void **state)
 	metrics_render(m, &out);
 	assert_non_null(strstr(out.buf, "_bucket{le=\"+Inf\"} 0\n"));
 	assert_non_null(strstr(out.buf, "pressctl_leader 0\n"));
-	assert_non_null(strstr(out.buf,
-			       "pressctl_last_success_timestamp_seconds 0\n"));
+	assert_non_null(
+		strstr(out.buf, "pressctl_last_success_timestamp_seconds 0\n"));
 	assert_null(strstr(out.buf, "pressctl_actions_total{"));
 	assert_null(strstr(out.buf, "pressctl_applied_revision_info{"));
 	/* Every family has its HELP and TYPE: 7 of each. */
@@ -401,7 +419,8 @@ metrics_parse_with_prometheus_client(void **state)
 	if (system("/usr/bin/python3 -c 'import prometheus_client' "
 		   ">/dev/null 2>&1") != 0) {
 		metrics_free(m);
-		fail_msg("python3-prometheus-client is missing: run scripts/deps.sh");
+		fail_msg(
+			"python3-prometheus-client is missing: run scripts/deps.sh");
 	}
 	metrics_reconcile(m, 0.3, 1, "r1", 1700000000);
 	metrics_action(m, "a\"b\\c\nd", "done");
@@ -426,7 +445,7 @@ metrics_parse_with_prometheus_client(void **state)
 
 /* --- the server ------------------------------------------------------ */
 
-static struct serve *srv;	/* with a webhook secret */
+static struct serve *srv; /* with a webhook secret */
 static int port;
 static struct metrics *reg;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -619,8 +638,7 @@ post_hook(struct resp *r, const char *body, const char *sigkey,
 		h[n++] = sighdr;
 	}
 	if (delivery) {
-		snprintf(dhdr, sizeof(dhdr), "X-GitHub-Delivery: %s",
-			 delivery);
+		snprintf(dhdr, sizeof(dhdr), "X-GitHub-Delivery: %s", delivery);
 		h[n++] = dhdr;
 	}
 	if (event) {
@@ -682,7 +700,7 @@ server_metrics(void **state)
 			    "text/plain; version=0.0.4; charset=utf-8");
 	assert_non_null(strstr(r.body.buf, "\npressctl_leader 1\n"));
 	assert_non_null(strstr(r.body.buf, "# TYPE pressctl_reconcile_"
-				      "duration_seconds histogram\n"));
+					   "duration_seconds histogram\n"));
 	resp_release(&r);
 }
 
@@ -792,10 +810,10 @@ server_webhook_oversized_413(void **state)
 	(void)state;
 	memset(big, 'x', MAX_BODY + 1);
 	big[MAX_BODY + 1] = '\0';
-	post_hook(&r, big, SECRET, "del-big", "push");	/* Content-Length */
+	post_hook(&r, big, SECRET, "del-big", "push"); /* Content-Length */
 	expect(&r, 413, NULL);
 	resp_release(&r);
-	big[MAX_BODY] = '\0';				/* exactly the cap */
+	big[MAX_BODY] = '\0'; /* exactly the cap */
 	post_hook(&r, big, SECRET, "del-cap", "push");
 	expect(&r, 202, "accepted\n");
 	resp_release(&r);
@@ -852,10 +870,10 @@ server_without_secret_has_no_hook(void **state)
 	expect(&r, 404, NULL);
 	resp_release(&r);
 	request(&r, serve_port(s), "GET", "/metrics", NULL, NULL, 0);
-	expect(&r, 404, NULL);		/* no registry given */
+	expect(&r, 404, NULL); /* no registry given */
 	resp_release(&r);
 	request(&r, serve_port(s), "GET", "/readyz", NULL, NULL, 0);
-	expect(&r, 200, "ready\n");	/* no callback: ready */
+	expect(&r, 200, "ready\n"); /* no callback: ready */
 	resp_release(&r);
 	serve_stop(s);
 	serve_stop(NULL);
@@ -865,8 +883,9 @@ static void
 server_listen_errors_name_the_address(void **state)
 {
 	static const char *const bad[] = {
-		"", "48560", ":48560", "127.0.0.1:", "127.0.0.1:65536",
-		"127.0.0.1:x1", "::1:48560", "[::1]48560", "[]:1",
+		"",	      "48560",		 ":48560",
+		"127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:x1",
+		"::1:48560",  "[::1]48560",	 "[]:1",
 	};
 	struct serve_config c = { 0 };
 	struct serve *s = NULL;
@@ -888,13 +907,12 @@ server_listen_errors_name_the_address(void **state)
 		char want[128];
 
 		snprintf(want, sizeof(want),
-			 "cannot listen on '%s': Address already in use",
-			 addr);
+			 "cannot listen on '%s': Address already in use", addr);
 		if (strncmp(e.msg, want, strlen(want)) != 0)
 			fail_msg("got '%s'", e.msg);
 	}
 	c.listen = "[::1]:0";
-	if (serve_start(&s, &c, &e) == 0) {	/* where IPv6 exists */
+	if (serve_start(&s, &c, &e) == 0) { /* where IPv6 exists */
 		struct resp r;
 		char url[64];
 		CURL *cu = curl_easy_init();
@@ -950,7 +968,7 @@ main(void)
 	int failed;
 
 	failed = cmocka_run_group_tests_name("serve", pure, NULL, NULL);
-	failed += cmocka_run_group_tests_name("serve server", server,
-					      server_up, server_down);
+	failed += cmocka_run_group_tests_name("serve server", server, server_up,
+					      server_down);
 	return failed != 0;
 }

@@ -26,10 +26,10 @@
 
 #include "source/source.h"
 
-static char self[PATH_MAX];	/* this binary, for the hook */
-static char repo[PATH_MAX];	/* non-bare fixture repository */
-static char bare[PATH_MAX];	/* bare clone of it */
-static char c1[64], c2[64];	/* commit ids: v1 and main */
+static char self[PATH_MAX]; /* this binary, for the hook */
+static char repo[PATH_MAX]; /* non-bare fixture repository */
+static char bare[PATH_MAX]; /* bare clone of it */
+static char c1[64], c2[64]; /* commit ids: v1 and main */
 
 /* --- helpers --------------------------------------------------------- */
 
@@ -111,8 +111,8 @@ static void
 dir_files_are_sorted_bytewise(void **state)
 {
 	static const char *const want[] = {
-		"B.yaml", "a-b.yaml", "a.yml", "a/x.yaml", "a0.yaml",
-		"b.yaml", "z/y/w.yaml",
+		"B.yaml",  "a-b.yaml", "a.yml",	     "a/x.yaml",
+		"a0.yaml", "b.yaml",   "z/y/w.yaml",
 	};
 	struct source src;
 	char d[PATH_MAX], p[PATH_MAX];
@@ -219,9 +219,11 @@ dir_reads_symlinked_files_but_not_symlinked_dirs(void **state)
 	put(other, "dir/inside.yaml", "x");
 	put(d, "real.yaml", "real\n");
 	assert_int_equal(symlink(joinp(p, other, "elsewhere.yaml"),
-				 joinp(q, d, "link.yaml")), 0);
+				 joinp(q, d, "link.yaml")),
+			 0);
 	assert_int_equal(symlink(joinp(p, other, "dir"),
-				 joinp(q, d, "linkdir")), 0);
+				 joinp(q, d, "linkdir")),
+			 0);
 	/* Loops: followed, they would never end. */
 	assert_int_equal(symlink("..", joinp(p, d, "loop")), 0);
 	assert_int_equal(symlink(".", joinp(p, d, "self.yaml")), 0);
@@ -245,11 +247,14 @@ dir_dangling_manifest_symlink_is_an_error(void **state)
 	(void)state;
 	newdir(d);
 	assert_int_equal(symlink("/nonexistent/x.yaml",
-				 joinp(p, d, "gone.yaml")), 0);
+				 joinp(p, d, "gone.yaml")),
+			 0);
 	source_init(&src);
 	assert_int_equal(source_load_dir(&src, d, &e), -1);
-	fmt(want, sizeof(want), "cannot read '%s/gone.yaml': No such "
-		 "file or directory", d);
+	fmt(want, sizeof(want),
+	    "cannot read '%s/gone.yaml': No such "
+	    "file or directory",
+	    d);
 	assert_string_equal(e.msg, want);
 	assert_int_equal(src.nfiles, 0);
 	source_release(&src);
@@ -302,9 +307,11 @@ dir_file_over_the_cap_is_an_error(void **state)
 	 * source loaded before is left as it was. */
 	make_sized(joinp(p, d, "max.yaml"), SOURCE_MAX_FILE_BYTES + 1);
 	assert_int_equal(source_load_dir(&src, d, &e), -1);
-	fmt(want, sizeof(want), "file '%s/max.yaml' is too large "
-		 "(16777217 bytes; the limit is 16 MiB): split it into "
-		 "smaller files", d);
+	fmt(want, sizeof(want),
+	    "file '%s/max.yaml' is too large "
+	    "(16777217 bytes; the limit is 16 MiB): split it into "
+	    "smaller files",
+	    d);
 	assert_string_equal(e.msg, want);
 	assert_int_equal(src.nfiles, 1);
 	assert_int_equal(src.files[0].len, SOURCE_MAX_FILE_BYTES);
@@ -342,8 +349,10 @@ dir_missing_root_is_an_error_naming_it(void **state)
 	newdir(d);
 	source_init(&src);
 	assert_int_equal(source_load_dir(&src, joinp(p, d, "nope"), &e), -1);
-	fmt(want, sizeof(want), "cannot read source '%s': No such file "
-		 "or directory", p);
+	fmt(want, sizeof(want),
+	    "cannot read source '%s': No such file "
+	    "or directory",
+	    p);
 	assert_string_equal(e.msg, want);
 	assert_null(src.files);
 	assert_null(src.revision);
@@ -385,8 +394,10 @@ dir_unreadable_subdir_is_an_error(void **state)
 	sh_line(got, sizeof(got), "'%s' --load-dir-helper '%s'", self, d);
 	assert_int_equal(chmod(tmproot, 0700), 0);
 	assert_int_equal(chmod(p, 0755), 0);
-	fmt(want, sizeof(want), "cannot read directory '%s/locked': "
-	    "Permission denied", d);
+	fmt(want, sizeof(want),
+	    "cannot read directory '%s/locked': "
+	    "Permission denied",
+	    d);
 	assert_string_equal(got, want);
 }
 
@@ -463,14 +474,14 @@ dir_revision_depends_on_content_only(void **state)
 
 	/* Same bytes under another name: another revision. */
 	put(d, "b/c.yaml", "gamma\n");
-	assert_int_equal(rename(joinp(p, d, "a.yaml"),
-				joinp(q, d, "a2.yaml")), 0);
+	assert_int_equal(rename(joinp(p, d, "a.yaml"), joinp(q, d, "a2.yaml")),
+			 0);
 	load_dir_ok(&src, d);
 	assert_string_not_equal(src.revision, rev1);
 
 	/* Content moved between files: another revision. */
-	assert_int_equal(rename(joinp(p, d, "a2.yaml"),
-				joinp(q, d, "a.yaml")), 0);
+	assert_int_equal(rename(joinp(p, d, "a2.yaml"), joinp(q, d, "a.yaml")),
+			 0);
 	put(d, "a.yaml", "alpha\ndelta\n");
 	put(d, "d.yml", "");
 	load_dir_ok(&src, d);
@@ -481,7 +492,7 @@ dir_revision_depends_on_content_only(void **state)
 static void
 dir_revision_does_not_depend_on_the_root_spelling(void **state)
 {
-	static const char *const roots[] = {"sub", "sub/", "./sub", "sub//"};
+	static const char *const roots[] = { "sub", "sub/", "./sub", "sub//" };
 	struct source src, mem;
 	struct err e = { .msg = "" };
 	char d[PATH_MAX], p[PATH_MAX], cwd[PATH_MAX], rev[128];
@@ -506,8 +517,7 @@ dir_revision_does_not_depend_on_the_root_spelling(void **state)
 	/* The same as the in-memory files with paths relative to the root. */
 	source_init(&mem);
 	assert_int_equal(source_add(&mem, "x.yaml", "x: 1\n", 5, &e), 0);
-	assert_int_equal(source_add(&mem, "deeper/y.yaml", "y: 2\n", 5, &e),
-			 0);
+	assert_int_equal(source_add(&mem, "deeper/y.yaml", "y: 2\n", 5, &e), 0);
 	assert_string_equal(mem.revision, rev);
 	source_release(&mem);
 
@@ -561,7 +571,8 @@ add_keeps_files_sorted_and_matches_a_dir_load(void **state)
 	assert_int_equal(source_add(&mem, "a.yaml", "again", 5, &e), -1);
 	assert_string_equal(e.msg, "duplicate file 'a.yaml'");
 	assert_int_equal(source_add(&mem, "big.yaml", "",
-				    SOURCE_MAX_FILE_BYTES + 1, &e), -1);
+				    SOURCE_MAX_FILE_BYTES + 1, &e),
+			 -1);
 	assert_non_null(strstr(e.msg, "'big.yaml' is too large"));
 	assert_int_equal(mem.nfiles, 3);
 
@@ -582,7 +593,7 @@ add_keeps_files_sorted_and_matches_a_dir_load(void **state)
 	assert_string_equal(disk.revision, mem.revision);
 	source_release(&disk);
 	source_release(&mem);
-	source_release(&mem);	/* released twice: still fine */
+	source_release(&mem); /* released twice: still fine */
 }
 
 static void
@@ -626,20 +637,25 @@ build_git_fixture(void)
 	put(repo, "manifests/notes.txt", "notes\n");
 	put(repo, "manifests/sites/acme.yml", "kind: Site\n");
 	assert_int_equal(sh("cd '%s' && git add -A && git commit -qm one && "
-			    "git tag -a -m v1 v1", repo), 0);
+			    "git tag -a -m v1 v1",
+			    repo),
+			 0);
 	put(repo, "manifests/platform.yaml", "version: 2\n");
 	assert_int_equal(sh("cd '%s' && git add -A && "
 			    "git update-index --add --cacheinfo "
 			    "160000,1111111111111111111111111111111111111111,"
 			    "manifests/vendor.yaml && git commit -qm two",
-			    repo), 0);
+			    repo),
+			 0);
 	assert_int_equal(sh("cd '%s' && git checkout -qb with-link && "
 			    "ln -s platform.yaml manifests/link.yaml && "
 			    "git add -A && git commit -qm link && "
 			    "git checkout -qb big main && "
 			    "head -c 16777217 /dev/zero > manifests/big.yaml && "
 			    "git add -A && git commit -qm big && "
-			    "git checkout -q main", repo), 0);
+			    "git checkout -q main",
+			    repo),
+			 0);
 	assert_int_equal(sh("git clone -q --bare '%s' '%s'", repo, bare), 0);
 	sh_line(c1, sizeof(c1), "git -C '%s' rev-parse 'v1^{commit}'", repo);
 	sh_line(c2, sizeof(c2), "git -C '%s' rev-parse main", repo);
@@ -678,7 +694,7 @@ git_reads_a_tag_and_a_parent(void **state)
 	(void)state;
 	source_init(&src);
 	load_git_ok(&src, repo, "v1", NULL);
-	assert_string_equal(src.revision, c1);	/* peeled to the commit */
+	assert_string_equal(src.revision, c1); /* peeled to the commit */
 	assert_int_equal(src.nfiles, 3);
 	assert_string_equal(src.files[0].data, "version: 1\n");
 
@@ -686,10 +702,10 @@ git_reads_a_tag_and_a_parent(void **state)
 	assert_string_equal(src.revision, c1);
 	assert_string_equal(src.files[0].data, "version: 1\n");
 
-	load_git_ok(&src, repo, c1, NULL);	/* a full commit id */
+	load_git_ok(&src, repo, c1, NULL); /* a full commit id */
 	assert_string_equal(src.revision, c1);
 
-	load_git_ok(&src, repo, NULL, NULL);	/* HEAD by default */
+	load_git_ok(&src, repo, NULL, NULL); /* HEAD by default */
 	assert_string_equal(src.revision, c2);
 	source_release(&src);
 }
@@ -736,7 +752,7 @@ git_missing_ref_is_an_error(void **state)
 	fmt(want, sizeof(want), "cannot resolve 'nope' in '%s': ", repo);
 	if (!starts_with(e.msg, want))
 		fail_msg("unexpected message: %s", e.msg);
-	assert_true(strlen(e.msg) > strlen(want));	/* libgit2's reason */
+	assert_true(strlen(e.msg) > strlen(want)); /* libgit2's reason */
 	assert_int_equal(src.nfiles, 0);
 	assert_null(src.revision);
 	source_release(&src);
@@ -752,14 +768,15 @@ git_missing_subdir_is_an_error(void **state)
 	source_init(&src);
 	assert_int_equal(source_load_git(&src, repo, "main", "nope", &e), -1);
 	assert_string_equal(e.msg, "path 'nope' not found at main");
-	assert_int_equal(source_load_git(&src, repo, "v1", "manifests/x/",
-					 &e), -1);
+	assert_int_equal(source_load_git(&src, repo, "v1", "manifests/x/", &e),
+			 -1);
 	assert_string_equal(e.msg, "path 'manifests/x' not found at v1");
 	/* The submodule is not a directory to read. */
 	assert_int_equal(source_load_git(&src, repo, "main",
-					 "manifests/vendor.yaml", &e), -1);
+					 "manifests/vendor.yaml", &e),
+			 -1);
 	assert_string_equal(e.msg, "path 'manifests/vendor.yaml' at main is "
-			    "not a directory or a file");
+				   "not a directory or a file");
 	source_release(&src);
 }
 
@@ -846,7 +863,8 @@ git_symlinked_manifest_is_an_error(void **state)
 	source_init(&src);
 	assert_int_equal(source_load_git(&src, repo, "with-link", NULL, &e),
 			 -1);
-	assert_string_equal(e.msg, "'manifests/link.yaml' at with-link is a "
+	assert_string_equal(e.msg,
+			    "'manifests/link.yaml' at with-link is a "
 			    "symbolic link: git sources need the manifest "
 			    "itself in the tree");
 	source_release(&src);
@@ -862,7 +880,8 @@ git_blob_over_the_cap_is_an_error(void **state)
 	source_init(&src);
 	assert_int_equal(source_load_git(&src, repo, "big", "manifests", &e),
 			 -1);
-	assert_string_equal(e.msg, "file 'manifests/big.yaml' at big is too "
+	assert_string_equal(e.msg,
+			    "file 'manifests/big.yaml' at big is too "
 			    "large (16777217 bytes; the limit is 16 MiB): "
 			    "split it into smaller files");
 	source_release(&src);
@@ -876,15 +895,18 @@ static void
 make_quarantined_commit(char out[64], const char *qdir)
 {
 	mkdirs(qdir);
-	sh_line(out, 64, "cd '%s' && export GIT_OBJECT_DIRECTORY='%s' "
+	sh_line(out, 64,
+		"cd '%s' && export GIT_OBJECT_DIRECTORY='%s' "
 		"GIT_ALTERNATE_OBJECT_DIRECTORIES='%s/.git/objects' && "
 		"b=$(printf 'kind: Quarantined\\n' | git hash-object -w --stdin) "
 		"&& t=$(printf '100644 blob %%s\\tq.yaml\\n' $b | git mktree) && "
-		"git commit-tree $t -p main -m q", repo, qdir, repo);
+		"git commit-tree $t -p main -m q",
+		repo, qdir, repo);
 	assert_int_equal(strlen(out), 40);
 	/* Really not in the repository itself. */
-	assert_int_not_equal(sh("git -C '%s' cat-file -e %s 2>/dev/null",
-				repo, out), 0);
+	assert_int_not_equal(sh("git -C '%s' cat-file -e %s 2>/dev/null", repo,
+				out),
+			     0);
 }
 
 static void
@@ -957,7 +979,7 @@ pre_receive_helper(const char *outpath)
 	source_init(&src);
 	fprintf(out, "quarantine=%d\n", getenv("GIT_QUARANTINE_PATH") != NULL);
 	while (scanf("%63s %63s %255s", old, new, ref) == 3) {
-		const char *ways[] = {NULL, ".", cwd};
+		const char *ways[] = { NULL, ".", cwd };
 
 		for (int i = 0; i < 3; i++) {
 			if (source_load_git(&src, ways[i], new, NULL, &e) < 0) {
@@ -970,8 +992,10 @@ pre_receive_helper(const char *outpath)
 		}
 		unsetenv("GIT_OBJECT_DIRECTORY");
 		unsetenv("GIT_ALTERNATE_OBJECT_DIRECTORIES");
-		fprintf(out, "plain=%s\n", source_load_git(&src, cwd, new, NULL,
-							 &e) < 0 ? "fails" : "ok");
+		fprintf(out, "plain=%s\n",
+			source_load_git(&src, cwd, new, NULL, &e) < 0 ?
+				"fails" :
+				"ok");
 	}
 	source_release(&src);
 	fclose(out);
@@ -993,27 +1017,32 @@ git_pre_receive_hook_reads_the_pushed_commit(void **state)
 	assert_int_equal(sh("printf '#!/bin/sh\\nexec \"%s\" "
 			    "--pre-receive-helper \"%s\"\\n' > '%s/hooks/"
 			    "pre-receive' && chmod +x '%s/hooks/pre-receive'",
-			    self, report, target, target), 0);
+			    self, report, target, target),
+			 0);
 	/* A new commit, so the push carries objects the target lacks. */
 	assert_int_equal(sh("cd '%s' && git checkout -qb pushed main && "
 			    "mkdir -p manifests/new && printf 'kind: New\\n' > "
 			    "manifests/new/env.yaml && git add -A && "
 			    "git commit -qm pushed && git checkout -q main",
-			    repo), 0);
+			    repo),
+			 0);
 	sh_line(id, sizeof(id), "git -C '%s' rev-parse pushed", repo);
 
-	assert_int_equal(sh("git -C '%s' push -q '%s' pushed 2>/dev/null",
-			    repo, target), 0);
+	assert_int_equal(sh("git -C '%s' push -q '%s' pushed 2>/dev/null", repo,
+			    target),
+			 0);
 	f = fopen(report, "r");
 	assert_non_null(f);
 	n = fread(all, 1, sizeof(all) - 1, f);
 	all[n] = '\0';
 	fclose(f);
-	fmt(want, sizeof(want), "quarantine=1\n"
-		 "ok %s 4 manifests/new/env.yaml\n"
-		 "ok %s 4 manifests/new/env.yaml\n"
-		 "ok %s 4 manifests/new/env.yaml\n"
-		 "plain=fails\n", id, id, id);
+	fmt(want, sizeof(want),
+	    "quarantine=1\n"
+	    "ok %s 4 manifests/new/env.yaml\n"
+	    "ok %s 4 manifests/new/env.yaml\n"
+	    "ok %s 4 manifests/new/env.yaml\n"
+	    "plain=fails\n",
+	    id, id, id);
 	assert_string_equal(all, want);
 	/* Accepted: the ref now exists in the target. */
 	assert_int_equal(sh("git -C '%s' cat-file -e %s", target, id), 0);
@@ -1028,7 +1057,7 @@ group_setup(void **state)
 
 	(void)state;
 	fmt(tmproot, sizeof(tmproot), "%s/press-source-XXXXXX",
-		 tmp && *tmp ? tmp : "/tmp");
+	    tmp && *tmp ? tmp : "/tmp");
 	if (mkdtemp(tmproot) == NULL)
 		return -1;
 	build_git_fixture();
@@ -1049,16 +1078,22 @@ int
 main(int argc, char **argv)
 {
 	static const char *const scrub[] = {
-		"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR",
-		"GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-		"GIT_NAMESPACE", "GIT_CEILING_DIRECTORIES",
+		"GIT_DIR",
+		"GIT_WORK_TREE",
+		"GIT_INDEX_FILE",
+		"GIT_COMMON_DIR",
+		"GIT_OBJECT_DIRECTORY",
+		"GIT_ALTERNATE_OBJECT_DIRECTORIES",
+		"GIT_NAMESPACE",
+		"GIT_CEILING_DIRECTORIES",
 	};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(dir_files_are_sorted_bytewise),
 		cmocka_unit_test(dir_reads_nested_files_with_their_content),
 		cmocka_unit_test(dir_ignores_files_that_are_not_manifests),
 		cmocka_unit_test(dir_skips_dotted_entries),
-		cmocka_unit_test(dir_reads_symlinked_files_but_not_symlinked_dirs),
+		cmocka_unit_test(
+			dir_reads_symlinked_files_but_not_symlinked_dirs),
 		cmocka_unit_test(dir_dangling_manifest_symlink_is_an_error),
 		cmocka_unit_test(dir_skips_fifos_without_blocking),
 		cmocka_unit_test(dir_file_over_the_cap_is_an_error),
@@ -1067,7 +1102,8 @@ main(int argc, char **argv)
 		cmocka_unit_test(dir_unreadable_subdir_is_an_error),
 		cmocka_unit_test(dir_shown_paths_follow_the_root_as_given),
 		cmocka_unit_test(dir_revision_depends_on_content_only),
-		cmocka_unit_test(dir_revision_does_not_depend_on_the_root_spelling),
+		cmocka_unit_test(
+			dir_revision_does_not_depend_on_the_root_spelling),
 		cmocka_unit_test(dir_empty_is_not_an_error),
 		cmocka_unit_test(add_keeps_files_sorted_and_matches_a_dir_load),
 		cmocka_unit_test(manifest_names_are_yaml_and_yml),
@@ -1081,7 +1117,8 @@ main(int argc, char **argv)
 		cmocka_unit_test(git_reads_a_bare_repository),
 		cmocka_unit_test(git_symlinked_manifest_is_an_error),
 		cmocka_unit_test(git_blob_over_the_cap_is_an_error),
-		cmocka_unit_test(git_honors_object_directories_from_the_environment),
+		cmocka_unit_test(
+			git_honors_object_directories_from_the_environment),
 		cmocka_unit_test(git_pre_receive_hook_reads_the_pushed_commit),
 	};
 

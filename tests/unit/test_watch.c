@@ -32,16 +32,15 @@
 #include "source/source.h"
 #include "source/watch.h"
 
-
 /* --- helpers --------------------------------------------------------- */
-
 
 /* Write dir/rel (creating directories) with a line of text. */
 static void
 put(const char *dir, const char *rel)
 {
 	SH_OK("mkdir -p '%s' && cd '%s' && mkdir -p \"$(dirname '%s')\" && "
-	      "echo 'x: 1' > '%s'", dir, dir, rel, rel);
+	      "echo 'x: 1' > '%s'",
+	      dir, dir, rel, rel);
 }
 
 static long
@@ -60,8 +59,8 @@ changed(struct watcher *w, int timeout_ms)
 	long deadline = now_ms() + timeout_ms;
 
 	for (;;) {
-		struct pollfd p = {watcher_fd(w), POLLIN, 0};
-		struct err e = {.msg = ""};
+		struct pollfd p = { watcher_fd(w), POLLIN, 0 };
+		struct err e = { .msg = "" };
 		long left = deadline - now_ms();
 		int r;
 
@@ -95,7 +94,7 @@ static struct watcher *
 open_dir_ok(const char *root)
 {
 	struct watcher *w = NULL;
-	struct err e = {.msg = ""};
+	struct err e = { .msg = "" };
 
 	if (watcher_open_dir(&w, root, &e) < 0)
 		fail_msg("watcher_open_dir(%s): %s", root, e.msg);
@@ -108,7 +107,7 @@ static struct watcher *
 open_git_ok(const char *repo)
 {
 	struct watcher *w = NULL;
-	struct err e = {.msg = ""};
+	struct err e = { .msg = "" };
 
 	if (watcher_open_git(&w, repo, &e) < 0)
 		fail_msg("watcher_open_git(%s): %s", repo, e.msg);
@@ -122,7 +121,8 @@ new_repo(char out[PATH_MAX])
 {
 	newdir(out);
 	SH_OK("cd '%s' && git init -q -b main . && echo 'a: 1' > a.yaml && "
-	      "git add a.yaml && git commit -q -m one", out);
+	      "git add a.yaml && git commit -q -m one",
+	      out);
 }
 
 static void
@@ -231,7 +231,8 @@ dir_editor_saves_are_a_change_their_temporaries_not(void **state)
 	/* vim (backupcopy=no): test file, move to backup, write, drop the
 	 * backup. */
 	SH_OK("cd '%s' && touch 4913 && rm 4913 && mv x.yaml x.yaml~ && "
-	      "echo 'x: 2' > x.yaml && rm x.yaml~", d);
+	      "echo 'x: 2' > x.yaml && rm x.yaml~",
+	      d);
 	expect_change(w);
 	drain(w);
 
@@ -368,7 +369,8 @@ dir_queue_overflow_is_a_change_and_the_watcher_recovers(void **state)
 	long max;
 
 	(void)state;
-	sh_line(line, sizeof(line), "cat /proc/sys/fs/inotify/max_queued_events");
+	sh_line(line, sizeof(line),
+		"cat /proc/sys/fs/inotify/max_queued_events");
 	max = strtol(line, NULL, 10);
 	if (max <= 0 || max > 1000000)
 		skip();
@@ -436,7 +438,7 @@ dir_root_and_its_directory_gone_is_an_error(void **state)
 {
 	char d[PATH_MAX], root[PATH_MAX];
 	struct watcher *w;
-	struct err e = {.msg = ""};
+	struct err e = { .msg = "" };
 	int r;
 
 	(void)state;
@@ -449,7 +451,7 @@ dir_root_and_its_directory_gone_is_an_error(void **state)
 	 * watcher says it stopped. */
 	r = 0;
 	for (int i = 0; i < 10 && r == 0; i++) {
-		struct pollfd p = {watcher_fd(w), POLLIN, 0};
+		struct pollfd p = { watcher_fd(w), POLLIN, 0 };
 
 		assert_true(poll(&p, 1, 1000) >= 0);
 		r = watcher_read(w, &e);
@@ -541,7 +543,7 @@ open_errors_name_the_root(void **state)
 {
 	char d[PATH_MAX], p[PATH_MAX];
 	struct watcher *w = (struct watcher *)1;
-	struct err e = {.msg = ""};
+	struct err e = { .msg = "" };
 
 	(void)state;
 	newdir(d);
@@ -586,7 +588,7 @@ git_commit_in_a_work_tree_is_a_change(void **state)
 	expect_change(w);
 	drain(w);
 	SH_OK("cd '%s' && git checkout -q feature/x", r);
-	expect_change(w);	/* HEAD moved */
+	expect_change(w); /* HEAD moved */
 	drain(w);
 	commit(r, "three");
 	expect_change(w);
@@ -605,18 +607,20 @@ git_push_to_a_bare_repository_is_a_change(void **state)
 	SH_OK("git clone -q --bare '%s' '%s'", r, b);
 	w = open_git_ok(b);
 	commit(r, "two");
-	expect_quiet(w);	/* not pushed yet */
+	expect_quiet(w); /* not pushed yet */
 	SH_OK("git -C '%s' push -q '%s' main 2>/dev/null", r, b);
 	expect_change(w);
 	drain(w);
 	/* A new branch in a new nested directory, then updated. */
 	SH_OK("git -C '%s' push -q '%s' main:refs/heads/team/a/x "
-	      "2>/dev/null", r, b);
+	      "2>/dev/null",
+	      r, b);
 	expect_change(w);
 	drain(w);
 	commit(r, "three");
 	SH_OK("git -C '%s' push -q '%s' main:refs/heads/team/a/x "
-	      "2>/dev/null", r, b);
+	      "2>/dev/null",
+	      r, b);
 	expect_change(w);
 	drain(w);
 	/* A tag, then a deletion. */
@@ -624,8 +628,8 @@ git_push_to_a_bare_repository_is_a_change(void **state)
 	      r, r, b);
 	expect_change(w);
 	drain(w);
-	SH_OK("git -C '%s' push -q '%s' :refs/heads/team/a/x 2>/dev/null",
-	      r, b);
+	SH_OK("git -C '%s' push -q '%s' :refs/heads/team/a/x 2>/dev/null", r,
+	      b);
 	expect_change(w);
 	drain(w);
 	/* HEAD pointed elsewhere. */
@@ -664,13 +668,13 @@ git_linked_work_tree_sees_shared_refs_and_its_head(void **state)
 	fmt(wt, sizeof(wt), "%s-wt", r);
 	SH_OK("git -C '%s' worktree add -q -b side '%s' 2>/dev/null", r, wt);
 	w = open_git_ok(wt);
-	commit(wt, "side");	/* refs/heads/side, in the common dir */
+	commit(wt, "side"); /* refs/heads/side, in the common dir */
 	expect_change(w);
 	drain(w);
-	commit(r, "main");	/* a ref of the main work tree: shared */
+	commit(r, "main"); /* a ref of the main work tree: shared */
 	expect_change(w);
 	drain(w);
-	SH_OK("git -C '%s' checkout -q --detach", wt);	/* its own HEAD */
+	SH_OK("git -C '%s' checkout -q --detach", wt); /* its own HEAD */
 	expect_change(w);
 	watcher_free(w);
 }
@@ -689,9 +693,9 @@ git_irrelevant_files_in_the_git_directory_are_not(void **state)
 	SH_OK("echo 'described' > '%s/description'", gd);
 	SH_OK("echo x > '%s/HEAD.lock' && rm '%s/HEAD.lock'", gd, gd);
 	SH_OK("echo x > '%s/refs/heads/main.lock' && "
-	      "rm '%s/refs/heads/main.lock'", gd, gd);
-	SH_OK("mkdir -p '%s/info' && echo '*.bak' > '%s/info/exclude'", gd,
-	      gd);
+	      "rm '%s/refs/heads/main.lock'",
+	      gd, gd);
+	SH_OK("mkdir -p '%s/info' && echo '*.bak' > '%s/info/exclude'", gd, gd);
 	SH_OK("git -C '%s' config core.x 1", r);
 	expect_quiet(w);
 	watcher_free(w);
@@ -744,7 +748,7 @@ revparse(char out[GIT_OID_HEXSZ + 1], const char *path, const char *rev)
 static char *
 mirror_ok(const char *url, const char *cache)
 {
-	struct err e = {.msg = ""};
+	struct err e = { .msg = "" };
 	char *path = (char *)1;
 
 	if (source_mirror(&path, url, cache, &e) < 0)
@@ -760,7 +764,7 @@ mirror_clones_fetches_and_prunes(void **state)
 	char want[64], got[GIT_OID_HEXSZ + 1], hex[80];
 	char *path, *again;
 	struct source src;
-	struct err e = {.msg = ""};
+	struct err e = { .msg = "" };
 
 	(void)state;
 	new_repo(r);
@@ -769,7 +773,7 @@ mirror_clones_fetches_and_prunes(void **state)
 	SH_OK("git clone -q --bare '%s' '%s'", r, up);
 	SH_OK("git -C '%s' push -q '%s' feature/x v1 2>/dev/null", r, up);
 	fmt(url, sizeof(url), "file://%s", up);
-	fmt(cache, sizeof(cache), "%s-cache/nested", r);	/* created */
+	fmt(cache, sizeof(cache), "%s-cache/nested", r); /* created */
 
 	path = mirror_ok(url, cache);
 	/* cache/<16 hex of sha256(url)>.git */
@@ -803,7 +807,8 @@ mirror_clones_fetches_and_prunes(void **state)
 	commit(r, "two");
 	SH_OK("git -C '%s' push -q '%s' main 2>/dev/null", r, up);
 	SH_OK("git -C '%s' branch -q -D feature/x && git -C '%s' tag -d v1 "
-	      ">/dev/null", up, up);
+	      ">/dev/null",
+	      up, up);
 	sh_line(want, sizeof(want), "git -C '%s' rev-parse main", up);
 
 	again = mirror_ok(url, cache);
@@ -825,12 +830,12 @@ mirror_fetch_wakes_a_git_watcher(void **state)
 
 	(void)state;
 	new_repo(r);
-	fmt(url, sizeof(url), "%s/.git", r);	/* a plain path as URL */
+	fmt(url, sizeof(url), "%s/.git", r); /* a plain path as URL */
 	fmt(cache, sizeof(cache), "%s-cache", r);
 	path = mirror_ok(url, cache);
 	w = open_git_ok(path);
 	free(mirror_ok(url, cache));
-	expect_quiet(w);	/* nothing new: no ref rewritten */
+	expect_quiet(w); /* nothing new: no ref rewritten */
 	commit(r, "two");
 	free(mirror_ok(url, cache));
 	expect_change(w);
@@ -842,7 +847,7 @@ static void
 mirror_errors_hide_credentials(void **state)
 {
 	char d[PATH_MAX], cache[PATH_MAX];
-	struct err e = {.msg = ""};
+	struct err e = { .msg = "" };
 	char *path = (char *)1;
 	long t0 = now_ms();
 
@@ -851,11 +856,14 @@ mirror_errors_hide_credentials(void **state)
 	fmt(cache, sizeof(cache), "%s/cache", d);
 	/* Nothing listens on port 9: refused at once. */
 	assert_int_equal(source_mirror(&path,
-		"https://user:secret@127.0.0.1:9/x.git", cache, &e), -1);
+				       "https://user:secret@127.0.0.1:9/x.git",
+				       cache, &e),
+			 -1);
 	assert_null(path);
 	assert_null(strstr(e.msg, "secret"));
 	assert_null(strstr(e.msg, "user"));
-	assert_non_null(strstr(e.msg, "cannot fetch 'https://127.0.0.1:9/x.git'"));
+	assert_non_null(
+		strstr(e.msg, "cannot fetch 'https://127.0.0.1:9/x.git'"));
 	assert_true(e.transient);
 	assert_true(now_ms() - t0 < 10000);
 	/* The failed first clone left nothing behind. */
@@ -863,28 +871,33 @@ mirror_errors_hide_credentials(void **state)
 
 	/* A short secret is scrubbed where it stands alone, not inside
 	 * words of the message. */
-	assert_int_equal(source_mirror(&path,
-		"https://u:pw@127.0.0.1:9/x.git", cache, &e), -1);
+	assert_int_equal(source_mirror(&path, "https://u:pw@127.0.0.1:9/x.git",
+				       cache, &e),
+			 -1);
 	assert_non_null(strstr(e.msg, "Connection refused"));
 
 	/* A token as user name is a secret too. */
 	assert_int_equal(source_mirror(&path,
-		"https://s3cr3tt0ken@127.0.0.1:9/x.git", cache, &e), -1);
+				       "https://s3cr3tt0ken@127.0.0.1:9/x.git",
+				       cache, &e),
+			 -1);
 	assert_null(strstr(e.msg, "s3cr3tt0ken"));
 
 	/* libgit2's own message names the URL it was given: scrubbed. */
 	assert_int_equal(source_mirror(&path,
-		"file://user:hunter2@/nonexistent/x.git", cache, &e), -1);
+				       "file://user:hunter2@/nonexistent/x.git",
+				       cache, &e),
+			 -1);
 	assert_null(strstr(e.msg, "hunter2"));
-	assert_non_null(strstr(e.msg,
-		"cannot fetch 'file:///nonexistent/x.git': "));
+	assert_non_null(
+		strstr(e.msg, "cannot fetch 'file:///nonexistent/x.git': "));
 	assert_false(e.transient);
 
 	/* A missing local path is said so, and is not worth retrying. */
-	assert_int_equal(source_mirror(&path, "/nonexistent/x.git", cache,
-				       &e), -1);
+	assert_int_equal(source_mirror(&path, "/nonexistent/x.git", cache, &e),
+			 -1);
 	assert_string_equal(e.msg, "cannot fetch '/nonexistent/x.git': No "
-			    "such file or directory");
+				   "such file or directory");
 	assert_false(e.transient);
 	SH_OK("test -z \"$(ls -A '%s')\"", cache);
 }
@@ -918,34 +931,52 @@ int
 main(void)
 {
 	static const char *const scrub[] = {
-		"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR",
-		"GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-		"GIT_NAMESPACE", "GIT_CEILING_DIRECTORIES", "https_proxy",
-		"HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy",
+		"GIT_DIR",
+		"GIT_WORK_TREE",
+		"GIT_INDEX_FILE",
+		"GIT_COMMON_DIR",
+		"GIT_OBJECT_DIRECTORY",
+		"GIT_ALTERNATE_OBJECT_DIRECTORIES",
+		"GIT_NAMESPACE",
+		"GIT_CEILING_DIRECTORIES",
+		"https_proxy",
+		"HTTPS_PROXY",
+		"http_proxy",
+		"HTTP_PROXY",
+		"all_proxy",
 		"ALL_PROXY",
 	};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(dir_new_manifest_in_the_root_is_a_change),
-		cmocka_unit_test(dir_other_files_dotfiles_and_temporaries_are_not),
+		cmocka_unit_test(
+			dir_other_files_dotfiles_and_temporaries_are_not),
 		cmocka_unit_test(dir_new_nested_directory_is_watched_at_once),
-		cmocka_unit_test(dir_editor_saves_are_a_change_their_temporaries_not),
+		cmocka_unit_test(
+			dir_editor_saves_are_a_change_their_temporaries_not),
 		cmocka_unit_test(dir_deleted_manifest_or_directory_is_a_change),
-		cmocka_unit_test(dir_moved_in_directory_is_a_change_and_watched),
-		cmocka_unit_test(dir_moved_out_directory_is_a_change_and_forgotten),
-		cmocka_unit_test(dir_moved_within_the_tree_is_watched_under_its_new_name),
+		cmocka_unit_test(
+			dir_moved_in_directory_is_a_change_and_watched),
+		cmocka_unit_test(
+			dir_moved_out_directory_is_a_change_and_forgotten),
+		cmocka_unit_test(
+			dir_moved_within_the_tree_is_watched_under_its_new_name),
 		cmocka_unit_test(dir_symlinked_directories_are_not_followed),
-		cmocka_unit_test(dir_queue_overflow_is_a_change_and_the_watcher_recovers),
+		cmocka_unit_test(
+			dir_queue_overflow_is_a_change_and_the_watcher_recovers),
 		cmocka_unit_test(dir_root_replaced_is_watched_anew),
 		cmocka_unit_test(dir_root_and_its_directory_gone_is_an_error),
 		cmocka_unit_test(dir_root_given_as_dot_is_watched),
 		cmocka_unit_test(file_root_replaced_by_rename_is_a_change),
-		cmocka_unit_test(file_root_through_a_symlink_sees_its_target_replaced),
+		cmocka_unit_test(
+			file_root_through_a_symlink_sees_its_target_replaced),
 		cmocka_unit_test(open_errors_name_the_root),
 		cmocka_unit_test(git_commit_in_a_work_tree_is_a_change),
 		cmocka_unit_test(git_push_to_a_bare_repository_is_a_change),
 		cmocka_unit_test(git_pack_refs_is_a_change),
-		cmocka_unit_test(git_linked_work_tree_sees_shared_refs_and_its_head),
-		cmocka_unit_test(git_irrelevant_files_in_the_git_directory_are_not),
+		cmocka_unit_test(
+			git_linked_work_tree_sees_shared_refs_and_its_head),
+		cmocka_unit_test(
+			git_irrelevant_files_in_the_git_directory_are_not),
 		cmocka_unit_test(is_remote_tells_urls_from_paths),
 		cmocka_unit_test(mirror_clones_fetches_and_prunes),
 		cmocka_unit_test(mirror_fetch_wakes_a_git_watcher),

@@ -20,8 +20,7 @@ static char tmproot[PATH_MAX];
 static int ntmp;
 
 /* snprintf that fails the test instead of truncating. */
-static inline void
-fmt(char *out, size_t size, const char *f, ...)
+static inline void fmt(char *out, size_t size, const char *f, ...)
 	__attribute__((format(printf, 3, 4)));
 
 static inline void
@@ -38,8 +37,7 @@ fmt(char *out, size_t size, const char *f, ...)
 }
 
 /* Run a shell command; its exit status, or -1. */
-static inline int
-sh(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static inline int sh(const char *f, ...) __attribute__((format(printf, 1, 2)));
 
 static inline int
 sh(const char *f, ...)
@@ -59,8 +57,7 @@ sh(const char *f, ...)
 #define SH_OK(...) assert_int_equal(sh(__VA_ARGS__), 0)
 
 /* First line of a command's output, without the newline. */
-static inline void
-sh_line(char *out, size_t n, const char *f, ...)
+static inline void sh_line(char *out, size_t n, const char *f, ...)
 	__attribute__((format(printf, 3, 4)));
 
 static inline void
