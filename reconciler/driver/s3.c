@@ -1318,21 +1318,22 @@ s3_observe(void *h, const struct observe_req *q, struct live *out,
 	}
 
 	jobs = xcalloc(nnames, sizeof(*jobs));
-	for (size_t i = 0; i < q->nsized[LIVE_BUCKET]; i++) {
-		size_t k = name_index(names, nnames, q->sized[LIVE_BUCKET][i]);
-		struct measure_job *j = job_for(jobs, &njobs, job, k, item,
-						out);
+	for (int pass = 0; pass < 2; pass++) {
+		const char *const *want = pass ? q->check[LIVE_BUCKET] :
+						 q->sized[LIVE_BUCKET];
+		size_t nwant = pass ? q->ncheck[LIVE_BUCKET] :
+				      q->nsized[LIVE_BUCKET];
 
-		if (j)
-			j->measure = 1;
-	}
-	for (size_t i = 0; i < q->ncheck[LIVE_BUCKET]; i++) {
-		size_t k = name_index(names, nnames, q->check[LIVE_BUCKET][i]);
-		struct measure_job *j = job_for(jobs, &njobs, job, k, item,
-						out);
+		for (size_t i = 0; i < nwant; i++) {
+			size_t k = name_index(names, nnames, want[i]);
+			struct measure_job *j = job_for(jobs, &njobs, job, k,
+							item, out);
 
-		if (j)
-			j->check = 1;
+			if (j && pass)
+				j->check = 1;
+			else if (j)
+				j->measure = 1;
+		}
 	}
 	if (njobs && measure_all(c, jobs, njobs, e) < 0)
 		goto out;

@@ -95,63 +95,45 @@ const struct rec_resource *
 recorded_find(const struct recorded *r, enum live_kind kind, const char *name)
 {
 	struct rec_resource key = { .kind = kind, .name = (char *)name };
-	size_t lo = 0, hi = r->nres;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = res_cmp(&key, &r->res[mid]);
+	return r->nres ? bsearch(&key, r->res, r->nres, sizeof(*r->res),
+				 res_cmp) :
+			 NULL;
+}
 
-		if (c == 0)
-			return &r->res[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
+/* kind+name only: every platform's row of one object compares equal. */
+static int
+foreign_key_cmp(const void *a, const void *b)
+{
+	const struct rec_foreign *x = a, *y = b;
+
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	return strcmp(x->name, y->name);
 }
 
 const struct rec_foreign *
 recorded_foreign(const struct recorded *r, enum live_kind kind,
 		 const char *name)
 {
-	size_t lo = 0, hi = r->nforeign;
+	struct rec_foreign key = { .kind = kind, .name = (char *)name };
+	const struct rec_foreign *f;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct rec_foreign *f = &r->foreign[mid];
-		int c = kind != f->kind ? (kind < f->kind ? -1 : 1) :
-					  strcmp(name, f->name);
-
-		if (c == 0) {
-			while (mid > 0 && r->foreign[mid - 1].kind == kind &&
-			       strcmp(r->foreign[mid - 1].name, name) == 0)
-				mid--;
-			return &r->foreign[mid];
-		}
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
+	if (!r->nforeign)
+		return NULL;
+	f = bsearch(&key, r->foreign, r->nforeign, sizeof(*r->foreign),
+		    foreign_key_cmp);
+	while (f && f > r->foreign && foreign_key_cmp(f - 1, &key) == 0)
+		f--; /* the first platform's, by name */
+	return f;
 }
 
 const struct rec_deletion *
 recorded_deletion(const struct recorded *r, const char *env_id)
 {
-	size_t lo = 0, hi = r->ndel;
+	struct rec_deletion key = { .env_id = (char *)env_id };
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(env_id, r->del[mid].env_id);
-
-		if (c == 0)
-			return &r->del[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
+	return r->ndel ? bsearch(&key, r->del, r->ndel, sizeof(*r->del),
+				 del_cmp) :
+			 NULL;
 }
