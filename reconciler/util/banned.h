@@ -13,6 +13,7 @@
  */
 #ifndef PRESS_BANNED_H
 #define PRESS_BANNED_H
+#ifndef __ASSEMBLER__ /* the embedded schemas (.S) are not C */
 
 /* Declared first, so that the macros below do not rewrite them. */
 #include <stdarg.h>
@@ -45,4 +46,5 @@
 #undef atoll
 #define atoll(x) BANNED(atoll)
 
+#endif /* __ASSEMBLER__ */
 #endif
