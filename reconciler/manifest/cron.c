@@ -81,6 +81,10 @@ item(const struct field *f, const char *s, size_t len, uint64_t *bits,
 			if ((b = value(f, &p)) < 0)
 				return fail(msg, msgsz, f, s, len,
 					    "bad range end");
+			/* A weekday range may end on Sunday as 0 or SUN
+			 * (FRI-SUN), as in croniter: Sunday is also 7. */
+			if (f == &fields[4] && b == 0 && a > 0)
+				b = 7;
 		} else if (p < end && *p == '/') {
 			b = f->hi; /* "a/n" means a-hi/n */
 		}
@@ -131,9 +135,9 @@ cron_parse(struct cron *out, const char *expr, char *msg, size_t msgsz)
 		while (*p && *p != ' ' && *p != '\t')
 			p++;
 		if (n == 2)
-			out->dom_star = p - start == 1 && *start == '*';
+			out->dom_star = *start == '*';
 		if (n == 4)
-			out->dow_star = p - start == 1 && *start == '*';
+			out->dow_star = *start == '*';
 		for (q = start; q < p;) {
 			const char *c = memchr(q, ',', (size_t)(p - q));
 			const char *e = c ? c : p;
@@ -165,5 +169,10 @@ cron_parse(struct cron *out, const char *expr, char *msg, size_t msgsz)
 	out->dom = (uint32_t)bits[2];
 	out->month = (uint16_t)bits[3];
 	out->dow = (uint8_t)((bits[4] | (bits[4] >> 7)) & 0x7f);
+	/* Unrestricted: starts with '*' (cron(8)) and admits every value
+	 * (croniter); see cron.h. */
+	out->dom_star = out->dom_star && out->dom == 0xfffffffeu;
+	out->dow_star = out->dow_star && out->dow == 0x7f;
 	return 0;
 }
+

@@ -69,6 +69,41 @@ rejects_with_the_field_named(void **state)
 	}
 }
 
+static struct cron
+parsed(const char *expr)
+{
+	struct cron c;
+	char msg[256];
+
+	if (cron_parse(&c, expr, msg, sizeof(msg)) < 0)
+		fail_msg("'%s': %s", expr, msg);
+	return c;
+}
+
+static void
+a_field_is_unrestricted_only_as_a_star_for_every_value(void **state)
+{
+	(void)state;
+	assert_true(parsed("0 0 * * *").dom_star);
+	assert_true(parsed("0 0 */1 * */1").dom_star);
+	assert_true(parsed("0 0 * * */1").dow_star);
+	assert_true(parsed("0 0 * * *,5").dow_star);
+	assert_false(parsed("0 0 */2 * *").dom_star);
+	assert_false(parsed("0 0 1-31 * *").dom_star);
+	assert_false(parsed("0 0 * * 0-6").dow_star);
+	assert_false(parsed("0 0 * * */2").dow_star);
+}
+
+static void
+a_weekday_range_may_end_on_sunday(void **state)
+{
+	(void)state;
+	assert_int_equal(parsed("0 0 * * fri-sun").dow, 0x61);
+	assert_int_equal(parsed("0 0 * * 5-0").dow, 0x61);
+	assert_int_equal(parsed("0 0 * * 0-0").dow, 0x01);
+	assert_int_equal(parsed("0 0 * * sat-sun/2").dow, 0x40);
+}
+
 int
 main(void)
 {
@@ -76,6 +111,9 @@ main(void)
 		cmocka_unit_test(accepts_common_schedules),
 		cmocka_unit_test(sunday_is_0_and_7),
 		cmocka_unit_test(rejects_with_the_field_named),
+		cmocka_unit_test(
+			a_field_is_unrestricted_only_as_a_star_for_every_value),
+		cmocka_unit_test(a_weekday_range_may_end_on_sunday),
 	};
 
 	return cmocka_run_group_tests_name("cron", tests, NULL, NULL);
