@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 struct cron {
 	uint64_t minute;	/* bit n: minute n */
@@ -39,5 +40,23 @@ struct cron {
  * neither does pressctl ("0 0 1-31 * MON" runs every day).
  */
 int cron_parse(struct cron *out, const char *expr, char *msg, size_t msgsz);
+
+/* How far cron_next and cron_prev look: 5 years (of 366 days). */
+#define CRON_HORIZON ((time_t)5 * 366 * 86400)
+
+/*
+ * The first minute strictly after `after` (UTC, seconds ignored) at
+ * which c fires, or -1 if none within CRON_HORIZON of `after` (e.g.
+ * "0 0 30 2 *"). The search skips whole months, days and hours that
+ * cannot match: a few thousand steps at most.
+ */
+time_t cron_next(const struct cron *c, time_t after);
+
+/*
+ * The last minute at or before `at` at which c fired, or -1 if none
+ * within CRON_HORIZON before `at`: used to find a window missed while no
+ * watcher ran.
+ */
+time_t cron_prev(const struct cron *c, time_t at);
 
 #endif
