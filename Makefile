@@ -67,7 +67,7 @@ UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
 SCHEMAS := $(sort $(wildcard schema/*.json))
 
 .PHONY: all deps test check unit integration bench fuzz fuzz-smoke golden \
-	install clean lint demo services-stop smoke format-check
+	install clean lint demo services-stop smoke format-check tools
 
 all: $(BIN)
 
@@ -89,6 +89,18 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(OBJS)
 	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka) -Ireconciler \
 		-o $@ $< $(OBJS) $(LIBS) $(shell pkg-config --libs cmocka) $(LDFLAGS)
 
+# Helpers that the integration tests drive (tests/tools/), each linked
+# with only the objects it needs.
+TOOLS := $(BUILD)/tests/tools/cron_next
+CRON_NEXT_OBJS := $(BUILD)/reconciler/manifest/cron.o \
+	$(BUILD)/reconciler/util/num.o
+
+$(BUILD)/tests/tools/cron_next: tests/tools/cron_next.c $(CRON_NEXT_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Ireconciler -o $@ $< $(CRON_NEXT_OBJS) $(LDFLAGS)
+
+tools: $(TOOLS)
+
 # Proof that util/banned.h bites: each of these must fail to compile.
 BANNED_USES = 'char b[8]; sprintf(b, "x");' 'return atoi("4");' \
 	'char b[8]; strcpy(b, "x");' 'return atol("4") > 0;'
@@ -103,14 +115,15 @@ lint:
 deps:
 	scripts/deps.sh
 
-unit: $(UNIT_BINS)
+unit: $(UNIT_BINS) $(TOOLS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
 # The integration tests need a test build (the test clock and hooks):
 # without SANITIZE or TEST_HOOKS, they run against TEST_HOOKS=1's.
 ifneq ($(TEST_HOOKS),)
-integration: $(BIN)
-	PRESSCTL=$(abspath $(BIN)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+integration: $(BIN) $(TOOLS)
+	PRESSCTL=$(abspath $(BIN)) PRESS_TOOLS_DIR=$(abspath $(BUILD)/tests/tools) \
+		$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 else
 integration:
 	$(MAKE) --no-print-directory TEST_HOOKS=1 integration

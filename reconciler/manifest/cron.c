@@ -81,6 +81,10 @@ item(const struct field *f, const char *s, size_t len, uint64_t *bits,
 			if ((b = value(f, &p)) < 0)
 				return fail(msg, msgsz, f, s, len,
 					    "bad range end");
+			/* A weekday range may end on Sunday as 0 or SUN
+			 * (FRI-SUN), as in croniter: Sunday is also 7. */
+			if (f == &fields[4] && b == 0 && a > 0)
+				b = 7;
 		} else if (p < end && *p == '/') {
 			b = f->hi; /* "a/n" means a-hi/n */
 		}
@@ -131,9 +135,9 @@ cron_parse(struct cron *out, const char *expr, char *msg, size_t msgsz)
 		while (*p && *p != ' ' && *p != '\t')
 			p++;
 		if (n == 2)
-			out->dom_star = p - start == 1 && *start == '*';
+			out->dom_star = *start == '*';
 		if (n == 4)
-			out->dow_star = p - start == 1 && *start == '*';
+			out->dow_star = *start == '*';
 		for (q = start; q < p;) {
 			const char *c = memchr(q, ',', (size_t)(p - q));
 			const char *e = c ? c : p;
@@ -165,5 +169,196 @@ cron_parse(struct cron *out, const char *expr, char *msg, size_t msgsz)
 	out->dom = (uint32_t)bits[2];
 	out->month = (uint16_t)bits[3];
 	out->dow = (uint8_t)((bits[4] | (bits[4] >> 7)) & 0x7f);
+	/* Unrestricted: starts with '*' (cron(8)) and admits every value
+	 * (croniter); see cron.h. */
+	out->dom_star = out->dom_star && out->dom == 0xfffffffeu;
+	out->dow_star = out->dow_star && out->dow == 0x7f;
 	return 0;
+}
+
+/*
+ * cron_next and cron_prev walk the calendar one day at a time from the
+ * minute they start at, in UTC: a month that cannot match is skipped in
+ * one step, a day that cannot match costs one gmtime_r, and within a day
+ * that matches, the hour and minute masks give the answer directly. The
+ * walk stops CRON_HORIZON away, so an expression that never fires ("0 0
+ * 30 2 *") costs a step per month, and per day of its months, for five
+ * years.
+ */
+
+_Static_assert(sizeof(time_t) >= 8, "cron: time_t must have 64 bits");
+
+/* Far enough from the ends of time_t and of struct tm's int year that
+ * no arithmetic below overflows (35 million years). */
+#define TIME_BOUND ((time_t)1 << 50)
+#define DAY 86400
+
+static time_t
+floor_div(time_t a, time_t b)
+{
+	return a / b - (a % b < 0);
+}
+
+/* No minute at all (a struct cron that cron_parse did not fill). */
+static int
+never(const struct cron *c)
+{
+	return !c->minute || !c->hour || !c->month;
+}
+
+static int
+day_matches(const struct cron *c, const struct tm *tm)
+{
+	int dom = (int)(c->dom >> tm->tm_mday & 1);
+	int dow = (int)(c->dow >> tm->tm_wday & 1);
+
+	if (c->dom_star || c->dow_star)
+		return dom && dow;
+	return dom || dow;
+}
+
+/* The lowest bit of mask in [from, to], or -1. */
+static int
+bit_at_or_after(uint64_t mask, int from, int to)
+{
+	for (int i = from; i <= to; i++)
+		if (mask >> i & 1)
+			return i;
+	return -1;
+}
+
+/* The highest bit of mask in [from, to], or -1. */
+static int
+bit_at_or_before(uint64_t mask, int to, int from)
+{
+	for (int i = to; i >= from; i--)
+		if (mask >> i & 1)
+			return i;
+	return -1;
+}
+
+/* The first hour:minute at or after *h:*m on a matching day; 0 if none
+ * is left that day. */
+static int
+time_at_or_after(const struct cron *c, int *h, int *m)
+{
+	int hour = bit_at_or_after(c->hour, *h, 23), minute;
+
+	if (hour < 0)
+		return 0;
+	if (hour == *h && (minute = bit_at_or_after(c->minute, *m, 59)) >= 0) {
+		*m = minute;
+		return 1;
+	}
+	if (hour == *h && (hour = bit_at_or_after(c->hour, *h + 1, 23)) < 0)
+		return 0;
+	*h = hour;
+	*m = bit_at_or_after(c->minute, 0, 59);
+	return 1;
+}
+
+/* The last hour:minute at or before *h:*m on a matching day; 0 if none. */
+static int
+time_at_or_before(const struct cron *c, int *h, int *m)
+{
+	int hour = bit_at_or_before(c->hour, *h, 0), minute;
+
+	if (hour < 0)
+		return 0;
+	if (hour == *h && (minute = bit_at_or_before(c->minute, *m, 0)) >= 0) {
+		*m = minute;
+		return 1;
+	}
+	if (hour == *h && (hour = bit_at_or_before(c->hour, *h - 1, 0)) < 0)
+		return 0;
+	*h = hour;
+	*m = bit_at_or_before(c->minute, 59, 0);
+	return 1;
+}
+
+time_t
+cron_next(const struct cron *c, time_t after)
+{
+	time_t t, day, limit;
+	struct tm tm;
+	int h, m;
+
+	if (never(c) || after < -TIME_BOUND || after > TIME_BOUND)
+		return -1;
+	t = (floor_div(after, 60) + 1) * 60;
+	limit = after + CRON_HORIZON;
+	day = floor_div(t, DAY) * DAY;
+	h = (int)((t - day) / 3600);
+	m = (int)((t - day) % 3600 / 60);
+	while (day <= limit) {
+		if (!gmtime_r(&day, &tm))
+			return -1;
+		if (!(c->month >> (tm.tm_mon + 1) & 1)) {
+			/* The 1st of the next month that can match. */
+			int next = bit_at_or_after(c->month, tm.tm_mon + 2, 12);
+
+			if (next < 0) {
+				tm.tm_year++;
+				next = bit_at_or_after(c->month, 1, 12);
+			}
+			tm.tm_mon = next - 1;
+			tm.tm_mday = 1;
+			tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+			day = timegm(&tm);
+			h = m = 0;
+			continue;
+		}
+		if (day_matches(c, &tm) && time_at_or_after(c, &h, &m)) {
+			t = day + h * 3600 + m * 60;
+			return t <= limit ? t : -1;
+		}
+		day += DAY;
+		h = m = 0;
+	}
+	return -1;
+}
+
+time_t
+cron_prev(const struct cron *c, time_t at)
+{
+	time_t t, day, limit;
+	struct tm tm;
+	int h, m;
+
+	if (never(c) || at < -TIME_BOUND || at > TIME_BOUND)
+		return -1;
+	t = floor_div(at, 60) * 60;
+	limit = at - CRON_HORIZON;
+	day = floor_div(t, DAY) * DAY;
+	h = (int)((t - day) / 3600);
+	m = (int)((t - day) % 3600 / 60);
+	while (day + DAY > limit) {
+		if (!gmtime_r(&day, &tm))
+			return -1;
+		if (!(c->month >> (tm.tm_mon + 1) & 1)) {
+			/* The last day of the previous month that can match:
+			 * day 0 of the month after it. */
+			int prev = bit_at_or_before(c->month, tm.tm_mon, 1);
+
+			if (prev < 0) {
+				tm.tm_year--;
+				prev = bit_at_or_before(c->month, 12, 1);
+			}
+			tm.tm_mon = prev; /* 0-based: the month after prev */
+			tm.tm_mday = 0;
+			tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+			day = timegm(&tm);
+			h = 23;
+			m = 59;
+			continue;
+		}
+		if (day_matches(c, &tm) && time_at_or_before(c, &h, &m)) {
+			t = day + h * 3600 + m * 60;
+			return t >= limit ? t : -1;
+		}
+		day -= DAY;
+		h = 23;
+		m = 59;
+	}
+	return -1;
 }

@@ -99,6 +99,37 @@ def pressctl_path():
     return str(path)
 
 
+def tool_path(name):
+    """A helper of tests/tools/ (built by `make tools`, `make unit` and `make
+    integration` into $(BUILD)/tests/tools/): in PRESS_TOOLS_DIR, which
+    `make integration` sets, or else next to the test build named by
+    PRESSCTL ($(BUILD)/bin/pressctl). Fails the calling test (never skips)
+    when neither holds it."""
+    value = os.environ.get("PRESS_TOOLS_DIR")
+    if value:
+        path = Path(value)
+        if not path.is_absolute():
+            path = REPO / path
+        path = path / name
+        where = f"PRESS_TOOLS_DIR={value!r}"
+    else:
+        binary = os.environ.get("PRESSCTL")
+        if not binary:
+            pytest.fail(f"neither PRESS_TOOLS_DIR nor PRESSCTL is set: cannot find "
+                        f"the test tool {name!r} (`make integration` sets both; or "
+                        f"PRESS_TOOLS_DIR=$PWD/build/test/tests/tools after "
+                        f"`make TEST_HOOKS=1 tools`)", pytrace=False)
+        build = Path(binary)
+        if not build.is_absolute():
+            build = REPO / build
+        path = build.parent.parent / "tests" / "tools" / name
+        where = f"PRESS_TOOLS_DIR is not set and PRESSCTL={binary!r}"
+    if not path.is_file() or not os.access(path, os.X_OK):
+        pytest.fail(f"{where}: no executable {path}; build it with `make tools` "
+                    f"(with the same BUILD) or set PRESS_TOOLS_DIR", pytrace=False)
+    return str(path)
+
+
 def is_sanitized(binary):
     """True for an ASan build (slower, bigger RSS): limits get some slack."""
     try:
