@@ -1,7 +1,11 @@
 #!/bin/sh
 # Converge benchmarks against live backends (docs/design.md §9): apply of 100 new
-# environments, plan of 1,000 environments with nothing to do, and how the
-# plan scales (2,000 and 5,000 environments, extrapolated to 10,000).
+# environments, plan of 1,000 environments with nothing to do, how the
+# plan scales (2,000 and 5,000 environments, extrapolated to 10,000), and
+# an anchor measured in the same run: Terraform's no-op plan of the same
+# 1,000 buckets on the same s3rver, with the ratio of the two medians
+# (tests/bench/tfanchor.py; skipped, saying why, without terraform or its
+# hashicorp/aws provider in a local mirror).
 #
 # Run by tests/bench/run.sh (see its header for the variables), or alone:
 #   PRESSCTL=$PWD/bin/pressctl tests/bench/bench-converge.sh
@@ -13,8 +17,13 @@
 # a failing command does (exit 1).
 #
 # Environment (besides run.sh's): BENCH_CONVERGE_SIZES (default
-# 1000,2000,5000), BENCH_APPLY_ENVS (default 100), BENCH_KEEP=1 keeps the
-# services' directory (stopped) and the generated configs.
+# 1000,2000,5000), BENCH_APPLY_ENVS (default 100), BENCH_TF_BUCKETS (buckets
+# of the Terraform anchor, default the first converge size; 0 skips it;
+# another count is added to the plan sizes so that pressctl is measured at
+# it too), TERRAFORM (default: terraform on PATH), BENCH_TF_PLUGINS (the
+# provider mirror; default: Terraform's implied mirror directories, then
+# /opt/tf-plugins), BENCH_KEEP=1 keeps the services' directory (stopped) and
+# the generated configs.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -79,4 +88,5 @@ PRESSCTL=$PRESSCTL "$PYTHON" "$here/converge.py" \
 	--pg-port "$pg_port" --s3-port "$s3_port" --docker-sock "$svc/docker.sock" \
 	--master-key "$svc/master.key" --work "$work" --runs "$BENCH_RUNS" \
 	--record "$record" --apply-envs "${BENCH_APPLY_ENVS:-100}" \
-	--sizes "${BENCH_CONVERGE_SIZES:-1000,2000,5000}"
+	--sizes "${BENCH_CONVERGE_SIZES:-1000,2000,5000}" \
+	${BENCH_TF_BUCKETS:+--tf-buckets "$BENCH_TF_BUCKETS"}

@@ -4,7 +4,7 @@ bench-converge.sh once it has started private services:
 
     converge.py --pg-port P --s3-port P --docker-sock PATH --master-key FILE
                 --work DIR [--runs 5] [--record FILE] [--sizes 1000,2000,5000]
-                [--apply-envs 100]
+                [--apply-envs 100] [--tf-buckets N]
 
 1. apply N new environments (role, schema, bucket, container each; target
    30 s for 100): one timed run, since creating is not repeatable;
@@ -12,7 +12,12 @@ bench-converge.sh once it has started private services:
    (target 0.5 s and 64 MiB RSS): median of --runs after a warm-up, peak
    RSS;
 3. the same plan at 2,000 and 5,000 environments, and a linear fit of the
-   three sizes extrapolated to 10,000 (target 3 s).
+   three sizes extrapolated to 10,000 (target 3 s);
+4. the anchor: right after pressctl's plan of --tf-buckets environments
+   (default: the first size; added to the sizes if missing; 0: no anchor),
+   Terraform's no-op plan of the same buckets on the same s3rver, and the
+   ratio of the two medians (tfanchor.py; skipped, with the reason, when
+   terraform or its AWS provider is missing).
 
 The plan benchmarks use environments with `replicas: 0`: their roles,
 schemas and buckets exist live (applied first, untimed) but no container,
@@ -37,6 +42,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from measure import run_once  # noqa: E402
+import tfanchor  # noqa: E402
 
 TARGET_APPLY_100 = 30.0
 TARGET_PLAN_1000 = 0.5
@@ -144,6 +150,14 @@ spec:
     return out
 
 
+def bucket_names(prefix, n_envs):
+    """The buckets of write_config's first n_envs environments: environment
+    k is e{k % 4} of site {prefix}s{k // 4}, and a bucket is named
+    <prefix>-<site>-<env> (docs/manifest.md, naming)."""
+    return ["%s-%ss%05d-e%d" % (prefix, prefix, k // ENVS_PER_SITE, k % ENVS_PER_SITE)
+            for k in range(n_envs)]
+
+
 def pressctl_env(args):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PRESS_", "GIT_"))}
     env.update({
@@ -213,6 +227,8 @@ def main():
     ap.add_argument("--record")
     ap.add_argument("--apply-envs", type=int, default=100)
     ap.add_argument("--sizes", default="1000,2000,5000")
+    ap.add_argument("--tf-buckets", type=int,
+                    help="buckets of the Terraform anchor (default: the first size; 0: none)")
     args = ap.parse_args()
     if not args.pressctl:
         ap.error("no pressctl: set PRESSCTL or pass --pressctl")
@@ -220,6 +236,14 @@ def main():
     work.mkdir(parents=True, exist_ok=True)
     args.record = args.record or str(work / "converge.tsv")
     sizes = [int(s) for s in args.sizes.split(",")]
+    tf_buckets = sizes[0] if args.tf_buckets is None else args.tf_buckets
+    if tf_buckets < 0:
+        ap.error("--tf-buckets must be 0 (no anchor) or more")
+    if tf_buckets > 0 and tf_buckets not in sizes:
+        sizes = sorted(sizes + [tf_buckets])
+
+    if tf_buckets == 0:
+        tfanchor.skip("--tf-buckets 0, that is BENCH_TF_BUCKETS=0")
 
     # 1. apply N new environments.
     n = args.apply_envs
@@ -252,6 +276,9 @@ def main():
         else:
             med, rss = measure_plan(args, label, cfg)
         results.append((size, med, rss))
+        if size == tf_buckets:
+            tfanchor.compare(work, args.s3_port, bucket_names("bp", size), args.runs,
+                             args.record, med)
 
     if len(results) >= 2:
         xs = [r[0] for r in results]

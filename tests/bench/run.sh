@@ -6,6 +6,16 @@
 # target as a ratio. Timing never fails the run (machines differ); a
 # benchmark fails only when the command it measures fails.
 #
+# Since targets alone say little across machines, the no-op plan also has
+# an anchor measured in the same run (bench-converge.sh, tfanchor.py):
+# Terraform's no-op plan of the same buckets (1,000, BENCH_TF_BUCKETS) on
+# the same s3rver, printed as both medians and their ratio (terraform /
+# pressctl). Without terraform or its hashicorp/aws provider in a local
+# mirror the anchor prints why it was skipped; that is not a failure.
+#
+# The converge benchmarks (live backends, the anchor) also run alone, e.g.
+# small:  BENCH_CONVERGE_SIZES=50 BENCH_APPLY_ENVS=5 tests/bench/bench-converge.sh
+#
 # Environment:
 #   PRESSCTL      the binary (default: bin/pressctl of this checkout)
 #   BENCH_RUNS    timed runs per measurement (default 5, after 1 warm-up)
