@@ -32,6 +32,10 @@ static const struct command commands[] = {
 	  "install and run the git hooks of a config repository" },
 	{ "watch", cmd_watch,
 	  "converge on every change: files, pushes, webhooks, dead containers" },
+	{ "backup", cmd_backup,
+	  "back up environments; list, verify and prune backups" },
+	{ "restore", cmd_restore,
+	  "restore a backup into an environment, never in place" },
 	{ "version", cmd_version, "print pressctl's version" },
 };
 

@@ -322,6 +322,7 @@ record(struct exec *x, const struct action *a, struct err *e)
 		return state_ports_release(st, a->act.name, e);
 	case OP_PURGE:
 		return state_resource_drop(st, a->act.kind, a->act.name, e);
+	case OP_RESTART: break;
 	}
 	return 0;
 }

@@ -170,12 +170,43 @@ static const char *const migration_2[] = {
 	NULL
 };
 
+/*
+ * Backups (docs/backup.md): the catalog mirrors the manifests in S3 with
+ * when each was last verified and restore-tested; uploads records every
+ * multipart upload a backup starts until it is completed or aborted
+ * ("left" when the server could not abort it); a soft deletion names its
+ * final backup; schemas a restore replaced are kept until purged.
+ */
+static const char *const migration_3[] = {
+	"ALTER TABLE pressctl.backups ADD COLUMN verified_at timestamptz,"
+	" ADD COLUMN drill_at timestamptz, ADD COLUMN bytes bigint,"
+	" ADD COLUMN objects integer, ADD COLUMN reason text",
+	"CREATE TABLE pressctl.uploads ("
+	" platform text NOT NULL,"
+	" upload_id text NOT NULL,"
+	" bucket text NOT NULL,"
+	" key text NOT NULL,"
+	" state text NOT NULL CHECK (state IN ('open', 'left')),"
+	" started_at timestamptz NOT NULL,"
+	" PRIMARY KEY (platform, upload_id))",
+	"ALTER TABLE pressctl.deletions ADD COLUMN final_backup text",
+	"CREATE TABLE pressctl.kept_schemas ("
+	" platform text NOT NULL,"
+	" schema_name text NOT NULL,"
+	" env_id text NOT NULL,"
+	" kept_at timestamptz NOT NULL,"
+	" purge_after timestamptz NOT NULL,"
+	" PRIMARY KEY (platform, schema_name))",
+	NULL
+};
+
 static const struct migration {
 	int version;
 	const char *const *stmts;
 } migrations[] = {
 	{ 1, migration_1 },
 	{ 2, migration_2 },
+	{ 3, migration_3 },
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(*migrations)))
@@ -673,7 +704,8 @@ do_read(struct state *st, void *arg, struct err *e)
 	if (!(r = sql_query(st,
 			    "SELECT env_id, schema_name, role_name, bucket,"
 			    " extract(epoch FROM deleted_at)::bigint,"
-			    " extract(epoch FROM purge_after)::bigint"
+			    " extract(epoch FROM purge_after)::bigint,"
+			    " final_backup"
 			    " FROM pressctl.deletions WHERE platform = $1"
 			    " ORDER BY env_id COLLATE \"C\"",
 			    1, p, e, msg)))
@@ -689,6 +721,7 @@ do_read(struct state *st, void *arg, struct err *e)
 		d->bucket = str_or_null(r, i, 3);
 		d->deleted_at = (time_t)ll(r, i, 4);
 		d->purge_after = (time_t)ll(r, i, 5);
+		d->final_backup = str_or_null(r, i, 6);
 	}
 	PQclear(r);
 
@@ -1597,4 +1630,312 @@ state_close_interrupted(struct state *st, int *count, struct err *e)
 {
 	*count = 0;
 	return run(st, do_close_interrupted, count, e);
+}
+
+/* --- backups ------------------------------------------------------------ */
+
+struct backup_args {
+	const char *env_id, *id, *manifest, *reason;
+	long long bytes, objects;
+	time_t when;
+	int drill;
+	struct rec_backup **out;
+	size_t *n;
+};
+
+static int
+do_backup_put(struct state *st, void *arg, struct err *e)
+{
+	struct backup_args *a = arg;
+	char when[32], now[32], bytes[24], objects[24], key[256];
+	const char *p[9] = { st->platform, key, a->env_id, when, a->manifest,
+			     now, bytes, objects, a->reason };
+
+	snprintf(key, sizeof(key), "%s@%s", a->env_id, a->id);
+	ts(when, a->when);
+	ts(now, clock_now());
+	snprintf(bytes, sizeof(bytes), "%lld", a->bytes);
+	snprintf(objects, sizeof(objects), "%lld", a->objects);
+	return sql_exec(st,
+			"INSERT INTO pressctl.backups (platform, id, env_id,"
+			" created_at, manifest, verified_at, bytes, objects,"
+			" reason) VALUES ($1, $2, $3, $4::timestamptz,"
+			" $5::jsonb, $6::timestamptz, $7::bigint,"
+			" $8::integer, $9)"
+			" ON CONFLICT (platform, id) DO UPDATE SET"
+			"  manifest = EXCLUDED.manifest,"
+			"  verified_at = EXCLUDED.verified_at,"
+			"  bytes = EXCLUDED.bytes, objects = EXCLUDED.objects",
+			9, p, e, "cannot record the backup in the catalog");
+}
+
+int
+state_backup_put(struct state *st, const char *env_id, const char *id,
+		 time_t when, json_t *manifest, const char *reason,
+		 long long bytes, long long objects, struct err *e)
+{
+	char *text = json_dumps(manifest, JSON_COMPACT | JSON_SORT_KEYS);
+	struct backup_args a = { env_id, id, text, reason, bytes, objects,
+				 when, 0, NULL, NULL };
+	int rc = run(st, do_backup_put, &a, e);
+
+	free(text);
+	return rc;
+}
+
+static int
+do_backup_verified(struct state *st, void *arg, struct err *e)
+{
+	struct backup_args *a = arg;
+	char now[32], key[256];
+	const char *p[3] = { st->platform, key, now };
+
+	snprintf(key, sizeof(key), "%s@%s", a->env_id, a->id);
+	ts(now, clock_now());
+	return sql_exec(st,
+			a->drill ? "UPDATE pressctl.backups SET verified_at ="
+				   " $3::timestamptz, drill_at = $3::timestamptz"
+				   " WHERE platform = $1 AND id = $2" :
+				   "UPDATE pressctl.backups SET verified_at ="
+				   " $3::timestamptz WHERE platform = $1"
+				   " AND id = $2",
+			3, p, e, "cannot record the verification");
+}
+
+int
+state_backup_verified(struct state *st, const char *env_id, const char *id,
+		      int drill, struct err *e)
+{
+	struct backup_args a = { .env_id = env_id, .id = id, .drill = drill };
+
+	return run(st, do_backup_verified, &a, e);
+}
+
+static int
+do_backup_drop(struct state *st, void *arg, struct err *e)
+{
+	struct backup_args *a = arg;
+	char key[256];
+	const char *p[2] = { st->platform, key };
+
+	snprintf(key, sizeof(key), "%s@%s", a->env_id, a->id);
+	return sql_exec(st,
+			"DELETE FROM pressctl.backups WHERE platform = $1"
+			" AND id = $2",
+			2, p, e, "cannot drop the backup from the catalog");
+}
+
+int
+state_backup_drop(struct state *st, const char *env_id, const char *id,
+		  struct err *e)
+{
+	struct backup_args a = { .env_id = env_id, .id = id };
+
+	return run(st, do_backup_drop, &a, e);
+}
+
+/* Per environment: the newest backup, and the newest verification and
+ * restore drill of any of its backups. */
+static int
+do_backups_newest(struct state *st, void *arg, struct err *e)
+{
+	struct backup_args *a = arg;
+	const char *p[1] = { st->platform };
+	PGresult *r;
+	int n;
+
+	if (!(r = sql_query(
+		      st,
+		      "SELECT env_id, max(extract(epoch FROM created_at))::bigint,"
+		      " coalesce(max(extract(epoch FROM verified_at)), 0)::bigint,"
+		      " coalesce(max(extract(epoch FROM drill_at)), 0)::bigint,"
+		      " (array_agg(split_part(id, '@', 2) ORDER BY created_at"
+		      "  DESC))[1], count(*)"
+		      " FROM pressctl.backups WHERE platform = $1"
+		      " GROUP BY env_id ORDER BY env_id COLLATE \"C\"",
+		      1, p, e, "cannot read the backup catalog")))
+		return -1;
+	n = PQntuples(r);
+	*a->out = xcalloc((size_t)n + 1, sizeof(**a->out));
+	for (int i = 0; i < n; i++) {
+		struct rec_backup *b = &(*a->out)[i];
+
+		b->env_id = xstrdup(PQgetvalue(r, i, 0));
+		b->newest = (time_t)ll(r, i, 1);
+		b->verified = (time_t)ll(r, i, 2);
+		b->drill = (time_t)ll(r, i, 3);
+		b->newest_id = xstrdup(PQgetvalue(r, i, 4));
+		b->count = (int)ll(r, i, 5);
+	}
+	*a->n = (size_t)n;
+	PQclear(r);
+	return 0;
+}
+
+int
+state_backups_newest(struct state *st, struct rec_backup **out, size_t *n,
+		     struct err *e)
+{
+	struct backup_args a = { .out = out, .n = n };
+
+	*out = NULL;
+	*n = 0;
+	return run(st, do_backups_newest, &a, e);
+}
+
+void
+rec_backups_free(struct rec_backup *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].env_id);
+		free(v[i].newest_id);
+	}
+	free(v);
+}
+
+struct upload_args {
+	const char *id, *bucket, *key;
+	int left;
+};
+
+static int
+do_upload_open(struct state *st, void *arg, struct err *e)
+{
+	struct upload_args *a = arg;
+	char now[32];
+	const char *p[5] = { st->platform, a->id, a->bucket, a->key, now };
+
+	ts(now, clock_now());
+	return sql_exec(st,
+			"INSERT INTO pressctl.uploads (platform, upload_id,"
+			" bucket, key, state, started_at) VALUES ($1, $2, $3,"
+			" $4, 'open', $5::timestamptz) ON CONFLICT DO NOTHING",
+			5, p, e, "cannot record the upload");
+}
+
+int
+state_upload_open(struct state *st, const char *bucket, const char *key,
+		  const char *id, struct err *e)
+{
+	struct upload_args a = { id, bucket, key, 0 };
+
+	return run(st, do_upload_open, &a, e);
+}
+
+static int
+do_upload_end(struct state *st, void *arg, struct err *e)
+{
+	struct upload_args *a = arg;
+	const char *p[2] = { st->platform, a->id };
+
+	return sql_exec(st,
+			a->left ? "UPDATE pressctl.uploads SET state = 'left'"
+				  " WHERE platform = $1 AND upload_id = $2" :
+				  "DELETE FROM pressctl.uploads WHERE"
+				  " platform = $1 AND upload_id = $2",
+			2, p, e, "cannot record the end of the upload");
+}
+
+int
+state_upload_end(struct state *st, const char *id, int left, struct err *e)
+{
+	struct upload_args a = { id, NULL, NULL, left };
+
+	return run(st, do_upload_end, &a, e);
+}
+
+/* Uploads still "open" whose process died (a crash mid-backup): they
+ * become "left", for the operator. Returns how many. */
+static int
+do_uploads_orphaned(struct state *st, void *arg, struct err *e)
+{
+	int *count = arg;
+	const char *p[1] = { st->platform };
+	PGresult *r = sql_query(st,
+				"SELECT count(*) FROM pressctl.uploads"
+				" WHERE platform = $1 AND state = 'left'",
+				1, p, e, "cannot read the uploads");
+
+	if (!r)
+		return -1;
+	*count = (int)ll(r, 0, 0);
+	PQclear(r);
+	return 0;
+}
+
+int
+state_uploads_left(struct state *st, int *count, struct err *e)
+{
+	return run(st, do_uploads_orphaned, count, e);
+}
+
+struct final_args {
+	const char *env_id, *id;
+};
+
+static int
+do_deletion_backup(struct state *st, void *arg, struct err *e)
+{
+	struct final_args *a = arg;
+	const char *p[3] = { st->platform, a->env_id, a->id };
+
+	return sql_exec(st,
+			"UPDATE pressctl.deletions SET final_backup = $3"
+			" WHERE platform = $1 AND env_id = $2",
+			3, p, e, "cannot record the final backup");
+}
+
+int
+state_deletion_backup(struct state *st, const char *env_id, const char *id,
+		      struct err *e)
+{
+	struct final_args a = { env_id, id };
+
+	return run(st, do_deletion_backup, &a, e);
+}
+
+struct kept_args {
+	const char *schema, *env_id;
+	int days;
+};
+
+static int
+do_kept_put(struct state *st, void *arg, struct err *e)
+{
+	struct kept_args *a = arg;
+	time_t now = clock_now();
+	char at[32], after[32];
+	const char *p[5] = { st->platform, a->schema, a->env_id, at, after };
+
+	ts(at, now);
+	ts(after, now + (time_t)a->days * 86400);
+	return sql_exec(st,
+			"INSERT INTO pressctl.kept_schemas (platform,"
+			" schema_name, env_id, kept_at, purge_after) VALUES"
+			" ($1, $2, $3, $4::timestamptz, $5::timestamptz)"
+			" ON CONFLICT DO NOTHING",
+			5, p, e, "cannot record the replaced schema");
+}
+
+int
+state_kept_schema(struct state *st, const char *schema, const char *env_id,
+		  int days, struct err *e)
+{
+	struct kept_args a = { schema, env_id, days };
+
+	return run(st, do_kept_put, &a, e);
+}
+
+int
+state_lock_backups(struct state *st, struct err *e)
+{
+	char key[24], *name = xprintf("pressctl:backup:%s", st->platform);
+	const char *p[1] = { key };
+	int rc;
+
+	snprintf(key, sizeof(key), "%lld", (long long)key_of(name));
+	free(name);
+	rc = sql_exec(st, "SELECT pg_advisory_lock($1::bigint)", 1, p, e,
+		      "cannot take the backup lock");
+	return rc;
 }

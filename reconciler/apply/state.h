@@ -113,4 +113,48 @@ int state_rollout_clear(struct state *st, const char *name, struct err *e);
  * seen, closing those runs as "interrupted"; returns how many. */
 int state_close_interrupted(struct state *st, int *count, struct err *e);
 
+/* --- backups (docs/backup.md) ------------------------------------------- */
+
+/* A backup mirrored into the catalog (id: the backup's own id). */
+int state_backup_put(struct state *st, const char *env_id, const char *id,
+		     time_t when, json_t *manifest, const char *reason,
+		     long long bytes, long long objects, struct err *e);
+/* Verified now (and restore-tested, with drill). */
+int state_backup_verified(struct state *st, const char *env_id,
+			  const char *id, int drill, struct err *e);
+int state_backup_drop(struct state *st, const char *env_id, const char *id,
+		      struct err *e);
+
+/* Per environment with backups: the newest, and when one was last
+ * verified and restore-tested (0: never). */
+struct rec_backup {
+	char *env_id, *newest_id;
+	time_t newest, verified, drill;
+	int count;
+};
+int state_backups_newest(struct state *st, struct rec_backup **out, size_t *n,
+			 struct err *e);
+void rec_backups_free(struct rec_backup *v, size_t n);
+
+/* Multipart uploads of backups: recorded before their first part, forgotten
+ * when completed or aborted, kept as "left" when the server could not
+ * abort them (the operator removes them). */
+int state_upload_open(struct state *st, const char *bucket, const char *key,
+		      const char *id, struct err *e);
+int state_upload_end(struct state *st, const char *id, int left,
+		     struct err *e);
+int state_uploads_left(struct state *st, int *count, struct err *e);
+
+/* The verified final backup of a soft-deleted environment. */
+int state_deletion_backup(struct state *st, const char *env_id,
+			  const char *id, struct err *e);
+/* A schema a restore replaced, kept for days. */
+int state_kept_schema(struct state *st, const char *schema, const char *env_id,
+		      int days, struct err *e);
+
+/* The platform's backup lock (a session advisory lock, held until
+ * state_close): one backup, prune or restore at a time per platform,
+ * so that a prune never collects the blobs of a backup in progress. */
+int state_lock_backups(struct state *st, struct err *e);
+
 #endif

@@ -160,6 +160,8 @@ int cmd_status(int argc, char **argv);
 int cmd_hook(int argc, char **argv);
 #define PRESSCTL_VERSION "0.1.0"
 int cmd_version(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 
 #endif

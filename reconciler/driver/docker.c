@@ -1537,6 +1537,41 @@ out:
 	return ret;
 }
 
+/* Restart a container of ours (a missing one is fine: nothing runs on
+ * the old data). */
+static int
+restart_op(struct docker *d, const struct driver_action *a, struct err *e)
+{
+	char *esc = NULL, *path = NULL;
+	struct cinfo ci;
+	long status;
+	int ret = -1;
+
+	if (inspect(d, a->name, &ci, e) < 0)
+		return -1;
+	if (!ci.exists)
+		return 0;
+	if (!ci.managed)
+		return foreign(d, a->name, e);
+	esc = escape(d, ci.id);
+	path = xprintf("/containers/%s/restart?t=%d", esc, STOP_SECONDS);
+	if (perform(d, "POST", path, NULL, d->timeout_ms + STOP_SECONDS * 1000L,
+		    0, &status, e) < 0) {
+		err_wrap(e, "cannot restart container '%s'", a->name);
+		goto out;
+	}
+	if (status != 204 && status != 404) {
+		api_error(d, status, e, "cannot restart container '%s'",
+			  a->name);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(esc);
+	free(path);
+	return ret;
+}
+
 static int
 docker_apply(void *h, const struct driver_action *a, struct err *e)
 {
@@ -1557,6 +1592,7 @@ docker_apply(void *h, const struct driver_action *a, struct err *e)
 		return a->op == OP_CREATE ? create_op(d, a, e) :
 					    update_op(d, a, e);
 	case OP_REMOVE: return remove_op(d, a, e);
+	case OP_RESTART: return restart_op(d, a, e);
 	case OP_PURGE: break;
 	}
 	return err_set(e,

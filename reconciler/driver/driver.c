@@ -151,7 +151,7 @@ const char *
 driver_op_name(enum driver_op op)
 {
 	static const char *const names[] = { "create", "update", "remove",
-					     "purge" };
+					     "purge", "restart" };
 
 	return names[op];
 }

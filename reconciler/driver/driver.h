@@ -119,6 +119,7 @@ enum driver_op {
 	OP_UPDATE, /* changed or drifted: converge in place, or blue/green */
 	OP_REMOVE, /* containers: stop and remove; data kept elsewhere */
 	OP_PURGE,  /* schema, role, bucket: destroy it and its data */
+	OP_RESTART, /* containers: restart (after a restore of its data) */
 };
 
 const char *driver_op_name(enum driver_op op);

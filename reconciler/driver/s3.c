@@ -23,14 +23,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
 #include "http.h"
+#include "s3_internal.h"
 #include "s3xml.h"
 #include "../manifest/manifest.h"
 #include "../util/hash.h"
+#include "../util/num.h"
 #include "../util/secret.h"
 #include "../util/strbuf.h"
 
@@ -39,44 +42,13 @@
 #endif
 
 #define S3_DEFAULT_TIMEOUT_MS 30000
-#define S3_MAX_BODY ((size_t)64 << 20) /* one listing page is ~0.5 MiB */
 #define S3_MAX_WORKERS 4	       /* concurrent bucket measurements */
 #define S3_MAX_PAGES 1000000	       /* a server that never ends a listing */
 #define S3_PURGE_ROUNDS 3	       /* list+delete again if writes raced */
-#define MARK_KEY ".press-owner"	       /* the ownership mark (see below) */
 
 /* ------------------------------------------------------------------ */
 /* HTTP                                                               */
 /* ------------------------------------------------------------------ */
-
-struct s3 {
-	CURL *curl;
-	/* Settings, owned by the handle opened by s3_open and borrowed by
-	 * the measuring workers' copies. */
-	char *endpoint; /* without a trailing '/' */
-	char *region;
-	char *sigv4;		       /* "aws:amz:<region>:s3" */
-	char *access_key, *secret_key; /* wiped on close */
-	long timeout_ms;
-	int no_multi_delete; /* DeleteObjects not implemented */
-	char *platform;	     /* for the ownership mark */
-	char errbuf[CURL_ERROR_SIZE];
-};
-
-struct s3_req {
-	const char *method; /* GET, PUT, POST, DELETE */
-	const char *bucket; /* NULL: the service (ListBuckets) */
-	const char *key;    /* NULL: the bucket itself */
-	const char *query;  /* canonical already, or NULL */
-	const char *body;   /* PUT/POST body, or NULL */
-	size_t len;
-	int md5; /* send Content-MD5 (DeleteObjects) */
-};
-
-struct s3_resp {
-	long status;
-	struct strbuf body;
-};
 
 /* Set up c->curl, a new easy handle with the connection settings:
  * proxies from the environment apply (an S3 endpoint may sit behind
@@ -103,8 +75,8 @@ conn_handle(struct s3 *c, struct err *e)
 
 /* Append s percent-encoded (RFC 3986 unreserved kept); with keep_slash,
  * '/' stays as is (object keys are paths in the URL). */
-static int
-add_escaped(struct s3 *c, struct strbuf *sb, const char *s, int keep_slash)
+int
+s3_escape(struct s3 *c, struct strbuf *sb, const char *s, int keep_slash)
 {
 	size_t len = strlen(s);
 	char *esc;
@@ -133,10 +105,10 @@ build_url(struct s3 *c, struct strbuf *url, const struct s3_req *r)
 {
 	if (strbuf_addstr(url, c->endpoint) < 0 || strbuf_addch(url, '/') < 0)
 		return -1;
-	if (r->bucket && add_escaped(c, url, r->bucket, 0) < 0)
+	if (r->bucket && s3_escape(c, url, r->bucket, 0) < 0)
 		return -1;
 	if (r->bucket && r->key &&
-	    (strbuf_addch(url, '/') < 0 || add_escaped(c, url, r->key, 1) < 0))
+	    (strbuf_addch(url, '/') < 0 || s3_escape(c, url, r->key, 1) < 0))
 		return -1;
 	if (r->query &&
 	    (strbuf_addch(url, '?') < 0 || strbuf_addstr(url, r->query) < 0))
@@ -156,18 +128,65 @@ add_header(struct curl_slist *list, const char *line, int *oom)
 	return l;
 }
 
-/*
- * Send one request; the answer (any status) goes into resp. Fails only
- * when no HTTP answer came: "<what>: <curl's message>", transient for
- * connection trouble and timeouts.
- */
-static int
+struct send_state {
+	struct s3 *c;
+	const struct s3_req *r;
+	struct s3_resp *resp;
+};
+
+/* The body: to the request's sink when it has one and the answer is a
+ * 200, else into resp->body (an error document, a listing). */
+static size_t
+on_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct send_state *st = arg;
+	long status = 0;
+
+	curl_easy_getinfo(st->c->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (st->r->sink && status == 200) {
+		if (st->r->sink(st->r->sink_arg, data, size * n,
+				st->r->sink_err) < 0) {
+			st->resp->sink_failed = 1;
+			return 0; /* curl fails with CURLE_WRITE_ERROR */
+		}
+		return size * n;
+	}
+	return http_collect(data, size, n, &st->resp->body);
+}
+
+/* The two headers pressctl reads: ETag and Content-Length. curl's
+ * header lines are not NUL-terminated: copied first. */
+static size_t
+on_header(char *data, size_t size, size_t n, void *arg)
+{
+	struct s3_resp *resp = arg;
+	size_t len = size * n;
+	char line[256];
+	const char *v;
+	long long num;
+
+	snprintf(line, sizeof(line), "%.*s",
+		 (int)(len < sizeof(line) - 1 ? len : sizeof(line) - 1), data);
+	line[strcspn(line, "\r\n")] = '\0';
+	if (strncasecmp(line, "etag:", 5) == 0) {
+		v = line + 5 + strspn(line + 5, " \t");
+		snprintf(resp->etag, sizeof(resp->etag), "%s", v);
+	} else if (strncasecmp(line, "content-length:", 15) == 0) {
+		v = line + 15 + strspn(line + 15, " \t");
+		if (num_parse(v, 0, LLONG_MAX, &num) == 0)
+			resp->length = num;
+	}
+	return len;
+}
+
+int
 s3_send(struct s3 *c, const struct s3_req *r, struct s3_resp *resp,
 	const char *what, struct err *e)
 {
 	struct curl_slist *hdr = NULL;
 	struct strbuf url;
-	char sha[SHA256_HEX_LEN + 1], line[128];
+	struct send_state st;
+	char sha[SHA256_HEX_LEN + 1], line[160];
 	const char *body = r->body ? r->body : "";
 	CURLcode rc;
 	int oom = 0, ret = -1;
@@ -176,6 +195,9 @@ s3_send(struct s3 *c, const struct s3_req *r, struct s3_resp *resp,
 	strbuf_reset(&resp->body);
 	resp->body.overflow = 0;
 	resp->status = 0;
+	resp->etag[0] = '\0';
+	resp->length = -1;
+	resp->sink_failed = 0;
 	if (build_url(c, &url, r) < 0) {
 		err_set(e, "%s: cannot build the request URL", what);
 		goto out;
@@ -197,8 +219,11 @@ s3_send(struct s3 *c, const struct s3_req *r, struct s3_resp *resp,
 			hdr = add_header(hdr, line, &oom);
 		}
 	}
-	if (r->body)
-		hdr = add_header(hdr, "Content-Type: application/xml", &oom);
+	if (r->body) {
+		snprintf(line, sizeof(line), "Content-Type: %s",
+			 r->content_type ? r->content_type : "application/xml");
+		hdr = add_header(hdr, line, &oom);
+	}
 	hdr = add_header(hdr, "Expect:", &oom); /* no 100-continue wait */
 	if (oom) {
 		err_set(e, "%s: out of memory", what);
@@ -213,15 +238,33 @@ s3_send(struct s3 *c, const struct s3_req *r, struct s3_resp *resp,
 				 (curl_off_t)r->len);
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
 	}
-	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST,
-			 strcmp(r->method, "GET") == 0 ? NULL : r->method);
+	if (strcmp(r->method, "HEAD") == 0)
+		curl_easy_setopt(c->curl, CURLOPT_NOBODY, 1L);
+	else
+		curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST,
+				 strcmp(r->method, "GET") == 0 ? NULL :
+								 r->method);
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &resp->body);
+	st.c = c;
+	st.r = r;
+	st.resp = resp;
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &st);
+	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, resp);
 	c->errbuf[0] = '\0';
 
 	rc = curl_easy_perform(c->curl);
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
+	curl_easy_setopt(c->curl, CURLOPT_NOBODY, 0L);
+	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, NULL);
+	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, NULL);
+	if (rc == CURLE_WRITE_ERROR && resp->sink_failed) {
+		if (e && r->sink_err && e != r->sink_err)
+			*e = *r->sink_err;
+		goto out;
+	}
 	if (rc != CURLE_OK) {
 		const char *m = http_message(c->errbuf, rc);
 
@@ -243,8 +286,8 @@ out:
 	return ret;
 }
 
-static void
-resp_init(struct s3_resp *r)
+void
+s3_resp_init(struct s3_resp *r)
 {
 	r->status = 0;
 	strbuf_init(&r->body, S3_MAX_BODY);
@@ -270,7 +313,7 @@ code_transient(const char *code)
  * Describe a failed answer: "<what>: Code: Message (HTTP n)", transient
  * for 5xx, 429 and the retryable S3 codes. Returns -1.
  */
-static int
+int
 s3_fail(struct err *e, const char *what, const struct s3_resp *r)
 {
 	struct s3xml_error x;
@@ -299,8 +342,8 @@ s3_fail(struct err *e, const char *what, const struct s3_resp *r)
 		       r->status, hint);
 }
 
-static int
-is_code(const struct s3_resp *r, const char *code)
+int
+s3_is_code(const struct s3_resp *r, const char *code)
 {
 	struct s3xml_error x;
 
@@ -323,7 +366,7 @@ list_buckets(struct s3 *c, struct s3xml_buckets *out, struct err *e)
 	char *token = NULL;
 	int ret = -1;
 
-	resp_init(&resp);
+	s3_resp_init(&resp);
 	strbuf_init(&query, 0);
 	for (long page = 0;; page++) {
 		struct s3_req r = { .method = "GET" };
@@ -335,7 +378,7 @@ list_buckets(struct s3 *c, struct s3xml_buckets *out, struct err *e)
 		strbuf_reset(&query);
 		if (token) {
 			if (strbuf_addstr(&query, "continuation-token=") < 0 ||
-			    add_escaped(c, &query, token, 0) < 0) {
+			    s3_escape(c, &query, token, 0) < 0) {
 				err_set(e, "%s: continuation token too long",
 					what);
 				goto out;
@@ -373,8 +416,8 @@ out:
  * the first) into page (released first). 0 ok, 1 the bucket does not
  * exist, -1 error.
  */
-static int
-list_page(struct s3 *c, const char *bucket, const char *token, int max_keys,
+int
+s3_list_page(struct s3 *c, const char *bucket, const char *token, int max_keys,
 	  struct s3xml_objects *page, struct s3_resp *resp, const char *what,
 	  struct err *e)
 {
@@ -385,16 +428,22 @@ list_page(struct s3 *c, const char *bucket, const char *token, int max_keys,
 	s3xml_objects_release(page);
 	strbuf_init(&query, 0);
 	if (token && (strbuf_addstr(&query, "continuation-token=") < 0 ||
-		      add_escaped(c, &query, token, 0) < 0 ||
+		      s3_escape(c, &query, token, 0) < 0 ||
 		      strbuf_addch(&query, '&') < 0)) {
 		err_set(e, "%s: continuation token too long", what);
 		goto out;
 	}
 	strbuf_addf(&query, "list-type=2&max-keys=%d", max_keys);
+	if (c->list_prefix && *c->list_prefix &&
+	    (strbuf_addstr(&query, "&prefix=") < 0 ||
+	     s3_escape(c, &query, c->list_prefix, 0) < 0)) {
+		err_set(e, "%s: prefix too long", what);
+		goto out;
+	}
 	r.query = query.buf;
 	if (s3_send(c, &r, resp, what, e) < 0)
 		goto out;
-	if (resp->status == 404 && is_code(resp, "NoSuchBucket")) {
+	if (resp->status == 404 && s3_is_code(resp, "NoSuchBucket")) {
 		ret = 1;
 		goto out;
 	}
@@ -449,13 +498,13 @@ mark_read(struct s3 *c, const char *bucket, char **owner, struct err *e)
 		 "cannot read the ownership mark of "
 		 "bucket '%s'",
 		 bucket);
-	resp_init(&resp);
+	s3_resp_init(&resp);
 	if (s3_send(c, &r, &resp, what, e) < 0)
 		goto out;
 	if (resp.status == 200) {
 		*owner = driver_mark_owner(resp.body.buf);
 		ret = 0;
-	} else if (resp.status == 404 && is_code(&resp, "NoSuchBucket")) {
+	} else if (resp.status == 404 && s3_is_code(&resp, "NoSuchBucket")) {
 		ret = 1;
 	} else if (resp.status == 404) {
 		ret = 0; /* NoSuchKey: unmarked */
@@ -483,7 +532,7 @@ mark_write(struct s3 *c, const char *bucket, struct err *e)
 		 "cannot mark bucket '%s' as platform "
 		 "'%s''s",
 		 bucket, c->platform);
-	resp_init(&resp);
+	s3_resp_init(&resp);
 	if (s3_send(c, &r, &resp, what, e) == 0) {
 		if (resp.status == 200)
 			ret = 0;
@@ -507,9 +556,9 @@ holds_data(struct s3 *c, const char *bucket, int *out, struct err *e)
 
 	snprintf(what, sizeof(what), "cannot look into bucket '%s'", bucket);
 	s3xml_objects_init(&page);
-	resp_init(&resp);
+	s3_resp_init(&resp);
 	*out = 0;
-	r = list_page(c, bucket, NULL, 2, &page, &resp, what, e);
+	r = s3_list_page(c, bucket, NULL, 2, &page, &resp, what, e);
 	for (size_t i = 0; r == 0 && i < page.n; i++)
 		if (strcmp(page.v[i].key, MARK_KEY) != 0)
 			*out = 1;
@@ -531,13 +580,13 @@ measure_bucket(struct s3 *c, const char *bucket, long long *count,
 
 	snprintf(what, sizeof(what), "cannot measure bucket '%s'", bucket);
 	s3xml_objects_init(&page);
-	resp_init(&resp);
+	s3_resp_init(&resp);
 	for (long pages = 0;; pages++) {
 		if (pages >= S3_MAX_PAGES) {
 			err_set(e, "%s: the listing does not end", what);
 			goto out;
 		}
-		r = list_page(c, bucket, token, 1000, &page, &resp, what, e);
+		r = s3_list_page(c, bucket, token, 1000, &page, &resp, what, e);
 		if (r < 0)
 			goto out;
 		if (r > 0) {
@@ -616,7 +665,7 @@ delete_each(struct s3 *c, const char *bucket, const struct s3xml_objects *page,
 	char owhat[512];
 	int ret = -1;
 
-	resp_init(&resp);
+	s3_resp_init(&resp);
 	for (size_t i = 0; i < page->n; i++) {
 		struct s3_req r = { .method = "DELETE",
 				    .bucket = bucket,
@@ -627,7 +676,7 @@ delete_each(struct s3 *c, const char *bucket, const struct s3xml_objects *page,
 			goto out;
 		if (resp.status == 200 || resp.status == 204)
 			continue;
-		if (resp.status == 404 && is_code(&resp, "NoSuchBucket")) {
+		if (resp.status == 404 && s3_is_code(&resp, "NoSuchBucket")) {
 			ret = 1;
 			goto out;
 		}
@@ -666,7 +715,7 @@ delete_page(struct s3 *c, const char *bucket, const struct s3xml_objects *page,
 		return delete_each(c, bucket, page, what, e);
 
 	s3xml_delete_init(&res);
-	resp_init(&resp);
+	s3_resp_init(&resp);
 	strbuf_init(&body, 0);
 	strbuf_addstr(&body,
 		      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
@@ -685,12 +734,12 @@ delete_page(struct s3 *c, const char *bucket, const struct s3xml_objects *page,
 	r.len = body.len;
 	if (s3_send(c, &r, &resp, what, e) < 0)
 		goto out;
-	if (resp.status == 404 && is_code(&resp, "NoSuchBucket")) {
+	if (resp.status == 404 && s3_is_code(&resp, "NoSuchBucket")) {
 		ret = 1;
 		goto out;
 	}
 	if (resp.status == 501 || resp.status == 405 ||
-	    is_code(&resp, "NotImplemented")) {
+	    s3_is_code(&resp, "NotImplemented")) {
 		c->no_multi_delete = 1;
 		ret = delete_each(c, bucket, page, what, e);
 		goto out;
@@ -756,7 +805,7 @@ abort_uploads(struct s3 *c, const char *bucket, const char *what, struct err *e)
 	int ret = -1;
 
 	s3xml_uploads_init(&ups);
-	resp_init(&resp);
+	s3_resp_init(&resp);
 	strbuf_init(&query, 0);
 	for (long pages = 0; pages < S3_MAX_PAGES; pages++) {
 		struct s3_req r = { .method = "GET", .bucket = bucket };
@@ -764,12 +813,12 @@ abort_uploads(struct s3 *c, const char *bucket, const char *what, struct err *e)
 		strbuf_reset(&query);
 		if (key_marker) {
 			strbuf_addstr(&query, "key-marker=");
-			add_escaped(c, &query, key_marker, 0);
+			s3_escape(c, &query, key_marker, 0);
 			strbuf_addch(&query, '&');
 		}
 		if (id_marker) {
 			strbuf_addstr(&query, "upload-id-marker=");
-			add_escaped(c, &query, id_marker, 0);
+			s3_escape(c, &query, id_marker, 0);
 			strbuf_addch(&query, '&');
 		}
 		if (strbuf_addstr(&query, "uploads=") < 0)
@@ -800,7 +849,7 @@ abort_uploads(struct s3 *c, const char *bucket, const char *what, struct err *e)
 
 			strbuf_init(&q, 0);
 			strbuf_addstr(&q, "uploadId=");
-			add_escaped(c, &q, ups.v[i].upload_id, 0);
+			s3_escape(c, &q, ups.v[i].upload_id, 0);
 			a.query = q.buf;
 			/* Any answer will do: aborting is best effort. */
 			if (s3_send(c, &a, &resp, what, e) < 0) {
@@ -855,7 +904,7 @@ bucket_make(struct s3 *c, const char *name, int *created, const char *what,
 	struct strbuf body;
 	int ret = -1, owned;
 
-	resp_init(&resp);
+	s3_resp_init(&resp);
 	strbuf_init(&body, 0);
 	/* us-east-1 is the default and AWS refuses it as a constraint. */
 	if (strcmp(c->region, "us-east-1") != 0) {
@@ -873,12 +922,12 @@ bucket_make(struct s3 *c, const char *name, int *created, const char *what,
 	if (s3_send(c, &r, &resp, what, e) < 0)
 		goto out;
 	if (resp.status == 200 ||
-	    (resp.status == 409 && is_code(&resp, "BucketAlreadyOwnedByYou"))) {
+	    (resp.status == 409 && s3_is_code(&resp, "BucketAlreadyOwnedByYou"))) {
 		*created = resp.status == 200;
 		ret = 0;
 		goto out;
 	}
-	if (resp.status == 409 && is_code(&resp, "BucketAlreadyExists")) {
+	if (resp.status == 409 && s3_is_code(&resp, "BucketAlreadyExists")) {
 		/* s3rver says this for our own buckets too: ask who owns it. */
 		owned = bucket_owned(c, name, e);
 		if (owned < 0) {
@@ -946,13 +995,13 @@ empty_bucket(struct s3 *c, const char *name, const char *what, struct err *e)
 	int ret = -1, r;
 
 	s3xml_objects_init(&page);
-	resp_init(&resp);
+	s3_resp_init(&resp);
 	for (long pages = 0;; pages++) {
 		if (pages >= S3_MAX_PAGES) {
 			err_set(e, "%s: the listing does not end", what);
 			goto out;
 		}
-		r = list_page(c, name, token, 1000, &page, &resp, what, e);
+		r = s3_list_page(c, name, token, 1000, &page, &resp, what, e);
 		if (r != 0) {
 			ret = r;
 			goto out;
@@ -988,7 +1037,7 @@ bucket_purge(struct s3 *c, const struct driver_action *a, struct err *e)
 	int ret = -1, rc;
 
 	snprintf(what, sizeof(what), "cannot purge bucket '%s'", name);
-	resp_init(&resp);
+	s3_resp_init(&resp);
 	rc = mark_read(c, name, &owner, e);
 	if (rc > 0)
 		ret = 0; /* gone: done */
@@ -1005,12 +1054,12 @@ bucket_purge(struct s3 *c, const struct driver_action *a, struct err *e)
 		if (s3_send(c, &r, &resp, what, e) < 0)
 			goto out;
 		if (resp.status == 204 || resp.status == 200 ||
-		    (resp.status == 404 && is_code(&resp, "NoSuchBucket"))) {
+		    (resp.status == 404 && s3_is_code(&resp, "NoSuchBucket"))) {
 			ret = 0;
 			goto out;
 		}
 		/* Something wrote while we deleted: list again. */
-		if (resp.status == 409 && is_code(&resp, "BucketNotEmpty"))
+		if (resp.status == 409 && s3_is_code(&resp, "BucketNotEmpty"))
 			continue;
 		s3_fail(e, what, &resp);
 		goto out;
@@ -1387,7 +1436,8 @@ s3_apply(void *h, const struct driver_action *a, struct err *e)
 	case OP_CREATE:
 	case OP_UPDATE: return bucket_converge(c, a, e);
 	case OP_PURGE: return bucket_purge(c, a, e);
-	case OP_REMOVE: break;
+	case OP_REMOVE:
+	case OP_RESTART: break;
 	}
 	return err_set(e,
 		       "cannot %s bucket '%s': buckets are purged, not "

@@ -306,7 +306,7 @@ s3xml_parse_list_buckets(struct s3xml_buckets *out, const char *xml, size_t len,
 
 struct lo_ctx {
 	struct s3xml_objects *out;
-	char *key;
+	char *key, *etag;
 	long long size;
 };
 
@@ -343,6 +343,8 @@ lo_end(struct xp *x, void *ctx)
 
 	if (xp_at(x, "Contents/Key")) {
 		xp_replace(&c->key, x);
+	} else if (xp_at(x, "Contents/ETag")) {
+		xp_replace(&c->etag, x);
 	} else if (xp_at(x, "Contents/Size")) {
 		if (parse_size(x->text.buf, &c->size) < 0) {
 			snprintf(x->fail, sizeof(x->fail),
@@ -359,9 +361,10 @@ lo_end(struct xp *x, void *ctx)
 			return -1;
 		xgrow(&out->v, &out->alloc, out->n + 1, sizeof(*out->v));
 		out->v[out->n].key = c->key;
+		out->v[out->n].etag = c->etag;
 		out->v[out->n].size = c->size;
 		out->n++;
-		c->key = NULL;
+		c->key = c->etag = NULL;
 		c->size = 0;
 	} else if (xp_at(x, "IsTruncated")) {
 		out->truncated = is_true(x);
@@ -380,8 +383,10 @@ s3xml_objects_init(struct s3xml_objects *o)
 void
 s3xml_objects_release(struct s3xml_objects *o)
 {
-	for (size_t i = 0; i < o->n; i++)
+	for (size_t i = 0; i < o->n; i++) {
 		free(o->v[i].key);
+		free(o->v[i].etag);
+	}
 	free(o->v);
 	free(o->next_token);
 	s3xml_objects_init(o);
@@ -396,6 +401,7 @@ s3xml_parse_list_objects(struct s3xml_objects *out, const char *xml, size_t len,
 
 	ret = xp_parse("ListBucketResult", lo_end, &c, xml, len, e);
 	free(c.key);
+	free(c.etag);
 	return ret;
 }
 
@@ -562,6 +568,37 @@ s3xml_parse_error(struct s3xml_error *out, const char *xml, size_t len)
 	if (xp_parse("Error", er_end, out, xml, len, NULL) < 0) {
 		memset(out, 0, sizeof(*out));
 		return -1;
+	}
+	return 0;
+}
+
+/* --- InitiateMultipartUpload ---------------------------------------- */
+
+static int
+iu_end(struct xp *x, void *ctx)
+{
+	char **id = ctx;
+
+	if (xp_at(x, "UploadId"))
+		xp_replace(id, x);
+	return 0;
+}
+
+int
+s3xml_parse_initiate(char **upload_id, const char *xml, size_t len,
+		     struct err *e)
+{
+	*upload_id = NULL;
+	if (xp_parse("InitiateMultipartUploadResult", iu_end, upload_id, xml,
+		     len, e) < 0) {
+		free(*upload_id);
+		*upload_id = NULL;
+		return -1;
+	}
+	if (!*upload_id || !**upload_id) {
+		free(*upload_id);
+		*upload_id = NULL;
+		return err_set(e, "the answer has no <UploadId>");
 	}
 	return 0;
 }

@@ -38,6 +38,7 @@ struct s3xml_buckets {
 /* ListObjectsV2: <ListBucketResult><Contents>... */
 struct s3xml_object {
 	char *key;
+	char *etag; /* as sent, quotes kept; NULL if none */
 	long long size;
 };
 
@@ -98,6 +99,11 @@ int s3xml_parse_list_uploads(struct s3xml_uploads *out, const char *xml,
 			     size_t len, struct err *e);
 int s3xml_parse_delete_result(struct s3xml_delete *out, const char *xml,
 			      size_t len, struct err *e);
+
+/* InitiateMultipartUpload: the <UploadId> (a new string, free() it).
+ * 0, or -1 when the document has none. */
+int s3xml_parse_initiate(char **upload_id, const char *xml, size_t len,
+			 struct err *e);
 
 /* Parse an <Error> document into out (always cleared first). 0 when
  * it was one, -1 otherwise (an empty body, HTML from a proxy, ...). */

@@ -65,6 +65,7 @@ recorded_release(struct recorded *r)
 		free(r->del[i].schema);
 		free(r->del[i].role);
 		free(r->del[i].bucket);
+		free(r->del[i].final_backup);
 	}
 	for (size_t i = 0; i < r->nrollouts; i++) {
 		free(r->rollouts[i].name);

@@ -1,0 +1,456 @@
+/*
+ * backups.c - see backups.h.
+ */
+#include "backups.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../driver/pgdump.h"
+#include "../manifest/cron.h"
+#include "../util/secret.h"
+
+static const char *
+str(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+/* --- policies ------------------------------------------------------------- */
+
+static int
+selects(const struct backup_policy *bp, const struct environment *env)
+{
+	json_t *sel = json_object_get(bp->spec, "selector"), *v, *sites;
+	const char *k, *stage = str(sel, "stage");
+	size_t i;
+	int hit;
+
+	if (!bp->valid)
+		return 0;
+	if (stage && strcmp(stage, stage_name(env->stage)) != 0)
+		return 0;
+	json_object_foreach(json_object_get(sel, "matchLabels"), k, v) {
+		const char *have = json_string_value(
+			json_object_get(env->site->labels, k));
+
+		if (!have || !json_is_string(v) ||
+		    strcmp(have, json_string_value(v)) != 0)
+			return 0;
+	}
+	if ((sites = json_object_get(sel, "sites"))) {
+		hit = 0;
+		json_array_foreach(sites, i, v)
+			hit |= json_is_string(v) &&
+			       strcmp(json_string_value(v), env->site->name) ==
+				       0;
+		if (!hit)
+			return 0;
+	}
+	return 1;
+}
+
+const struct backup_policy *
+backups_policy(const struct model *m, const struct environment *env)
+{
+	const struct backup_policy *best = NULL;
+
+	for (size_t i = 0; env && i < m->npolicies; i++)
+		if (selects(&m->policies[i], env) &&
+		    (!best || strcmp(m->policies[i].name, best->name) < 0))
+			best = &m->policies[i];
+	return best;
+}
+
+/* The key a policy encrypts with, among b->keys; NULL when plain. */
+static const struct crypt_key *
+policy_key(const struct backups *b, const struct backup_policy *bp)
+{
+	const struct model *m = b->p->model;
+	size_t k = 0;
+
+	for (size_t i = 0; i < m->npolicies; i++) {
+		json_t *key =
+			json_object_get(json_object_get(m->policies[i].spec,
+							"encrypt"),
+					"key");
+
+		if (!key)
+			continue;
+		if (&m->policies[i] == bp)
+			return &b->keys[k];
+		k++;
+	}
+	return NULL;
+}
+
+/* --- open, close ----------------------------------------------------------- */
+
+int
+backups_open(struct backups *b, struct pass *p, const char *command,
+	     struct err *e)
+{
+	const struct model *m = p->model;
+
+	memset(b, 0, sizeof(*b));
+	b->p = p;
+	b->keys = xcalloc(m->npolicies + 1, sizeof(*b->keys));
+	for (size_t i = 0; i < m->npolicies; i++) {
+		json_t *key =
+			json_object_get(json_object_get(m->policies[i].spec,
+							"encrypt"),
+					"key");
+		char *secret = NULL, what[160];
+		int rc;
+
+		if (!key)
+			continue;
+		snprintf(what, sizeof(what), "encrypt.key of BackupPolicy '%s'",
+			 m->policies[i].name);
+		if (secret_resolve(&secret, str(key, "env"), str(key, "file"),
+				   what, e) < 0)
+			goto fail;
+		rc = crypt_key_derive(&b->keys[b->nkeys], secret,
+				      strlen(secret), e);
+		secret_free(secret);
+		if (rc < 0)
+			goto fail;
+		b->nkeys++;
+	}
+	b->bucket = xprintf("%s-backups", m->platform.prefix);
+	b->ctx.denv = &p->denv;
+	b->ctx.platform = m->platform.name;
+	b->ctx.dsn = p->pg_dsn;
+	b->ctx.bucket = b->bucket;
+	b->ctx.revision = m->revision;
+	b->ctx.now = p->now;
+	b->ctx.keys = b->keys;
+	b->ctx.nkeys = b->nkeys;
+	if (state_lock_backups(p->state, e) < 0 ||
+	    state_run_begin(p->state, m->revision, command, &b->run_id, e) < 0)
+		goto fail;
+	return 0;
+fail:
+	backups_close(b, NULL);
+	return -1;
+}
+
+void
+backups_close(struct backups *b, const char *status)
+{
+	struct err ignored;
+
+	if (b->run_id && status)
+		state_run_end(b->p->state, b->run_id, status, NULL, &ignored);
+	for (size_t i = 0; i < b->nkeys; i++)
+		crypt_key_wipe(&b->keys[i]);
+	free(b->keys);
+	free(b->bucket);
+	memset(b, 0, sizeof(*b));
+}
+
+/* --- targets --------------------------------------------------------------- */
+
+/* The live names of env_id: declared, else soft-deleted. */
+static int
+target(struct backups *b, const char *env_id, struct backup_target *t,
+       struct err *e)
+{
+	const struct environment *env = model_find_env(b->p->model, env_id);
+	const struct rec_deletion *del;
+
+	memset(t, 0, sizeof(*t));
+	t->env_id = env_id;
+	if (env) {
+		t->schema = env->schema;
+		t->role = env->role;
+		t->bucket = env->bucket;
+		return 0;
+	}
+	if ((del = recorded_deletion(&b->p->rec, env_id))) {
+		t->schema = del->schema;
+		t->role = del->role;
+		t->bucket = del->bucket;
+		return 0;
+	}
+	return err_set(e,
+		       "environment '%s' is neither declared nor kept by a "
+		       "soft delete",
+		       env_id);
+}
+
+/* --- journaled steps --------------------------------------------------------- */
+
+static void
+upload_started(void *arg, const char *bucket, const char *key, const char *id)
+{
+	struct backups *b = arg;
+	struct err ignored;
+
+	state_upload_open(b->p->state, bucket, key, id, &ignored);
+}
+
+static void
+upload_ended(void *arg, const char *id, int left)
+{
+	struct backups *b = arg;
+	struct err ignored;
+
+	state_upload_end(b->p->state, id, left, &ignored);
+}
+
+/* Intent now; the outcome by step_end. */
+static long long
+step_begin(struct backups *b, const char *action, const char *target_name,
+	   const char *env_id)
+{
+	long long jid = 0;
+	struct err ignored;
+
+	state_journal_begin(b->p->state, b->run_id, b->p->model->revision,
+			    action, LIVE_SCHEMA, target_name, env_id, NULL,
+			    &jid, &ignored);
+	return jid;
+}
+
+static int
+step_end(struct backups *b, long long jid, int rc, const struct err *e)
+{
+	struct err ignored;
+
+	if (jid)
+		state_journal_end(b->p->state, jid, rc == 0 ? "done" : "failed",
+				  rc == 0 ? NULL : e->msg, 1, &ignored);
+	return rc;
+}
+
+int
+backups_run(struct backups *b, const char *env_id, const char *reason,
+	    struct backup_result *r, struct err *e)
+{
+	const struct environment *env = model_find_env(b->p->model, env_id);
+	const struct backup_policy *bp = backups_policy(b->p->model, env);
+	struct backup_opts o = { .policy = bp ? bp->name : NULL,
+				 .reason = reason,
+				 .key = policy_key(b, bp),
+				 .files = 1,
+				 .upload_started = upload_started,
+				 .upload_ended = upload_ended,
+				 .arg = b };
+	json_t *inc = bp ? json_object_get(bp->spec, "include") : NULL, *v;
+	struct backup_target t;
+	long long jid;
+	size_t i;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (json_is_array(inc)) {
+		o.files = 0;
+		json_array_foreach(inc, i, v)
+			if (json_is_string(v) &&
+			    strcmp(json_string_value(v), "files") == 0)
+				o.files = 1;
+	}
+	if (target(b, env_id, &t, e) < 0)
+		return -1;
+	jid = step_begin(b, "backup", t.schema, env_id);
+	rc = backup_run(&b->ctx, &t, &o, r, e);
+	if (rc == 0 && state_backup_put(b->p->state, env_id, r->id, b->ctx.now,
+					r->manifest, reason,
+					backup_stored_bytes(r->manifest),
+					(long long)r->objects, e) < 0)
+		rc = -1;
+	return step_end(b, jid, rc, e);
+}
+
+int
+backups_verify(struct backups *b, const char *env_id, const char *id, int drill,
+	       struct err *e)
+{
+	long long jid = step_begin(b, drill ? "restore-test" : "verify", id,
+				   env_id);
+	int rc = backup_verify(&b->ctx, env_id, id, drill, e);
+
+	if (rc == 0)
+		rc = state_backup_verified(b->p->state, env_id, id, drill, e);
+	return step_end(b, jid, rc, e);
+}
+
+int
+backups_prune(struct backups *b, const char *env_id, size_t *deleted,
+	      struct err *e)
+{
+	const struct environment *env = model_find_env(b->p->model, env_id);
+	const struct backup_policy *bp = backups_policy(b->p->model, env);
+	json_t *ret = bp ? json_object_get(bp->spec, "retention") : NULL;
+	struct retention r = {
+		.daily = (int)json_integer_value(json_object_get(ret, "daily")),
+		.weekly = (int)json_integer_value(
+			json_object_get(ret, "weekly")),
+		.monthly = (int)json_integer_value(
+			json_object_get(ret, "monthly")),
+	};
+	struct backup_info *before = NULL, *after = NULL;
+	size_t nb = 0, na = 0;
+	long long jid;
+	int rc;
+
+	*deleted = 0;
+	if (!bp)
+		return 0; /* no policy, no retention: everything stays */
+	jid = step_begin(b, "prune", env_id, env_id);
+	rc = backup_list(&b->ctx, env_id, &before, &nb, e);
+	if (rc == 0)
+		rc = backup_prune(&b->ctx, env_id, &r, deleted, e);
+	if (rc == 0)
+		rc = backup_list(&b->ctx, env_id, &after, &na, e);
+	/* The catalog follows the manifests. */
+	for (size_t i = 0; rc == 0 && i < nb; i++) {
+		int kept = 0;
+
+		for (size_t j = 0; j < na && !kept; j++)
+			kept = strcmp(before[i].id, after[j].id) == 0;
+		if (!kept)
+			rc = state_backup_drop(b->p->state, env_id,
+					       before[i].id, e);
+	}
+	backup_infos_free(before, nb);
+	backup_infos_free(after, na);
+	return step_end(b, jid, rc, e);
+}
+
+/* Restart the containers of env (each of its replicas). */
+static int
+restart(struct backups *b, const char *env_id, struct err *e)
+{
+	const struct model *m = b->p->model;
+	void *h = NULL;
+	int rc = 0;
+
+	if (driver_docker.open(&h, &b->p->denv, e) < 0)
+		return -1;
+	for (size_t i = 0; rc == 0 && i < m->nobjects; i++) {
+		const struct live_object *o = &m->objects[i];
+		struct driver_action a = { .op = OP_RESTART,
+					   .kind = LIVE_CONTAINER,
+					   .name = o->name };
+
+		if (o->kind == LIVE_CONTAINER &&
+		    strcmp(o->env->id, env_id) == 0)
+			rc = driver_docker.apply(h, &a, e);
+	}
+	driver_docker.close(h);
+	return rc;
+}
+
+int
+backups_restore(struct backups *b, const char *src_env, const char *id,
+		const char *to_env, char **kept, struct err *e)
+{
+	const struct environment *env = model_find_env(b->p->model, to_env);
+	struct backup_target t;
+	struct backup_result pre;
+	char stamp[32], *keep = NULL;
+	long long jid;
+	int rc, exists;
+
+	*kept = NULL;
+	if (!env)
+		return err_set(e,
+			       "cannot restore into '%s': it is not declared; "
+			       "add it and apply first",
+			       to_env);
+	if (target(b, to_env, &t, e) < 0)
+		return -1;
+	/* The live schema, if there is one, is kept aside; a backup of it
+	 * first, so that nothing of it is lost whatever follows. */
+	if (pgdump_exists(b->ctx.dsn, t.schema, &exists, e) < 0)
+		return -1;
+	{
+		json_t *m = NULL;
+		int has = backup_manifest(&b->ctx, src_env, id, &m, e);
+
+		json_decref(m);
+		if (has != 0) {
+			if (has > 0)
+				err_set(e,
+					"there is no backup %s of '%s' (see "
+					"pressctl backup list)",
+					id, src_env);
+			return -1;
+		}
+	}
+	if (exists) {
+		if (backups_run(b, to_env, "pre-restore", &pre, e) < 0) {
+			err_wrap(e,
+				 "cannot take the pre-restore backup of '%s'; "
+				 "nothing was restored",
+				 to_env);
+			return -1;
+		}
+		json_decref(pre.manifest);
+		backup_id_of(stamp, b->ctx.now);
+		keep = xprintf("%s__pre_restore_%s", t.schema, stamp);
+		/* lower case: the id's T and Z */
+		for (char *c = keep; *c; c++)
+			if (*c >= 'A' && *c <= 'Z')
+				*c = (char)(*c - 'A' + 'a');
+	}
+	jid = step_begin(b, "restore", t.schema, to_env);
+	rc = backup_restore(&b->ctx, src_env, id, &t, keep, e);
+	if (rc == 0 && keep)
+		rc = state_kept_schema(b->p->state, keep, to_env,
+				       b->p->model->platform.soft_delete_days,
+				       e);
+	step_end(b, jid, rc, e);
+	if (rc == 0) {
+		jid = step_begin(b, "restart", to_env, to_env);
+		rc = step_end(b, jid, restart(b, to_env, e), e);
+	}
+	if (rc == 0)
+		*kept = keep;
+	else
+		free(keep);
+	return rc;
+}
+
+/* --- schedules ------------------------------------------------------------- */
+
+int
+backups_due(struct backups *b, const char ***due, size_t *n, time_t *next,
+	    struct err *e)
+{
+	const struct model *m = b->p->model;
+	struct rec_backup *have = NULL;
+	size_t nhave = 0, a = 0;
+
+	*due = NULL;
+	*n = 0;
+	*next = 0;
+	if (state_backups_newest(b->p->state, &have, &nhave, e) < 0)
+		return -1;
+	for (size_t i = 0; i < m->nenvs; i++) {
+		const struct environment *env = &m->envs[i];
+		const struct backup_policy *bp = backups_policy(m, env);
+		struct cron c;
+		char msg[128];
+		time_t fired, nx, newest = 0;
+
+		if (!bp || cron_parse(&c, bp->schedule, msg, sizeof(msg)) < 0)
+			continue;
+		for (size_t j = 0; j < nhave; j++)
+			if (strcmp(have[j].env_id, env->id) == 0)
+				newest = have[j].newest;
+		fired = cron_prev(&c, b->ctx.now);
+		if (fired > 0 && newest < fired) {
+			xgrow(due, &a, *n + 1, sizeof(**due));
+			(*due)[(*n)++] = env->id;
+		}
+		nx = cron_next(&c, b->ctx.now);
+		if (nx > 0 && (!*next || nx < *next))
+			*next = nx;
+	}
+	rec_backups_free(have, nhave);
+	return 0;
+}

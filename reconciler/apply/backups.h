@@ -1,0 +1,71 @@
+/*
+ * backups.h - backups, verification, retention and restores as the
+ * commands and the watcher run them: environments resolved from the
+ * model (or, once soft-deleted, from their deletion record), the policy
+ * that covers each, the encryption keys the policies name, the
+ * platform's backup lock, and the catalog and journal in the state.
+ * The data work is backup/'s.
+ */
+#ifndef PRESS_APPLY_BACKUPS_H
+#define PRESS_APPLY_BACKUPS_H
+
+#include "apply.h"
+#include "../backup/backup.h"
+
+struct backups {
+	struct pass *p;		/* borrowed; opened with pass_open */
+	struct crypt_key *keys; /* one per policy with encrypt.key */
+	size_t nkeys;
+	char *bucket; /* <prefix>-backups */
+	struct backup_ctx ctx;
+	long long run_id; /* the journal's run, 0 when none */
+};
+
+/*
+ * Resolve the policies' keys (a missing secret is an error naming the
+ * policy), take the backup lock (waits for another backup, prune or
+ * restore of the platform), and begin a run named command in the
+ * journal. The state must be open (pass_open).
+ */
+int backups_open(struct backups *b, struct pass *p, const char *command,
+		 struct err *e);
+/* End the run with status ("ok", "failed") and release. */
+void backups_close(struct backups *b, const char *status);
+
+/* The policy covering env (the first by name that selects it), or NULL. */
+const struct backup_policy *backups_policy(const struct model *m,
+					   const struct environment *env);
+
+/* Back up env_id now (declared, or soft-deleted); the result is
+ * recorded in the catalog and the journal. */
+int backups_run(struct backups *b, const char *env_id, const char *reason,
+		struct backup_result *r, struct err *e);
+
+int backups_verify(struct backups *b, const char *env_id, const char *id,
+		   int drill, struct err *e);
+
+/* GFS retention by env's policy; an environment without one keeps
+ * every backup. */
+int backups_prune(struct backups *b, const char *env_id, size_t *deleted,
+		  struct err *e);
+
+/*
+ * Restore backup id of src_env into to_env (declared and applied): a
+ * pre-restore backup of to_env first when it has data, the schema
+ * swapped in one transaction (the replaced one kept as
+ * <schema>__pre_restore_<ts> for safety.softDeleteDays), the files, then
+ * its containers restarted. *kept: the kept schema's name (new string)
+ * or NULL.
+ */
+int backups_restore(struct backups *b, const char *src_env, const char *id,
+		    const char *to_env, char **kept, struct err *e);
+
+/*
+ * The environments whose policy's schedule fired since their newest
+ * backup (a window missed while no watcher ran counts once), as a new
+ * array of borrowed ids; *next: the next time a schedule fires (0 none).
+ */
+int backups_due(struct backups *b, const char ***due, size_t *n, time_t *next,
+		struct err *e);
+
+#endif

@@ -1,0 +1,466 @@
+/*
+ * s3_objects.c - objects in S3 for backups and restores (blob.h), on the
+ * S3 driver's connection and signing (s3_internal.h).
+ *
+ * Uploads of unknown size are multipart: initiate (POST ?uploads), one
+ * PUT ?partNumber=N&uploadId=ID per BLOB_PART_SIZE bytes (the last part
+ * may be smaller; S3's minimum for the others is 5 MiB), complete (POST
+ * ?uploadId=ID with the parts' ETags). Downloads stream through the
+ * request's sink.
+ */
+#include "blob.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "s3_internal.h"
+#include "s3xml.h"
+
+struct blob {
+	struct s3 *c;
+};
+
+struct blob_upload {
+	struct blob *b;
+	char *bucket, *key, *id;
+	unsigned char *buf;
+	size_t len;
+	char **etags; /* one per part sent */
+	size_t nparts, aparts;
+	long long size;
+};
+
+int
+blob_open(struct blob **out, const struct driver_env *env, struct err *e)
+{
+	void *h = NULL;
+
+	*out = NULL;
+	if (driver_s3.open(&h, env, e) < 0)
+		return -1;
+	*out = xcalloc(1, sizeof(**out));
+	(*out)->c = h;
+	return 0;
+}
+
+void
+blob_close(struct blob *b)
+{
+	if (!b)
+		return;
+	driver_s3.close(b->c);
+	free(b);
+}
+
+int
+blob_bucket_ensure(struct blob *b, const char *bucket, struct err *e)
+{
+	struct driver_action a = { .op = OP_CREATE,
+				   .kind = LIVE_BUCKET,
+				   .name = bucket };
+
+	return driver_s3.apply(b->c, &a, e);
+}
+
+/* One request without a body to keep; 0 with *status, or -1. */
+static int
+simple(struct blob *b, struct s3_req *r, struct s3_resp *resp, const char *what,
+       struct err *e)
+{
+	s3_resp_init(resp);
+	return s3_send(b->c, r, resp, what, e);
+}
+
+int
+blob_put(struct blob *b, const char *bucket, const char *key, const void *data,
+	 size_t len, struct err *e)
+{
+	struct s3_req r = { .method = "PUT",
+			    .bucket = bucket,
+			    .key = key,
+			    .body = data,
+			    .len = len,
+			    .content_type = "application/octet-stream" };
+	struct s3_resp resp;
+	char what[512];
+	int ret = -1;
+
+	snprintf(what, sizeof(what), "cannot store '%s/%s'", bucket, key);
+	if (simple(b, &r, &resp, what, e) == 0)
+		ret = resp.status == 200 ? 0 : s3_fail(e, what, &resp);
+	strbuf_release(&resp.body);
+	return ret;
+}
+
+int
+blob_head(struct blob *b, const char *bucket, const char *key, long long *size,
+	  char etag[96], struct err *e)
+{
+	struct s3_req r = { .method = "HEAD", .bucket = bucket, .key = key };
+	struct s3_resp resp;
+	char what[512];
+	int ret = -1;
+
+	snprintf(what, sizeof(what), "cannot look up '%s/%s'", bucket, key);
+	if (simple(b, &r, &resp, what, e) == 0) {
+		if (resp.status == 200) {
+			*size = resp.length;
+			if (etag)
+				snprintf(etag, 96, "%s", resp.etag);
+			ret = 0;
+		} else if (resp.status == 404) {
+			ret = 1;
+		} else {
+			s3_fail(e, what, &resp);
+		}
+	}
+	strbuf_release(&resp.body);
+	return ret;
+}
+
+int
+blob_get(struct blob *b, const char *bucket, const char *key, blob_sink sink,
+	 void *arg, struct err *e)
+{
+	struct err sink_err = { .msg = "" };
+	struct s3_req r = { .method = "GET",
+			    .bucket = bucket,
+			    .key = key,
+			    .sink = sink,
+			    .sink_arg = arg,
+			    .sink_err = &sink_err };
+	struct s3_resp resp;
+	char what[512];
+	int ret = -1;
+
+	snprintf(what, sizeof(what), "cannot read '%s/%s'", bucket, key);
+	if (simple(b, &r, &resp, what, e) == 0) {
+		if (resp.status == 200)
+			ret = 0;
+		else if (resp.status == 404)
+			ret = 1;
+		else
+			s3_fail(e, what, &resp);
+	} else if (resp.sink_failed && e) {
+		*e = sink_err;
+	}
+	strbuf_release(&resp.body);
+	return ret;
+}
+
+int
+blob_list(struct blob *b, const char *bucket, const char *prefix,
+	  int (*each)(void *arg, const char *key, long long size,
+		      const char *etag, struct err *e),
+	  void *arg, struct err *e)
+{
+	struct s3xml_objects page;
+	struct s3_resp resp;
+	char what[512], *token = NULL;
+	int ret = -1, r;
+
+	snprintf(what, sizeof(what), "cannot list '%s/%s'", bucket,
+		 prefix ? prefix : "");
+	s3xml_objects_init(&page);
+	s3_resp_init(&resp);
+	b->c->list_prefix = prefix;
+	for (;;) {
+		r = s3_list_page(b->c, bucket, token, 1000, &page, &resp, what,
+				 e);
+		if (r != 0) {
+			ret = r;
+			goto out;
+		}
+		for (size_t i = 0; i < page.n; i++)
+			if (each(arg, page.v[i].key, page.v[i].size,
+				 page.v[i].etag ? page.v[i].etag : "", e) < 0)
+				goto out;
+		if (!page.truncated)
+			break;
+		free(token);
+		token = page.next_token;
+		page.next_token = NULL;
+	}
+	ret = 0;
+out:
+	b->c->list_prefix = NULL;
+	free(token);
+	s3xml_objects_release(&page);
+	strbuf_release(&resp.body);
+	return ret;
+}
+
+int
+blob_delete(struct blob *b, const char *bucket, const char *key, struct err *e)
+{
+	struct s3_req r = { .method = "DELETE", .bucket = bucket, .key = key };
+	struct s3_resp resp;
+	char what[512];
+	int ret = -1;
+
+	snprintf(what, sizeof(what), "cannot delete '%s/%s'", bucket, key);
+	if (simple(b, &r, &resp, what, e) == 0)
+		ret = resp.status == 204 || resp.status == 200 ||
+				      resp.status == 404 ?
+			      0 :
+			      s3_fail(e, what, &resp);
+	strbuf_release(&resp.body);
+	return ret;
+}
+
+/* --- multipart ------------------------------------------------------- */
+
+/* "uploadId=<escaped>" (and the part number first: the query must be in
+ * canonical order). */
+static int
+upload_query(struct blob_upload *u, struct strbuf *q, size_t part)
+{
+	strbuf_reset(q);
+	if (part)
+		strbuf_addf(q, "partNumber=%zu&", part);
+	strbuf_addstr(q, "uploadId=");
+	return s3_escape(u->b->c, q, u->id, 0);
+}
+
+static void
+upload_free(struct blob_upload *u)
+{
+	if (!u)
+		return;
+	for (size_t i = 0; i < u->nparts; i++)
+		free(u->etags[i]);
+	free(u->etags);
+	free(u->bucket);
+	free(u->key);
+	free(u->id);
+	free(u->buf);
+	free(u);
+}
+
+const char *
+blob_upload_id(const struct blob_upload *u)
+{
+	return u->id;
+}
+
+int
+blob_upload_begin(struct blob *b, const char *bucket, const char *key,
+		  struct blob_upload **out, struct err *e)
+{
+	struct s3_req r = { .method = "POST",
+			    .bucket = bucket,
+			    .key = key,
+			    .query = "uploads=",
+			    .body = "",
+			    .len = 0,
+			    .content_type = "application/octet-stream" };
+	struct blob_upload *u;
+	struct s3_resp resp;
+	char what[512];
+	int ret = -1;
+
+	*out = NULL;
+	snprintf(what, sizeof(what), "cannot start an upload of '%s/%s'",
+		 bucket, key);
+	u = xcalloc(1, sizeof(*u));
+	u->b = b;
+	u->bucket = xstrdup(bucket);
+	u->key = xstrdup(key);
+	if (simple(b, &r, &resp, what, e) < 0)
+		goto out;
+	if (resp.status != 200) {
+		s3_fail(e, what, &resp);
+		goto out;
+	}
+	if (s3xml_parse_initiate(&u->id, resp.body.buf, resp.body.len, e) < 0) {
+		err_wrap(e, "%s", what);
+		goto out;
+	}
+	u->buf = xmalloc(BLOB_PART_SIZE);
+	*out = u;
+	u = NULL;
+	ret = 0;
+out:
+	upload_free(u);
+	strbuf_release(&resp.body);
+	return ret;
+}
+
+/* Send the buffered bytes as the next part. */
+static int
+send_part(struct blob_upload *u, struct err *e)
+{
+	struct s3_req r = { .method = "PUT",
+			    .bucket = u->bucket,
+			    .key = u->key,
+			    .body = (const char *)u->buf,
+			    .len = u->len,
+			    .content_type = "application/octet-stream" };
+	struct s3_resp resp;
+	struct strbuf q;
+	char what[512];
+	int ret = -1;
+
+	snprintf(what, sizeof(what), "cannot upload part %zu of '%s/%s'",
+		 u->nparts + 1, u->bucket, u->key);
+	strbuf_init(&q, 0);
+	s3_resp_init(&resp);
+	if (upload_query(u, &q, u->nparts + 1) < 0) {
+		err_set(e, "%s: upload id too long", what);
+		goto out;
+	}
+	r.query = q.buf;
+	if (s3_send(u->b->c, &r, &resp, what, e) < 0)
+		goto out;
+	if (resp.status != 200) {
+		s3_fail(e, what, &resp);
+		goto out;
+	}
+	if (!resp.etag[0]) {
+		err_set(e, "%s: the answer has no ETag", what);
+		goto out;
+	}
+	xgrow(&u->etags, &u->aparts, u->nparts + 1, sizeof(*u->etags));
+	u->etags[u->nparts++] = xstrdup(resp.etag);
+	u->size += (long long)u->len;
+	u->len = 0;
+	ret = 0;
+out:
+	strbuf_release(&q);
+	strbuf_release(&resp.body);
+	return ret;
+}
+
+int
+blob_upload_write(struct blob_upload *u, const void *data, size_t len,
+		  struct err *e)
+{
+	const unsigned char *p = data;
+
+	while (len > 0) {
+		size_t n = BLOB_PART_SIZE - u->len;
+
+		if (n > len)
+			n = len;
+		memcpy(u->buf + u->len, p, n);
+		u->len += n;
+		p += n;
+		len -= n;
+		if (u->len == BLOB_PART_SIZE && send_part(u, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Append s with the XML special characters escaped. */
+static void
+xml_text(struct strbuf *sb, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '&')
+			strbuf_addstr(sb, "&amp;");
+		else if (*s == '<')
+			strbuf_addstr(sb, "&lt;");
+		else if (*s == '>')
+			strbuf_addstr(sb, "&gt;");
+		else if (*s == '"')
+			strbuf_addstr(sb, "&quot;");
+		else
+			strbuf_addch(sb, *s);
+	}
+}
+
+int
+blob_upload_finish(struct blob_upload *u, long long *size, struct err *e)
+{
+	struct s3_req r = { .method = "POST",
+			    .bucket = u->bucket,
+			    .key = u->key };
+	struct s3xml_error x;
+	struct s3_resp resp;
+	struct strbuf q, body;
+	char what[512];
+	int ret = -1;
+
+	snprintf(what, sizeof(what), "cannot complete the upload of '%s/%s'",
+		 u->bucket, u->key);
+	strbuf_init(&q, 0);
+	strbuf_init(&body, 0);
+	s3_resp_init(&resp);
+	/* The last part (possibly the only one, possibly empty). */
+	if ((u->len > 0 || u->nparts == 0) && send_part(u, e) < 0)
+		goto out;
+	strbuf_addstr(&body, "<CompleteMultipartUpload>");
+	for (size_t i = 0; i < u->nparts; i++) {
+		strbuf_addf(&body, "<Part><PartNumber>%zu</PartNumber><ETag>",
+			    i + 1);
+		xml_text(&body, u->etags[i]);
+		strbuf_addstr(&body, "</ETag></Part>");
+	}
+	strbuf_addstr(&body, "</CompleteMultipartUpload>");
+	if (upload_query(u, &q, 0) < 0) {
+		err_set(e, "%s: upload id too long", what);
+		goto out;
+	}
+	r.query = q.buf;
+	r.body = body.buf;
+	r.len = body.len;
+	if (s3_send(u->b->c, &r, &resp, what, e) < 0)
+		goto out;
+	/* S3 may answer 200 and an <Error> document. */
+	if (resp.status != 200 ||
+	    s3xml_parse_error(&x, resp.body.buf, resp.body.len) == 0) {
+		s3_fail(e, what, &resp);
+		goto out;
+	}
+	if (size)
+		*size = u->size;
+	ret = 0;
+out:
+	strbuf_release(&q);
+	strbuf_release(&body);
+	strbuf_release(&resp.body);
+	upload_free(u);
+	return ret;
+}
+
+int
+blob_upload_abort(struct blob_upload *u, char **left, struct err *e)
+{
+	struct s3_req r = { .method = "DELETE",
+			    .bucket = u->bucket,
+			    .key = u->key };
+	struct s3_resp resp;
+	struct strbuf q;
+	char what[512];
+	int ret = -1;
+
+	*left = NULL;
+	snprintf(what, sizeof(what), "cannot abort the upload of '%s/%s'",
+		 u->bucket, u->key);
+	strbuf_init(&q, 0);
+	s3_resp_init(&resp);
+	if (upload_query(u, &q, 0) < 0) {
+		err_set(e, "%s: upload id too long", what);
+		goto out;
+	}
+	r.query = q.buf;
+	if (s3_send(u->b->c, &r, &resp, what, e) < 0)
+		goto out;
+	if (resp.status == 204 || resp.status == 200 ||
+	    (resp.status == 404 && s3_is_code(&resp, "NoSuchUpload"))) {
+		ret = 0;
+	} else if (resp.status == 405 || resp.status == 501 ||
+		   s3_is_code(&resp, "NotImplemented")) {
+		*left = xstrdup(u->id); /* the caller records it */
+		ret = 1;
+	} else {
+		s3_fail(e, what, &resp);
+	}
+out:
+	strbuf_release(&q);
+	strbuf_release(&resp.body);
+	upload_free(u);
+	return ret;
+}
