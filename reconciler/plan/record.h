@@ -31,8 +31,8 @@ struct rec_foreign {
 struct rec_deletion {
 	char *env_id;
 	char *schema, *role, *bucket; /* the data kept */
-	char *final_backup; /* its verified final backup's id, or NULL */
 	time_t deleted_at, purge_after;
+	char *final_backup; /* its verified final backup's id, or NULL */
 };
 
 struct rec_rollout { /* a failed container rollout */
