@@ -286,7 +286,8 @@ purge_after_the_window_in_reverse_dependency_order(void **state)
 				    (char[]){ "acme_dev" },
 				    (char[]){ "fcs-press-acme-dev" },
 				    1000,
-				    5000 };
+				    5000,
+				    NULL };
 	struct recorded rec;
 	struct live live;
 	struct plan p;
@@ -343,7 +344,8 @@ readded_environment_is_revived(void **state)
 				    (char[]){ "acme_staging" },
 				    (char[]){ "fcs-press-acme-staging" },
 				    1000,
-				    9000 };
+				    9000,
+				    NULL };
 	struct recorded rec;
 	struct live live;
 	struct plan p;
