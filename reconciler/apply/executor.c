@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "backups.h"
 #include "../driver/driver.h"
 #include "../manifest/profile.h"
 #include "../util/hash.h"
@@ -42,6 +43,7 @@ struct exec {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	char *db_host, *db_port, *db_name;
+	char (*final)[40]; /* per action: the final backup it took */
 };
 
 struct worker {
@@ -295,16 +297,24 @@ record(struct exec *x, const struct action *a, struct err *e)
 		return state_resource_put(st, a->act.kind, a->act.name,
 					  a->env_id, a->act.want->hash, rev, e);
 	case ACT_SOFT_DELETE:
-		return state_deletion_put(st, a->env_id,
-					  rec_name(&x->p->rec, a->env_id,
-						   LIVE_SCHEMA),
-					  rec_name(&x->p->rec, a->env_id,
-						   LIVE_ROLE),
-					  rec_name(&x->p->rec, a->env_id,
-						   LIVE_BUCKET),
-					  pf->soft_delete_days, e);
+		if (state_deletion_put(st, a->env_id,
+				       rec_name(&x->p->rec, a->env_id, LIVE_SCHEMA),
+				       rec_name(&x->p->rec, a->env_id, LIVE_ROLE),
+				       rec_name(&x->p->rec, a->env_id, LIVE_BUCKET),
+				       pf->soft_delete_days, e) < 0)
+			return -1;
+		/* The final backup the plan took before it. */
+		for (size_t i = 0; i < x->plan->n; i++)
+			if (x->plan->v[i].type == ACT_FINAL_BACKUP &&
+			    strcmp(x->plan->v[i].env_id, a->env_id) == 0 &&
+			    x->final[i][0])
+				return state_deletion_backup(st, a->env_id,
+							     x->final[i], e);
+		return err_set(e, "the soft delete of '%s' has no final backup",
+			       a->env_id);
 	case ACT_REVIVE:
 	case ACT_FORGET: return state_deletion_drop(st, a->env_id, e);
+	case ACT_FINAL_BACKUP: return 0; /* in the catalog already */
 	case ACT_DRIVER: break;
 	}
 	switch (a->act.op) {
@@ -350,7 +360,12 @@ run_once(struct worker *w, const struct action *a, int *state_failed,
 				e) < 0)
 		return -1;
 	*state_failed = 0;
-	rc = a->type == ACT_DRIVER ? call_driver(w, a, &attempts, e) : 0;
+	if (a->type == ACT_DRIVER)
+		rc = call_driver(w, a, &attempts, e);
+	else if (a->type == ACT_FINAL_BACKUP)
+		rc = backups_final(x->p, a->env_id, x->final[a->id - 1], e);
+	else
+		rc = 0;
 	if (rc == 0 && (rc = record(x, a, e)) < 0)
 		*state_failed = 1;
 	else if (rc < 0 && a->act.kind == LIVE_CONTAINER && a->act.want &&
@@ -528,6 +543,7 @@ apply_plan(struct pass *p, const struct plan *plan, const struct apply_opts *o,
 		goto out;
 	r->run_id = x.run_id;
 	x.st = xcalloc(plan->n + 1, sizeof(*x.st));
+	x.final = xcalloc(plan->n + 1, sizeof(*x.final));
 	for (size_t i = 0; i < plan->n; i++)
 		x.phase0_left += plan->v[i].phase == 0;
 	pthread_mutex_init(&x.mu, NULL);
@@ -562,6 +578,7 @@ apply_plan(struct pass *p, const struct plan *plan, const struct apply_opts *o,
 	rc = 0;
 out:
 	free(x.st);
+	free(x.final);
 	free(w);
 	free(tids);
 	free(x.db_host);

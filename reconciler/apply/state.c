@@ -1926,16 +1926,26 @@ state_kept_schema(struct state *st, const char *schema, const char *env_id,
 	return run(st, do_kept_put, &a, e);
 }
 
-int
-state_lock_backups(struct state *st, struct err *e)
+static int
+do_lock_backups(struct state *st, void *arg, struct err *e)
 {
 	char key[24], *name = xprintf("pressctl:backup:%s", st->platform);
 	const char *p[1] = { key };
-	int rc;
 
+	(void)arg;
 	snprintf(key, sizeof(key), "%lld", (long long)key_of(name));
 	free(name);
-	rc = sql_exec(st, "SELECT pg_advisory_lock($1::bigint)", 1, p, e,
-		      "cannot take the backup lock");
-	return rc;
+	if (sql_exec(st, "SET statement_timeout = 0", 0, NULL, e,
+		     "cannot take the backup lock") < 0 ||
+	    sql_exec(st, "SELECT pg_advisory_lock($1::bigint)", 1, p, e,
+		     "cannot take the backup lock") < 0)
+		return -1;
+	return sql_exec(st, "RESET statement_timeout", 0, NULL, e,
+			"cannot take the backup lock");
+}
+
+int
+state_lock_backups(struct state *st, struct err *e)
+{
+	return run(st, do_lock_backups, NULL, e);
 }

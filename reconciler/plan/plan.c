@@ -59,6 +59,7 @@ action_verb(const struct action *a)
 	case ACT_SOFT_DELETE: return "soft-delete";
 	case ACT_REVIVE: return "revive";
 	case ACT_FORGET: return "forget";
+	case ACT_FINAL_BACKUP: return "backup";
 	case ACT_DRIVER: break;
 	}
 	if (a->act.op == OP_UPDATE && a->reason == WHY_DRIFT)
@@ -454,7 +455,7 @@ plan_gone(struct plan *p, const char *env_id, enum action_reason why,
 {
 	const struct rec_deletion *del = recorded_deletion(rec, env_id);
 	size_t *removes = NULL, nremoves = 0, aremoves = 0;
-	size_t schema = 0, role = 0, bucket = 0;
+	size_t schema = 0, role = 0, bucket = 0, backup = 0;
 	struct action *a;
 	char text[256];
 
@@ -471,6 +472,11 @@ plan_gone(struct plan *p, const char *env_id, enum action_reason why,
 			 del->bucket ? del->bucket : "", when);
 		note(p, env_id, NULL, text);
 	}
+	/* A soft delete begins with a verified final backup: only then do
+	 * the containers go, and the data is set aside. */
+	if (!del)
+		backup = add(p, ACT_FINAL_BACKUP, OP_CREATE, LIVE_SCHEMA, NULL,
+			     env_id, why, 1)->id;
 	/* Containers go at once (soft delete) or were gone already. */
 	for (size_t i = 0; i < rec->nres; i++) {
 		const struct rec_resource *r = &rec->res[i];
@@ -480,12 +486,14 @@ plan_gone(struct plan *p, const char *env_id, enum action_reason why,
 		a = add(p, ACT_DRIVER, OP_REMOVE, LIVE_CONTAINER, r->name,
 			env_id, why, 1);
 		a->act.have = live_find(live, LIVE_CONTAINER, r->name);
+		dep(a, backup);
 		xgrow(&removes, &aremoves, nremoves + 1, sizeof(*removes));
 		removes[nremoves++] = a->id;
 	}
 	if (!del) {
-		a = add(p, ACT_SOFT_DELETE, OP_REMOVE, LIVE_SCHEMA, NULL,
-			env_id, why, 1);
+		a = add(p, ACT_SOFT_DELETE, OP_REMOVE, LIVE_SCHEMA, NULL, env_id,
+			why, 1);
+		dep(a, backup);
 		for (size_t i = 0; i < nremoves; i++)
 			dep(a, removes[i]);
 		free(removes);
@@ -496,6 +504,14 @@ plan_gone(struct plan *p, const char *env_id, enum action_reason why,
 	free(removes);
 	if (del->purge_after > now)
 		return;
+	/* No purge without a verified final backup (soft deletions made
+	 * before backups existed have none: one must be taken first). */
+	if (!del->final_backup) {
+		note(p, env_id, NULL,
+		     "purge held: there is no final backup of the kept data; "
+		     "take one with 'pressctl backup run --env ENV'");
+		return;
+	}
 	/* Reverse dependency order: the schema before its role. */
 	static const enum live_kind order[] = { LIVE_SCHEMA, LIVE_ROLE,
 						LIVE_BUCKET };

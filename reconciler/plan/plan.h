@@ -28,6 +28,7 @@ enum action_type {
 	ACT_SOFT_DELETE, /* record the environment's kept data in deletions */
 	ACT_REVIVE,	 /* an environment re-added within the window */
 	ACT_FORGET,	 /* all its data purged: drop the deletion record */
+	ACT_FINAL_BACKUP, /* before a soft delete: a verified backup */
 };
 
 enum action_reason {

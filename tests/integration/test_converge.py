@@ -462,8 +462,12 @@ def test_soft_delete_revive_and_purge(services, pressctl, tmp_path):
     plan = p.plan_json()
     mine = [a for a in plan["actions"] if a["environment"] == "soft/gone"]
     assert {(a["action"], a["kind"]) for a in plan["actions"]} == {
-        ("remove", "container"), ("soft-delete", "environment")}, plan["actions"]
-    assert len(mine) == 2 and all(a["reason"] == "removed" for a in mine), mine
+        ("backup", "environment"), ("remove", "container"),
+        ("soft-delete", "environment")}, plan["actions"]
+    assert len(mine) == 3 and all(a["reason"] == "removed" for a in mine), mine
+    # The final backup comes first: the container goes only after it.
+    final = [a for a in mine if a["action"] == "backup"][0]
+    assert all(final["id"] in a["dependsOn"] for a in mine if a is not final), mine
     kept = [a for a in mine if a["action"] == "soft-delete"][0]["data"]
     assert kept["destroyed"] is False and kept["schemaRows"] == 3 and \
         kept["bucketObjects"] == 1 and kept["bucketBytes"] == len(payload) and \
@@ -479,6 +483,11 @@ def test_soft_delete_revive_and_purge(services, pressctl, tmp_path):
                               "WHERE platform = 'soft-it'")
     assert rows == [["soft/gone", "soft_gone", "soft_gone", "soft-it-soft-gone"]], rows
     assert p.allocations("soft-it-soft-gone") == {}, "the ports were not released"
+    final_id = services.psql("SELECT final_backup FROM pressctl.deletions "
+                             "WHERE platform = 'soft-it'")
+    assert final_id, "the soft delete has no final backup"
+    assert services.get_object("soft-it-backups", f"soft/gone/{final_id}/manifest.json"), \
+        "the final backup's manifest is missing"
     plan = p.plan_json()
     assert plan["actions"] == [] and not plan["changed"], plan
     assert [n["environment"] for n in plan["notes"]] == ["soft/gone"], plan["notes"]

@@ -287,7 +287,7 @@ purge_after_the_window_in_reverse_dependency_order(void **state)
 				    (char[]){ "fcs-press-acme-dev" },
 				    1000,
 				    5000,
-				    NULL };
+				    (char[]){ "20261201T000000Z" } };
 	struct recorded rec;
 	struct live live;
 	struct plan p;
@@ -328,6 +328,13 @@ purge_after_the_window_in_reverse_dependency_order(void **state)
 	assert_int_equal(p.v[role].ndeps, 1);
 	assert_int_equal(p.v[role].deps[0], schema);
 	assert_int_equal(p.envs_removed, 0); /* decided earlier */
+	plan_release(&p);
+	/* Without a final backup the purge waits, and says why. */
+	del.final_backup = NULL;
+	assert_int_equal(plan_build(&p, m, &rec, &live, 6000, NULL, NULL, &e),
+			 0);
+	assert_int_equal(count(&p, "purge", NULL), 0);
+	assert_non_null(strstr(p.notes[p.nnotes - 1].text, "final backup"));
 	plan_release(&p);
 	live_release(&live);
 	rec_free(&rec);
@@ -478,12 +485,18 @@ soft_delete_waits_for_every_replica(void **state)
 	assert_int_equal(count(&p, "remove", "container"), 20);
 	sd = find(&p, "soft-delete", NULL, "acme/big");
 	assert_non_null(sd);
-	/* All 20 removals, none dropped: the data is set aside only once
-	 * no replica runs against it. */
-	assert_int_equal(sd->ndeps, 20);
-	for (size_t i = 0; i < sd->ndeps; i++)
-		assert_string_equal(action_verb(&p.v[sd->deps[i] - 1]),
-				    "remove");
+	/* The final backup and all 20 removals, none dropped: the data is
+	 * set aside only once it is backed up and no replica runs. */
+	assert_int_equal(sd->ndeps, 21);
+	assert_string_equal(action_verb(&p.v[sd->deps[0] - 1]), "backup");
+	for (size_t i = 1; i < sd->ndeps; i++) {
+		const struct action *r = &p.v[sd->deps[i] - 1];
+
+		assert_string_equal(action_verb(r), "remove");
+		/* each container goes only after the backup */
+		assert_int_equal(r->ndeps, 1);
+		assert_int_equal(r->deps[0], sd->deps[0]);
+	}
 	plan_release(&p);
 	live_release(&live);
 	rec_free(&rec);
