@@ -63,6 +63,28 @@ backups_policy(const struct model *m, const struct environment *env)
 	return best;
 }
 
+void
+backups_health(const struct model *m, const struct environment *env,
+	       const struct rec_backup *have, size_t n, time_t now,
+	       struct backup_health *h)
+{
+	const struct backup_policy *bp = backups_policy(m, env);
+	json_t *max = bp ? json_object_get(bp->spec, "maxAgeHours") : NULL;
+
+	memset(h, 0, sizeof(*h));
+	if (!bp)
+		return;
+	h->covered = 1;
+	h->max_age_hours = json_is_number(max) ? json_number_value(max) : 0;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(have[i].env_id, env->id) == 0) {
+			h->newest = have[i].newest;
+			h->drill = have[i].drill;
+		}
+	h->stale = h->max_age_hours > 0 &&
+		   (double)(now - h->newest) > h->max_age_hours * 3600;
+}
+
 /* The key a policy encrypts with, among b->keys; NULL when plain. */
 static const struct crypt_key *
 policy_key(const struct backups *b, const struct backup_policy *bp)
@@ -127,8 +149,9 @@ backups_open(struct backups *b, struct pass *p, const char *command,
 	b->ctx.now = p->now;
 	b->ctx.keys = b->keys;
 	b->ctx.nkeys = b->nkeys;
-	if (state_lock_backups(p->state, e) < 0 ||
-	    state_run_begin(p->state, m->revision, command, &b->run_id, e) < 0)
+	if (command &&
+	    (state_lock_backups(p->state, e) < 0 ||
+	     state_run_begin(p->state, m->revision, command, &b->run_id, e) < 0))
 		goto fail;
 	return 0;
 fail:
@@ -174,6 +197,22 @@ target(struct backups *b, const char *env_id, struct backup_target *t,
 		t->bucket = del->bucket;
 		return 0;
 	}
+	/* Leaving the source now (its soft delete's final backup): what
+	 * the state records of it. */
+	for (size_t i = 0; i < b->p->rec.nres; i++) {
+		const struct rec_resource *r = &b->p->rec.res[i];
+
+		if (strcmp(r->env_id, env_id) != 0)
+			continue;
+		if (r->kind == LIVE_SCHEMA)
+			t->schema = r->name;
+		else if (r->kind == LIVE_ROLE)
+			t->role = r->name;
+		else if (r->kind == LIVE_BUCKET)
+			t->bucket = r->name;
+	}
+	if (t->schema && t->bucket)
+		return 0;
 	return err_set(e,
 		       "environment '%s' is neither declared nor kept by a "
 		       "soft delete",
@@ -261,7 +300,32 @@ backups_run(struct backups *b, const char *env_id, const char *reason,
 					backup_stored_bytes(r->manifest),
 					(long long)r->objects, e) < 0)
 		rc = -1;
+	/* Of kept data: it is the final backup its purge waits for. */
+	if (rc == 0 && !env && recorded_deletion(&b->p->rec, env_id) &&
+	    state_deletion_backup(b->p->state, env_id, r->id, e) < 0)
+		rc = -1;
 	return step_end(b, jid, rc, e);
+}
+
+int
+backups_final(struct pass *p, const char *env_id, char id[40], struct err *e)
+{
+	struct backup_result r;
+	struct backups b;
+	int rc;
+
+	id[0] = '\0';
+	if (backups_open(&b, p, NULL, e) < 0)
+		return -1;
+	rc = state_lock_backups(p->state, e);
+	if (rc == 0)
+		rc = backups_run(&b, env_id, "final", &r, e);
+	if (rc == 0) {
+		snprintf(id, 40, "%s", r.id);
+		json_decref(r.manifest);
+	}
+	backups_close(&b, NULL);
+	return rc;
 }
 
 int

@@ -36,10 +36,33 @@ void backups_close(struct backups *b, const char *status);
 const struct backup_policy *backups_policy(const struct model *m,
 					   const struct environment *env);
 
+/*
+ * How env's backups stand against its policy's maxAgeHours: have (n
+ * rows from state_backups_newest) gives its newest backup and drill.
+ * An environment with a limit and no backup at all is stale.
+ */
+struct backup_health {
+	int covered;	      /* a policy selects env */
+	double max_age_hours; /* 0: no limit */
+	time_t newest, drill; /* 0: none */
+	int stale;
+};
+void backups_health(const struct model *m, const struct environment *env,
+		    const struct rec_backup *have, size_t n, time_t now,
+		    struct backup_health *h);
+
 /* Back up env_id now (declared, or soft-deleted); the result is
  * recorded in the catalog and the journal. */
 int backups_run(struct backups *b, const char *env_id, const char *reason,
 		struct backup_result *r, struct err *e);
+
+/*
+ * The verified final backup of env_id before its soft delete, from a
+ * worker of an apply: the backup lock is taken on the state's session
+ * (held until it closes), the catalog written. id: the backup's id.
+ */
+int backups_final(struct pass *p, const char *env_id, char id[40],
+		  struct err *e);
 
 int backups_verify(struct backups *b, const char *env_id, const char *id,
 		   int drill, struct err *e);

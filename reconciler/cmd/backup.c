@@ -63,23 +63,29 @@ print_list(struct backup_info *v, size_t n, enum format fmt)
 	char when[32];
 
 	for (size_t i = 0; i < n; i++) {
+		const char *reason = json_string_value(
+			json_object_get(v[i].manifest, "reason"));
 		struct tm tm;
 
+		if (!reason)
+			reason = "manual";
 		gmtime_r(&v[i].time, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		if (fmt == FORMAT_JSON) {
 			json_array_append_new(
 				a,
-				json_pack("{s:s, s:s, s:s, s:b, s:b, s:I, s:I}",
+				json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:I, s:I}",
 					  "id", v[i].id, "env", v[i].env_id,
-					  "time", when, "verified", 1,
+					  "time", when, "reason", reason,
+					  "verified", 1,
 					  "encrypted", v[i].encrypted, "bytes",
 					  (json_int_t)v[i].bytes, "objects",
 					  (json_int_t)v[i].objects));
 			continue;
 		}
-		printf("%-24s %-28s %s %12lld bytes %6zu files%s\n", v[i].id,
-		       v[i].env_id, when, v[i].bytes, v[i].objects,
+		printf("%-24s %-28s %s %-11s %12lld bytes %6zu files%s\n",
+		       v[i].id, v[i].env_id, when, reason, v[i].bytes,
+		       v[i].objects,
 		       v[i].encrypted ? "  encrypted" : "");
 	}
 	if (fmt == FORMAT_JSON)
@@ -216,6 +222,18 @@ cmd_backup(int argc, char **argv)
 		if (!wanted(m, &m->envs[i], &sel, v))
 			continue;
 		if (one(&b, v, m->envs[i].id, id, drill, all, nall, &e) < 0) {
+			fprintf(stderr, "pressctl: error: %s\n", e.msg);
+			failed = 1;
+		}
+	}
+	/* Soft-deleted environments, when named: their kept data. */
+	for (size_t i = 0; sel.n && v != PRUNE && i < p.rec.ndel; i++) {
+		const char *env_id = p.rec.del[i].env_id;
+
+		if (model_find_env(m, env_id) ||
+		    !cmd_selector_match(m, env_id, &sel))
+			continue;
+		if (one(&b, v, env_id, id, drill, all, nall, &e) < 0) {
 			fprintf(stderr, "pressctl: error: %s\n", e.msg);
 			failed = 1;
 		}
