@@ -11,16 +11,59 @@
 
 #include "cmd.h"
 #include "../apply/apply.h"
+#include "../apply/backups.h"
 #include "../plan/plan.h"
 
 static const char usage_text[] =
 	"usage: pressctl status [DIR] [--format text|json]\n"
 	"       pressctl status --git REPO [--ref REF] [--path SUBDIR] [...]\n";
 
+/* The backup of env against its policy (NULL when none covers it); a
+ * note when the newest is older than maxAgeHours. */
+static json_t *
+backup_status(const struct pass *p, const struct environment *env,
+	      const struct rec_backup *have, size_t n, json_t *notes)
+{
+	struct backup_health h;
+	json_t *o;
+
+	if (!env)
+		return json_null();
+	backups_health(p->model, env, have, n, p->now, &h);
+	if (!h.covered)
+		return json_null();
+	o = json_pack("{s:s, s:I, s:I, s:b}", "policy",
+		      backups_policy(p->model, env)->name, "newest",
+		      (json_int_t)h.newest, "drill", (json_int_t)h.drill,
+		      "stale", h.stale);
+	json_object_set_new(o, "maxAgeHours",
+			    h.max_age_hours > 0 ?
+				    json_integer((json_int_t)h.max_age_hours) :
+						  json_null());
+	if (h.stale) {
+		char *text = h.newest ?
+				     xprintf("unhealthy: newest backup is %.1f h "
+					     "old, policy '%s' allows %g h",
+					     (double)(p->now - h.newest) / 3600,
+					     backups_policy(p->model, env)->name,
+					     h.max_age_hours) :
+				     xprintf("unhealthy: no backup yet, policy "
+					     "'%s' allows %g h",
+					     backups_policy(p->model, env)->name,
+					     h.max_age_hours);
+
+		json_array_append_new(notes, json_string(text));
+		free(text);
+	}
+	return o;
+}
+
 static json_t *
 env_status(const char *id, const char *stage, const struct pass *p,
-	   const struct plan *plan)
+	   const struct plan *plan, const struct rec_backup *have, size_t nhave)
 {
+	json_t *backup;
+
 	size_t pending = 0, drift = 0, running = 0, containers = 0,
 	       conflicts = 0;
 	json_t *o = json_pack("{s:s, s:s}", "environment", id, "stage", stage);
@@ -72,10 +115,15 @@ env_status(const char *id, const char *stage, const struct pass *p,
 		json_array_append_new(notes, json_string(text));
 		free(text);
 	}
+	/* Before the backup's note: a stale backup alone is not "held". */
+	int held = json_array_size(notes) > 0;
+
+	backup = backup_status(p, model_find_env(p->model, id), have, nhave,
+			       notes);
 	state = conflicts	       ? "conflict" :
 		del		       ? "soft-deleted" :
 		!strcmp(stage, "-")    ? "removing" :
-		json_array_size(notes) ? "held" :
+		held		       ? "held" :
 		drift		       ? "drift" :
 		pending		       ? "pending" :
 					 "converged";
@@ -91,7 +139,36 @@ env_status(const char *id, const char *stage, const struct pass *p,
 			    revision ? json_string(revision) : json_null());
 	json_object_set_new(o, "appliedAt", json_integer((json_int_t)applied));
 	json_object_set_new(o, "notes", notes);
+	json_object_set_new(o, "backup", backup);
+	json_object_set_new(o, "healthy",
+			    json_boolean(!json_is_true(
+				    json_object_get(backup, "stale"))));
 	return o;
+}
+
+/* The BACKUP column: "-" without a policy, "none", or the newest's age
+ * ("5m", "3h", "2d"), with a "!" when older than maxAgeHours. */
+static void
+backup_age(json_t *b, time_t now, char *out, size_t size)
+{
+	long long age, newest = json_integer_value(json_object_get(b, "newest"));
+	const char *bang = json_is_true(json_object_get(b, "stale")) ? "!" : "";
+
+	if (!json_is_object(b)) {
+		snprintf(out, size, "-");
+		return;
+	}
+	if (!newest) {
+		snprintf(out, size, "none%s", bang);
+		return;
+	}
+	age = (long long)now - newest;
+	if (age < 3600)
+		snprintf(out, size, "%lldm%s", age / 60, bang);
+	else if (age < 2 * 86400)
+		snprintf(out, size, "%lldh%s", age / 3600, bang);
+	else
+		snprintf(out, size, "%lldd%s", age / 86400, bang);
 }
 
 static int
@@ -113,6 +190,9 @@ cmd_status(int argc, char **argv)
 	struct source_opts so = { 0 };
 	enum format fmt = FORMAT_TEXT;
 	struct cmd_pass cp;
+	struct rec_backup *have = NULL;
+	size_t nhave = 0;
+	struct err e;
 	struct model *m;
 	json_t *envs, *v;
 	size_t i;
@@ -129,12 +209,16 @@ cmd_status(int argc, char **argv)
 	    EXIT_OK)
 		return rc;
 	m = cp.m;
+	if (state_backups_newest(cp.pass.state, &have, &nhave, &e) < 0) {
+		cmd_pass_close(&cp);
+		return cmd_fail("%s", e.msg);
+	}
 	envs = json_array();
 	for (i = 0; i < m->nenvs; i++)
 		json_array_append_new(envs,
 				      env_status(m->envs[i].id,
 						 stage_name(m->envs[i].stage),
-						 &cp.pass, &cp.plan));
+						 &cp.pass, &cp.plan, have, nhave));
 	/* Environments that left the source: soft-deleted ones, and those
 	 * whose removal is not applied yet (recorded, no deletion). */
 	for (i = 0; i < cp.pass.rec.nres; i++) {
@@ -145,7 +229,7 @@ cmd_status(int argc, char **argv)
 		    recorded_deletion(&cp.pass.rec, id) || listed(envs, id))
 			continue;
 		json_array_append_new(envs,
-				      env_status(id, "-", &cp.pass, &cp.plan));
+				      env_status(id, "-", &cp.pass, &cp.plan, have, nhave));
 	}
 	for (i = 0; i < cp.pass.rec.ndel; i++)
 		if (!model_find_env(m, cp.pass.rec.del[i].env_id))
@@ -153,7 +237,8 @@ cmd_status(int argc, char **argv)
 					      env_status(cp.pass.rec.del[i]
 								 .env_id,
 							 "-", &cp.pass,
-							 &cp.plan));
+							 &cp.plan, have,
+							 nhave));
 	if (fmt == FORMAT_JSON) {
 		json_t *out = json_pack("{s:s, s:s, s:o}", "platform",
 					m->platform.name, "revision",
@@ -163,10 +248,11 @@ cmd_status(int argc, char **argv)
 		json_decref(out);
 	} else {
 		printf("platform '%s' at %s\n", m->platform.name, m->revision);
-		printf("%-28s %-11s %-12s %-9s %-12s %s\n", "ENVIRONMENT",
-		       "STAGE", "STATE", "RUNNING", "PORTS", "REVISION");
+		printf("%-28s %-11s %-12s %-9s %-12s %-10s %s\n",
+		       "ENVIRONMENT", "STAGE", "STATE", "RUNNING", "PORTS",
+		       "BACKUP", "REVISION");
 		json_array_foreach(envs, i, v) {
-			char ports[64] = "", run[32];
+			char ports[64] = "", run[32], backup[32];
 			json_t *pv;
 			size_t j;
 
@@ -182,12 +268,14 @@ cmd_status(int argc, char **argv)
 					 json_object_get(v, "running")),
 				 (long long)json_integer_value(
 					 json_object_get(v, "containers")));
-			printf("%-28s %-11s %-12s %-9s %-12s %.19s\n",
+			backup_age(json_object_get(v, "backup"), cp.pass.now,
+				   backup, sizeof(backup));
+			printf("%-28s %-11s %-12s %-9s %-12s %-10s %.19s\n",
 			       json_string_value(
 				       json_object_get(v, "environment")),
 			       json_string_value(json_object_get(v, "stage")),
 			       json_string_value(json_object_get(v, "state")),
-			       run, ports[0] ? ports : "-",
+			       run, ports[0] ? ports : "-", backup,
 			       json_is_string(json_object_get(v, "revision")) ?
 				       json_string_value(
 					       json_object_get(v, "revision")) :
@@ -195,6 +283,7 @@ cmd_status(int argc, char **argv)
 		}
 		json_decref(envs);
 	}
+	rec_backups_free(have, nhave);
 	cmd_pass_close(&cp);
 	return EXIT_OK;
 }

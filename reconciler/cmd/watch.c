@@ -25,9 +25,11 @@
 
 #include "cmd.h"
 #include "../apply/apply.h"
+#include "../apply/backups.h"
 #include "../guard/guard.h"
 #include "../serve/serve.h"
 #include "../source/watch.h"
+#include "../util/clock.h"
 #include "../util/secret.h"
 
 static const char usage_text[] =
@@ -92,6 +94,9 @@ struct watch {
 	double due;	 /* monotonic time of a pending pass; 0 none */
 	double followup; /* a second look after Docker events */
 	double next_resync;
+	double next_backup; /* a policy's schedule fires; 0 none */
+	double backup_hold; /* after a failed scheduled backup: no retry
+			     * before this (BACKUP_RETRY_S) */
 	int fetch_wanted;
 	int failures;
 	char trigger[64];
@@ -304,6 +309,108 @@ load(struct watch *w, struct model **m)
 	return 0;
 }
 
+/* A failed scheduled backup is tried again after this many seconds. */
+#define BACKUP_RETRY_S 300
+
+/* The age of every covered environment's newest backup, for /metrics. */
+static void
+backup_ages(struct watch *w, struct pass *pass)
+{
+	const struct model *m = pass->model;
+	struct rec_backup *have = NULL;
+	size_t n = 0;
+	struct err e;
+
+	if (state_backups_newest(pass->state, &have, &n, &e) < 0)
+		return;
+	for (size_t i = 0; i < m->nenvs; i++) {
+		struct backup_health h;
+
+		backups_health(m, &m->envs[i], have, n, pass->now, &h);
+		if (h.covered)
+			metrics_backup_age(w->metrics, m->envs[i].id, h.newest,
+					   h.drill, h.max_age_hours, h.stale);
+	}
+	rec_backups_free(have, n);
+}
+
+/*
+ * The policies' schedules (the leader only, after a pass): back up every
+ * environment whose schedule fired since its newest backup (a window
+ * missed while no watcher ran counts once), prune it, and wake again
+ * when the next schedule fires.
+ */
+static void
+scheduled_backups(struct watch *w, struct pass *pass)
+{
+	const char **due = NULL;
+	size_t n = 0;
+	time_t next = 0;
+	struct backups b;
+	struct err e;
+	int failed = 0;
+
+	w->next_backup = 0;
+	if (now_mono() < w->backup_hold) {
+		backup_ages(w, pass);
+		w->next_backup = w->backup_hold;
+		return;
+	}
+	if (backups_open(&b, pass, NULL, &e) < 0 ||
+	    backups_due(&b, &due, &n, &next, &e) < 0) {
+		cmd_log("error", "cannot plan the scheduled backups",
+			json_pack("{s:s}", "error", e.msg));
+		if (b.p)
+			backups_close(&b, NULL);
+		return;
+	}
+	if (n) {
+		backups_close(&b, NULL);
+		if (backups_open(&b, pass, "scheduled backup", &e) < 0) {
+			cmd_log("error", "cannot start the scheduled backups",
+				json_pack("{s:s}", "error", e.msg));
+			free(due);
+			return;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct backup_result r;
+		double t0 = now_mono();
+		size_t deleted = 0;
+
+		if (backups_run(&b, due[i], "scheduled", &r, &e) < 0) {
+			failed = 1;
+			metrics_backup(w->metrics, due[i], 0, 0, 0, 0);
+			cmd_log("error", "scheduled backup failed",
+				json_pack("{s:s, s:s}", "env", due[i], "error",
+					  e.msg));
+			continue;
+		}
+		metrics_backup(w->metrics, due[i], 1, b.ctx.now,
+			       now_mono() - t0, r.bytes);
+		cmd_log("info", "scheduled backup",
+			json_pack("{s:s, s:s, s:I, s:I}", "env", due[i], "id",
+				  r.id, "bytes", (json_int_t)r.bytes, "objects",
+				  (json_int_t)r.objects));
+		json_decref(r.manifest);
+		if (backups_prune(&b, due[i], &deleted, &e) < 0)
+			cmd_log("error", "pruning failed",
+				json_pack("{s:s, s:s}", "env", due[i], "error",
+					  e.msg));
+	}
+	backups_close(&b, n ? (failed ? "failed" : "ok") : NULL);
+	free(due);
+	backup_ages(w, pass);
+	if (next > 0)
+		w->next_backup = now_mono() + (double)(next - clock_now()) + 1;
+	if (failed) {
+		/* Not again at every pass: the next try in BACKUP_RETRY_S. */
+		w->backup_hold = now_mono() + BACKUP_RETRY_S;
+		if (!w->next_backup || w->backup_hold < w->next_backup)
+			w->next_backup = w->backup_hold;
+	}
+}
+
 /* Returns 0 when converged (or standing by), -1 when it should retry. */
 static int
 reconcile(struct watch *w)
@@ -380,6 +487,7 @@ reconcile(struct watch *w)
 			  (json_int_t)plan.drift));
 	if (res.failed)
 		rc = 0; /* failed actions wait for backoff or a change */
+	scheduled_backups(w, &pass);
 out_plan:
 	plan_release(&plan);
 out_pass:
@@ -591,6 +699,8 @@ cmd_watch(int argc, char **argv)
 
 		if (w.due && w.due < until)
 			until = w.due;
+		if (w.next_backup && w.next_backup < until)
+			until = w.next_backup;
 		if (w.followup && w.followup < until)
 			until = w.followup;
 		timeout = until <= now ? 0 : (int)((until - now) * 1000) + 1;
@@ -667,6 +777,10 @@ cmd_watch(int argc, char **argv)
 		if (now >= w.next_resync) {
 			w.next_resync = now + w.resync;
 			schedule(&w, 0, "resync");
+		}
+		if (w.next_backup && now >= w.next_backup) {
+			w.next_backup = 0;
+			schedule(&w, 0, "backup schedule");
 		}
 		if (w.due && now >= w.due) {
 			w.due = 0;

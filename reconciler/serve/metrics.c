@@ -28,8 +28,20 @@ struct action_count {
 	uint64_t n;
 };
 
+struct env_backup {
+	char *env_id; /* owned */
+	time_t last_success, last_drill;
+	double duration;
+	long long bytes;
+	uint64_t failures;
+	double max_age_hours; /* 0: no RPO */
+	int stale;	      /* newest backup older than max_age_hours */
+};
+
 struct metrics {
 	pthread_mutex_t mu;
+	struct env_backup *backups; /* sorted by env_id */
+	size_t nbackups, abackups;
 	uint64_t in_bucket[NBUCKETS + 1]; /* not cumulative; last +Inf */
 	double sum;
 	uint64_t ok, failed;
@@ -55,6 +67,9 @@ metrics_free(struct metrics *m)
 {
 	if (m == NULL)
 		return;
+	for (size_t i = 0; i < m->nbackups; i++)
+		free(m->backups[i].env_id);
+	free(m->backups);
 	for (size_t i = 0; i < m->nactions; i++) {
 		free(m->actions[i].action);
 		free(m->actions[i].result);
@@ -155,6 +170,111 @@ metrics_leader(struct metrics *m, int leader)
 	pthread_mutex_unlock(&m->mu);
 }
 
+/* The entry of env_id, made when missing (sorted insert); under mu. */
+static struct env_backup *
+backup_entry(struct metrics *m, const char *env_id)
+{
+	size_t i = 0;
+
+	while (i < m->nbackups && strcmp(m->backups[i].env_id, env_id) < 0)
+		i++;
+	if (i < m->nbackups && strcmp(m->backups[i].env_id, env_id) == 0)
+		return &m->backups[i];
+	xgrow(&m->backups, &m->abackups, m->nbackups + 1,
+	      sizeof(*m->backups));
+	memmove(&m->backups[i + 1], &m->backups[i],
+		(m->nbackups - i) * sizeof(*m->backups));
+	m->nbackups++;
+	memset(&m->backups[i], 0, sizeof(m->backups[i]));
+	m->backups[i].env_id = xstrdup(env_id);
+	return &m->backups[i];
+}
+
+void
+metrics_backup(struct metrics *m, const char *env_id, int ok, time_t when,
+	       double seconds, long long bytes)
+{
+	struct env_backup *b;
+
+	if (m == NULL)
+		return;
+	pthread_mutex_lock(&m->mu);
+	b = backup_entry(m, env_id);
+	if (ok) {
+		b->last_success = when;
+		b->duration = seconds;
+		b->bytes = bytes;
+	} else {
+		b->failures++;
+	}
+	pthread_mutex_unlock(&m->mu);
+}
+
+void
+metrics_backup_age(struct metrics *m, const char *env_id, time_t newest,
+		   time_t drill, double max_age_hours, int stale)
+{
+	struct env_backup *b;
+
+	if (m == NULL)
+		return;
+	pthread_mutex_lock(&m->mu);
+	b = backup_entry(m, env_id);
+	if (newest > b->last_success)
+		b->last_success = newest;
+	b->last_drill = drill;
+	b->max_age_hours = max_age_hours;
+	b->stale = stale;
+	pthread_mutex_unlock(&m->mu);
+}
+
+/* The per-environment backup families, in exposition order. */
+enum backup_value { BV_SUCCESS, BV_DURATION, BV_BYTES, BV_FAILURES, BV_DRILL,
+		    BV_STALE };
+static const struct backup_family {
+	const char *name, *type, *help;
+	enum backup_value which;
+} backup_families[] = {
+	{ "pressctl_backup_last_success_timestamp_seconds", "gauge",
+	  "Unix time of the environment's newest verified backup.",
+	  BV_SUCCESS },
+	{ "pressctl_backup_duration_seconds", "gauge",
+	  "Duration of the environment's last successful backup.",
+	  BV_DURATION },
+	{ "pressctl_backup_bytes", "gauge",
+	  "Bytes the environment's last successful backup stored.", BV_BYTES },
+	{ "pressctl_backup_failures_total", "counter",
+	  "Failed backups of the environment.", BV_FAILURES },
+	{ "pressctl_backup_last_drill_timestamp_seconds", "gauge",
+	  "Unix time of the newest restore drill (verify --restore-test) of "
+	  "one of the environment's backups; 0 if never.",
+	  BV_DRILL },
+	{ "pressctl_backup_stale", "gauge",
+	  "1 when the newest backup is older than the policy's maxAgeHours "
+	  "(the environment is unhealthy).",
+	  BV_STALE },
+};
+
+static double
+backup_value(const struct env_backup *b, enum backup_value which)
+{
+	switch (which) {
+	case BV_SUCCESS:
+		return (double)b->last_success;
+	case BV_DURATION:
+		return b->duration;
+	case BV_BYTES:
+		return (double)b->bytes;
+	case BV_FAILURES:
+		return (double)b->failures;
+	case BV_DRILL:
+		return (double)b->last_drill;
+	case BV_STALE:
+		return b->stale;
+	}
+	return 0;
+}
+
 /* --- exposition ----------------------------------------------------- */
 
 /* A label value: backslash, double quote and newline escaped, as the
@@ -247,6 +367,22 @@ metrics_render(struct metrics *m, struct strbuf *out)
 	family(out, "pressctl_leader", "gauge",
 	       "1 when this replica holds the reconcile lock, else 0.");
 	strbuf_addf(out, "pressctl_leader %d\n", m->leader);
+
+	/* Only on a platform with backups (a family with no sample says
+	 * nothing). */
+	for (size_t f = 0; m->nbackups && f < sizeof(backup_families) /
+				       sizeof(backup_families[0]);
+	     f++) {
+		const struct backup_family *bf = &backup_families[f];
+
+		family(out, bf->name, bf->type, bf->help);
+		for (size_t i = 0; i < m->nbackups; i++) {
+			strbuf_addf(out, "%s{env=\"", bf->name);
+			add_label(out, m->backups[i].env_id);
+			strbuf_addf(out, "\"} %.15g\n",
+				    backup_value(&m->backups[i], bf->which));
+		}
+	}
 
 	pthread_mutex_unlock(&m->mu);
 }

@@ -39,6 +39,13 @@ void metrics_reconcile(struct metrics *m, double seconds, int ok,
 void metrics_action(struct metrics *m, const char *action, const char *result);
 void metrics_drift(struct metrics *m, size_t n); /* current drift count */
 void metrics_leader(struct metrics *m, int leader);
+/* A backup of env_id ended (ok: its time, duration, bytes; else one
+ * more failure). */
+void metrics_backup(struct metrics *m, const char *env_id, int ok, time_t when,
+		    double seconds, long long bytes);
+/* The age of env_id's newest backup against its policy's maxAgeHours. */
+void metrics_backup_age(struct metrics *m, const char *env_id, time_t newest,
+			time_t drill, double max_age_hours, int stale);
 /* Append the Prometheus text exposition (version 0.0.4) to out: every
  * family with # HELP and # TYPE, label values escaped. out is borrowed. */
 void metrics_render(struct metrics *m, struct strbuf *out);

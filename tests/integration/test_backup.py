@@ -16,6 +16,11 @@ state: row checksums from the catalog, objects and their hashes in S3.
    next run succeeds.
 5. A reader in a loop during a restore sees old or new data, never a missing
    schema or table.
+6. Schedules: `pressctl watch` backs up when the policy's cron fires, runs a
+   window missed while no watcher ran once at start (not once per missed
+   window), and a backup older than maxAgeHours makes the environment
+   unhealthy in `status` and in /metrics. The clock is the test clock
+   (PRESSCTL_NOW), so a day passes in a second.
 """
 
 import hashlib
@@ -26,16 +31,20 @@ import signal
 import subprocess
 import threading
 import time
+from datetime import datetime, timezone
 
 from converge_helpers import (Platform, derived_password, dump, env_doc, lit,
                               psql_as, schema_exists, site_doc)
 from helpers import describe
+from watch_helpers import sample, wait_until, watching
 
 
 def policy_doc(name, selector, schedule="0 2 * * *", retention=None, encrypt=None,
-               include=None):
+               include=None, max_age_hours=None):
     spec = {"selector": selector, "schedule": schedule,
             "retention": retention or {"daily": 7, "weekly": 4, "monthly": 3}}
+    if max_age_hours:
+        spec["maxAgeHours"] = max_age_hours
     if encrypt:
         spec["encrypt"] = {"key": {"env": encrypt}}
     if include:
@@ -320,3 +329,102 @@ def test_a_reader_sees_old_or_new_never_missing(services, pressctl, tmp_path):
         th.join()
     assert not errors, errors[:3]
     assert seen <= {"10", "25000"} and "25000" in seen, seen
+
+
+# --- 6. schedules, staleness --------------------------------------------------------
+
+def epoch(rfc3339):
+    return int(datetime.strptime(rfc3339, "%Y-%m-%dT%H:%M:%SZ")
+               .replace(tzinfo=timezone.utc).timestamp())
+
+
+def status_of(p, env, now):
+    import jsonschema
+    proc = p.run("status", "--format", "json", env={"PRESSCTL_NOW": now})
+    assert proc.returncode == 0, describe(proc)
+    doc = json.loads(proc.stdout)
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "schema",
+                           "status.schema.json")) as f:
+        jsonschema.validate(doc, json.load(f))
+    (e,) = [e for e in doc["environments"] if e["environment"] == env]
+    return e
+
+
+def test_watch_runs_the_schedule_and_staleness_is_unhealthy(services, pressctl, tmp_path):
+    p = platform(services, pressctl, tmp_path, "bksch", "bksch",
+                 [("prod", "production"), ("dev", "development")],
+                 [policy_doc("nightly", {"stage": "production"}, max_age_hours=26)])
+    fill(services, "bksch_prod", rows=1000)
+    t1 = "2026-12-03T02:30:00Z"          # the 02:00 window of the 3rd has fired
+
+    st = status_of(p, "bksch/prod", t1)
+    assert st["backup"] == {"policy": "nightly", "newest": 0, "drill": 0,
+                            "maxAgeHours": 26, "stale": True}, st
+    assert st["healthy"] is False and any("no backup yet" in n for n in st["notes"]), st
+    assert status_of(p, "bksch/dev", t1)["backup"] is None   # no policy covers dev
+
+    def run_watch(now, want, name, quiet=1.0):
+        """A watcher at the test clock `now` until `want` backups of prod
+        are listed and its log is quiet for `quiet` seconds: (its metrics,
+        the listed backups, its log)."""
+        with watching(pressctl, [p.src, "--debounce", "100ms", "--resync", "3600s"],
+                      {**services.env_vars(), **p.extra_env, "PRESSCTL_NOW": now},
+                      tmp_path, name) as w:
+            w.wait_reconciled(timeout=60)
+            took, got = wait_until(lambda: len(backups(p, "bksch/prod")) >= want, 120, 0.5)
+            assert took is not None, f"{len(got or [])} backups, want {want}" + w.describe()
+            w.wait_quiet(quiet)
+            return w.metrics(), backups(p, "bksch/prod"), w.log_text()
+
+    # The first watcher backs up at start (the window has fired, no backup yet).
+    m, listed, log = run_watch(t1, 1, "w1")
+    assert len(listed) == 1 and listed[0]["reason"] == "scheduled", listed
+    assert listed[0]["time"] == t1, listed
+    assert sample(m, "pressctl_backup_last_success_timestamp_seconds",
+                  env="bksch/prod") == epoch(t1), m
+    assert sample(m, "pressctl_backup_stale", env="bksch/prod") == 0, m
+    assert sample(m, "pressctl_backup_failures_total", env="bksch/prod") == 0, m
+    assert sample(m, "pressctl_backup_bytes", env="bksch/prod") > 0, m
+    assert sample(m, "pressctl_backup_stale", env="bksch/dev") is None, m
+    assert "scheduled backup" in log
+
+    # Again at the same time: that window is covered, nothing new.
+    m, listed, _ = run_watch(t1, 1, "w2", quiet=3.0)
+    assert len(listed) == 1, listed
+
+    # Two days later: two windows were missed while no watcher ran; one
+    # backup at start, not two.
+    t2 = "2026-12-05T09:00:00Z"
+    m, listed, _ = run_watch(t2, 2, "w3")
+    assert [b["time"] for b in listed] == [t2, t1], listed
+    assert sample(m, "pressctl_backup_last_success_timestamp_seconds",
+                  env="bksch/prod") == epoch(t2), m
+
+    # The restored data behind the scheduled backup is the live data.
+    restore(p, "bksch/prod", listed[0]["id"], into="bksch/dev")
+    assert table_sums(services, "bksch_dev") == table_sums(services, "bksch_prod")
+
+    # 26 h later it is still healthy; 27 h later it is not.
+    st = status_of(p, "bksch/prod", "2026-12-06T11:00:00Z")
+    assert st["healthy"] is True and st["backup"]["stale"] is False, st
+    assert st["backup"]["newest"] == epoch(t2), st
+    st = status_of(p, "bksch/prod", "2026-12-06T12:00:01Z")
+    assert st["healthy"] is False and st["backup"]["stale"] is True, st
+    assert any(n.startswith("unhealthy: newest backup is 27.0 h old, policy 'nightly' "
+                            "allows 26 h") for n in st["notes"]), st
+    assert st["state"] == "converged", st      # unhealthy is not a reconcile state
+    proc = p.run("status", env={"PRESSCTL_NOW": "2026-12-06T12:00:01Z"})
+    row = [l for l in proc.stdout.splitlines() if l.startswith("bksch/prod")]
+    assert row and " 27h! " in row[0], proc.stdout
+
+    # A watcher at that time reports it stale on /metrics too. (The policy
+    # now fires monthly: its last window, the 1st, is older than the newest
+    # backup, so the watcher has nothing due.)
+    dump(p.src / "policy-0.yaml",
+         policy_doc("nightly", {"stage": "production"}, schedule="0 2 1 * *",
+                    max_age_hours=26))
+    m, listed, _ = run_watch("2026-12-06T12:00:01Z", 2, "w4", quiet=3.0)
+    assert len(listed) == 2, listed
+    assert sample(m, "pressctl_backup_stale", env="bksch/prod") == 1, m
+    assert sample(m, "pressctl_backup_last_success_timestamp_seconds",
+                  env="bksch/prod") == epoch(t2), m
