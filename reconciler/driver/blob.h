@@ -26,7 +26,9 @@ typedef int (*blob_sink)(void *arg, const void *data, size_t len,
 
 /*
  * Make sure bucket exists and carries the platform's ownership mark
- * (created if missing); one marked by another platform is an error.
+ * (created if missing; an unmarked one is marked only when it holds
+ * nothing); one marked by another platform, or unmarked with objects,
+ * is an error.
  */
 int blob_bucket_ensure(struct blob *b, const char *bucket, struct err *e);
 

@@ -985,6 +985,44 @@ out:
 	return ret;
 }
 
+int
+s3_bucket_own(struct s3 *c, const char *name, struct err *e)
+{
+	char what[160], *owner = NULL;
+	int ret = -1, created, r, full = 1;
+
+	snprintf(what, sizeof(what), "cannot create bucket '%s'", name);
+	if (bucket_make(c, name, &created, what, e) < 0)
+		return -1;
+	if ((r = mark_read(c, name, &owner, e)) != 0) {
+		if (r > 0)
+			err_transient(e, "%s: it vanished while being marked",
+				      what);
+		return -1;
+	}
+	if (owner) {
+		ret = strcmp(owner, c->platform) == 0 ?
+			      0 :
+			      err_set(e,
+				      "%s: it carries the ownership mark of "
+				      "platform '%s'; pressctl touches only its "
+				      "own platform's objects",
+				      what, owner);
+		free(owner);
+		return ret;
+	}
+	if (holds_data(c, name, &full, e) != 0)
+		return -1;
+	if (full)
+		return err_set(e,
+			       "%s: it exists without an ownership mark and "
+			       "holds objects, so it is not this platform's; "
+			       "set the Platform's spec.naming.prefix to another "
+			       "value or move that bucket away",
+			       what);
+	return mark_write(c, name, e);
+}
+
 /* Delete every object of the bucket. 0 ok, 1 bucket gone, -1 error. */
 static int
 empty_bucket(struct s3 *c, const char *name, const char *what, struct err *e)

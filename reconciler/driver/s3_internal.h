@@ -75,6 +75,15 @@ int s3_fail(struct err *e, const char *what, const struct s3_resp *r);
 /* Whether the answer is an S3 error document with this code. */
 int s3_is_code(const struct s3_resp *r, const char *code);
 
+/*
+ * A bucket outside any plan (the platform's backups bucket) made this
+ * platform's: created if missing, marked when it is unmarked and holds
+ * nothing (a create killed before its mark, or another worker's create
+ * not marked yet; the mark is written before any data), refused when it
+ * carries another mark or holds data without one.
+ */
+int s3_bucket_own(struct s3 *c, const char *name, struct err *e);
+
 /* Append s percent-encoded (RFC 3986 unreserved kept); with
  * keep_slash, '/' stays as is. 0, or -1 (too long, out of memory). */
 int s3_escape(struct s3 *c, struct strbuf *sb, const char *s, int keep_slash);

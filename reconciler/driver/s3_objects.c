@@ -56,11 +56,7 @@ blob_close(struct blob *b)
 int
 blob_bucket_ensure(struct blob *b, const char *bucket, struct err *e)
 {
-	struct driver_action a = { .op = OP_CREATE,
-				   .kind = LIVE_BUCKET,
-				   .name = bucket };
-
-	return driver_s3.apply(b->c, &a, e);
+	return s3_bucket_own(b->c, bucket, e);
 }
 
 /* One request without a body to keep; 0 with *status, or -1. */

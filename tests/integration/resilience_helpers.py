@@ -262,6 +262,15 @@ def assert_converged(px, services, *, name, prefix, token, envs, kept=(),
         data_kept |= {("role", e.role), ("schema", e.schema), ("bucket", e.bucket(prefix))}
     have = live.live_set()
     problems = []
+    # The backups bucket holds the final backups of soft deletes; it is
+    # the platform's, in no plan and no resources row (docs/backup.md).
+    have.discard(("bucket", f"{prefix}-backups"))
+    for e in kept:
+        final = services.psql(
+            "SELECT coalesce(final_backup, '') FROM pressctl.deletions "
+            f"WHERE platform = '{name}' AND env_id = '{e.id}'")
+        if not final:
+            problems.append(f"soft-deleted {e.id} has no final backup recorded")
     want_containers = sorted(n for k, n in want if k == "container")
     if live.containers != want_containers:
         problems.append(

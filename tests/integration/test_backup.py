@@ -173,6 +173,27 @@ def test_backup_and_restore_into_another_environment(services, pressctl, tmp_pat
     backup(p, "verify", "--env", "bkone/prod", "--restore-test")
 
 
+def test_the_backups_bucket_is_taken_only_when_unmarked_and_empty(services, pressctl, tmp_path):
+    """A backups bucket created but not yet marked (a run killed between
+    the two, or a second backup racing the first) is taken; an unmarked
+    one holding data is not pressctl's and is refused, untouched."""
+    p = platform(services, pressctl, tmp_path, "bkmrk", "bkmrk", [("prod", "production")],
+                 [policy_doc("daily", {"stage": "production"})])
+    services.create_bucket("bkmrk-backups")
+    backup(p, "run", "--env", "bkmrk/prod")
+    assert services.get_object("bkmrk-backups", ".press-owner") == b"press.platform=bkmrk\n"
+    assert len(backups(p, "bkmrk/prod")) == 1
+
+    q = platform(services, pressctl, tmp_path / "q", "bkmrq", "bkmrq", [("prod", "production")],
+                 [policy_doc("daily", {"stage": "production"})])
+    services.create_bucket("bkmrq-backups")
+    services.put_object("bkmrq-backups", "someone-elses.txt", b"keep me")
+    proc = backup(q, "run", "--env", "bkmrq/prod", expect=1)
+    assert "bkmrq-backups" in proc.stderr and "without an ownership mark and holds objects" in proc.stderr, describe(proc)
+    assert services.objects("bkmrq-backups") == ["someone-elses.txt"]
+    assert services.get_object("bkmrq-backups", "someone-elses.txt") == b"keep me"
+
+
 # --- 2. encryption -------------------------------------------------------------------
 
 def test_encrypted_backups_hide_the_data_and_need_the_key(services, pressctl, tmp_path):

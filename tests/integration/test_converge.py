@@ -572,7 +572,17 @@ def test_mass_delete_is_refused_unless_allowed(services, pressctl, tmp_path):
     after = snapshot()
     assert sorted(after["containers"]) == ["mass-it-mass-e4", "mass-it-mass-e5"], after
     assert after["schemas"] == before["schemas"], "a soft delete dropped a schema"
-    assert after["buckets"] == before["buckets"], "a soft delete dropped a bucket"
+    # ... and each took a final backup into the platform's backups bucket.
+    assert after["buckets"] == sorted(before["buckets"] + ["mass-it-backups"]), \
+        "a soft delete dropped a bucket"
+    finals = services.psql_rows(
+        "SELECT env_id, final_backup FROM pressctl.deletions WHERE platform = 'mass-it' "
+        "ORDER BY env_id")
+    assert [r[0] for r in finals] == ["mass/e1", "mass/e2", "mass/e3"] and \
+        all(r[1] for r in finals), finals
+    for env_id, backup_id in finals:
+        key = f"{env_id}/{backup_id}/manifest.json"
+        assert services.get_object("mass-it-backups", key), f"no final backup {key}"
     assert after["deletions"] == "3"
     p.assert_no_secrets([f"mass_{e}" for e in names])
 
