@@ -109,6 +109,38 @@ policy_key(const struct backups *b, const struct backup_policy *bp)
 
 /* --- open, close ----------------------------------------------------------- */
 
+/*
+ * Under the backup lock no upload on record belongs to a live run: a run
+ * killed mid-backup left them (or the server could not abort them).
+ * Abort each; forget those aborted, keep the others as "left".
+ */
+static int
+sweep_uploads(struct backups *b, struct err *e)
+{
+	struct rec_upload *u = NULL;
+	size_t n = 0;
+	int rc = 0;
+
+	if (state_uploads(b->p->state, &u, &n, e) < 0)
+		return -1;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct err ae;
+		int r = backup_abort_upload(&b->ctx, u[i].bucket, u[i].key,
+					    u[i].id, &ae);
+
+		/* Housekeeping: an upload that cannot be aborted now stays
+		 * on record for the next run, and blocks nothing. */
+		if (r != 0) {
+			b->uploads_left++;
+			if (r < 0 || u[i].left)
+				continue;
+		}
+		rc = state_upload_end(b->p->state, u[i].id, r == 1, e);
+	}
+	rec_uploads_free(u, n);
+	return rc;
+}
+
 int
 backups_open(struct backups *b, struct pass *p, const char *command,
 	     struct err *e)
@@ -151,7 +183,8 @@ backups_open(struct backups *b, struct pass *p, const char *command,
 	b->ctx.nkeys = b->nkeys;
 	if (command &&
 	    (state_lock_backups(p->state, e) < 0 ||
-	     state_run_begin(p->state, m->revision, command, &b->run_id, e) < 0))
+	     state_run_begin(p->state, m->revision, command, &b->run_id, e) < 0 ||
+	     sweep_uploads(b, e) < 0))
 		goto fail;
 	return 0;
 fail:
@@ -237,6 +270,7 @@ upload_ended(void *arg, const char *id, int left)
 	struct err ignored;
 
 	state_upload_end(b->p->state, id, left, &ignored);
+	b->uploads_left += left != 0;
 }
 
 /* Intent now; the outcome by step_end. */

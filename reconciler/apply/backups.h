@@ -19,13 +19,18 @@ struct backups {
 	char *bucket; /* <prefix>-backups */
 	struct backup_ctx ctx;
 	long long run_id; /* the journal's run, 0 when none */
+	/* Multipart uploads the server could not abort (s3rver cannot):
+	 * recorded in pressctl.uploads as "left"; the caller says so. */
+	int uploads_left;
 };
 
 /*
  * Resolve the policies' keys (a missing secret is an error naming the
  * policy), take the backup lock (waits for another backup, prune or
- * restore of the platform), and begin a run named command in the
- * journal. The state must be open (pass_open).
+ * restore of the platform), begin a run named command in the journal,
+ * and abort the multipart uploads that dead runs left (those the server
+ * cannot abort stay recorded, counted in uploads_left). The state must
+ * be open (pass_open). command NULL: the keys and context only.
  */
 int backups_open(struct backups *b, struct pass *p, const char *command,
 		 struct err *e);

@@ -1844,29 +1844,60 @@ state_upload_end(struct state *st, const char *id, int left, struct err *e)
 	return run(st, do_upload_end, &a, e);
 }
 
-/* Uploads still "open" whose process died (a crash mid-backup): they
- * become "left", for the operator. Returns how many. */
+struct uploads_args {
+	struct rec_upload **out;
+	size_t *n;
+};
+
 static int
-do_uploads_orphaned(struct state *st, void *arg, struct err *e)
+do_uploads(struct state *st, void *arg, struct err *e)
 {
-	int *count = arg;
+	struct uploads_args *a = arg;
 	const char *p[1] = { st->platform };
 	PGresult *r = sql_query(st,
-				"SELECT count(*) FROM pressctl.uploads"
-				" WHERE platform = $1 AND state = 'left'",
+				"SELECT bucket, key, upload_id, state"
+				" FROM pressctl.uploads WHERE platform = $1"
+				" ORDER BY started_at, upload_id",
 				1, p, e, "cannot read the uploads");
+	int n;
 
 	if (!r)
 		return -1;
-	*count = (int)ll(r, 0, 0);
+	n = PQntuples(r);
+	*a->out = xcalloc((size_t)n + 1, sizeof(**a->out));
+	for (int i = 0; i < n; i++) {
+		struct rec_upload *u = &(*a->out)[i];
+
+		u->bucket = xstrdup(PQgetvalue(r, i, 0));
+		u->key = xstrdup(PQgetvalue(r, i, 1));
+		u->id = xstrdup(PQgetvalue(r, i, 2));
+		u->left = strcmp(PQgetvalue(r, i, 3), "left") == 0;
+	}
+	*a->n = (size_t)n;
 	PQclear(r);
 	return 0;
 }
 
 int
-state_uploads_left(struct state *st, int *count, struct err *e)
+state_uploads(struct state *st, struct rec_upload **out, size_t *n,
+	      struct err *e)
 {
-	return run(st, do_uploads_orphaned, count, e);
+	struct uploads_args a = { out, n };
+
+	*out = NULL;
+	*n = 0;
+	return run(st, do_uploads, &a, e);
+}
+
+void
+rec_uploads_free(struct rec_upload *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].bucket);
+		free(v[i].key);
+		free(v[i].id);
+	}
+	free(v);
 }
 
 struct final_args {

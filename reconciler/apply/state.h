@@ -143,7 +143,15 @@ int state_upload_open(struct state *st, const char *bucket, const char *key,
 		      const char *id, struct err *e);
 int state_upload_end(struct state *st, const char *id, int left,
 		     struct err *e);
-int state_uploads_left(struct state *st, int *count, struct err *e);
+struct rec_upload {
+	char *bucket, *key, *id;
+	int left; /* "left": the server could not abort it */
+};
+/* Every recorded upload of the platform, oldest first; under the backup
+ * lock none of them belongs to a live run. */
+int state_uploads(struct state *st, struct rec_upload **out, size_t *n,
+		  struct err *e);
+void rec_uploads_free(struct rec_upload *v, size_t n);
 
 /* The verified final backup of a soft-deleted environment. */
 int state_deletion_backup(struct state *st, const char *env_id,

@@ -82,6 +82,12 @@ int backup_run(const struct backup_ctx *c, const struct backup_target *t,
 	       const struct backup_opts *o, struct backup_result *r,
 	       struct err *e);
 
+/* Abort the multipart upload id of bucket/key that a dead run left: 0
+ * aborted (or gone already), 1 the server cannot abort uploads, -1
+ * error. */
+int backup_abort_upload(const struct backup_ctx *c, const char *bucket,
+			const char *key, const char *id, struct err *e);
+
 struct backup_info {
 	char *id, *env_id;
 	time_t time;

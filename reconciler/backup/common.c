@@ -93,6 +93,20 @@ backup_stored_bytes(json_t *m)
 	return n;
 }
 
+int
+backup_abort_upload(const struct backup_ctx *c, const char *bucket,
+		    const char *key, const char *id, struct err *e)
+{
+	struct blob *b;
+	int rc;
+
+	if (blob_open(&b, c->denv, e) < 0)
+		return -1;
+	rc = blob_abort_upload(b, bucket, key, id, e);
+	blob_close(b);
+	return rc;
+}
+
 /* --- the checked reader ---------------------------------------------- */
 
 struct reader {

@@ -56,6 +56,21 @@ wanted(const struct model *m, const struct environment *env,
 	return v == LIST || v == VERIFY || backups_policy(m, env) != NULL;
 }
 
+/* Said, not hidden: uploads a failed or killed run left on the server. */
+static void
+uploads_warning(const struct backups *b)
+{
+	if (b->uploads_left)
+		fprintf(stderr,
+			"pressctl: warning: %d multipart upload%s of failed "
+			"backups could not be aborted (the S3 server cannot, or "
+			"is away); %s recorded in pressctl.uploads and tried "
+			"again by the next backup, or removed by the server's "
+			"lifecycle rules\n",
+			b->uploads_left, b->uploads_left == 1 ? "" : "s",
+			b->uploads_left == 1 ? "it is" : "they are");
+}
+
 static void
 print_list(struct backup_info *v, size_t n, enum format fmt)
 {
@@ -241,6 +256,7 @@ cmd_backup(int argc, char **argv)
 	if (failed)
 		rc = EXIT_ERROR;
 out:
+	uploads_warning(&b);
 	backups_close(&b, rc == EXIT_OK ? "ok" : "failed");
 out_pass:
 	backup_infos_free(all, nall);
@@ -305,6 +321,7 @@ cmd_restore(int argc, char **argv)
 		       kept ? kept : "");
 		rc = EXIT_OK;
 	}
+	uploads_warning(&b);
 	backups_close(&b, rc == EXIT_OK ? "ok" : "failed");
 out_pass:
 	free(kept);

@@ -398,6 +398,9 @@ scheduled_backups(struct watch *w, struct pass *pass)
 				json_pack("{s:s, s:s}", "env", due[i], "error",
 					  e.msg));
 	}
+	if (b.uploads_left)
+		cmd_log("warn", "multipart uploads could not be aborted",
+			json_pack("{s:i}", "uploads", b.uploads_left));
 	backups_close(&b, n ? (failed ? "failed" : "ok") : NULL);
 	free(due);
 	backup_ages(w, pass);

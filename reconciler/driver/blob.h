@@ -76,6 +76,10 @@ int blob_upload_write(struct blob_upload *u, const void *data, size_t len,
 		      struct err *e);
 int blob_upload_finish(struct blob_upload *u, long long *size, struct err *e);
 int blob_upload_abort(struct blob_upload *u, char **left, struct err *e);
+/* Abort upload id of bucket/key by its id (one a dead process left): 0
+ * aborted or gone already, 1 the server cannot abort uploads, -1 error. */
+int blob_abort_upload(struct blob *b, const char *bucket, const char *key,
+		      const char *id, struct err *e);
 /* The upload's id (borrowed), to record before anything can fail. */
 const char *blob_upload_id(const struct blob_upload *u);
 

@@ -422,41 +422,46 @@ out:
 }
 
 int
-blob_upload_abort(struct blob_upload *u, char **left, struct err *e)
+blob_abort_upload(struct blob *b, const char *bucket, const char *key,
+		  const char *id, struct err *e)
 {
-	struct s3_req r = { .method = "DELETE",
-			    .bucket = u->bucket,
-			    .key = u->key };
+	struct s3_req r = { .method = "DELETE", .bucket = bucket, .key = key };
 	struct s3_resp resp;
 	struct strbuf q;
 	char what[512];
 	int ret = -1;
 
-	*left = NULL;
 	snprintf(what, sizeof(what), "cannot abort the upload of '%s/%s'",
-		 u->bucket, u->key);
+		 bucket, key);
 	strbuf_init(&q, 0);
 	s3_resp_init(&resp);
-	if (upload_query(u, &q, 0) < 0) {
+	strbuf_addstr(&q, "uploadId=");
+	if (s3_escape(b->c, &q, id, 0) < 0) {
 		err_set(e, "%s: upload id too long", what);
 		goto out;
 	}
 	r.query = q.buf;
-	if (s3_send(u->b->c, &r, &resp, what, e) < 0)
+	if (s3_send(b->c, &r, &resp, what, e) < 0)
 		goto out;
-	if (resp.status == 204 || resp.status == 200 ||
-	    (resp.status == 404 && s3_is_code(&resp, "NoSuchUpload"))) {
-		ret = 0;
-	} else if (resp.status == 405 || resp.status == 501 ||
-		   s3_is_code(&resp, "NotImplemented")) {
-		*left = xstrdup(u->id); /* the caller records it */
+	if (resp.status == 204 || resp.status == 200 || resp.status == 404)
+		ret = 0; /* NoSuchUpload, NoSuchBucket: nothing to abort */
+	else if (resp.status == 405 || resp.status == 501 ||
+		 s3_is_code(&resp, "NotImplemented"))
 		ret = 1;
-	} else {
+	else
 		s3_fail(e, what, &resp);
-	}
 out:
 	strbuf_release(&q);
 	strbuf_release(&resp.body);
+	return ret;
+}
+
+int
+blob_upload_abort(struct blob_upload *u, char **left, struct err *e)
+{
+	int ret = blob_abort_upload(u->b, u->bucket, u->key, u->id, e);
+
+	*left = ret == 1 ? xstrdup(u->id) : NULL; /* the caller records it */
 	upload_free(u);
 	return ret;
 }

@@ -11,9 +11,10 @@ state: row checksums from the catalog, objects and their hashes in S3.
    restores, a wrong key fails clearly and changes nothing.
 3. A flipped byte, a truncated object, a missing object: verify and restore
    refuse, naming the object.
-4. kill -9 at random moments of a backup and of a restore: no half backup is
-   ever listed, the live schema is the old one or the restored one, and the
-   next run succeeds.
+4. kill -9 at random moments of a backup and of a restore, and s3rver killed
+   at random moments of a backup: no half backup is ever listed, the live
+   schema is the old one or the restored one, multipart uploads are aborted
+   or recorded, and the next run succeeds.
 5. A reader in a loop during a restore sees old or new data, never a missing
    schema or table.
 6. Schedules: `pressctl watch` backs up when the policy's cron fires, runs a
@@ -36,6 +37,7 @@ from datetime import datetime, timezone
 from converge_helpers import (Platform, derived_password, dump, env_doc, lit,
                               psql_as, schema_exists, site_doc)
 from helpers import describe
+from resilience_helpers import restart_backend
 from watch_helpers import sample, wait_until, watching
 
 
@@ -313,6 +315,72 @@ def test_kill9_during_backup_and_restore_leaves_no_half(services, pressctl, tmp_
     restore(p, "bkkill/prod", good["id"], into="bkkill/copy")
     assert table_sums(services, "bkkill_copy") == prod
     backup(p, "run", "--env", "bkkill/prod")
+
+
+def test_s3rver_killed_mid_backup_leaves_no_half(services, pressctl, tmp_path):
+    p = platform(services, pressctl, tmp_path, "bks3k", "bks3k", [("prod", "production")],
+                 [policy_doc("daily", {"stage": "production"})])
+    # A dump of more than one 8 MiB part, so that parts are in flight.
+    proc = psql_as(services, "bks3k_prod", derived_password(services, "bks3k_prod"),
+                   "CREATE TABLE big AS SELECT g AS id, md5(g::text) || md5(random()::text)"
+                   " || md5(random()::text) AS v FROM generate_series(1, 250000) g")
+    assert proc.returncode == 0, proc.stderr
+    for i in range(30):
+        services.put_object("bks3k-bks3k-prod", f"f{i:02d}", os.urandom(50_000 + i))
+    t0 = time.monotonic()
+    backup(p, "run", "--env", "bks3k/prod")
+    full = time.monotonic() - t0
+    (first,) = backups(p, "bks3k/prod")
+    assert first["bytes"] > 8 << 20, first
+    rng = random.Random(int(os.environ.get("PRESS_KILL_SEED", "11")))
+    env = {**os.environ, **services.env_vars(), **p.extra_env}
+    pid_file = services.dir / "s3rver.pid"
+    verified = {first["id"]}
+    outcomes = []
+
+    trials = int(os.environ.get("PRESS_KILL_TRIALS", "20"))
+    for t in range(trials):
+        run = subprocess.Popen([pressctl, "backup", "run", str(p.src), "--env", "bks3k/prod"],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+        time.sleep(rng.uniform(0.05, full))
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, signal.SIGKILL)
+        out, err = run.communicate(timeout=300)
+        restart_backend(services, "s3", pid)
+        listed = backups(p, "bks3k/prod")
+        new = [b for b in listed if b["id"] not in verified]
+        outcomes.append(run.returncode)
+        if run.returncode == 0:
+            assert len(new) == 1, (t, listed)       # it finished before the kill
+        else:
+            assert not new, f"trial {t}: a failed run listed {new}\n{err}"
+            assert "error" in err, err
+        # Every listed backup reads back whole: none is half.
+        for b in new:
+            v = p.run("backup", "verify", str(p.src), "--env", "bks3k/prod",
+                      "--backup", b["id"], src=False)
+            assert v.returncode == 0, f"trial {t}: listed backup {b['id']} is broken" + describe(v)
+            verified.add(b["id"])
+    assert outcomes.count(0) < trials, "s3rver was never killed mid-backup"
+
+    # The next run succeeds; every upload a dead run left was aborted or is
+    # recorded as left (s3rver cannot abort), and the run says so.
+    last = backup(p, "run", "--env", "bks3k/prod")
+    open_uploads = services.psql("SELECT count(*) FROM pressctl.uploads "
+                                 "WHERE platform = 'bks3k' AND state = 'open'")
+    assert open_uploads == "0", open_uploads
+    left = int(services.psql("SELECT count(*) FROM pressctl.uploads "
+                             "WHERE platform = 'bks3k' AND state = 'left'"))
+    if left:
+        assert f"{left} multipart upload" in last.stderr, describe(last)
+    print(f"s3rver killed {trials} times: {outcomes.count(0)} runs finished first, "
+          f"{trials - outcomes.count(0)} failed; uploads left on record: {left}")
+    backup(p, "verify", "--env", "bks3k/prod")
+    (newest, *_) = backups(p, "bks3k/prod")
+    copy = p.run("backup", "verify", str(p.src), "--env", "bks3k/prod", "--backup",
+                 newest["id"], "--restore-test", src=False)
+    assert copy.returncode == 0, describe(copy)
 
 
 # --- 5. readers during a restore ----------------------------------------------------------
