@@ -181,10 +181,10 @@ backups_open(struct backups *b, struct pass *p, const char *command,
 	b->ctx.now = p->now;
 	b->ctx.keys = b->keys;
 	b->ctx.nkeys = b->nkeys;
-	if (command &&
-	    (state_lock_backups(p->state, e) < 0 ||
-	     state_run_begin(p->state, m->revision, command, &b->run_id, e) < 0 ||
-	     sweep_uploads(b, e) < 0))
+	if (command && (state_lock_backups(p->state, e) < 0 ||
+			state_run_begin(p->state, m->revision, command,
+					&b->run_id, e) < 0 ||
+			sweep_uploads(b, e) < 0))
 		goto fail;
 	return 0;
 fail:

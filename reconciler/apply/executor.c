@@ -298,9 +298,12 @@ record(struct exec *x, const struct action *a, struct err *e)
 					  a->env_id, a->act.want->hash, rev, e);
 	case ACT_SOFT_DELETE:
 		if (state_deletion_put(st, a->env_id,
-				       rec_name(&x->p->rec, a->env_id, LIVE_SCHEMA),
-				       rec_name(&x->p->rec, a->env_id, LIVE_ROLE),
-				       rec_name(&x->p->rec, a->env_id, LIVE_BUCKET),
+				       rec_name(&x->p->rec, a->env_id,
+						LIVE_SCHEMA),
+				       rec_name(&x->p->rec, a->env_id,
+						LIVE_ROLE),
+				       rec_name(&x->p->rec, a->env_id,
+						LIVE_BUCKET),
 				       pf->soft_delete_days, e) < 0)
 			return -1;
 		/* The final backup the plan took before it. */

@@ -89,19 +89,19 @@ print_list(struct backup_info *v, size_t n, enum format fmt)
 		if (fmt == FORMAT_JSON) {
 			json_array_append_new(
 				a,
-				json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:I, s:I}",
-					  "id", v[i].id, "env", v[i].env_id,
-					  "time", when, "reason", reason,
-					  "verified", 1,
-					  "encrypted", v[i].encrypted, "bytes",
-					  (json_int_t)v[i].bytes, "objects",
-					  (json_int_t)v[i].objects));
+				json_pack(
+					"{s:s, s:s, s:s, s:s, s:b, s:b, s:I, s:I}",
+					"id", v[i].id, "env", v[i].env_id,
+					"time", when, "reason", reason,
+					"verified", 1, "encrypted",
+					v[i].encrypted, "bytes",
+					(json_int_t)v[i].bytes, "objects",
+					(json_int_t)v[i].objects));
 			continue;
 		}
 		printf("%-24s %-28s %s %-11s %12lld bytes %6zu files%s\n",
 		       v[i].id, v[i].env_id, when, reason, v[i].bytes,
-		       v[i].objects,
-		       v[i].encrypted ? "  encrypted" : "");
+		       v[i].objects, v[i].encrypted ? "  encrypted" : "");
 	}
 	if (fmt == FORMAT_JSON)
 		cmd_print_json(a);

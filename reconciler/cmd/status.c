@@ -39,18 +39,18 @@ backup_status(const struct pass *p, const struct environment *env,
 	json_object_set_new(o, "maxAgeHours",
 			    h.max_age_hours > 0 ?
 				    json_integer((json_int_t)h.max_age_hours) :
-						  json_null());
+				    json_null());
 	if (h.stale) {
-		char *text = h.newest ?
-				     xprintf("unhealthy: newest backup is %.1f h "
-					     "old, policy '%s' allows %g h",
-					     (double)(p->now - h.newest) / 3600,
-					     backups_policy(p->model, env)->name,
-					     h.max_age_hours) :
-				     xprintf("unhealthy: no backup yet, policy "
-					     "'%s' allows %g h",
-					     backups_policy(p->model, env)->name,
-					     h.max_age_hours);
+		char *text =
+			h.newest ? xprintf("unhealthy: newest backup is %.1f h "
+					   "old, policy '%s' allows %g h",
+					   (double)(p->now - h.newest) / 3600,
+					   backups_policy(p->model, env)->name,
+					   h.max_age_hours) :
+				   xprintf("unhealthy: no backup yet, policy "
+					   "'%s' allows %g h",
+					   backups_policy(p->model, env)->name,
+					   h.max_age_hours);
 
 		json_array_append_new(notes, json_string(text));
 		free(text);
@@ -120,13 +120,13 @@ env_status(const char *id, const char *stage, const struct pass *p,
 
 	backup = backup_status(p, model_find_env(p->model, id), have, nhave,
 			       notes);
-	state = conflicts	       ? "conflict" :
-		del		       ? "soft-deleted" :
-		!strcmp(stage, "-")    ? "removing" :
-		held		       ? "held" :
-		drift		       ? "drift" :
-		pending		       ? "pending" :
-					 "converged";
+	state = conflicts	    ? "conflict" :
+		del		    ? "soft-deleted" :
+		!strcmp(stage, "-") ? "removing" :
+		held		    ? "held" :
+		drift		    ? "drift" :
+		pending		    ? "pending" :
+				      "converged";
 	json_object_set_new(o, "state", json_string(state));
 	json_object_set_new(o, "pendingActions",
 			    json_integer((json_int_t)pending));
@@ -151,7 +151,8 @@ env_status(const char *id, const char *stage, const struct pass *p,
 static void
 backup_age(json_t *b, time_t now, char *out, size_t size)
 {
-	long long age, newest = json_integer_value(json_object_get(b, "newest"));
+	long long age,
+		newest = json_integer_value(json_object_get(b, "newest"));
 	const char *bang = json_is_true(json_object_get(b, "stale")) ? "!" : "";
 
 	if (!json_is_object(b)) {
@@ -218,7 +219,8 @@ cmd_status(int argc, char **argv)
 		json_array_append_new(envs,
 				      env_status(m->envs[i].id,
 						 stage_name(m->envs[i].stage),
-						 &cp.pass, &cp.plan, have, nhave));
+						 &cp.pass, &cp.plan, have,
+						 nhave));
 	/* Environments that left the source: soft-deleted ones, and those
 	 * whose removal is not applied yet (recorded, no deletion). */
 	for (i = 0; i < cp.pass.rec.nres; i++) {
@@ -228,8 +230,8 @@ cmd_status(int argc, char **argv)
 		    (i > 0 && strcmp(id, cp.pass.rec.res[i - 1].env_id) == 0) ||
 		    recorded_deletion(&cp.pass.rec, id) || listed(envs, id))
 			continue;
-		json_array_append_new(envs,
-				      env_status(id, "-", &cp.pass, &cp.plan, have, nhave));
+		json_array_append_new(envs, env_status(id, "-", &cp.pass,
+						       &cp.plan, have, nhave));
 	}
 	for (i = 0; i < cp.pass.rec.ndel; i++)
 		if (!model_find_env(m, cp.pass.rec.del[i].env_id))
@@ -248,9 +250,9 @@ cmd_status(int argc, char **argv)
 		json_decref(out);
 	} else {
 		printf("platform '%s' at %s\n", m->platform.name, m->revision);
-		printf("%-28s %-11s %-12s %-9s %-12s %-10s %s\n",
-		       "ENVIRONMENT", "STAGE", "STATE", "RUNNING", "PORTS",
-		       "BACKUP", "REVISION");
+		printf("%-28s %-11s %-12s %-9s %-12s %-10s %s\n", "ENVIRONMENT",
+		       "STAGE", "STATE", "RUNNING", "PORTS", "BACKUP",
+		       "REVISION");
 		json_array_foreach(envs, i, v) {
 			char ports[64] = "", run[32], backup[32];
 			json_t *pv;

@@ -476,7 +476,8 @@ plan_gone(struct plan *p, const char *env_id, enum action_reason why,
 	 * the containers go, and the data is set aside. */
 	if (!del)
 		backup = add(p, ACT_FINAL_BACKUP, OP_CREATE, LIVE_SCHEMA, NULL,
-			     env_id, why, 1)->id;
+			     env_id, why, 1)
+				 ->id;
 	/* Containers go at once (soft delete) or were gone already. */
 	for (size_t i = 0; i < rec->nres; i++) {
 		const struct rec_resource *r = &rec->res[i];
@@ -491,8 +492,8 @@ plan_gone(struct plan *p, const char *env_id, enum action_reason why,
 		removes[nremoves++] = a->id;
 	}
 	if (!del) {
-		a = add(p, ACT_SOFT_DELETE, OP_REMOVE, LIVE_SCHEMA, NULL, env_id,
-			why, 1);
+		a = add(p, ACT_SOFT_DELETE, OP_REMOVE, LIVE_SCHEMA, NULL,
+			env_id, why, 1);
 		dep(a, backup);
 		for (size_t i = 0; i < nremoves; i++)
 			dep(a, removes[i]);

@@ -180,8 +180,7 @@ backup_entry(struct metrics *m, const char *env_id)
 		i++;
 	if (i < m->nbackups && strcmp(m->backups[i].env_id, env_id) == 0)
 		return &m->backups[i];
-	xgrow(&m->backups, &m->abackups, m->nbackups + 1,
-	      sizeof(*m->backups));
+	xgrow(&m->backups, &m->abackups, m->nbackups + 1, sizeof(*m->backups));
 	memmove(&m->backups[i + 1], &m->backups[i],
 		(m->nbackups - i) * sizeof(*m->backups));
 	m->nbackups++;
@@ -229,8 +228,14 @@ metrics_backup_age(struct metrics *m, const char *env_id, time_t newest,
 }
 
 /* The per-environment backup families, in exposition order. */
-enum backup_value { BV_SUCCESS, BV_DURATION, BV_BYTES, BV_FAILURES, BV_DRILL,
-		    BV_STALE };
+enum backup_value {
+	BV_SUCCESS,
+	BV_DURATION,
+	BV_BYTES,
+	BV_FAILURES,
+	BV_DRILL,
+	BV_STALE
+};
 static const struct backup_family {
 	const char *name, *type, *help;
 	enum backup_value which;
@@ -259,18 +264,12 @@ static double
 backup_value(const struct env_backup *b, enum backup_value which)
 {
 	switch (which) {
-	case BV_SUCCESS:
-		return (double)b->last_success;
-	case BV_DURATION:
-		return b->duration;
-	case BV_BYTES:
-		return (double)b->bytes;
-	case BV_FAILURES:
-		return (double)b->failures;
-	case BV_DRILL:
-		return (double)b->last_drill;
-	case BV_STALE:
-		return b->stale;
+	case BV_SUCCESS: return (double)b->last_success;
+	case BV_DURATION: return b->duration;
+	case BV_BYTES: return (double)b->bytes;
+	case BV_FAILURES: return (double)b->failures;
+	case BV_DRILL: return (double)b->last_drill;
+	case BV_STALE: return b->stale;
 	}
 	return 0;
 }
@@ -370,8 +369,9 @@ metrics_render(struct metrics *m, struct strbuf *out)
 
 	/* Only on a platform with backups (a family with no sample says
 	 * nothing). */
-	for (size_t f = 0; m->nbackups && f < sizeof(backup_families) /
-				       sizeof(backup_families[0]);
+	for (size_t f = 0;
+	     m->nbackups &&
+	     f < sizeof(backup_families) / sizeof(backup_families[0]);
 	     f++) {
 		const struct backup_family *bf = &backup_families[f];
 
