@@ -496,11 +496,14 @@ backups_restore(struct backups *b, const char *src_env, const char *id,
 				*c = (char)(*c - 'A' + 'a');
 	}
 	jid = step_begin(b, "restore", t.schema, to_env);
-	rc = backup_restore(&b->ctx, src_env, id, &t, keep, e);
-	if (rc == 0 && keep)
-		rc = state_kept_schema(b->p->state, keep, to_env,
-				       b->p->model->platform.soft_delete_days,
-				       e);
+	/* The kept schema on record before it exists: a kill or failure
+	 * after the swap leaves no schema unknown. Its purge, after the
+	 * window, forgets the row whether or not the schema came to be. */
+	rc = keep ? state_kept_schema(b->p->state, keep, to_env,
+				      b->p->model->platform.soft_delete_days, e) :
+		    0;
+	if (rc == 0)
+		rc = backup_restore(&b->ctx, src_env, id, &t, keep, e);
 	step_end(b, jid, rc, e);
 	if (rc == 0) {
 		jid = step_begin(b, "restart", to_env, to_env);

@@ -334,6 +334,9 @@ record(struct exec *x, const struct action *a, struct err *e)
 			return -1;
 		return state_ports_release(st, a->act.name, e);
 	case OP_PURGE:
+		if (a->act.kind == LIVE_SCHEMA &&
+		    state_kept_forget(st, a->act.name, e) < 0)
+			return -1;
 		return state_resource_drop(st, a->act.kind, a->act.name, e);
 	case OP_RESTART: break;
 	}

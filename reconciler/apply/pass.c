@@ -184,6 +184,8 @@ pass_observe(struct pass *p, struct err *e)
 		if (!r || !r->marked)
 			names_add(&ck, o->kind, o->name);
 	}
+	for (size_t i = 0; i < p->rec.nkept; i++)
+		names_add(&nm, LIVE_SCHEMA, p->rec.kept[i].schema);
 	for (size_t i = 0; i < p->rec.nres; i++) {
 		names_add(&nm, p->rec.res[i].kind, p->rec.res[i].name);
 		if (!p->rec.res[i].marked)

@@ -762,6 +762,24 @@ do_read(struct state *st, void *arg, struct err *e)
 	}
 	PQclear(r);
 
+	if (!(r = sql_query(st,
+			    "SELECT schema_name, env_id,"
+			    " extract(epoch FROM purge_after)::bigint"
+			    " FROM pressctl.kept_schemas WHERE platform = $1"
+			    " ORDER BY schema_name COLLATE \"C\"",
+			    1, p, e, msg)))
+		goto out;
+	n = PQntuples(r);
+	out->kept = xcalloc((size_t)n + 1, sizeof(*out->kept));
+	for (int i = 0; i < n; i++) {
+		struct rec_kept *k = &out->kept[out->nkept++];
+
+		k->schema = xstrdup(PQgetvalue(r, i, 0));
+		k->env_id = xstrdup(PQgetvalue(r, i, 1));
+		k->purge_after = (time_t)ll(r, i, 2);
+	}
+	PQclear(r);
+
 	/* Intents left by interrupted runs that no later run of the same
 	 * command completed. */
 	if (!(r = sql_query(st,
@@ -1955,6 +1973,23 @@ state_kept_schema(struct state *st, const char *schema, const char *env_id,
 	struct kept_args a = { schema, env_id, days };
 
 	return run(st, do_kept_put, &a, e);
+}
+
+static int
+do_kept_forget(struct state *st, void *arg, struct err *e)
+{
+	const char *p[2] = { st->platform, arg };
+
+	return sql_exec(st,
+			"DELETE FROM pressctl.kept_schemas WHERE platform = $1"
+			" AND schema_name = $2",
+			2, p, e, "cannot forget the replaced schema");
+}
+
+int
+state_kept_forget(struct state *st, const char *schema, struct err *e)
+{
+	return run(st, do_kept_forget, (void *)schema, e);
 }
 
 static int

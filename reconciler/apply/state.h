@@ -156,9 +156,12 @@ void rec_uploads_free(struct rec_upload *v, size_t n);
 /* The verified final backup of a soft-deleted environment. */
 int state_deletion_backup(struct state *st, const char *env_id,
 			  const char *id, struct err *e);
-/* A schema a restore replaced, kept for days. */
+/* A schema a restore replaced, kept for days (recorded before the swap:
+ * a row whose schema never came to be is forgotten by its purge); and
+ * forgotten, once purged or when the restore failed. */
 int state_kept_schema(struct state *st, const char *schema, const char *env_id,
 		      int days, struct err *e);
+int state_kept_forget(struct state *st, const char *schema, struct err *e);
 
 /* The platform's backup lock (a session advisory lock, held until
  * state_close): one backup, prune or restore at a time per platform,

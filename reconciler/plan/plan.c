@@ -219,6 +219,13 @@ plan_doomed(const struct model *m, const struct recorded *rec, time_t now,
 		      sizeof(*names[r->kind]));
 		names[r->kind][n[r->kind]++] = r->name;
 	}
+	for (size_t i = 0; i < rec->nkept; i++) {
+		if (rec->kept[i].purge_after > now)
+			continue;
+		xgrow(&names[LIVE_SCHEMA], &alloc[LIVE_SCHEMA],
+		      n[LIVE_SCHEMA] + 1, sizeof(*names[LIVE_SCHEMA]));
+		names[LIVE_SCHEMA][n[LIVE_SCHEMA]++] = rec->kept[i].schema;
+	}
 	free(recs);
 }
 
@@ -682,6 +689,21 @@ plan_build(struct plan *out, const struct model *m, const struct recorded *rec,
 			continue;
 		plan_gone(out, recs[i].id, env ? WHY_EXPIRED : WHY_REMOVED, rec,
 			  live, now);
+	}
+
+	/* Schemas a restore replaced, once their window is over (the
+	 * row goes with the purge, also when the schema never came to be:
+	 * the restore was killed before its swap). */
+	for (size_t i = 0; i < rec->nkept; i++) {
+		const struct rec_kept *k = &rec->kept[i];
+		struct action *a;
+
+		if (k->purge_after > now || !selected(only, m, k->env_id))
+			continue;
+		a = add(out, ACT_DRIVER, OP_PURGE, LIVE_SCHEMA, k->schema,
+			k->env_id, WHY_PURGE, 1);
+		a->act.have = live_find(live, LIVE_SCHEMA, k->schema);
+		a->detail = xstrdup("replaced by a restore");
 	}
 
 	/* Managed containers nothing declares or records: orphans (e.g. a

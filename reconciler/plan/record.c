@@ -78,6 +78,11 @@ recorded_release(struct recorded *r)
 		free(r->intents[i].action);
 		free(r->intents[i].target);
 	}
+	for (size_t i = 0; i < r->nkept; i++) {
+		free(r->kept[i].schema);
+		free(r->kept[i].env_id);
+	}
+	free(r->kept);
 	for (size_t i = 0; i < r->nforeign; i++) {
 		free(r->foreign[i].name);
 		free(r->foreign[i].platform);

@@ -35,6 +35,11 @@ struct rec_deletion {
 	char *final_backup; /* its verified final backup's id, or NULL */
 };
 
+struct rec_kept { /* a schema a restore replaced, kept for a while */
+	char *schema, *env_id;
+	time_t purge_after;
+};
+
 struct rec_rollout { /* a failed container rollout */
 	char *name, *spec_hash, *error;
 	int failures;
@@ -66,6 +71,8 @@ struct recorded {
 	size_t nintents;
 	struct rec_foreign *foreign; /* state_read_foreign; by kind+name */
 	size_t nforeign;
+	struct rec_kept *kept; /* by schema name */
+	size_t nkept;
 };
 
 /* Sort res by kind+name, del by env id, foreign by kind+name+platform:

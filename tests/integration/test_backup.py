@@ -196,6 +196,44 @@ def test_the_backups_bucket_is_taken_only_when_unmarked_and_empty(services, pres
     assert services.get_object("bkmrq-backups", "someone-elses.txt") == b"keep me"
 
 
+def test_the_replaced_schema_is_kept_then_purged_after_the_window(services, pressctl, tmp_path):
+    """restore keeps the schema it replaced for safety.softDeleteDays (30),
+    on record before the swap; then the plan purges it, saying so, and the
+    apply drops it and its row, nothing else."""
+    p = platform(services, pressctl, tmp_path, "bkkept", "bkkept", [("prod", "production")],
+                 [policy_doc("daily", {"stage": "production"})])
+    fill(services, "bkkept_prod", rows=1000, marker="old")
+    backup(p, "run", "--env", "bkkept/prod")
+    (b1,) = backups(p, "bkkept/prod")
+    old = table_sums(services, "bkkept_prod")
+    proc = psql_as(services, "bkkept_prod", derived_password(services, "bkkept_prod"),
+                   "DELETE FROM a WHERE id <= 100")
+    assert proc.returncode == 0, proc.stderr
+    damaged = table_sums(services, "bkkept_prod")
+    out = restore(p, "bkkept/prod", b1["id"])
+    (kept,) = services.psql_rows("SELECT schema_name FROM pressctl.kept_schemas "
+                                 "WHERE platform = 'bkkept'")
+    kept = kept[0]
+    assert kept.startswith("bkkept_prod__pre_restore_") and kept in out.stdout, out.stdout
+    assert table_sums(services, kept) == damaged and table_sums(services, "bkkept_prod") == old
+
+    in_window = p.plan_json(env={"PRESSCTL_NOW": "2026-12-20T00:00:00Z"})
+    assert not [a for a in in_window["actions"] if a["name"] == kept], in_window
+    late = {"PRESSCTL_NOW": "2027-02-01T00:00:00Z"}
+    plan = p.plan_json(env=late)
+    purges = [a for a in plan["actions"] if a["name"] == kept]
+    assert [(a["action"], a["kind"], a["reason"], a["environment"]) for a in purges] == \
+        [("purge", "schema", "purge", "bkkept/prod")], plan
+    text = p.plan(env=late).stdout
+    assert kept in text and "DESTROYS schema" in text, text
+    p.apply(env=late)
+    assert not schema_exists(services, kept)
+    assert services.psql("SELECT count(*) FROM pressctl.kept_schemas "
+                         "WHERE platform = 'bkkept'") == "0"
+    assert table_sums(services, "bkkept_prod") == old
+    assert p.plan("--detailed-exitcode", env=late).returncode == 0
+
+
 # --- 2. encryption -------------------------------------------------------------------
 
 def test_encrypted_backups_hide_the_data_and_need_the_key(services, pressctl, tmp_path):
