@@ -362,6 +362,97 @@ backups_final(struct pass *p, const char *env_id, char id[40], struct err *e)
 	return rc;
 }
 
+/* The backup a clone of env starts from: the one its interrupted clone
+ * named, else the source's newest (or a fresh one). *resumed: the clone
+ * record was there already. */
+static int
+clone_source(struct backups *b, const struct environment *env,
+	     const char *src, int fresh, char **id, int *resumed,
+	     struct err *e)
+{
+	const struct rec_clone *rc = recorded_clone(&b->p->rec, env->id);
+	const struct rec_backup *nb = recorded_backup(&b->p->rec, src);
+	struct backup_result r;
+	json_t *m = NULL, *pg;
+	char *tables = NULL;
+	int ret;
+
+	*id = NULL;
+	*resumed = 0;
+	if (rc && !rc->done && strcmp(rc->source_env, src) == 0) {
+		*id = xstrdup(rc->backup_id);
+		*resumed = 1;
+		return 0;
+	}
+	if (fresh || !nb) {
+		if (backups_run(b, src, "clone", &r, e) < 0)
+			return err_wrap(e, "cannot take a backup of '%s' to clone",
+					src);
+		*id = xstrdup(r.id);
+		m = r.manifest;
+	} else {
+		*id = xstrdup(nb->newest_id);
+		if ((ret = backup_manifest(&b->ctx, src, *id, &m, e)) != 0) {
+			if (ret > 0)
+				err_set(e, "backup %s of '%s' is gone", *id,
+					src);
+			return -1;
+		}
+	}
+	pg = json_object_get(m, "postgres");
+	tables = json_dumps(json_object_get(pg, "tables"), JSON_COMPACT);
+	ret = state_clone_start(
+		b->p->state, env->id, src, *id,
+		json_string_value(json_object_get(pg, "fingerprint")), tables,
+		e);
+	free(tables);
+	json_decref(m);
+	return ret;
+}
+
+int
+backups_clone(struct pass *p, const char *env_id, struct err *e)
+{
+	const struct environment *env = model_find_env(p->model, env_id);
+	json_t *cf = env ? json_object_get(env->spec, "cloneFrom") : NULL;
+	struct restore_opts ro = { 0 };
+	struct backup_target t;
+	struct backups b;
+	char *src = NULL, *id = NULL;
+	int rc, resumed = 0;
+
+	if (!cf)
+		return err_set(e, "environment '%s' declares no cloneFrom",
+			       env_id);
+	src = xprintf("%s/%s", env->site->name,
+		      json_string_value(json_object_get(cf, "environment")));
+	if (backups_open(&b, p, NULL, e) < 0) {
+		free(src);
+		return -1;
+	}
+	rc = state_lock_backups(p->state, e);
+	if (rc == 0)
+		rc = clone_source(&b, env, src, json_is_true(json_object_get(
+							cf, "fresh")),
+				  &id, &resumed, e);
+	if (rc == 0)
+		rc = target(&b, env_id, &t, e);
+	if (rc == 0) {
+		/* Resumed after its schema committed: the files are left. */
+		ro.files_only = resumed &&
+				live_find(&p->live, LIVE_SCHEMA, t.schema);
+		rc = backup_restore(&b.ctx, src, id, &t, &ro, NULL, e);
+	}
+	if (rc == 0)
+		rc = state_clone_done(p->state, env_id, e);
+	if (rc < 0)
+		err_wrap(e, "cannot clone '%s' into '%s'", src, env_id);
+	backups_close(&b, NULL);
+	free(src);
+	free(id);
+	return rc;
+}
+
 int
 backups_verify(struct backups *b, const char *env_id, const char *id, int drill,
 	       struct err *e)
@@ -503,7 +594,9 @@ backups_restore(struct backups *b, const char *src_env, const char *id,
 				      b->p->model->platform.soft_delete_days, e) :
 		    0;
 	if (rc == 0)
-		rc = backup_restore(&b->ctx, src_env, id, &t, keep, e);
+		rc = backup_restore(&b->ctx, src_env, id, &t,
+				    &(struct restore_opts){ .keep_as = keep },
+				    NULL, e);
 	step_end(b, jid, rc, e);
 	if (rc == 0) {
 		jid = step_begin(b, "restart", to_env, to_env);

@@ -72,6 +72,17 @@ int backups_final(struct pass *p, const char *env_id, char id[40],
 int backups_verify(struct backups *b, const char *env_id, const char *id,
 		   int drill, struct err *e);
 
+/*
+ * Create env_id's schema and files as a copy of its cloneFrom source,
+ * from an apply's worker (the backup lock on the state's session): from
+ * the backup its clone record names when a clone was interrupted, else
+ * the source's newest backup, or a fresh one (cloneFrom.fresh, or when
+ * the source has none). The clone record is written before anything
+ * else; the schema is neutralized and checked in the restore's
+ * transaction, before any grant. The source is only read.
+ */
+int backups_clone(struct pass *p, const char *env_id, struct err *e);
+
 /* GFS retention by env's policy; an environment without one keeps
  * every backup. */
 int backups_prune(struct backups *b, const char *env_id, size_t *deleted,

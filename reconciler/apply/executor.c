@@ -318,6 +318,9 @@ record(struct exec *x, const struct action *a, struct err *e)
 	case ACT_REVIVE:
 	case ACT_FORGET: return state_deletion_drop(st, a->env_id, e);
 	case ACT_FINAL_BACKUP: return 0; /* in the catalog already */
+	case ACT_CLONE:
+		return state_resource_put(st, a->act.kind, a->act.name,
+					  a->env_id, a->act.want->hash, rev, e);
 	case ACT_DRIVER: break;
 	}
 	switch (a->act.op) {
@@ -370,6 +373,8 @@ run_once(struct worker *w, const struct action *a, int *state_failed,
 		rc = call_driver(w, a, &attempts, e);
 	else if (a->type == ACT_FINAL_BACKUP)
 		rc = backups_final(x->p, a->env_id, x->final[a->id - 1], e);
+	else if (a->type == ACT_CLONE)
+		rc = backups_clone(x->p, a->env_id, e);
 	else
 		rc = 0;
 	if (rc == 0 && (rc = record(x, a, e)) < 0)

@@ -200,6 +200,28 @@ static const char *const migration_3[] = {
 	NULL
 };
 
+/*
+ * 4: clones. An environment created as a copy of another records the
+ * backup it is made from before anything is written (so a killed clone
+ * resumes from the same one), with what the source looked like then (its
+ * schema fingerprint and tables' rows and checksums, for the promotion
+ * guards); "done" once its schema and files are in place.
+ */
+static const char *const migration_4[] = {
+	"CREATE TABLE pressctl.clones ("
+	" platform text NOT NULL,"
+	" env_id text NOT NULL,"
+	" source_env text NOT NULL,"
+	" backup_id text NOT NULL,"
+	" state text NOT NULL CHECK (state IN ('started', 'done')),"
+	" source_fingerprint text,"
+	" source_tables jsonb,"
+	" started_at timestamptz NOT NULL,"
+	" done_at timestamptz,"
+	" PRIMARY KEY (platform, env_id))",
+	NULL
+};
+
 static const struct migration {
 	int version;
 	const char *const *stmts;
@@ -207,6 +229,7 @@ static const struct migration {
 	{ 1, migration_1 },
 	{ 2, migration_2 },
 	{ 3, migration_3 },
+	{ 4, migration_4 },
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(*migrations)))
@@ -656,6 +679,9 @@ state_lock(struct state *st, int wait, struct err *e)
 
 /* --- reading ------------------------------------------------------------ */
 
+static int read_backups(struct state *st, struct rec_backup **out,
+			size_t *nout, struct err *e);
+
 static int
 do_read(struct state *st, void *arg, struct err *e)
 {
@@ -777,6 +803,29 @@ do_read(struct state *st, void *arg, struct err *e)
 		k->schema = xstrdup(PQgetvalue(r, i, 0));
 		k->env_id = xstrdup(PQgetvalue(r, i, 1));
 		k->purge_after = (time_t)ll(r, i, 2);
+	}
+	PQclear(r);
+
+	if (read_backups(st, &out->backups, &out->nbackups, e) < 0)
+		goto out;
+	if (!(r = sql_query(st,
+			    "SELECT env_id, source_env, backup_id,"
+			    " state = 'done',"
+			    " extract(epoch FROM started_at)::bigint"
+			    " FROM pressctl.clones WHERE platform = $1"
+			    " ORDER BY env_id COLLATE \"C\"",
+			    1, p, e, msg)))
+		goto out;
+	n = PQntuples(r);
+	out->clones = xcalloc((size_t)n + 1, sizeof(*out->clones));
+	for (int i = 0; i < n; i++) {
+		struct rec_clone *c = &out->clones[out->nclones++];
+
+		c->env_id = xstrdup(PQgetvalue(r, i, 0));
+		c->source_env = xstrdup(PQgetvalue(r, i, 1));
+		c->backup_id = xstrdup(PQgetvalue(r, i, 2));
+		c->done = strcmp(PQgetvalue(r, i, 3), "t") == 0;
+		c->started_at = (time_t)ll(r, i, 4);
 	}
 	PQclear(r);
 
@@ -1755,9 +1804,9 @@ state_backup_drop(struct state *st, const char *env_id, const char *id,
 /* Per environment: the newest backup, and the newest verification and
  * restore drill of any of its backups. */
 static int
-do_backups_newest(struct state *st, void *arg, struct err *e)
+read_backups(struct state *st, struct rec_backup **out, size_t *nout,
+	     struct err *e)
 {
-	struct backup_args *a = arg;
 	const char *p[1] = { st->platform };
 	PGresult *r;
 	int n;
@@ -1774,9 +1823,9 @@ do_backups_newest(struct state *st, void *arg, struct err *e)
 		      1, p, e, "cannot read the backup catalog")))
 		return -1;
 	n = PQntuples(r);
-	*a->out = xcalloc((size_t)n + 1, sizeof(**a->out));
+	*out = xcalloc((size_t)n + 1, sizeof(**out));
 	for (int i = 0; i < n; i++) {
-		struct rec_backup *b = &(*a->out)[i];
+		struct rec_backup *b = &(*out)[i];
 
 		b->env_id = xstrdup(PQgetvalue(r, i, 0));
 		b->newest = (time_t)ll(r, i, 1);
@@ -1785,9 +1834,17 @@ do_backups_newest(struct state *st, void *arg, struct err *e)
 		b->newest_id = xstrdup(PQgetvalue(r, i, 4));
 		b->count = (int)ll(r, i, 5);
 	}
-	*a->n = (size_t)n;
+	*nout = (size_t)n;
 	PQclear(r);
 	return 0;
+}
+
+static int
+do_backups_newest(struct state *st, void *arg, struct err *e)
+{
+	struct backup_args *a = arg;
+
+	return read_backups(st, a->out, a->n, e);
 }
 
 int
@@ -1801,15 +1858,6 @@ state_backups_newest(struct state *st, struct rec_backup **out, size_t *n,
 	return run(st, do_backups_newest, &a, e);
 }
 
-void
-rec_backups_free(struct rec_backup *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(v[i].env_id);
-		free(v[i].newest_id);
-	}
-	free(v);
-}
 
 struct upload_args {
 	const char *id, *bucket, *key;
@@ -1990,6 +2038,66 @@ int
 state_kept_forget(struct state *st, const char *schema, struct err *e)
 {
 	return run(st, do_kept_forget, (void *)schema, e);
+}
+
+struct clone_args {
+	const char *env_id, *source_env, *backup_id, *fingerprint, *tables;
+};
+
+static int
+do_clone_start(struct state *st, void *arg, struct err *e)
+{
+	struct clone_args *a = arg;
+	char now[32];
+	const char *p[7] = { st->platform,    a->env_id, a->source_env,
+			     a->backup_id,    a->fingerprint, a->tables,
+			     now };
+
+	ts(now, clock_now());
+	return sql_exec(st,
+			"INSERT INTO pressctl.clones (platform, env_id,"
+			" source_env, backup_id, state, source_fingerprint,"
+			" source_tables, started_at) VALUES ($1, $2, $3, $4,"
+			" 'started', $5, $6::jsonb, $7::timestamptz)"
+			" ON CONFLICT (platform, env_id) DO UPDATE SET"
+			"  source_env = EXCLUDED.source_env,"
+			"  backup_id = EXCLUDED.backup_id, state = 'started',"
+			"  source_fingerprint = EXCLUDED.source_fingerprint,"
+			"  source_tables = EXCLUDED.source_tables,"
+			"  started_at = EXCLUDED.started_at, done_at = NULL",
+			7, p, e, "cannot record the clone");
+}
+
+int
+state_clone_start(struct state *st, const char *env_id,
+		  const char *source_env, const char *backup_id,
+		  const char *fingerprint, const char *tables_json,
+		  struct err *e)
+{
+	struct clone_args a = { env_id, source_env, backup_id, fingerprint,
+				tables_json };
+
+	return run(st, do_clone_start, &a, e);
+}
+
+static int
+do_clone_done(struct state *st, void *arg, struct err *e)
+{
+	char now[32];
+	const char *p[3] = { st->platform, arg, now };
+
+	ts(now, clock_now());
+	return sql_exec(st,
+			"UPDATE pressctl.clones SET state = 'done',"
+			" done_at = $3::timestamptz"
+			" WHERE platform = $1 AND env_id = $2",
+			3, p, e, "cannot record the end of the clone");
+}
+
+int
+state_clone_done(struct state *st, const char *env_id, struct err *e)
+{
+	return run(st, do_clone_done, (void *)env_id, e);
 }
 
 static int

@@ -125,13 +125,7 @@ int state_backup_verified(struct state *st, const char *env_id,
 int state_backup_drop(struct state *st, const char *env_id, const char *id,
 		      struct err *e);
 
-/* Per environment with backups: the newest, and when one was last
- * verified and restore-tested (0: never). */
-struct rec_backup {
-	char *env_id, *newest_id;
-	time_t newest, verified, drill;
-	int count;
-};
+/* Per environment with backups (struct rec_backup, plan/record.h). */
 int state_backups_newest(struct state *st, struct rec_backup **out, size_t *n,
 			 struct err *e);
 void rec_backups_free(struct rec_backup *v, size_t n);
@@ -162,6 +156,16 @@ int state_deletion_backup(struct state *st, const char *env_id,
 int state_kept_schema(struct state *st, const char *schema, const char *env_id,
 		      int days, struct err *e);
 int state_kept_forget(struct state *st, const char *schema, struct err *e);
+
+/* A clone (struct rec_clone): started with the backup it is made from
+ * and what the source looked like then (fingerprint, and its tables'
+ * rows and checksums as JSON; may be NULL) before anything is written;
+ * done once its schema and files are in place. */
+int state_clone_start(struct state *st, const char *env_id,
+		      const char *source_env, const char *backup_id,
+		      const char *fingerprint, const char *tables_json,
+		      struct err *e);
+int state_clone_done(struct state *st, const char *env_id, struct err *e);
 
 /* The platform's backup lock (a session advisory lock, held until
  * state_close): one backup, prune or restore at a time per platform,

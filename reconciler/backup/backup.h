@@ -122,16 +122,28 @@ int backup_verify(const struct backup_ctx *c, const char *env_id,
 int backup_prune(const struct backup_ctx *c, const char *env_id,
 		 const struct retention *r, size_t *deleted, struct err *e);
 
+struct restore_opts {
+	const char *keep_as; /* the current schema's new name, or NULL when
+			      * there is none (driver/pgdump.h) */
+	/* A clone's neutralization and its check (driver/pgdump.h), run in
+	 * the restore's transaction before any grant; NULL: none. */
+	const char *neutralize, *neutralize_check;
+	int files_only; /* the schema is in place (a clone resumed) */
+};
+
 /*
  * Restore backup id of src_env into `to`: the schema in one transaction
  * (driver/pgdump.h: the current schema renamed to keep_as when it
- * exists, the restored copy verified, then committed), then the files
- * (verified on the way; objects of the bucket that the backup does not
- * hold are deleted). Never in place: a failure leaves the old schema.
+ * exists, the restored copy verified, neutralized when asked, then
+ * committed), then the files (verified on the way; objects of the
+ * bucket that the backup does not hold are deleted). Never in place: a
+ * failure leaves the old schema. *manifest (may be NULL): the backup's
+ * manifest (a new reference).
  */
 int backup_restore(const struct backup_ctx *c, const char *src_env,
 		   const char *id, const struct backup_target *to,
-		   const char *keep_as, struct err *e);
+		   const struct restore_opts *ro, json_t **manifest,
+		   struct err *e);
 
 /* The id of a backup taken at t: "20261205T020000Z". */
 void backup_id_of(char out[32], time_t t);

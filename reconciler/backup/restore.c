@@ -196,8 +196,8 @@ check_files(const struct backup_ctx *c, struct blob *b,
 
 int
 backup_restore(const struct backup_ctx *c, const char *src_env, const char *id,
-	       const struct backup_target *to, const char *keep_as,
-	       struct err *e)
+	       const struct backup_target *to, const struct restore_opts *ro,
+	       json_t **manifest, struct err *e)
 {
 	const struct crypt_key *k = NULL;
 	struct blob *b = NULL;
@@ -234,9 +234,11 @@ backup_restore(const struct backup_ctx *c, const char *src_env, const char *id,
 			.source_schema = str(pg, "schema"),
 			.target_schema = to->schema,
 			.owner = to->role,
-			.keep_as = keep_as,
+			.keep_as = ro->keep_as,
 			.mark = mark,
 			.tables = json_object_get(pg, "tables"),
+			.neutralize = ro->neutralize,
+			.neutralize_check = ro->neutralize_check,
 		};
 
 		if (!o.source_schema) {
@@ -244,7 +246,7 @@ backup_restore(const struct backup_ctx *c, const char *src_env, const char *id,
 				src_env);
 			goto out;
 		}
-		if (pgrestore_run(&o, feed_dump, &f, e) < 0)
+		if (!ro->files_only && pgrestore_run(&o, feed_dump, &f, e) < 0)
 			goto out;
 	}
 	if (restore_files(c, b, k, m, to->bucket, e) < 0) {
@@ -252,6 +254,8 @@ backup_restore(const struct backup_ctx *c, const char *src_env, const char *id,
 		goto out;
 	}
 	ret = 0;
+	if (manifest)
+		*manifest = json_incref(m);
 out:
 	if (ret < 0)
 		err_wrap(e, "cannot restore backup %s of '%s' into '%s'", id,

@@ -792,15 +792,6 @@ epilogue(struct strbuf *sb, const struct pgrestore_opts *o, const char *hold,
 	}
 	if (strcmp(o->source_schema, o->target_schema) != 0 || !o->keep_as)
 		rename_if_exists(sb, hold, o->source_schema);
-	if (o->owner)
-		ownership(sb, o);
-	if (o->mark) {
-		strbuf_addstr(sb, "COMMENT ON SCHEMA ");
-		add_ident(sb, o->target_schema);
-		strbuf_addstr(sb, " IS ");
-		add_literal(sb, o->mark);
-		strbuf_addstr(sb, ";\n");
-	}
 	/* Verification: every table of the backup, its rows and checksum,
 	 * and no other table. */
 	strbuf_addstr(sb, "DO $press$ DECLARE n bigint; s numeric; BEGIN\n");
@@ -845,6 +836,33 @@ epilogue(struct strbuf *sb, const struct pgrestore_opts *o, const char *hold,
 		    "tables, the backup has %%', n, %zu; END IF;\n"
 		    "END $press$;\n",
 		    json_array_size(o->tables));
+	/* A clone: neutralized and checked before anyone may use it. */
+	if (o->neutralize) {
+		strbuf_addstr(sb, "SET LOCAL search_path TO ");
+		add_ident(sb, o->target_schema);
+		strbuf_addstr(sb, ", pg_catalog;\n");
+		strbuf_addstr(sb, o->neutralize);
+		strbuf_addstr(sb, "\n;\n");
+	}
+	if (o->neutralize_check) {
+		strbuf_addstr(sb, "DO $press$ DECLARE v text; BEGIN EXECUTE ");
+		add_literal(sb, o->neutralize_check);
+		strbuf_addstr(sb,
+			      " INTO v; IF coalesce(v, '') <> '' THEN RAISE "
+			      "EXCEPTION 'neutralization verification failed: "
+			      "%', v; END IF; END $press$;\n");
+	}
+	if (o->neutralize || o->neutralize_check)
+		strbuf_addstr(sb, "SET LOCAL search_path = '';\n");
+	if (o->owner)
+		ownership(sb, o);
+	if (o->mark) {
+		strbuf_addstr(sb, "COMMENT ON SCHEMA ");
+		add_ident(sb, o->target_schema);
+		strbuf_addstr(sb, " IS ");
+		add_literal(sb, o->mark);
+		strbuf_addstr(sb, ";\n");
+	}
 	strbuf_addstr(sb, commit ? "COMMIT;\n" : "ROLLBACK;\n");
 }
 

@@ -65,16 +65,22 @@ struct pgrestore_opts {
 				    * the target does not exist */
 	const char *mark;	   /* the ownership mark comment */
 	json_t *tables;		   /* expected, as pgdump_describe gives */
+	/* A clone's: SQL run on the restored schema (search_path set to
+	 * it) once it verified and before any grant, and a query giving
+	 * one text that must be empty or NULL afterwards (else the
+	 * transaction fails with it); NULL each when none. */
+	const char *neutralize, *neutralize_check;
 };
 
 /*
  * Restore a dump into o->target_schema, in ONE transaction: the current
  * target (if any) is renamed to keep_as, the dump is restored under its
  * own name (a live schema of that name is moved aside for the
- * transaction and back), renamed to the target, handed to the owner with
- * the grants pressctl gives an environment's schema, marked, and
- * verified against o->tables (row counts and checksums); only then does
- * the transaction commit. Any failure, a kill, or a verification
+ * transaction and back), renamed to the target, verified against
+ * o->tables (row counts and checksums), neutralized and checked (a
+ * clone), handed to the owner with the grants pressctl gives an
+ * environment's schema, and marked; only then does the transaction
+ * commit. Any failure, a kill, or a verification
  * mismatch rolls all of it back: readers see the old schema or the
  * restored one, never a missing or half one. feed writes the dump's
  * bytes to the sink it is given.

@@ -60,6 +60,7 @@ action_verb(const struct action *a)
 	case ACT_REVIVE: return "revive";
 	case ACT_FORGET: return "forget";
 	case ACT_FINAL_BACKUP: return "backup";
+	case ACT_CLONE: return "clone";
 	case ACT_DRIVER: break;
 	}
 	if (a->act.op == OP_UPDATE && a->reason == WHY_DRIFT)
@@ -362,8 +363,49 @@ gone_conflicts(struct plan *p, const char *env_id, const struct recorded *rec,
 /* --- desired objects ------------------------------------------------------- */
 
 struct env_ids { /* action ids of one environment's objects */
-	size_t role, schema, bucket, revive;
+	size_t role, schema, bucket, revive, clone;
 };
+
+/*
+ * A schema to create as a copy (cloneFrom): a new one (neither live nor
+ * recorded), or one whose clone was interrupted. The detail says which
+ * backup it comes from; the action needs the role, and the bucket (the
+ * files go there).
+ */
+static struct action *
+plan_clone(struct plan *p, const struct live_object *o,
+	   const struct recorded *rec, const struct live_item *l,
+	   const struct rec_resource *r, int reviving)
+{
+	json_t *cf = json_object_get(o->env->spec, "cloneFrom");
+	const struct rec_clone *c = recorded_clone(rec, o->env->id);
+	const struct rec_backup *nb;
+	char src[256], detail[512];
+	struct action *a;
+
+	if (o->kind != LIVE_SCHEMA || !cf || reviving ||
+	    (c ? c->done : l || r))
+		return NULL;
+	snprintf(src, sizeof(src), "%s/%s", o->env->site->name,
+		 json_string_value(json_object_get(cf, "environment")));
+	nb = recorded_backup(rec, src);
+	if (c && !c->done && strcmp(c->source_env, src) == 0)
+		snprintf(detail, sizeof(detail),
+			 "resumes the copy of %s from backup %s", src,
+			 c->backup_id);
+	else if (json_is_true(json_object_get(cf, "fresh")) || !nb)
+		snprintf(detail, sizeof(detail),
+			 "copy of %s from a backup taken now", src);
+	else
+		snprintf(detail, sizeof(detail), "copy of %s from backup %s",
+			 src, nb->newest_id);
+	a = add(p, ACT_CLONE, OP_CREATE, LIVE_SCHEMA, o->name, o->env->id,
+		WHY_NEW, 0);
+	a->act.want = o;
+	a->act.have = l;
+	a->detail = xstrdup(detail);
+	return a;
+}
 
 static void
 plan_object(struct plan *p, const struct live_object *o,
@@ -378,6 +420,11 @@ plan_object(struct plan *p, const struct live_object *o,
 	char detail[256] = "";
 	struct action *a;
 
+	if ((a = plan_clone(p, o, rec, l, r, reviving))) {
+		dep(a, ids->role);
+		ids->schema = ids->clone = a->id;
+		return;
+	}
 	if (!l) {
 		op = OP_CREATE;
 		why = reviving ? WHY_REVIVE : r ? WHY_DRIFT : WHY_NEW;
@@ -444,7 +491,11 @@ plan_object(struct plan *p, const struct live_object *o,
 		ids->schema = a->id;
 		dep(a, ids->role);
 		break;
-	case LIVE_BUCKET: ids->bucket = a->id; break;
+	case LIVE_BUCKET:
+		ids->bucket = a->id;
+		if (ids->clone) /* the copy's files go into it */
+			dep(&p->v[ids->clone - 1], a->id);
+		break;
 	case LIVE_CONTAINER:
 		dep(a, ids->role);
 		dep(a, ids->schema);

@@ -29,6 +29,8 @@ enum action_type {
 	ACT_REVIVE,	 /* an environment re-added within the window */
 	ACT_FORGET,	 /* all its data purged: drop the deletion record */
 	ACT_FINAL_BACKUP, /* before a soft delete: a verified backup */
+	ACT_CLONE, /* a new environment's schema and files from its
+		    * cloneFrom source's backup, neutralized */
 };
 
 enum action_reason {

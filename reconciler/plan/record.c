@@ -78,6 +78,13 @@ recorded_release(struct recorded *r)
 		free(r->intents[i].action);
 		free(r->intents[i].target);
 	}
+	rec_backups_free(r->backups, r->nbackups);
+	for (size_t i = 0; i < r->nclones; i++) {
+		free(r->clones[i].env_id);
+		free(r->clones[i].source_env);
+		free(r->clones[i].backup_id);
+	}
+	free(r->clones);
 	for (size_t i = 0; i < r->nkept; i++) {
 		free(r->kept[i].schema);
 		free(r->kept[i].env_id);
@@ -142,4 +149,32 @@ recorded_deletion(const struct recorded *r, const char *env_id)
 	return r->ndel ? bsearch(&key, r->del, r->ndel, sizeof(*r->del),
 				 del_cmp) :
 			 NULL;
+}
+
+void
+rec_backups_free(struct rec_backup *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].env_id);
+		free(v[i].newest_id);
+	}
+	free(v);
+}
+
+const struct rec_backup *
+recorded_backup(const struct recorded *r, const char *env_id)
+{
+	for (size_t i = 0; i < r->nbackups; i++)
+		if (strcmp(r->backups[i].env_id, env_id) == 0)
+			return &r->backups[i];
+	return NULL;
+}
+
+const struct rec_clone *
+recorded_clone(const struct recorded *r, const char *env_id)
+{
+	for (size_t i = 0; i < r->nclones; i++)
+		if (strcmp(r->clones[i].env_id, env_id) == 0)
+			return &r->clones[i];
+	return NULL;
 }

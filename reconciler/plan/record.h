@@ -35,6 +35,22 @@ struct rec_deletion {
 	char *final_backup; /* its verified final backup's id, or NULL */
 };
 
+/* Per environment with backups: the newest, and when one was last
+ * verified and restore-tested (0: never). */
+struct rec_backup {
+	char *env_id, *newest_id;
+	time_t newest, verified, drill;
+	int count;
+};
+
+/* An environment created as a copy of another (cloneFrom): the backup it
+ * was made from; done once its schema and files are in place. */
+struct rec_clone {
+	char *env_id, *source_env, *backup_id;
+	int done;
+	time_t started_at;
+};
+
 struct rec_kept { /* a schema a restore replaced, kept for a while */
 	char *schema, *env_id;
 	time_t purge_after;
@@ -73,6 +89,10 @@ struct recorded {
 	size_t nforeign;
 	struct rec_kept *kept; /* by schema name */
 	size_t nkept;
+	struct rec_backup *backups; /* by env id */
+	size_t nbackups;
+	struct rec_clone *clones; /* by env id */
+	size_t nclones;
 };
 
 /* Sort res by kind+name, del by env id, foreign by kind+name+platform:
@@ -81,6 +101,13 @@ void recorded_sort(struct recorded *r);
 
 /* Frees what state_read() filled (accepts NULL); r is zeroed. */
 void recorded_release(struct recorded *r);
+void rec_backups_free(struct rec_backup *v, size_t n);
+
+/* The newest backup of env_id, or NULL; its clone record, or NULL. */
+const struct rec_backup *recorded_backup(const struct recorded *r,
+					 const char *env_id);
+const struct rec_clone *recorded_clone(const struct recorded *r,
+				       const char *env_id);
 /* Binary searches: res must be sorted by kind+name, del by env id. */
 const struct rec_resource *recorded_find(const struct recorded *r,
 					 enum live_kind kind, const char *name);

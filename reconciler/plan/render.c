@@ -27,7 +27,8 @@ held(const struct plan *p)
 static const char *
 kind_name(const struct action *a)
 {
-	return a->type == ACT_DRIVER || a->type == ACT_ADOPT ?
+	return a->type == ACT_DRIVER || a->type == ACT_ADOPT ||
+			       a->type == ACT_CLONE ?
 		       live_kind_name(a->act.kind) :
 		       "environment";
 }
@@ -221,6 +222,8 @@ data_line(struct strbuf *sb, const struct action *a, const struct live *live,
 static char
 sign(const struct action *a)
 {
+	if (a->type == ACT_FINAL_BACKUP || a->type == ACT_CLONE)
+		return '+';
 	if (a->phase == 1)
 		return a->type == ACT_DRIVER && a->act.op == OP_PURGE ? '!' :
 									'-';
