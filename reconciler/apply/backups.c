@@ -366,9 +366,8 @@ backups_final(struct pass *p, const char *env_id, char id[40], struct err *e)
  * named, else the source's newest (or a fresh one). *resumed: the clone
  * record was there already. */
 static int
-clone_source(struct backups *b, const struct environment *env,
-	     const char *src, int fresh, char **id, int *resumed,
-	     struct err *e)
+clone_source(struct backups *b, const struct environment *env, const char *src,
+	     int fresh, char **id, int *resumed, struct err *e)
 {
 	const struct rec_clone *rc = recorded_clone(&b->p->rec, env->id);
 	const struct rec_backup *nb = recorded_backup(&b->p->rec, src);
@@ -386,7 +385,8 @@ clone_source(struct backups *b, const struct environment *env,
 	}
 	if (fresh || !nb) {
 		if (backups_run(b, src, "clone", &r, e) < 0)
-			return err_wrap(e, "cannot take a backup of '%s' to clone",
+			return err_wrap(e,
+					"cannot take a backup of '%s' to clone",
 					src);
 		*id = xstrdup(r.id);
 		m = r.manifest;
@@ -401,10 +401,10 @@ clone_source(struct backups *b, const struct environment *env,
 	}
 	pg = json_object_get(m, "postgres");
 	tables = json_dumps(json_object_get(pg, "tables"), JSON_COMPACT);
-	ret = state_clone_start(
-		b->p->state, env->id, src, *id,
-		json_string_value(json_object_get(pg, "fingerprint")), tables,
-		e);
+	ret = state_clone_start(b->p->state, env->id, src, *id,
+				json_string_value(
+					json_object_get(pg, "fingerprint")),
+				tables, e);
 	free(tables);
 	json_decref(m);
 	return ret;
@@ -432,8 +432,8 @@ backups_clone(struct pass *p, const char *env_id, struct err *e)
 	}
 	rc = state_lock_backups(p->state, e);
 	if (rc == 0)
-		rc = clone_source(&b, env, src, json_is_true(json_object_get(
-							cf, "fresh")),
+		rc = clone_source(&b, env, src,
+				  json_is_true(json_object_get(cf, "fresh")),
 				  &id, &resumed, e);
 	if (rc == 0)
 		rc = target(&b, env_id, &t, e);

@@ -679,8 +679,8 @@ state_lock(struct state *st, int wait, struct err *e)
 
 /* --- reading ------------------------------------------------------------ */
 
-static int read_backups(struct state *st, struct rec_backup **out,
-			size_t *nout, struct err *e);
+static int read_backups(struct state *st, struct rec_backup **out, size_t *nout,
+			struct err *e);
 
 static int
 do_read(struct state *st, void *arg, struct err *e)
@@ -1858,7 +1858,6 @@ state_backups_newest(struct state *st, struct rec_backup **out, size_t *n,
 	return run(st, do_backups_newest, &a, e);
 }
 
-
 struct upload_args {
 	const char *id, *bucket, *key;
 	int left;
@@ -2049,8 +2048,8 @@ do_clone_start(struct state *st, void *arg, struct err *e)
 {
 	struct clone_args *a = arg;
 	char now[32];
-	const char *p[7] = { st->platform,    a->env_id, a->source_env,
-			     a->backup_id,    a->fingerprint, a->tables,
+	const char *p[7] = { st->platform, a->env_id,	   a->source_env,
+			     a->backup_id, a->fingerprint, a->tables,
 			     now };
 
 	ts(now, clock_now());
@@ -2069,10 +2068,9 @@ do_clone_start(struct state *st, void *arg, struct err *e)
 }
 
 int
-state_clone_start(struct state *st, const char *env_id,
-		  const char *source_env, const char *backup_id,
-		  const char *fingerprint, const char *tables_json,
-		  struct err *e)
+state_clone_start(struct state *st, const char *env_id, const char *source_env,
+		  const char *backup_id, const char *fingerprint,
+		  const char *tables_json, struct err *e)
 {
 	struct clone_args a = { env_id, source_env, backup_id, fingerprint,
 				tables_json };

@@ -383,8 +383,7 @@ plan_clone(struct plan *p, const struct live_object *o,
 	char src[256], detail[512];
 	struct action *a;
 
-	if (o->kind != LIVE_SCHEMA || !cf || reviving ||
-	    (c ? c->done : l || r))
+	if (o->kind != LIVE_SCHEMA || !cf || reviving || (c ? c->done : l || r))
 		return NULL;
 	snprintf(src, sizeof(src), "%s/%s", o->env->site->name,
 		 json_string_value(json_object_get(cf, "environment")));

@@ -29,7 +29,7 @@ enum action_type {
 	ACT_REVIVE,	 /* an environment re-added within the window */
 	ACT_FORGET,	 /* all its data purged: drop the deletion record */
 	ACT_FINAL_BACKUP, /* before a soft delete: a verified backup */
-	ACT_CLONE, /* a new environment's schema and files from its
+	ACT_CLONE,	  /* a new environment's schema and files from its
 		    * cloneFrom source's backup, neutralized */
 };
 
