@@ -401,10 +401,10 @@ clone_source(struct backups *b, const struct environment *env, const char *src,
 	}
 	pg = json_object_get(m, "postgres");
 	tables = json_dumps(json_object_get(pg, "tables"), JSON_COMPACT);
-	ret = state_clone_start(b->p->state, env->id, src, *id,
-				json_string_value(
-					json_object_get(pg, "fingerprint")),
-				tables, e);
+	ret = state_clone_start(
+		b->p->state, env->id, src, *id,
+		json_string_value(json_object_get(pg, "fingerprint")),
+		json_string_value(json_object_get(pg, "structure")), tables, e);
 	free(tables);
 	json_decref(m);
 	return ret;

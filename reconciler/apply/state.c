@@ -215,6 +215,7 @@ static const char *const migration_4[] = {
 	" backup_id text NOT NULL,"
 	" state text NOT NULL CHECK (state IN ('started', 'done')),"
 	" source_fingerprint text,"
+	" source_structure text,"
 	" source_tables jsonb,"
 	" started_at timestamptz NOT NULL,"
 	" done_at timestamptz,"
@@ -2040,7 +2041,8 @@ state_kept_forget(struct state *st, const char *schema, struct err *e)
 }
 
 struct clone_args {
-	const char *env_id, *source_env, *backup_id, *fingerprint, *tables;
+	const char *env_id, *source_env, *backup_id, *fingerprint, *structure,
+		*tables;
 };
 
 static int
@@ -2048,32 +2050,35 @@ do_clone_start(struct state *st, void *arg, struct err *e)
 {
 	struct clone_args *a = arg;
 	char now[32];
-	const char *p[7] = { st->platform, a->env_id,	   a->source_env,
-			     a->backup_id, a->fingerprint, a->tables,
-			     now };
+	const char *p[8] = { st->platform, a->env_id,	   a->source_env,
+			     a->backup_id, a->fingerprint, a->structure,
+			     a->tables,	   now };
 
 	ts(now, clock_now());
 	return sql_exec(st,
 			"INSERT INTO pressctl.clones (platform, env_id,"
 			" source_env, backup_id, state, source_fingerprint,"
-			" source_tables, started_at) VALUES ($1, $2, $3, $4,"
-			" 'started', $5, $6::jsonb, $7::timestamptz)"
+			" source_structure, source_tables, started_at)"
+			" VALUES ($1, $2, $3, $4, 'started', $5, $6, $7::jsonb,"
+			" $8::timestamptz)"
 			" ON CONFLICT (platform, env_id) DO UPDATE SET"
 			"  source_env = EXCLUDED.source_env,"
 			"  backup_id = EXCLUDED.backup_id, state = 'started',"
 			"  source_fingerprint = EXCLUDED.source_fingerprint,"
+			"  source_structure = EXCLUDED.source_structure,"
 			"  source_tables = EXCLUDED.source_tables,"
 			"  started_at = EXCLUDED.started_at, done_at = NULL",
-			7, p, e, "cannot record the clone");
+			8, p, e, "cannot record the clone");
 }
 
 int
-state_clone_start(struct state *st, const char *env_id, const char *source_env,
-		  const char *backup_id, const char *fingerprint,
+state_clone_start(struct state *st, const char *env_id,
+		  const char *source_env, const char *backup_id,
+		  const char *fingerprint, const char *structure,
 		  const char *tables_json, struct err *e)
 {
-	struct clone_args a = { env_id, source_env, backup_id, fingerprint,
-				tables_json };
+	struct clone_args a = { env_id,	     source_env, backup_id,
+				fingerprint, structure,	 tables_json };
 
 	return run(st, do_clone_start, &a, e);
 }

@@ -158,13 +158,13 @@ int state_kept_schema(struct state *st, const char *schema, const char *env_id,
 int state_kept_forget(struct state *st, const char *schema, struct err *e);
 
 /* A clone (struct rec_clone): started with the backup it is made from
- * and what the source looked like then (fingerprint, and its tables'
- * rows and checksums as JSON; may be NULL) before anything is written;
- * done once its schema and files are in place. */
+ * and what the source looked like then (fingerprint, structure, and its
+ * tables' rows and checksums as JSON; each may be NULL) before anything
+ * is written; done once its schema and files are in place. */
 int state_clone_start(struct state *st, const char *env_id,
 		      const char *source_env, const char *backup_id,
-		      const char *fingerprint, const char *tables_json,
-		      struct err *e);
+		      const char *fingerprint, const char *structure,
+		      const char *tables_json, struct err *e);
 int state_clone_done(struct state *st, const char *env_id, struct err *e);
 
 /* The platform's backup lock (a session advisory lock, held until

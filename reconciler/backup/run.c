@@ -141,6 +141,7 @@ dump_database(const struct backup_ctx *c, struct blob *b,
 	      const char *id, json_t *m, long long *bytes, struct err *e)
 {
 	char *key = backup_key(t->env_id, id, "database"), *version = NULL;
+	char *structure = NULL;
 	char plain[65], stored[65], fp[65];
 	long long psize, size;
 	struct pgdump *d = NULL;
@@ -152,7 +153,7 @@ dump_database(const struct backup_ctx *c, struct blob *b,
 	memset(&w, 0, sizeof(w));
 	w.o = o;
 	if (pgdump_open(&d, c->dsn, t->schema, e) < 0 ||
-	    pgdump_describe(d, &tables, fp, &version, e) < 0)
+	    pgdump_describe(d, &tables, fp, &structure, &version, e) < 0)
 		goto out;
 	if (writer_begin(&w, b, o, c->bucket, key, NULL, e) < 0 ||
 	    pgdump_stream(d, plain_out, &w, e) < 0 ||
@@ -167,9 +168,10 @@ dump_database(const struct backup_ctx *c, struct blob *b,
 		goto out;
 	}
 	json_object_set_new(m, "postgres",
-			    json_pack("{s:s, s:s, s:s, s:O}", "version",
+			    json_pack("{s:s, s:s, s:s, s:s, s:O}", "version",
 				      version, "schema", t->schema,
-				      "fingerprint", fp, "tables", tables));
+				      "fingerprint", fp, "structure", structure,
+				      "tables", tables));
 	json_object_set_new(m, "database",
 			    json_pack("{s:s, s:I, s:s, s:I, s:s}", "key", key,
 				      "size", (json_int_t)size, "sha256",
@@ -184,6 +186,7 @@ out:
 	pgdump_close(d);
 	json_decref(tables);
 	free(version);
+	free(structure);
 	free(key);
 	if (ret < 0)
 		err_wrap(e, "cannot back up the database of '%s'", t->env_id);

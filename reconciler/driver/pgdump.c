@@ -369,8 +369,11 @@ query(PGconn *c, const char *sql, int n, const char *const *params,
 	return NULL;
 }
 
+/* The fingerprint, and (text not NULL) the structure it hashes, one
+ * fact per line (a new string). */
 static int
-fingerprint_of(PGconn *c, const char *schema, char out[65], struct err *e)
+fingerprint_of(PGconn *c, const char *schema, char out[65], char **text,
+	       struct err *e)
 {
 	const char *p[1] = { schema };
 	PGresult *r = query(c, structure_sql, 1, p,
@@ -379,6 +382,8 @@ fingerprint_of(PGconn *c, const char *schema, char out[65], struct err *e)
 	if (!r)
 		return -1;
 	hash_sha256_hex(out, PQgetvalue(r, 0, 0), strlen(PQgetvalue(r, 0, 0)));
+	if (text)
+		*text = xstrdup(PQgetvalue(r, 0, 0));
 	PQclear(r);
 	return 0;
 }
@@ -496,7 +501,7 @@ by_name(const void *a, const void *b)
 
 int
 pgdump_describe(struct pgdump *d, json_t **tables, char fingerprint[65],
-		char **version, struct err *e)
+		char **structure, char **version, struct err *e)
 {
 	const char *p[1] = { d->schema };
 	PGresult *names = NULL, *r = NULL;
@@ -506,10 +511,11 @@ pgdump_describe(struct pgdump *d, json_t **tables, char fingerprint[65],
 
 	*tables = NULL;
 	*version = NULL;
+	*structure = NULL;
 	if (!(names = query(d->conn, tables_sql, 1, p,
 			    "cannot list the schema's tables", e)) ||
 	    sums(d->conn, d->schema, names, t, e) < 0 ||
-	    fingerprint_of(d->conn, d->schema, fingerprint, e) < 0 ||
+	    fingerprint_of(d->conn, d->schema, fingerprint, structure, e) < 0 ||
 	    !(r = query(d->conn, "SHOW server_version", 0, NULL,
 			"cannot read the server version", e)))
 		goto out;
@@ -531,8 +537,11 @@ out:
 	json_decref(t);
 	PQclear(names);
 	PQclear(r);
-	if (ret < 0)
+	if (ret < 0) {
+		free(*structure);
+		*structure = NULL;
 		err_wrap(e, "cannot describe schema '%s'", d->schema);
+	}
 	return ret;
 }
 
@@ -558,15 +567,17 @@ pgdump_exists(const char *dsn, const char *schema, int *exists, struct err *e)
 }
 
 int
-pgdump_fingerprint(const char *dsn, const char *schema, char fingerprint[65],
-		   struct err *e)
+pgdump_structure(const char *dsn, const char *schema, char fingerprint[65],
+		 char **structure, struct err *e)
 {
 	PGconn *c = pg_connect(dsn, "pressctl", CONNECT_TIMEOUT_S, 0, 0, e);
 	int ret;
 
+	if (structure)
+		*structure = NULL;
 	if (!c)
 		return -1;
-	ret = fingerprint_of(c, schema, fingerprint, e);
+	ret = fingerprint_of(c, schema, fingerprint, structure, e);
 	PQfinish(c);
 	return ret;
 }

@@ -38,11 +38,13 @@ void pgdump_close(struct pgdump *d); /* accepts NULL */
  * In the snapshot: *tables, a new array of {"name", "rows", "checksum"}
  * sorted by name (ordinary tables and materialized views); fingerprint,
  * the SHA-256 of the schema's structure (tables, columns, types,
- * defaults, constraints, indexes); *version, the server's version (a new
- * string).
+ * defaults, constraints, indexes), which *structure holds one fact per
+ * line ("col t.c integer not null", "con t t_pkey PRIMARY KEY (id)",
+ * "idx ...", "rel t r"; a new string); *version, the server's version (a
+ * new string).
  */
 int pgdump_describe(struct pgdump *d, json_t **tables, char fingerprint[65],
-		    char **version, struct err *e);
+		    char **structure, char **version, struct err *e);
 
 /* pg_dump -Fc of the schema in the snapshot, to sink as it comes. */
 int pgdump_stream(struct pgdump *d, blob_sink sink, void *arg, struct err *e);
@@ -51,9 +53,10 @@ int pgdump_stream(struct pgdump *d, blob_sink sink, void *arg, struct err *e);
 int pgdump_exists(const char *dsn, const char *schema, int *exists,
 		  struct err *e);
 
-/* The fingerprint of a live schema (outside any backup); as above. */
-int pgdump_fingerprint(const char *dsn, const char *schema,
-		       char fingerprint[65], struct err *e);
+/* The fingerprint of a live schema (outside any backup) and, structure
+ * not NULL, its structure; as above. */
+int pgdump_structure(const char *dsn, const char *schema,
+		     char fingerprint[65], char **structure, struct err *e);
 
 struct pgrestore_opts {
 	const char *dsn;	   /* borrowed, never printed */
