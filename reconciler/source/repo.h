@@ -49,6 +49,43 @@ const char *source_repo_name(const char *repo);
  * error" (borrowed: valid until the next libgit2 call). */
 const char *source_git_msg(void);
 
+/* --- remotes (remote.c): fetching mirrors, pushing (gitwrite.c) --- */
+
+#define SOURCE_URL_MAX_SECRETS 4
+
+/* A remote URL taken apart for messages: shown without its
+ * credentials, which are kept to be scrubbed from libgit2's messages. */
+struct source_url {
+	char *shown;			       /* owned */
+	char *secrets[SOURCE_URL_MAX_SECRETS]; /* owned */
+	size_t nsecrets;
+};
+
+/* Fill v from url (borrowed); release with source_url_release. A
+ * password is a secret; so is the user of an http(s) URL (often a
+ * token); an ssh login name is shown. */
+void source_url_init(struct source_url *v, const char *url);
+void source_url_release(struct source_url *v);
+/* msg with the secrets of v replaced by "***" (a new string). */
+char *source_url_scrub(const struct source_url *v, const char *msg);
+
+/* The payload of source_git_credentials: one per fetch or push. */
+struct source_cred {
+	int attempts;	 /* credential callback calls */
+	int auth_failed; /* set when it gave up */
+};
+
+/* libgit2's credential callback for fetch and push: after the URL's
+ * own credentials (which libgit2 tries first for http), the ssh agent;
+ * gives up after a few attempts and sets auth_failed. */
+int source_git_credentials(git_credential **out, const char *url,
+			   const char *user, unsigned int allowed,
+			   void *payload);
+
+/* Is the libgit2 failure rc (errno errnum) worth retrying: the
+ * network, a server error (HTTP 5xx, 429), a locked reference? */
+int source_git_transient(int rc, int errnum);
+
 /* path without its trailing slashes ("/" stays): libgit2 returns
  * directories with one. A new string. */
 char *source_trim_slashes(const char *path);
