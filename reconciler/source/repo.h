@@ -15,6 +15,9 @@
 /* source_open_repo: repo names the repository itself, "." included: it
  * is not searched for upwards and GIT_DIR is not consulted. */
 #define SOURCE_REPO_EXACT 1u
+/* source_open_repo: search for the repository upwards from repo, as git
+ * does from a subdirectory (GIT_DIR is not consulted). */
+#define SOURCE_REPO_SEARCH 2u
 
 /*
  * Open the repository repo, the one way every part of pressctl opens
