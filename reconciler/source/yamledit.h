@@ -80,10 +80,12 @@ struct yamledit_doc {
  * ", key: value" after its last entry ("{site: a}" becomes "{site: a,
  * image: x}"). Sequence items are replaced, never added.
  *
- * *out and *outlen receive the new file (equal to the input when the value
- * was already written that way). file names the file in messages
- * ("'envs/acme.yaml' document 2: '/spec' is a sequence, not a
- * mapping").
+ * *out and *outlen receive the new file (equal to the input when the
+ * value was already written that way). file names the file in messages,
+ * located where a node is to blame ("envs/acme.yaml:4:3: cannot set
+ * '/spec/image': '/spec' is a sequence, not a mapping"), else "cannot
+ * set '/spec/image' in 'envs/acme.yaml': no document matches kind
+ * 'Environment', name 'production', site 'acme' (...)".
  */
 int yamledit_set(char **out, size_t *outlen, const char *file, const char *data,
 		 size_t len, const struct yamledit_doc *doc,
