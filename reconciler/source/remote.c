@@ -28,24 +28,11 @@
 #include "../util/url.h"
 
 #define KEY_HEX 16
-#define MAX_SECRETS 4
 #define MAX_AUTH_ATTEMPTS 2
 
 static const char *const mirror_refspecs[] = {
 	"+refs/heads/*:refs/heads/*",
 	"+refs/tags/*:refs/tags/*",
-};
-
-/* A URL taken apart for messages. */
-struct url_view {
-	char *shown;		    /* without credentials (owned) */
-	char *secrets[MAX_SECRETS]; /* to scrub from messages (owned) */
-	size_t nsecrets;
-};
-
-struct fetch_ctx {
-	int attempts; /* credential callback calls */
-	int auth_failed;
 };
 
 /* --- telling URLs from paths ---------------------------------------------- */
@@ -93,9 +80,9 @@ source_is_remote(const char *repo)
 /* --- credentials out of messages ---------------------------------------- */
 
 static void
-add_secret(struct url_view *v, const char *s, size_t n)
+add_secret(struct source_url *v, const char *s, size_t n)
 {
-	if (n == 0 || v->nsecrets + 2 > MAX_SECRETS)
+	if (n == 0 || v->nsecrets + 2 > SOURCE_URL_MAX_SECRETS)
 		return;
 	v->secrets[v->nsecrets++] = xstrndup(s, n);
 	v->secrets[v->nsecrets] = url_unescape(s, n, 0);
@@ -111,8 +98,8 @@ add_secret(struct url_view *v, const char *s, size_t n)
  * https://TOKEN@host/x.git), while an ssh login name (ssh://git@host/)
  * is kept. scp-like "user@host:path" has no password.
  */
-static void
-url_view_init(struct url_view *v, const char *url)
+void
+source_url_init(struct source_url *v, const char *url)
 {
 	size_t slen = scheme_len(url), alen;
 	const char *auth, *at = NULL, *colon;
@@ -148,8 +135,8 @@ url_view_init(struct url_view *v, const char *url)
 	}
 }
 
-static void
-url_view_release(struct url_view *v)
+void
+source_url_release(struct source_url *v)
 {
 	free(v->shown);
 	for (size_t i = 0; i < v->nsecrets; i++)
@@ -163,8 +150,8 @@ url_view_release(struct url_view *v)
  * a user "u" does not turn "refused" into "ref***sed"; in a URL it is
  * delimited by ':', '@' or '/', and replaced.
  */
-static char *
-scrub(const struct url_view *v, const char *msg)
+char *
+source_url_scrub(const struct source_url *v, const char *msg)
 {
 	struct strbuf sb;
 	const char *p = msg;
@@ -272,11 +259,11 @@ remove_tree(const char *path)
  * http): an ssh key from the agent. Gives up after a few attempts, as
  * libgit2 asks again after each refusal.
  */
-static int
-credentials(git_credential **out, const char *url, const char *user,
-	    unsigned int allowed, void *payload)
+int
+source_git_credentials(git_credential **out, const char *url, const char *user,
+		       unsigned int allowed, void *payload)
 {
-	struct fetch_ctx *ctx = payload;
+	struct source_cred *ctx = payload;
 
 	(void)url;
 	if (++ctx->attempts > MAX_AUTH_ATTEMPTS) {
@@ -294,8 +281,8 @@ credentials(git_credential **out, const char *url, const char *user,
 }
 
 /* Worth retrying: the network, a server error, a concurrent fetch. */
-static int
-is_transient(int rc, int errnum)
+int
+source_git_transient(int rc, int errnum)
 {
 	const git_error *ge = git_error_last();
 	const char *msg = ge && ge->message ? ge->message : "";
@@ -322,16 +309,16 @@ is_transient(int rc, int errnum)
 }
 
 static int
-fetch_error(const struct url_view *v, int rc, int errnum,
-	    const struct fetch_ctx *ctx, struct err *e)
+fetch_error(const struct source_url *v, int rc, int errnum,
+	    const struct source_cred *ctx, struct err *e)
 {
 	char *msg;
-	int transient = !ctx->auth_failed && is_transient(rc, errnum);
+	int transient = !ctx->auth_failed && source_git_transient(rc, errnum);
 
 	if (ctx->auth_failed)
 		msg = xstrdup("authentication failed");
 	else
-		msg = scrub(v, source_git_msg());
+		msg = source_url_scrub(v, source_git_msg());
 	if (transient)
 		err_transient(e, "cannot fetch '%s': %s", v->shown, msg);
 	else
@@ -351,7 +338,7 @@ fetch_error(const struct url_view *v, int rc, int errnum,
  * libgit2 1.5 leaks in the regex matching of multivar writes.
  */
 static int
-add_origin(git_repository *r, const struct url_view *v, const char *mirror,
+add_origin(git_repository *r, const struct source_url *v, const char *mirror,
 	   struct err *e)
 {
 	git_config *cfg = NULL;
@@ -406,7 +393,7 @@ out:
  * that fails, which watch mode would repeat at every fetch).
  */
 static int
-fetch(const char *dir, const char *url, const struct url_view *v,
+fetch(const char *dir, const char *url, const struct source_url *v,
       const char *mirror, struct err *e)
 {
 	git_remote_create_options copts;
@@ -414,7 +401,7 @@ fetch(const char *dir, const char *url, const struct url_view *v,
 	git_strarray specs = { (char **)mirror_refspecs, 2 };
 	git_repository *r = NULL;
 	git_remote *remote = NULL;
-	struct fetch_ctx ctx = { 0, 0 };
+	struct source_cred ctx = { 0, 0 };
 	int rc, ret = -1;
 
 	git_remote_create_options_init(&copts,
@@ -431,7 +418,7 @@ fetch(const char *dir, const char *url, const struct url_view *v,
 	copts.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF |
 		      GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
 	if (git_remote_create_with_opts(&remote, url, &copts) < 0) {
-		char *msg = scrub(v, source_git_msg());
+		char *msg = source_url_scrub(v, source_git_msg());
 
 		err_set(e, "cannot fetch '%s': %s", v->shown, msg);
 		free(msg);
@@ -441,7 +428,7 @@ fetch(const char *dir, const char *url, const struct url_view *v,
 	opts.prune = GIT_FETCH_PRUNE;
 	opts.update_fetchhead = 0;
 	opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE; /* refspec */
-	opts.callbacks.credentials = credentials;
+	opts.callbacks.credentials = source_git_credentials;
 	opts.callbacks.payload = &ctx;
 	opts.proxy_opts.type = GIT_PROXY_AUTO; /* http.proxy, https_proxy */
 	errno = 0;
@@ -462,7 +449,7 @@ out:
  * then renamed into place. */
 static int
 clone(const char *cache, const char *key, const char *url,
-      const struct url_view *v, const char *mirror, struct err *e)
+      const struct source_url *v, const char *mirror, struct err *e)
 {
 	git_repository_init_options init;
 	git_repository *r = NULL;
@@ -512,7 +499,7 @@ int
 source_mirror(char **path, const char *url, const char *cache_dir,
 	      struct err *e)
 {
-	struct url_view v;
+	struct source_url v;
 	struct stat st;
 	char hex[SHA256_HEX_LEN + 1], key[KEY_HEX + 1];
 	char *cache = NULL, *mirror = NULL;
@@ -520,7 +507,7 @@ source_mirror(char **path, const char *url, const char *cache_dir,
 	int inited = -1, ret = -1;
 
 	*path = NULL;
-	url_view_init(&v, url);
+	source_url_init(&v, url);
 	if (*url == '\0') {
 		err_set(e, "cannot fetch '': empty URL");
 		goto out;
@@ -573,6 +560,6 @@ out:
 		git_libgit2_shutdown();
 	free(mirror);
 	free(cache);
-	url_view_release(&v);
+	source_url_release(&v);
 	return ret;
 }

@@ -116,6 +116,7 @@ source_open_repo(git_repository **out, const char *repo, unsigned flags,
 		 struct err *e)
 {
 	int exact = (flags & SOURCE_REPO_EXACT) != 0;
+	int search = (flags & SOURCE_REPO_SEARCH) != 0;
 	int implicit = is_implicit(repo);
 	const char *gitdir = env_git_dir();
 	const char *path = repo ? repo : ".";
@@ -123,7 +124,7 @@ source_open_repo(git_repository **out, const char *repo, unsigned flags,
 	int ret = -1;
 
 	*out = NULL;
-	if (!exact && implicit && gitdir != NULL) {
+	if (!exact && !search && implicit && gitdir != NULL) {
 		if (git_repository_open_ext(&r, NULL,
 					    GIT_REPOSITORY_OPEN_FROM_ENV,
 					    NULL) < 0) {
@@ -132,7 +133,7 @@ source_open_repo(git_repository **out, const char *repo, unsigned flags,
 			goto out;
 		}
 	} else {
-		unsigned open_flags = implicit && !exact ?
+		unsigned open_flags = (implicit && !exact) || search ?
 					      0 :
 					      GIT_REPOSITORY_OPEN_NO_SEARCH;
 

@@ -15,6 +15,9 @@
 /* source_open_repo: repo names the repository itself, "." included: it
  * is not searched for upwards and GIT_DIR is not consulted. */
 #define SOURCE_REPO_EXACT 1u
+/* source_open_repo: search for the repository upwards from repo, as git
+ * does from a subdirectory (GIT_DIR is not consulted). */
+#define SOURCE_REPO_SEARCH 2u
 
 /*
  * Open the repository repo, the one way every part of pressctl opens
@@ -48,6 +51,43 @@ const char *source_repo_name(const char *repo);
 /* libgit2's message for the last failure of this thread, or "unknown
  * error" (borrowed: valid until the next libgit2 call). */
 const char *source_git_msg(void);
+
+/* --- remotes (remote.c): fetching mirrors, pushing (gitwrite.c) --- */
+
+#define SOURCE_URL_MAX_SECRETS 4
+
+/* A remote URL taken apart for messages: shown without its
+ * credentials, which are kept to be scrubbed from libgit2's messages. */
+struct source_url {
+	char *shown;			       /* owned */
+	char *secrets[SOURCE_URL_MAX_SECRETS]; /* owned */
+	size_t nsecrets;
+};
+
+/* Fill v from url (borrowed); release with source_url_release. A
+ * password is a secret; so is the user of an http(s) URL (often a
+ * token); an ssh login name is shown. */
+void source_url_init(struct source_url *v, const char *url);
+void source_url_release(struct source_url *v);
+/* msg with the secrets of v replaced by "***" (a new string). */
+char *source_url_scrub(const struct source_url *v, const char *msg);
+
+/* The payload of source_git_credentials: one per fetch or push. */
+struct source_cred {
+	int attempts;	 /* credential callback calls */
+	int auth_failed; /* set when it gave up */
+};
+
+/* libgit2's credential callback for fetch and push: after the URL's
+ * own credentials (which libgit2 tries first for http), the ssh agent;
+ * gives up after a few attempts and sets auth_failed. */
+int source_git_credentials(git_credential **out, const char *url,
+			   const char *user, unsigned int allowed,
+			   void *payload);
+
+/* Is the libgit2 failure rc (errno errnum) worth retrying: the
+ * network, a server error (HTTP 5xx, 429), a locked reference? */
+int source_git_transient(int rc, int errnum);
 
 /* path without its trailing slashes ("/" stays): libgit2 returns
  * directories with one. A new string. */
