@@ -347,6 +347,30 @@ record(struct exec *x, const struct action *a, struct err *e)
 }
 
 /*
+ * A final backup or a clone, retried with backoff on transient errors
+ * (an S3 server answering 500 "try again"): a failed backup records
+ * nothing, and a clone resumes from its record.
+ */
+static int
+call_backups(struct worker *w, const struct action *a, int *attempts,
+	     struct err *e)
+{
+	struct exec *x = w->x;
+	int max = x->o->max_attempts > 0 ? x->o->max_attempts : 5, rc;
+
+	for (;; (*attempts)++) {
+		rc = a->type == ACT_CLONE ?
+			     backups_clone(x->p, a->env_id, e) :
+			     backups_final(x->p, a->env_id, x->final[a->id - 1],
+					   e);
+		if (rc == 0 || !e->transient || *attempts >= max ||
+		    (x->o->cancel && *x->o->cancel))
+			return rc;
+		backoff(w, *attempts);
+	}
+}
+
+/*
  * One try of an action. *state_failed tells a failure of pressctl's own
  * state (the journal, the record) from one of the driver call, which
  * call_driver has retried already.
@@ -371,10 +395,8 @@ run_once(struct worker *w, const struct action *a, int *state_failed,
 	*state_failed = 0;
 	if (a->type == ACT_DRIVER)
 		rc = call_driver(w, a, &attempts, e);
-	else if (a->type == ACT_FINAL_BACKUP)
-		rc = backups_final(x->p, a->env_id, x->final[a->id - 1], e);
-	else if (a->type == ACT_CLONE)
-		rc = backups_clone(x->p, a->env_id, e);
+	else if (a->type == ACT_FINAL_BACKUP || a->type == ACT_CLONE)
+		rc = call_backups(w, a, &attempts, e);
 	else
 		rc = 0;
 	if (rc == 0 && (rc = record(x, a, e)) < 0)

@@ -321,6 +321,35 @@ hint_of(char *buf, size_t n, const char *pick)
 		buf[0] = '\0';
 }
 
+/* A chain of cloneFrom that comes back to where it started has no
+ * environment to copy first. */
+static void
+check_clone_loop(const struct model *m, const struct environment *e,
+		 const char *ptr, const char *site, const char *target,
+		 struct diags *d)
+{
+	const char *at = target;
+
+	for (size_t steps = 0; at && steps < m->nenvs; steps++) {
+		const struct environment *x;
+		char id[128];
+
+		if (strcmp(at, e->name) == 0) {
+			doc_error(d, e->doc, ptr, 0, "ref",
+				  "let one environment of the loop start "
+				  "empty or from a backup",
+				  "cloneFrom of environment '%s' loops back "
+				  "to it through '%s'",
+				  e->id, target);
+			return;
+		}
+		snprintf(id, sizeof(id), "%s/%s", site, at);
+		if (!(x = model_find_env(m, id)))
+			return;
+		at = jstr(x->doc->root, "spec", "cloneFrom", "environment");
+	}
+}
+
 /* cloneFrom.environment and promotion.from name a sibling environment. */
 static void
 check_sibling(const struct model *m, const struct environment *e,
@@ -342,8 +371,11 @@ check_sibling(const struct model *m, const struct environment *e,
 		return;
 	}
 	snprintf(id, sizeof(id), "%s/%s", site, target);
-	if (model_find_env(m, id))
+	if (model_find_env(m, id)) {
+		if (strcmp(what, "cloneFrom") == 0)
+			check_clone_loop(m, e, ptr, site, target, d);
 		return;
+	}
 	hint_of(hint, sizeof(hint), suggest_env(m, site, target));
 	doc_error(d, e->doc, ptr, 0, "ref", hint[0] ? hint : NULL,
 		  "%s names unknown environment '%s' of site '%s' "

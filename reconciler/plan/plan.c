@@ -646,6 +646,40 @@ selected(const struct plan_filter *f, const struct model *m, const char *id)
 	return !f || !f->match || f->match(m, id ? id : "", f->arg);
 }
 
+/*
+ * A copy waits for its source's schema when this plan makes that too (a
+ * staging cloned from a production created in the same apply, a preview
+ * cloned from that staging): the backup is taken once the source exists.
+ */
+static void
+clone_sources(struct plan *p, const struct model *m)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		struct action *a = &p->v[i];
+		const struct environment *env;
+		const char *from;
+		char src[256];
+
+		if (a->type != ACT_CLONE ||
+		    !(env = model_find_env(m, a->env_id)))
+			continue;
+		from = json_string_value(
+			json_object_get(json_object_get(env->spec, "cloneFrom"),
+					"environment"));
+		if (!from)
+			continue;
+		snprintf(src, sizeof(src), "%s/%s", env->site->name, from);
+		for (size_t j = 0; j < p->n; j++) {
+			const struct action *s = &p->v[j];
+
+			if (strcmp(s->env_id, src) == 0 &&
+			    s->act.kind == LIVE_SCHEMA &&
+			    s->act.op == OP_CREATE)
+				dep(a, s->id);
+		}
+	}
+}
+
 int
 plan_build(struct plan *out, const struct model *m, const struct recorded *rec,
 	   const struct live *live, time_t now, const struct plan_filter *only,
@@ -706,6 +740,8 @@ plan_build(struct plan *out, const struct model *m, const struct recorded *rec,
 			continue;
 		plan_object(out, o, rec, live, now, &ids, reviving);
 	}
+
+	clone_sources(out, m);
 
 	/* Containers still recorded for a declared environment but no longer
 	 * desired: fewer replicas, or one replica where there were several

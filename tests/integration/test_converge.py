@@ -84,11 +84,17 @@ def test_demo_converges_and_second_apply_changes_nothing(services, pressctl, tmp
     envs = {"demo/production": "demo_production", "demo/staging": "demo_staging"}
 
     plan = p.plan_json()
+    # staging declares cloneFrom: production, so its schema is a copy,
+    # taken once production's schema exists.
     assert {(a["action"], a["kind"], a["environment"]) for a in plan["actions"]} == {
-        (verb, kind, env) for env in envs for verb, kind in
+        ("clone" if (env, kind) == ("demo/staging", "schema") else verb, kind, env)
+        for env in envs for verb, kind in
         [("create", "role"), ("create", "schema"), ("create", "bucket"),
          ("create", "container")]}, plan["actions"]
     assert all(a["reason"] == "new" for a in plan["actions"]), plan["actions"]
+    ids = {(a["kind"], a["environment"]): a["id"] for a in plan["actions"]}
+    clone = next(a for a in plan["actions"] if a["action"] == "clone")
+    assert ids[("schema", "demo/production")] in clone["dependsOn"], clone
 
     p.apply()
     for env_id, schema in envs.items():
