@@ -36,6 +36,7 @@
 #include "../util/num.h"
 #include "../util/secret.h"
 #include "../util/strbuf.h"
+#include "../util/testhook.h"
 
 #if LIBCURL_VERSION_NUM < 0x075700
 #error "the S3 driver needs libcurl >= 7.87 (CURLOPT_AWS_SIGV4 that signs x-amz-content-sha256)"
@@ -188,6 +189,12 @@ s3_send(struct s3 *c, const struct s3_req *r, struct s3_resp *resp,
 	struct send_state st;
 	char sha[SHA256_HEX_LEN + 1], line[160];
 	const char *body = r->body ? r->body : "";
+	/* Object data (a body sent, an answer streamed to a sink) moves as
+	 * fast as both ends allow: a dump streamed into pg_restore takes as
+	 * long as the restore, an object of gigabytes as long as the link
+	 * needs. So such a transfer is bounded by stalls (no byte for the
+	 * timeout), never as a whole; the other requests are. */
+	int data = r->sink != NULL || r->len > 0;
 	CURLcode rc;
 	int oom = 0, ret = -1;
 
@@ -252,9 +259,20 @@ s3_send(struct s3 *c, const struct s3_req *r, struct s3_resp *resp,
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &st);
 	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, resp);
+	if (data) {
+		curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, 0L);
+		curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME,
+				 (c->timeout_ms + 999) / 1000);
+	}
 	c->errbuf[0] = '\0';
 
 	rc = curl_easy_perform(c->curl);
+	if (data) {
+		curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+		curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 0L);
+		curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, 0L);
+	}
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
 	curl_easy_setopt(c->curl, CURLOPT_NOBODY, 0L);
@@ -1317,6 +1335,8 @@ s3_open(void **hp, const struct driver_env *env, struct err *e)
 	c->secret_key = xstrdup(env->s3_secret_key);
 	c->timeout_ms = env->timeout_ms > 0 ? env->timeout_ms :
 					      S3_DEFAULT_TIMEOUT_MS;
+	if (testhook_number("PRESSCTL_TEST_S3_TIMEOUT_MS"))
+		c->timeout_ms = testhook_number("PRESSCTL_TEST_S3_TIMEOUT_MS");
 	if (conn_handle(c, e) < 0) {
 		s3_close(c);
 		return -1;

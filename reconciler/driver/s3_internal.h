@@ -63,7 +63,10 @@ void s3_resp_init(struct s3_resp *r);
  * Send one request; the answer (any status) goes into resp (with
  * r->sink, a 200 answer's body goes to the sink instead). Fails only
  * when no HTTP answer came: "<what>: <curl's message>", transient for
- * connection trouble and timeouts.
+ * connection trouble and timeouts. The timeout (c->timeout_ms) bounds a
+ * request as a whole, except one that moves object data (a body, or
+ * r->sink): that one only fails when no byte moves for that long, so
+ * that an object of any size streams as slowly as its sink takes it.
  */
 int s3_send(struct s3 *c, const struct s3_req *r, struct s3_resp *resp,
 	    const char *what, struct err *e);

@@ -2,6 +2,7 @@
  * testhook.c - see testhook.h.
  */
 #include "testhook.h"
+#include "num.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +71,17 @@ testhook_wait(const char *point)
 		nanosleep(&(struct timespec){ .tv_nsec = 100000000 }, NULL);
 }
 
+long
+testhook_number(const char *name)
+{
+	const char *v = getenv(name);
+	long long n;
+
+	if (!v || num_parse(v, 1, 86400000, &n) < 0)
+		return 0;
+	return (long)n;
+}
+
 #else
 
 int
@@ -83,7 +95,8 @@ testhook_start(void)
 {
 	static const char *const vars[] = { "PRESSCTL_NOW",
 					    "PRESSCTL_TEST_FAULT",
-					    "PRESSCTL_TEST_WAIT" };
+					    "PRESSCTL_TEST_WAIT",
+					    "PRESSCTL_TEST_S3_TIMEOUT_MS" };
 
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
 		if (getenv(vars[i]))
@@ -97,6 +110,13 @@ void
 testhook_wait(const char *point)
 {
 	(void)point;
+}
+
+long
+testhook_number(const char *name)
+{
+	(void)name;
+	return 0;
 }
 
 #endif

@@ -9,6 +9,9 @@
  *   PRESSCTL_TEST_WAIT=POINT:PATH       at POINT, create PATH.reached and
  *                                       wait (up to 120 s) until PATH
  *                                       exists: a test acts in between
+ *   PRESSCTL_TEST_S3_TIMEOUT_MS=N       the S3 driver's timeout (default
+ *                                       30 s), so that a test outlasts
+ *                                       it in seconds
  */
 #ifndef PRESS_TESTHOOK_H
 #define PRESS_TESTHOOK_H
@@ -23,5 +26,10 @@ void testhook_start(void);
 
 /* Wait at point as PRESSCTL_TEST_WAIT says (test builds). */
 void testhook_wait(const char *point);
+
+/* The test variable name (one of the above) as a number from 1 to
+ * 86400000 (test builds); 0 when it is not set or not such a number,
+ * and always in a release build. */
+long testhook_number(const char *name);
 
 #endif

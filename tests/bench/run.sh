@@ -15,11 +15,19 @@
 #
 # The converge benchmarks (live backends, the anchor) also run alone, e.g.
 # small:  BENCH_CONVERGE_SIZES=50 BENCH_APPLY_ENVS=5 tests/bench/bench-converge.sh
+# So do the backup benchmarks (bench-backup.sh: backup against pg_dump,
+# pressctl's own peak RSS, restore against pg_restore, a small backup among
+# many environments), e.g. small:
+#         BENCH_BACKUP_MB=64 BENCH_BACKUP_ENVS=50 tests/bench/bench-backup.sh
 #
 # Environment:
 #   PRESSCTL      the binary (default: bin/pressctl of this checkout)
 #   BENCH_RUNS    timed runs per measurement (default 5, after 1 warm-up)
 #   BENCH_ENVS    environments of the large case (default 10000)
+#   BENCH_BACKUP_MB    size of the backup benchmarks' schema in MiB
+#                      (default 1024)
+#   BENCH_BACKUP_ENVS  environments around the small one whose backup is
+#                      timed in a crowded database (default 1000)
 #   PYTHON        Debian's python3 (default /usr/bin/python3)
 #   BENCH_KEEP=1  keep the generated trees (their path is printed)
 #
