@@ -1,7 +1,9 @@
 #include "sqltext.h"
 
-#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "err.h"
 
 void
 sqltext_ident(struct strbuf *sb, const char *name)
@@ -30,9 +32,14 @@ sqltext_literal(struct strbuf *sb, const char *text)
 }
 
 void
-sqltext_dollar_tag(char *tag, size_t size, const char *base, const char *body)
+sqltext_dollar_quote(struct strbuf *sb, const char *base, const char *body)
 {
-	snprintf(tag, size, "$%s$", base);
-	for (unsigned n = 1; strstr(body, tag); n++)
-		snprintf(tag, size, "$%s%u$", base, n);
+	char *tag = xprintf("$%s$", base);
+
+	for (unsigned n = 1; strstr(body, tag); n++) {
+		free(tag);
+		tag = xprintf("$%s%u$", base, n);
+	}
+	strbuf_addf(sb, "%s\n%s\n%s", tag, body, tag);
+	free(tag);
 }

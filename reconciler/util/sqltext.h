@@ -22,12 +22,15 @@ void sqltext_ident(struct strbuf *sb, const char *name);
 void sqltext_literal(struct strbuf *sb, const char *text);
 
 /*
- * A dollar-quote tag for body: "$<base>$" unless body contains it, else
- * "$<base>1$", "$<base>2$", ... the first that body does not contain,
- * into tag (size bytes; base is a short identifier of letters and '_').
- * Text quoted with it cannot end early, whatever it holds.
+ * body dollar-quoted: $<base>$, a newline, body, a newline, $<base>$;
+ * the tag is "$<base>$" unless body holds it, else "$<base>1$",
+ * "$<base>2$"... the first that body does not hold (base: a short
+ * identifier of letters and '_'). The newlines keep a body that ends in
+ * part of the tag ("x $t") from closing the quote early; so whatever
+ * body holds, PostgreSQL and psql read exactly body back (plus the two
+ * newlines, which SQL and PL/pgSQL ignore).
  */
-void sqltext_dollar_tag(char *tag, size_t size, const char *base,
-			const char *body);
+void sqltext_dollar_quote(struct strbuf *sb, const char *base,
+			  const char *body);
 
 #endif
