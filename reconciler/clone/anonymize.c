@@ -541,7 +541,7 @@ table_sql(struct strbuf *sql, const struct anon_rule *v, size_t n, size_t k0,
 			shift_laterals(&joins, r, k, c.buf);
 			strbuf_addf(&ret, ", press_s.press_o%zu", k);
 			strbuf_addf(&keep,
-				    ",\npress_w%zu AS (INSERT INTO "
+				    ",\npress_keep%zu AS (INSERT INTO "
 				    "pg_temp.press_anon_%zu (id, old) SELECT "
 				    "press_u.press_id, press_u.press_o%zu FROM "
 				    "press_u WHERE press_u.press_o%zu <> 0 AND "
