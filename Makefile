@@ -91,13 +91,21 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(OBJS)
 
 # Helpers that the integration tests drive (tests/tools/), each linked
 # with only the objects it needs.
-TOOLS := $(BUILD)/tests/tools/cron_next
+TOOLS := $(BUILD)/tests/tools/cron_next $(BUILD)/tests/tools/clone_sql
 CRON_NEXT_OBJS := $(BUILD)/reconciler/manifest/cron.o \
 	$(BUILD)/reconciler/util/num.o
+CLONE_SQL_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard reconciler/clone/*.c)) \
+	$(BUILD)/reconciler/util/sqltext.o $(BUILD)/reconciler/util/strbuf.o \
+	$(BUILD)/reconciler/util/err.o $(BUILD)/reconciler/util/hash.o
 
 $(BUILD)/tests/tools/cron_next: tests/tools/cron_next.c $(CRON_NEXT_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Ireconciler -o $@ $< $(CRON_NEXT_OBJS) $(LDFLAGS)
+
+$(BUILD)/tests/tools/clone_sql: tests/tools/clone_sql.c $(CLONE_SQL_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Ireconciler -o $@ $< $(CLONE_SQL_OBJS) \
+		$(shell pkg-config --libs jansson libcrypto) $(LDFLAGS)
 
 tools: $(TOOLS)
 

@@ -33,6 +33,7 @@
 #include <openssl/evp.h>
 
 #include "../util/hash.h"
+#include "../util/sqltext.h"
 #include "../util/strbuf.h"
 
 extern char **environ;
@@ -273,34 +274,6 @@ dsn_password(const char *dsn)
 	return pw;
 }
 
-/* --- SQL text -------------------------------------------------------- */
-
-/* "name" with embedded quotes doubled. */
-static void
-add_ident(struct strbuf *sb, const char *s)
-{
-	strbuf_addch(sb, '"');
-	for (; *s; s++) {
-		if (*s == '"')
-			strbuf_addch(sb, '"');
-		strbuf_addch(sb, *s);
-	}
-	strbuf_addch(sb, '"');
-}
-
-/* 'text' with embedded quotes doubled (standard_conforming_strings). */
-static void
-add_literal(struct strbuf *sb, const char *s)
-{
-	strbuf_addch(sb, '\'');
-	for (; *s; s++) {
-		if (*s == '\'')
-			strbuf_addch(sb, '\'');
-		strbuf_addch(sb, *s);
-	}
-	strbuf_addch(sb, '\'');
-}
-
 /* --- describe ---------------------------------------------------------- */
 
 /* Ordinary tables and materialized views of $1, by name. */
@@ -463,9 +436,9 @@ sums(PGconn *c, const char *schema, PGresult *names, json_t *out, struct err *e)
 			"hashtextextended((press_row.*)::text, 0)::numeric), 0)"
 			" FROM ",
 			i ? " UNION ALL " : "", i);
-		add_ident(&sql, schema);
+		sqltext_ident(&sql, schema);
 		strbuf_addch(&sql, '.');
-		add_ident(&sql, PQgetvalue(names, i, 0));
+		sqltext_ident(&sql, PQgetvalue(names, i, 0));
 		strbuf_addstr(&sql, " press_row");
 	}
 	if (!(r = query(c, sql.buf, 0, NULL, "cannot count the tables' rows",
@@ -603,7 +576,7 @@ pgdump_stream(struct pgdump *d, blob_sink sink, void *arg, struct err *e)
 		struct strbuf q;
 
 		strbuf_init(&q, 0);
-		add_ident(&q, d->schema);
+		sqltext_ident(&q, d->schema);
 		schema_arg = xprintf("--schema=%s", q.buf);
 		strbuf_release(&q);
 	}
@@ -712,11 +685,11 @@ rename_if_exists(struct strbuf *sb, const char *from, const char *to)
 {
 	strbuf_addstr(sb, "DO $press$ BEGIN IF EXISTS (SELECT 1 FROM "
 			  "pg_namespace WHERE nspname = ");
-	add_literal(sb, from);
+	sqltext_literal(sb, from);
 	strbuf_addstr(sb, ") THEN ALTER SCHEMA ");
-	add_ident(sb, from);
+	sqltext_ident(sb, from);
 	strbuf_addstr(sb, " RENAME TO ");
-	add_ident(sb, to);
+	sqltext_ident(sb, to);
 	strbuf_addstr(sb, "; END IF; END $press$;\n");
 }
 
@@ -728,13 +701,13 @@ prologue(struct strbuf *sb, const struct pgrestore_opts *o, const char *hold)
 	/* pressctl's lock of the target, as its schema actions take it */
 	strbuf_addstr(sb, "SELECT pg_advisory_xact_lock(" LOCK_CLASS
 			  ", hashtext('schema:' || ");
-	add_literal(sb, o->target_schema);
+	sqltext_literal(sb, o->target_schema);
 	strbuf_addstr(sb, "));\n");
 	if (o->keep_as) {
 		strbuf_addstr(sb, "ALTER SCHEMA ");
-		add_ident(sb, o->target_schema);
+		sqltext_ident(sb, o->target_schema);
 		strbuf_addstr(sb, " RENAME TO ");
-		add_ident(sb, o->keep_as);
+		sqltext_ident(sb, o->keep_as);
 		strbuf_addstr(sb, ";\n");
 	}
 	if (strcmp(o->source_schema, o->target_schema) != 0 || !o->keep_as)
@@ -749,10 +722,10 @@ static void
 ownership(struct strbuf *sb, const struct pgrestore_opts *o)
 {
 	strbuf_addstr(sb, "DO $press$ DECLARE r record; o text := ");
-	add_literal(sb, o->owner);
+	sqltext_literal(sb, o->owner);
 	strbuf_addstr(sb, "; n oid := (SELECT oid FROM pg_namespace WHERE "
 			  "nspname = ");
-	add_literal(sb, o->target_schema);
+	sqltext_literal(sb, o->target_schema);
 	strbuf_addstr(
 		sb,
 		"); BEGIN\n"
@@ -775,15 +748,15 @@ ownership(struct strbuf *sb, const struct pgrestore_opts *o)
 		" CASE r.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, r.x, o);"
 		" END LOOP;\nEND $press$;\n");
 	strbuf_addstr(sb, "ALTER SCHEMA ");
-	add_ident(sb, o->target_schema);
+	sqltext_ident(sb, o->target_schema);
 	strbuf_addstr(sb, " OWNER TO ");
-	add_ident(sb, o->owner);
+	sqltext_ident(sb, o->owner);
 	strbuf_addstr(sb, ";\nREVOKE ALL ON SCHEMA ");
-	add_ident(sb, o->target_schema);
+	sqltext_ident(sb, o->target_schema);
 	strbuf_addstr(sb, " FROM PUBLIC;\nGRANT USAGE, CREATE ON SCHEMA ");
-	add_ident(sb, o->target_schema);
+	sqltext_ident(sb, o->target_schema);
 	strbuf_addstr(sb, " TO ");
-	add_ident(sb, o->owner);
+	sqltext_ident(sb, o->owner);
 	strbuf_addstr(sb, ";\n");
 }
 
@@ -796,9 +769,9 @@ epilogue(struct strbuf *sb, const struct pgrestore_opts *o, const char *hold,
 
 	if (strcmp(o->source_schema, o->target_schema) != 0) {
 		strbuf_addstr(sb, "ALTER SCHEMA ");
-		add_ident(sb, o->source_schema);
+		sqltext_ident(sb, o->source_schema);
 		strbuf_addstr(sb, " RENAME TO ");
-		add_ident(sb, o->target_schema);
+		sqltext_ident(sb, o->target_schema);
 		strbuf_addstr(sb, ";\n");
 	}
 	if (strcmp(o->source_schema, o->target_schema) != 0 || !o->keep_as)
@@ -821,25 +794,25 @@ epilogue(struct strbuf *sb, const struct pgrestore_opts *o, const char *hold,
 			" SELECT count(*), coalesce(sum("
 			"hashtextextended((press_row.*)::text, 0)::numeric), 0)"
 			" INTO n, s FROM ");
-		add_ident(sb, o->target_schema);
+		sqltext_ident(sb, o->target_schema);
 		strbuf_addch(sb, '.');
-		add_ident(sb, name);
+		sqltext_ident(sb, name);
 		strbuf_addf(sb, " press_row;\n IF n <> %lld OR s <> ",
 			    (long long)rows);
-		add_literal(sb, sum);
+		sqltext_literal(sb, sum);
 		strbuf_addstr(sb,
 			      "::numeric THEN RAISE EXCEPTION 'restore "
 			      "verification failed: table % has % rows "
 			      "(checksum %), the backup says % (checksum %)', ");
-		add_literal(sb, name);
+		sqltext_literal(sb, name);
 		strbuf_addf(sb, ", n, s, %lld, ", (long long)rows);
-		add_literal(sb, sum);
+		sqltext_literal(sb, sum);
 		strbuf_addstr(sb, "; END IF;\n");
 	}
 	strbuf_addstr(sb, " SELECT count(*) INTO n FROM pg_class c JOIN "
 			  "pg_namespace ns ON ns.oid = c.relnamespace WHERE "
 			  "ns.nspname = ");
-	add_literal(sb, o->target_schema);
+	sqltext_literal(sb, o->target_schema);
 	strbuf_addf(sb, " AND c.relkind IN ('r', 'm');\n IF n <> %zu THEN ",
 		    json_array_size(o->tables));
 	strbuf_addf(sb,
@@ -850,14 +823,14 @@ epilogue(struct strbuf *sb, const struct pgrestore_opts *o, const char *hold,
 	/* A clone: neutralized and checked before anyone may use it. */
 	if (o->neutralize) {
 		strbuf_addstr(sb, "SET LOCAL search_path TO ");
-		add_ident(sb, o->target_schema);
+		sqltext_ident(sb, o->target_schema);
 		strbuf_addstr(sb, ", pg_catalog;\n");
 		strbuf_addstr(sb, o->neutralize);
 		strbuf_addstr(sb, "\n;\n");
 	}
 	if (o->neutralize_check) {
 		strbuf_addstr(sb, "DO $press$ DECLARE v text; BEGIN EXECUTE ");
-		add_literal(sb, o->neutralize_check);
+		sqltext_literal(sb, o->neutralize_check);
 		strbuf_addstr(sb,
 			      " INTO v; IF coalesce(v, '') <> '' THEN RAISE "
 			      "EXCEPTION 'neutralization verification failed: "
@@ -869,9 +842,9 @@ epilogue(struct strbuf *sb, const struct pgrestore_opts *o, const char *hold,
 		ownership(sb, o);
 	if (o->mark) {
 		strbuf_addstr(sb, "COMMENT ON SCHEMA ");
-		add_ident(sb, o->target_schema);
+		sqltext_ident(sb, o->target_schema);
 		strbuf_addstr(sb, " IS ");
-		add_literal(sb, o->mark);
+		sqltext_literal(sb, o->mark);
 		strbuf_addstr(sb, ";\n");
 	}
 	strbuf_addstr(sb, commit ? "COMMIT;\n" : "ROLLBACK;\n");

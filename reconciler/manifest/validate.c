@@ -528,6 +528,19 @@ check_envs(const struct model *m, struct diags *d)
 				  "expiresAfterHours applies to previews only; "
 				  "'%s' is %s",
 				  e->id, stage_name(e->stage));
+		/* A neutralized copy has its mail, scheduled jobs and
+		 * payments off: never what a production environment wants
+		 * (clone/clone.h refuses it too). */
+		if (e->stage == STAGE_PRODUCTION &&
+		    jget(spec, "cloneFrom", NULL, NULL) &&
+		    !json_is_false(jget(spec, "cloneFrom", "neutralize", NULL)))
+			doc_error(d, e->doc, "/spec/cloneFrom", 0, "stage",
+				  "set cloneFrom.neutralize: false to copy the "
+				  "data as it is",
+				  "'%s' is a production environment: its copy "
+				  "would be neutralized (mail, scheduled jobs "
+				  "and payments off)",
+				  e->id);
 	}
 	claims_report(&schemas, d, "name",
 		      "set spec.database.schema on one of them");
