@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../clone/clone.h"
 #include "../driver/pgdump.h"
 #include "../manifest/cron.h"
+#include "../util/hash.h"
 #include "../util/secret.h"
 
 static const char *
@@ -410,12 +412,49 @@ clone_source(struct backups *b, const struct environment *env, const char *src,
 	return ret;
 }
 
+/*
+ * The SQL that makes env's copy safe (clone/clone.h): its app profile's
+ * neutralization, the Site's own, cloneFrom.anonymize, and their check.
+ * The anonymization key is HMAC(master key, "anonymize:<platform>"): the
+ * same values map to the same replacements in every clone of the
+ * platform, and nobody without the master key can map them back.
+ */
+static int
+clone_sql(const struct pass *p, const struct environment *env,
+	  struct clone_sql *sql, struct err *e)
+{
+	const json_t *vars = json_object_get(env->spec, "env");
+	const json_t *prefix = json_object_get(vars, "WORDPRESS_TABLE_PREFIX");
+	char *salt = xmalloc(SHA256_HEX_LEN + 1), msg[300], *catchall;
+	struct clone_opts o = {
+		.app = env->app,
+		.stage = stage_name(env->stage),
+		.site_spec = json_object_get(env->site->doc->root, "spec"),
+		.clone_from = json_object_get(env->spec, "cloneFrom"),
+		.salt_hex = salt,
+		.table_prefix = json_string_value(prefix),
+	};
+	int rc;
+
+	snprintf(msg, sizeof(msg), "anonymize:%s", p->model->platform.name);
+	hash_hmac_hex(salt, p->master_key, strlen(p->master_key), msg);
+	/* WordPress's admin mail goes to an address that never resolves
+	 * (RFC 6761 .invalid), one per environment. */
+	catchall = xprintf("admin@%s-%s.invalid", env->site->name, env->name);
+	o.catchall_email = catchall;
+	rc = clone_sql_build(sql, &o, e);
+	secret_free(salt);
+	free(catchall);
+	return rc;
+}
+
 int
 backups_clone(struct pass *p, const char *env_id, struct err *e)
 {
 	const struct environment *env = model_find_env(p->model, env_id);
 	json_t *cf = env ? json_object_get(env->spec, "cloneFrom") : NULL;
 	struct restore_opts ro = { 0 };
+	struct clone_sql sql = { 0 };
 	struct backup_target t;
 	struct backups b;
 	char *src = NULL, *id = NULL;
@@ -437,12 +476,17 @@ backups_clone(struct pass *p, const char *env_id, struct err *e)
 				  &id, &resumed, e);
 	if (rc == 0)
 		rc = target(&b, env_id, &t, e);
+	if (rc == 0)
+		rc = clone_sql(p, env, &sql, e);
 	if (rc == 0) {
 		/* Resumed after its schema committed: the files are left. */
 		ro.files_only = resumed &&
 				live_find(&p->live, LIVE_SCHEMA, t.schema);
+		ro.neutralize = sql.neutralize;
+		ro.neutralize_check = sql.verify;
 		rc = backup_restore(&b.ctx, src, id, &t, &ro, NULL, e);
 	}
+	clone_sql_release(&sql);
 	if (rc == 0)
 		rc = state_clone_done(p->state, env_id, e);
 	if (rc < 0)

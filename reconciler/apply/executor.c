@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "backups.h"
+#include "../clone/clone.h"
 #include "../driver/driver.h"
 #include "../manifest/profile.h"
 #include "../util/hash.h"
@@ -104,7 +105,7 @@ container_env(json_t **out, struct exec *x, const struct environment *env,
 	const struct platform *pf = &x->p->model->platform;
 	json_t *vars = json_object(), *own = json_object_get(env->spec, "env"),
 	       *v;
-	const char *k;
+	const char *k, *cv;
 
 	json_object_foreach(own, k, v) {
 		char *val;
@@ -123,6 +124,12 @@ container_env(json_t **out, struct exec *x, const struct environment *env,
 		put(vars, k, val);
 		secret_free(val);
 	}
+	/* A copy tells its app it is one (WordPress: WP_ENVIRONMENT_TYPE),
+	 * unless the manifest says otherwise. */
+	if (json_object_get(env->spec, "cloneFrom") &&
+	    clone_env_var(env->app, stage_name(env->stage), &k, &cv) &&
+	    !json_object_get(vars, k))
+		put(vars, k, cv);
 	if (prof) {
 		put(vars, prof->vars[PV_DB_HOST],
 		    pf->pg_site_host ? pf->pg_site_host : x->db_host);

@@ -31,7 +31,7 @@ def table_sums(services, schema):
             f"ORDER BY tablename"):
         out[t] = services.psql(
             f"SELECT count(*) || ':' || coalesce(md5(string_agg(md5(x::text), '' "
-            f"ORDER BY x::text)), '') FROM {schema}.{t} x")
+            f"ORDER BY x::text)), '') FROM \"{schema}\".\"{t}\" x")
     return out
 
 
