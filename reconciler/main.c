@@ -36,6 +36,10 @@ static const struct command commands[] = {
 	  "back up environments; list, verify and prune backups" },
 	{ "restore", cmd_restore,
 	  "restore a backup into an environment, never in place" },
+	{ "promote", cmd_promote,
+	  "check the promotion guards; commit an environment's image to another" },
+	{ "rollback", cmd_rollback,
+	  "commit an environment's image from before its last promotion" },
 	{ "version", cmd_version, "print pressctl's version" },
 };
 

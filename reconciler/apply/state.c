@@ -2097,6 +2097,95 @@ do_clone_done(struct state *st, void *arg, struct err *e)
 			3, p, e, "cannot record the end of the clone");
 }
 
+struct last_promotion_args {
+	const char *env_id;
+	json_t **out;
+};
+
+static int
+do_last_promotion(struct state *st, void *arg, struct err *e)
+{
+	struct last_promotion_args *a = arg;
+	const char *p[2] = { st->platform, a->env_id };
+	PGresult *r = sql_query(
+		st,
+		"SELECT summary::text FROM pressctl.runs WHERE platform = $1"
+		" AND command = 'promote' AND status = 'ok'"
+		" AND summary->>'to' = $2 AND summary->>'commit' IS NOT NULL"
+		" ORDER BY id DESC LIMIT 1",
+		2, p, e, "cannot read the promotions");
+
+	if (!r)
+		return -1;
+	if (PQntuples(r) == 1)
+		*a->out = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
+	PQclear(r);
+	return 0;
+}
+
+int
+state_last_promotion(struct state *st, const char *env_id, json_t **out,
+		     struct err *e)
+{
+	struct last_promotion_args a = { env_id, out };
+
+	*out = NULL;
+	return run(st, do_last_promotion, &a, e);
+}
+
+struct clone_detail_args {
+	const char *env_id;
+	struct clone_detail *out;
+};
+
+static int
+do_clone_detail(struct state *st, void *arg, struct err *e)
+{
+	struct clone_detail_args *a = arg;
+	const char *p[2] = { st->platform, a->env_id };
+	PGresult *r = sql_query(st,
+				"SELECT source_fingerprint, source_structure,"
+				" source_tables::text,"
+				" extract(epoch FROM done_at)::bigint"
+				" FROM pressctl.clones WHERE platform = $1"
+				" AND env_id = $2 AND state = 'done'",
+				2, p, e, "cannot read the clone record");
+
+	if (!r)
+		return -1;
+	if (PQntuples(r) == 1) {
+		a->out->found = 1;
+		a->out->fingerprint = str_or_null(r, 0, 0);
+		a->out->structure = str_or_null(r, 0, 1);
+		a->out->tables = PQgetisnull(r, 0, 2) ?
+					 NULL :
+					 json_loads(PQgetvalue(r, 0, 2), 0,
+						    NULL);
+		a->out->done_at = (time_t)ll(r, 0, 3);
+	}
+	PQclear(r);
+	return 0;
+}
+
+int
+state_clone_detail(struct state *st, const char *env_id,
+		   struct clone_detail *out, struct err *e)
+{
+	struct clone_detail_args a = { env_id, out };
+
+	memset(out, 0, sizeof(*out));
+	return run(st, do_clone_detail, &a, e);
+}
+
+void
+clone_detail_release(struct clone_detail *d)
+{
+	free(d->fingerprint);
+	free(d->structure);
+	json_decref(d->tables);
+	memset(d, 0, sizeof(*d));
+}
+
 int
 state_clone_done(struct state *st, const char *env_id, struct err *e)
 {

@@ -167,6 +167,22 @@ int state_clone_start(struct state *st, const char *env_id,
 		      const char *tables_json, struct err *e);
 int state_clone_done(struct state *st, const char *env_id, struct err *e);
 
+/* The summary of the last promotion into env_id that wrote its commit
+ * (promote --commit; a new reference), or *out NULL when none. */
+int state_last_promotion(struct state *st, const char *env_id, json_t **out,
+			 struct err *e);
+
+/* What a done clone of env_id recorded of its source (found 0: none). */
+struct clone_detail {
+	int found;
+	char *fingerprint, *structure;
+	json_t *tables; /* [{"name", "rows", "checksum"}] */
+	time_t done_at;
+};
+int state_clone_detail(struct state *st, const char *env_id,
+		       struct clone_detail *out, struct err *e);
+void clone_detail_release(struct clone_detail *d);
+
 /* The platform's backup lock (a session advisory lock, held until
  * state_close): one backup, prune or restore at a time per platform,
  * so that a prune never collects the blobs of a backup in progress. */

@@ -162,6 +162,8 @@ int cmd_hook(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
+int cmd_promote(int argc, char **argv);
+int cmd_rollback(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 
 #endif

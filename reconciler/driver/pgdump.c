@@ -555,6 +555,56 @@ pgdump_structure(const char *dsn, const char *schema, char fingerprint[65],
 	return ret;
 }
 
+int
+pgdump_table_sums(const char *dsn, const char *schema, const char *const *names,
+		  size_t n, json_t **out, struct err *e)
+{
+	PGconn *c = pg_connect(dsn, "pressctl", CONNECT_TIMEOUT_S, 0, 0, e);
+	const char *p[2] = { schema, NULL };
+	struct strbuf list;
+	PGresult *have = NULL;
+	json_t *t = json_array();
+	int ret = -1;
+
+	*out = NULL;
+	strbuf_init(&list, 0);
+	if (!c)
+		goto out;
+	/* Those of names that exist, as sums() wants them. */
+	strbuf_addch(&list, '{');
+	for (size_t i = 0; i < n; i++) {
+		strbuf_addstr(&list, i ? ",\"" : "\"");
+		for (const char *s = names[i]; *s; s++) {
+			if (*s == '"' || *s == '\\')
+				strbuf_addch(&list, '\\');
+			strbuf_addch(&list, *s);
+		}
+		strbuf_addch(&list, '"');
+	}
+	strbuf_addch(&list, '}');
+	p[1] = list.buf;
+	if (!(have = query(c,
+			   "SELECT c.relname FROM pg_class c JOIN pg_namespace"
+			   " s ON s.oid = c.relnamespace WHERE s.nspname = $1"
+			   " AND c.relkind IN ('r', 'm')"
+			   " AND c.relname = ANY ($2::text[])"
+			   " ORDER BY c.relname COLLATE \"C\"",
+			   2, p, "cannot look the tables up", e)) ||
+	    sums(c, schema, have, t, e) < 0)
+		goto out;
+	*out = t;
+	t = NULL;
+	ret = 0;
+out:
+	json_decref(t);
+	PQclear(have);
+	PQfinish(c);
+	strbuf_release(&list);
+	if (ret < 0)
+		err_wrap(e, "cannot checksum tables of schema '%s'", schema);
+	return ret;
+}
+
 /* --- dump ------------------------------------------------------------ */
 
 int

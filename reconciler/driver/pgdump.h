@@ -53,6 +53,13 @@ int pgdump_stream(struct pgdump *d, blob_sink sink, void *arg, struct err *e);
 int pgdump_exists(const char *dsn, const char *schema, int *exists,
 		  struct err *e);
 
+/* Rows and checksum of those of names that exist in schema now: *out a
+ * new array of {"name", "rows", "checksum"} (a missing table is left
+ * out). */
+int pgdump_table_sums(const char *dsn, const char *schema,
+		      const char *const *names, size_t n, json_t **out,
+		      struct err *e);
+
 /* The fingerprint of a live schema (outside any backup) and, structure
  * not NULL, its structure; as above. */
 int pgdump_structure(const char *dsn, const char *schema,
