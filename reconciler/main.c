@@ -3,6 +3,7 @@
  * main.c: the command table (each command lives in cmd/<name>.c) and
  * the process-wide set-up around it: libcurl's global state.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -84,6 +85,12 @@ main(int argc, char **argv)
 	int ret;
 
 	testhook_start();
+	/*
+	 * A child that stops early (pg_restore, psql: an SQL error) must fail
+	 * the action that fed it, not end the process: writes to its pipe
+	 * then fail with EPIPE. Children get the default back (pgdump.c).
+	 */
+	signal(SIGPIPE, SIG_IGN);
 	/*
 	 * libcurl's global state, once for the process and before any
 	 * thread: the drivers' HTTP clients (driver/http.h) rely on it and

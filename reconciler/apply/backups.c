@@ -3,6 +3,7 @@
  */
 #include "backups.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,6 +301,8 @@ step_end(struct backups *b, long long jid, int rc, const struct err *e)
 	return rc;
 }
 
+static pthread_mutex_t backup_mu = PTHREAD_MUTEX_INITIALIZER;
+
 int
 backups_run(struct backups *b, const char *env_id, const char *reason,
 	    struct backup_result *r, struct err *e)
@@ -330,7 +333,12 @@ backups_run(struct backups *b, const char *env_id, const char *reason,
 	if (target(b, env_id, &t, e) < 0)
 		return -1;
 	jid = step_begin(b, "backup", t.schema, env_id);
+	/* One backup at a time in this process too: the backup lock is a
+	 * session's, which the workers of one apply share, and two backups
+	 * of one environment in one second would take one id. */
+	pthread_mutex_lock(&backup_mu);
 	rc = backup_run(&b->ctx, &t, &o, r, e);
+	pthread_mutex_unlock(&backup_mu);
 	if (rc == 0 && state_backup_put(b->p->state, env_id, r->id, b->ctx.now,
 					r->manifest, reason,
 					backup_stored_bytes(r->manifest),

@@ -1,7 +1,7 @@
 /*
  * pgdump.c - schemas as data: dump, restore, describe (pgdump.h).
  *
- * The client tools run as child processes (posix_spawn) with the DSN's
+ * The client tools run as child processes (fork and exec) with the DSN's
  * settings as PG* environment variables (from PQconninfoParse: the
  * password never appears on a command line), their other descriptors
  * closed, their standard error collected by a thread (bounded) for the
@@ -194,6 +194,7 @@ spawn(struct child *c, const char *tool, char *const argv[], char *const envp[],
 		    dup2(ep[1], 2) < 0)
 			_exit(127);
 		syscall(SYS_close_range, 3U, ~0U, 0U);
+		signal(SIGPIPE, SIG_DFL); /* main ignores it; exec keeps that */
 		execve(path, argv, envp);
 		_exit(127);
 	}
@@ -748,11 +749,21 @@ prologue(struct strbuf *sb, const struct pgrestore_opts *o, const char *hold)
 {
 	strbuf_addstr(sb, "SET client_min_messages = warning;\nBEGIN;\n"
 			  "SET LOCAL statement_timeout = 0;\n");
-	/* pressctl's lock of the target, as its schema actions take it */
+	/* pressctl's lock of the target, as its schema actions take it, and
+	 * of the source's name when the live schema of that name is moved
+	 * aside meanwhile (a clone): two clones of one source take turns.
+	 * Both in name order, so that two restores never wait on each
+	 * other. */
 	strbuf_addstr(sb, "SELECT pg_advisory_xact_lock(" LOCK_CLASS
-			  ", hashtext('schema:' || ");
+			  ", hashtext('schema:' || n)) FROM (VALUES (");
 	sqltext_literal(sb, o->target_schema);
-	strbuf_addstr(sb, "));\n");
+	strbuf_addstr(sb, ")");
+	if (strcmp(o->source_schema, o->target_schema) != 0) {
+		strbuf_addstr(sb, ", (");
+		sqltext_literal(sb, o->source_schema);
+		strbuf_addstr(sb, ")");
+	}
+	strbuf_addstr(sb, ") v(n) ORDER BY n COLLATE \"C\";\n");
 	if (o->keep_as) {
 		strbuf_addstr(sb, "ALTER SCHEMA ");
 		sqltext_ident(sb, o->target_schema);
@@ -912,7 +923,7 @@ restore(const struct restore_run *rr, struct err *e)
 {
 	const struct pgrestore_opts *o = rr->o;
 	char **env = child_env(o->dsn, e), *pw = dsn_password(o->dsn);
-	char *hold = xprintf("pressctl_hold_%ld", (long)getpid()), what[256];
+	char *hold, what[256], th[SHA256_HEX_LEN + 1];
 	int in[2] = { -1, -1 }, sql[2] = { -1, -1 }, ret = -1;
 	struct child pr = { .pid = -1, .err_fd = -1 },
 		     ps = { .pid = -1, .err_fd = -1 };
@@ -923,6 +934,10 @@ restore(const struct restore_run *rr, struct err *e)
 
 	snprintf(what, sizeof(what), "cannot restore into schema '%s'",
 		 o->target_schema);
+	/* Where a live schema of the dump's name waits meanwhile: one name
+	 * per restore, also among the workers of one process. */
+	hash_sha256_hex(th, o->target_schema, strlen(o->target_schema));
+	hold = xprintf("pressctl_hold_%ld_%.12s", (long)getpid(), th);
 	strbuf_init(&text, 0);
 	if (!env)
 		goto out;
@@ -971,8 +986,16 @@ restore(const struct restore_run *rr, struct err *e)
 	close(in[1]);
 	in[1] = -1;
 	if (reap(&pr, what, pw, &se) < 0 || fed < 0) {
-		/* psql gets no COMMIT: closing its input rolls back */
+		struct err pe;
+
+		/* psql gets no COMMIT: closing its input rolls back. When
+		 * psql stopped first (an SQL error), pg_restore and the feed
+		 * failed on their pipes: psql's error says why. */
 		*e = fed < 0 ? fe : se;
+		close(sql[1]);
+		sql[1] = -1;
+		if (reap(&ps, what, pw, &pe) < 0)
+			*e = pe;
 		goto out;
 	}
 	strbuf_reset(&text);

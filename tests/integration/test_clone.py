@@ -301,3 +301,24 @@ def test_an_anonymized_clone_of_10000_partners_keeps_no_original(
     assert q("SELECT count(*) FROM nza_dev.res_partner WHERE comment IS NOT NULL") == "0"
     # The source is untouched.
     assert table_sums(services, "nza_prod") == prod_rows
+
+
+def test_clones_of_one_source_made_at_once_are_all_whole(services, pressctl, tmp_path):
+    """Four copies of one source in one apply, on parallel workers: each
+    restore moves the live schema of the dump's name aside meanwhile, so
+    they take turns on the source, and each is whole."""
+    p = platform(services, pressctl, tmp_path, "clone-m", "clm", [("prod", "production")],
+                 nports=14)
+    fill(services, "clm_prod", rows=20000)
+    prod_rows = table_sums(services, "clm_prod")
+    names = [f"pr{i}" for i in range(4)]
+    for n in names:
+        dump(p.src / f"{n}.yaml",
+             env_doc("clm", n, stage="development", cloneFrom={"environment": "prod"}))
+    p.apply("--parallel", "4")
+    for n in names:
+        assert table_sums(services, f"clm_{n}") == prod_rows, n
+    assert table_sums(services, "clm_prod") == prod_rows
+    assert services.psql_rows("SELECT nspname FROM pg_namespace "
+                              "WHERE nspname LIKE 'pressctl_hold_%'") == []
+    p.assert_converged()
