@@ -295,6 +295,24 @@ record(struct exec *x, const struct action *a, struct err *e)
 	const struct platform *pf = &x->p->model->platform;
 
 	switch (a->type) {
+	case ACT_RECORD:
+		return state_resource_put(st, a->act.kind, a->act.name,
+					  a->env_id, a->act.want->hash, rev,
+					  stage_name(a->act.want->env->stage),
+					  e);
+	case ACT_TOMBSTONE:
+		/* Before any of its data goes: a run killed halfway must
+		 * not create the preview again. */
+		if (state_deletion_put(st, a->env_id,
+				       rec_name(&x->p->rec, a->env_id,
+						LIVE_SCHEMA),
+				       rec_name(&x->p->rec, a->env_id,
+						LIVE_ROLE),
+				       rec_name(&x->p->rec, a->env_id,
+						LIVE_BUCKET),
+				       0, stage_name(STAGE_PREVIEW), e) < 0)
+			return -1;
+		return state_clone_forget(st, a->env_id, e);
 	case ACT_ADOPT:
 		/* An adopted container keeps the port it publishes. */
 		if (a->act.kind == LIVE_CONTAINER && a->act.have &&
@@ -302,7 +320,9 @@ record(struct exec *x, const struct action *a, struct err *e)
 				      a->act.have->host_port, e) < 0)
 			return -1;
 		return state_resource_put(st, a->act.kind, a->act.name,
-					  a->env_id, a->act.want->hash, rev, e);
+					  a->env_id, a->act.want->hash, rev,
+					  stage_name(a->act.want->env->stage),
+					  e);
 	case ACT_SOFT_DELETE:
 		if (state_deletion_put(st, a->env_id,
 				       rec_name(&x->p->rec, a->env_id,
@@ -311,7 +331,7 @@ record(struct exec *x, const struct action *a, struct err *e)
 						LIVE_ROLE),
 				       rec_name(&x->p->rec, a->env_id,
 						LIVE_BUCKET),
-				       pf->soft_delete_days, e) < 0)
+				       pf->soft_delete_days, NULL, e) < 0)
 			return -1;
 		/* The final backup the plan took before it. */
 		for (size_t i = 0; i < x->plan->n; i++)
@@ -322,25 +342,35 @@ record(struct exec *x, const struct action *a, struct err *e)
 							     x->final[i], e);
 		return err_set(e, "the soft delete of '%s' has no final backup",
 			       a->env_id);
-	case ACT_REVIVE:
-	case ACT_FORGET: return state_deletion_drop(st, a->env_id, e);
+	case ACT_REVIVE: return state_deletion_drop(st, a->env_id, e);
+	case ACT_FORGET:
+		/* The clone record first: the deletion row keeps the
+		 * environment in the plan until both are gone. */
+		if (state_clone_forget(st, a->env_id, e) < 0)
+			return -1;
+		return state_deletion_drop(st, a->env_id, e);
 	case ACT_FINAL_BACKUP: return 0; /* in the catalog already */
 	case ACT_CLONE:
 		return state_resource_put(st, a->act.kind, a->act.name,
-					  a->env_id, a->act.want->hash, rev, e);
+					  a->env_id, a->act.want->hash, rev,
+					  stage_name(a->act.want->env->stage),
+					  e);
 	case ACT_DRIVER: break;
 	}
 	switch (a->act.op) {
 	case OP_CREATE:
 	case OP_UPDATE:
 		if (state_resource_put(st, a->act.kind, a->act.name, a->env_id,
-				       a->act.want->hash, rev, e) < 0)
+				       a->act.want->hash, rev,
+				       stage_name(a->act.want->env->stage),
+				       e) < 0)
 			return -1;
 		return a->act.kind == LIVE_CONTAINER ?
 			       state_rollout_clear(st, a->act.name, e) :
 			       0;
 	case OP_REMOVE:
-		if (state_resource_drop(st, a->act.kind, a->act.name, e) < 0)
+		if (state_resource_drop(st, a->act.kind, a->act.name, e) < 0 ||
+		    state_rollout_clear(st, a->act.name, e) < 0)
 			return -1;
 		return state_ports_release(st, a->act.name, e);
 	case OP_PURGE:

@@ -223,14 +223,24 @@ static const char *const migration_4[] = {
 	NULL
 };
 
+/*
+ * 5: previews. Each recorded object and each deletion says the stage of
+ * its environment, so that a preview whose document is gone is still
+ * known as one (it is purged at once, docs/previews.md); a deletion of
+ * stage preview is the tombstone of an expired preview. NULL: recorded
+ * before this version, not a preview.
+ */
+static const char *const migration_5[] = {
+	"ALTER TABLE pressctl.resources ADD COLUMN stage text",
+	"ALTER TABLE pressctl.deletions ADD COLUMN stage text", NULL
+};
+
 static const struct migration {
 	int version;
 	const char *const *stmts;
 } migrations[] = {
-	{ 1, migration_1 },
-	{ 2, migration_2 },
-	{ 3, migration_3 },
-	{ 4, migration_4 },
+	{ 1, migration_1 }, { 2, migration_2 }, { 3, migration_3 },
+	{ 4, migration_4 }, { 5, migration_5 },
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(*migrations)))
@@ -703,7 +713,8 @@ do_read(struct state *st, void *arg, struct err *e)
 			    "SELECT kind, name, coalesce(env_id, ''), spec_hash,"
 			    " coalesce(revision, ''),"
 			    " extract(epoch FROM created_at)::bigint,"
-			    " extract(epoch FROM applied_at)::bigint, marked"
+			    " extract(epoch FROM applied_at)::bigint, marked,"
+			    " stage"
 			    " FROM pressctl.resources WHERE platform = $1"
 			    " ORDER BY kind COLLATE \"C\", name COLLATE \"C\"",
 			    1, p, e, msg)))
@@ -722,6 +733,7 @@ do_read(struct state *st, void *arg, struct err *e)
 		rr->created_at = (time_t)ll(r, i, 5);
 		rr->applied_at = (time_t)ll(r, i, 6);
 		rr->marked = *PQgetvalue(r, i, 7) == 't';
+		rr->stage = str_or_null(r, i, 8);
 		out->nres++;
 	}
 	/* The SQL order is by kind name; lookups want enum order. */
@@ -732,7 +744,7 @@ do_read(struct state *st, void *arg, struct err *e)
 			    "SELECT env_id, schema_name, role_name, bucket,"
 			    " extract(epoch FROM deleted_at)::bigint,"
 			    " extract(epoch FROM purge_after)::bigint,"
-			    " final_backup"
+			    " final_backup, stage"
 			    " FROM pressctl.deletions WHERE platform = $1"
 			    " ORDER BY env_id COLLATE \"C\"",
 			    1, p, e, msg)))
@@ -749,6 +761,7 @@ do_read(struct state *st, void *arg, struct err *e)
 		d->deleted_at = (time_t)ll(r, i, 4);
 		d->purge_after = (time_t)ll(r, i, 5);
 		d->final_backup = str_or_null(r, i, 6);
+		d->stage = str_or_null(r, i, 7);
 	}
 	PQclear(r);
 
@@ -1193,7 +1206,7 @@ state_journal_end(struct state *st, long long journal_id, const char *outcome,
 
 struct resource_args {
 	enum live_kind kind;
-	const char *name, *env_id, *spec_hash, *revision;
+	const char *name, *env_id, *spec_hash, *revision, *stage;
 };
 
 static int
@@ -1201,10 +1214,10 @@ do_resource_put(struct state *st, void *arg, struct err *e)
 {
 	struct resource_args *a = arg;
 	char now[32], what[160];
-	const char *p[7] = { st->platform, live_kind_name(a->kind),
+	const char *p[8] = { st->platform, live_kind_name(a->kind),
 			     a->name,	   a->env_id,
 			     a->spec_hash, a->revision,
-			     now };
+			     now,	   a->stage };
 
 	ts(now, clock_now());
 	snprintf(what, sizeof(what), "cannot record %s '%s' as applied",
@@ -1212,22 +1225,25 @@ do_resource_put(struct state *st, void *arg, struct err *e)
 	return sql_exec(
 		st,
 		"INSERT INTO pressctl.resources (platform, kind, name,"
-		" env_id, spec_hash, revision, created_at, applied_at, marked)"
+		" env_id, spec_hash, revision, created_at, applied_at, marked,"
+		" stage)"
 		" VALUES ($1, $2, $3, $4, $5, $6, $7::timestamptz,"
-		"  $7::timestamptz, true)"
+		"  $7::timestamptz, true, $8)"
 		" ON CONFLICT (platform, kind, name) DO UPDATE SET"
 		"  env_id = EXCLUDED.env_id, spec_hash = EXCLUDED.spec_hash,"
 		"  revision = EXCLUDED.revision,"
-		"  applied_at = EXCLUDED.applied_at, marked = true",
-		7, p, e, what);
+		"  applied_at = EXCLUDED.applied_at, marked = true,"
+		"  stage = EXCLUDED.stage",
+		8, p, e, what);
 }
 
 int
 state_resource_put(struct state *st, enum live_kind kind, const char *name,
 		   const char *env_id, const char *spec_hash,
-		   const char *revision, struct err *e)
+		   const char *revision, const char *stage, struct err *e)
 {
-	struct resource_args a = { kind, name, env_id, spec_hash, revision };
+	struct resource_args a = { kind,      name,	env_id,
+				   spec_hash, revision, stage };
 
 	return run(st, do_resource_put, &a, e);
 }
@@ -1251,7 +1267,7 @@ int
 state_resource_drop(struct state *st, enum live_kind kind, const char *name,
 		    struct err *e)
 {
-	struct resource_args a = { kind, name, NULL, NULL, NULL };
+	struct resource_args a = { kind, name, NULL, NULL, NULL, NULL };
 
 	return run(st, do_resource_drop, &a, e);
 }
@@ -1261,6 +1277,7 @@ state_resource_drop(struct state *st, enum live_kind kind, const char *name,
 struct deletion_args {
 	const char *env_id, *schema, *role, *bucket;
 	int days;
+	const char *stage;
 };
 
 static int
@@ -1269,8 +1286,8 @@ do_deletion_put(struct state *st, void *arg, struct err *e)
 	struct deletion_args *a = arg;
 	time_t now = clock_now();
 	char at[32], after[32], what[160];
-	const char *p[7] = { st->platform, a->env_id, a->schema, a->role,
-			     a->bucket,	   at,	      after };
+	const char *p[8] = { st->platform, a->env_id, a->schema, a->role,
+			     a->bucket,	   at,	      after,	 a->stage };
 
 	ts(at, now);
 	ts(after, now + (time_t)a->days * 86400);
@@ -1283,21 +1300,25 @@ do_deletion_put(struct state *st, void *arg, struct err *e)
 	return sql_exec(
 		st,
 		"INSERT INTO pressctl.deletions (platform, env_id,"
-		" schema_name, role_name, bucket, deleted_at, purge_after)"
-		" VALUES ($1, $2, $3, $4, $5, $6::timestamptz, $7::timestamptz)"
+		" schema_name, role_name, bucket, deleted_at, purge_after,"
+		" stage)"
+		" VALUES ($1, $2, $3, $4, $5, $6::timestamptz, $7::timestamptz,"
+		"  $8)"
 		" ON CONFLICT (platform, env_id) DO UPDATE SET"
 		"  schema_name = EXCLUDED.schema_name,"
-		"  role_name = EXCLUDED.role_name, bucket = EXCLUDED.bucket",
-		7, p, e, what);
+		"  role_name = EXCLUDED.role_name, bucket = EXCLUDED.bucket,"
+		"  stage = EXCLUDED.stage",
+		8, p, e, what);
 }
 
 int
 state_deletion_put(struct state *st, const char *env_id, const char *schema,
 		   const char *role, const char *bucket, int days,
-		   struct err *e)
+		   const char *stage, struct err *e)
 {
-	struct deletion_args a = { env_id, schema, role, bucket,
-				   days < 0 ? 0 : days };
+	struct deletion_args a = {
+		env_id, schema, role, bucket, days < 0 ? 0 : days, stage
+	};
 
 	return run(st, do_deletion_put, &a, e);
 }
@@ -1322,7 +1343,7 @@ do_deletion_drop(struct state *st, void *arg, struct err *e)
 int
 state_deletion_drop(struct state *st, const char *env_id, struct err *e)
 {
-	struct deletion_args a = { env_id, NULL, NULL, NULL, 0 };
+	struct deletion_args a = { env_id, NULL, NULL, NULL, 0, NULL };
 
 	return run(st, do_deletion_drop, &a, e);
 }
@@ -2190,6 +2211,27 @@ int
 state_clone_done(struct state *st, const char *env_id, struct err *e)
 {
 	return run(st, do_clone_done, (void *)env_id, e);
+}
+
+static int
+do_clone_forget(struct state *st, void *arg, struct err *e)
+{
+	const char *p[2] = { st->platform, arg };
+	char what[160];
+
+	snprintf(what, sizeof(what),
+		 "cannot forget the clone record of environment '%s'",
+		 (const char *)arg);
+	return sql_exec(st,
+			"DELETE FROM pressctl.clones"
+			" WHERE platform = $1 AND env_id = $2",
+			2, p, e, what);
+}
+
+int
+state_clone_forget(struct state *st, const char *env_id, struct err *e)
+{
+	return run(st, do_clone_forget, (void *)env_id, e);
 }
 
 static int

@@ -69,17 +69,20 @@ int state_journal_end(struct state *st, long long journal_id,
 		      const char *outcome, const char *error, int attempts,
 		      struct err *e);
 
-/* Last-applied spec per live object (upsert keeps created_at). */
+/* Last-applied spec per live object (upsert keeps created_at), with the
+ * stage of its environment ("preview", ...; borrowed). */
 int state_resource_put(struct state *st, enum live_kind kind, const char *name,
 		       const char *env_id, const char *spec_hash,
-		       const char *revision, struct err *e);
+		       const char *revision, const char *stage, struct err *e);
 int state_resource_drop(struct state *st, enum live_kind kind, const char *name,
 			struct err *e);
 
-/* Soft deletions: purge_after = now + days. */
+/* Soft deletions: purge_after = now + days. stage (borrowed, may be
+ * NULL) is the environment's: "preview" makes the row the tombstone of
+ * an expired preview (days 0). */
 int state_deletion_put(struct state *st, const char *env_id, const char *schema,
 		       const char *role, const char *bucket, int days,
-		       struct err *e);
+		       const char *stage, struct err *e);
 int state_deletion_drop(struct state *st, const char *env_id, struct err *e);
 
 /*
@@ -166,6 +169,9 @@ int state_clone_start(struct state *st, const char *env_id,
 		      const char *fingerprint, const char *structure,
 		      const char *tables_json, struct err *e);
 int state_clone_done(struct state *st, const char *env_id, struct err *e);
+/* Forget the clone record of an environment whose data is gone, so that
+ * one declared again under its name is cloned again. */
+int state_clone_forget(struct state *st, const char *env_id, struct err *e);
 
 /* The summary of the last promotion into env_id that wrote its commit
  * (promote --commit; a new reference), or *out NULL when none. */

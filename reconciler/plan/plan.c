@@ -61,6 +61,8 @@ action_verb(const struct action *a)
 	case ACT_FORGET: return "forget";
 	case ACT_FINAL_BACKUP: return "backup";
 	case ACT_CLONE: return "clone";
+	case ACT_RECORD: return "record";
+	case ACT_TOMBSTONE: return "tombstone";
 	case ACT_DRIVER: break;
 	}
 	if (a->act.op == OP_UPDATE && a->reason == WHY_DRIFT)
@@ -118,7 +120,9 @@ note(struct plan *p, const char *env_id, const char *name, const char *text)
 
 struct env_rec {
 	const char *id;
-	time_t created; /* earliest created_at of its objects */
+	time_t created;	 /* earliest created_at of its objects */
+	size_t rows;	 /* its recorded objects */
+	size_t previews; /* of those, applied as a preview's */
 };
 
 static int
@@ -128,19 +132,33 @@ env_rec_cmp(const void *a, const void *b)
 		      ((const struct env_rec *)b)->id);
 }
 
-/* Distinct environments of the recorded resources, sorted. */
+static int
+is_preview_stage(const char *stage)
+{
+	return stage && strcmp(stage, stage_name(STAGE_PREVIEW)) == 0;
+}
+
+/* Distinct environments of the recorded resources, deletions and clone
+ * records, sorted. */
 static struct env_rec *
 recorded_envs(const struct recorded *rec, size_t *n)
 {
-	struct env_rec *v = xcalloc(rec->nres + rec->ndel + 1, sizeof(*v));
+	struct env_rec *v = xcalloc(rec->nres + rec->ndel + rec->nclones + 1,
+				    sizeof(*v));
 	size_t m = 0, w = 0;
 
 	for (size_t i = 0; i < rec->nres; i++) {
 		v[m].id = rec->res[i].env_id;
+		v[m].rows = 1;
+		v[m].previews = is_preview_stage(rec->res[i].stage);
 		v[m++].created = rec->res[i].created_at;
 	}
 	for (size_t i = 0; i < rec->ndel; i++) {
 		v[m].id = rec->del[i].env_id;
+		v[m++].created = 0;
+	}
+	for (size_t i = 0; i < rec->nclones; i++) {
+		v[m].id = rec->clones[i].env_id;
 		v[m++].created = 0;
 	}
 	if (m > 1)
@@ -150,6 +168,8 @@ recorded_envs(const struct recorded *rec, size_t *n)
 			if (v[i].created && (!v[w - 1].created ||
 					     v[i].created < v[w - 1].created))
 				v[w - 1].created = v[i].created;
+			v[w - 1].rows += v[i].rows;
+			v[w - 1].previews += v[i].previews;
 			continue;
 		}
 		v[w++] = v[i];
@@ -161,7 +181,7 @@ recorded_envs(const struct recorded *rec, size_t *n)
 static const struct env_rec *
 find_env_rec(const struct env_rec *v, size_t n, const char *id)
 {
-	struct env_rec key = { id, 0 };
+	struct env_rec key = { .id = id };
 
 	return bsearch(&key, v, n, sizeof(*v), env_rec_cmp);
 }
@@ -178,24 +198,70 @@ expired(const struct environment *e, const struct env_rec *r, time_t now)
 	return r->created + (time_t)json_integer_value(h) * 3600 <= now;
 }
 
+/* The deletion record of an expired preview (docs/previews.md): it is
+ * written before the preview's data goes and stays while its document
+ * stays. */
+static int
+tombstone(const struct rec_deletion *del)
+{
+	return del && is_preview_stage(del->stage);
+}
+
 /*
  * Is the environment desired now: declared and not expired? An expired
- * preview stays gone while its file stays: its deletion record outlives
- * the purge (a tombstone), so it is not created again as new.
+ * preview stays gone while its file stays: its tombstone keeps it from
+ * being created again as new, whatever its document says now. (A
+ * deletion of a preview recorded before tombstones had a stage is one
+ * too while the document keeps expiresAfterHours.)
  */
 static const struct environment *
 wanted(const struct model *m, const struct recorded *rec,
        const struct env_rec *recs, size_t nrecs, const char *id, time_t now)
 {
 	const struct environment *e = model_find_env(m, id);
+	const struct rec_deletion *del = recorded_deletion(rec, id);
 
-	if (e && expired(e, find_env_rec(recs, nrecs, id), now))
+	if (!e || expired(e, find_env_rec(recs, nrecs, id), now) ||
+	    tombstone(del))
 		return NULL;
-	if (e && e->stage == STAGE_PREVIEW &&
-	    json_object_get(e->spec, "expiresAfterHours") &&
-	    recorded_deletion(rec, id))
+	if (e->stage == STAGE_PREVIEW &&
+	    json_object_get(e->spec, "expiresAfterHours") && del)
 		return NULL;
 	return e;
+}
+
+/*
+ * Does an environment that is not wanted leave as a preview: purged at
+ * once with all it has, without a final backup or a window? A declared
+ * one is an expired preview; one that left the source was a preview when
+ * every object it still has was last applied. A soft deletion recorded
+ * earlier (not a tombstone) keeps its window.
+ */
+static int
+leaves_as_preview(const struct model *m, const struct recorded *rec,
+		  const struct env_rec *r)
+{
+	const struct environment *e = model_find_env(m, r->id);
+	const struct rec_deletion *del = recorded_deletion(rec, r->id);
+
+	if (del)
+		return tombstone(del);
+	if (e)
+		return e->stage == STAGE_PREVIEW;
+	return r->rows && r->previews == r->rows;
+}
+
+/* The same for the environment of a kept schema (a restore's), which
+ * then goes with it. */
+static int
+kept_leaves(const struct model *m, const struct recorded *rec,
+	    const struct env_rec *recs, size_t nrecs, const char *id,
+	    time_t now)
+{
+	const struct env_rec *r = find_env_rec(recs, nrecs, id);
+
+	return r && !wanted(m, rec, recs, nrecs, id, now) &&
+	       leaves_as_preview(m, rec, r);
 }
 
 void
@@ -221,7 +287,8 @@ plan_doomed(const struct model *m, const struct recorded *rec, time_t now,
 		names[r->kind][n[r->kind]++] = r->name;
 	}
 	for (size_t i = 0; i < rec->nkept; i++) {
-		if (rec->kept[i].purge_after > now)
+		if (rec->kept[i].purge_after > now &&
+		    !kept_leaves(m, rec, recs, nrecs, rec->kept[i].env_id, now))
 			continue;
 		xgrow(&names[LIVE_SCHEMA], &alloc[LIVE_SCHEMA],
 		      n[LIVE_SCHEMA] + 1, sizeof(*names[LIVE_SCHEMA]));
@@ -453,6 +520,19 @@ plan_object(struct plan *p, const struct live_object *o,
 		why = WHY_DRIFT; /* recorded before marks were written */
 		snprintf(detail, sizeof(detail), "ownership mark missing");
 	} else {
+		/* The stage decides how the environment leaves (a preview
+		 * without a backup): a change of it is recorded. */
+		const char *want = stage_name(o->env->stage);
+
+		if (r->stage ? strcmp(r->stage, want) == 0 :
+			       o->env->stage != STAGE_PREVIEW)
+			return;
+		a = add(p, ACT_RECORD, OP_UPDATE, o->kind, o->name, o->env->id,
+			WHY_CHANGED, 0);
+		a->act.want = o;
+		a->act.have = l;
+		a->detail = xprintf("stage %s, recorded as %s", want,
+				    r->stage ? r->stage : "not a preview");
 		return;
 	}
 
@@ -612,6 +692,86 @@ plan_gone(struct plan *p, const char *env_id, enum action_reason why,
 	dep(a, bucket);
 }
 
+/*
+ * A preview that expired or left the source: everything it has goes in
+ * this apply, without a final backup and without a window
+ * (docs/previews.md). An expired one whose document stays is first
+ * recorded gone (its tombstone). The purges name what they destroy.
+ */
+static void
+plan_preview_gone(struct plan *p, const struct env_rec *r,
+		  enum action_reason why, const struct recorded *rec,
+		  const struct live *live)
+{
+	const struct rec_deletion *del = recorded_deletion(rec, r->id);
+	size_t *ids = NULL, nids = 0, aids = 0, nremoves;
+	size_t tomb = 0, schema = 0;
+	struct action *a;
+	static const enum live_kind order[] = { LIVE_SCHEMA, LIVE_ROLE,
+						LIVE_BUCKET };
+
+	if (why == WHY_EXPIRED && !del) {
+		a = add(p, ACT_TOMBSTONE, OP_REMOVE, LIVE_SCHEMA, NULL, r->id,
+			why, 1);
+		a->detail = xstrdup("stays gone while its document stays");
+		tomb = a->id;
+	}
+	for (size_t i = 0; i < rec->nres; i++) {
+		const struct rec_resource *x = &rec->res[i];
+
+		if (x->kind != LIVE_CONTAINER || strcmp(x->env_id, r->id))
+			continue;
+		a = add(p, ACT_DRIVER, OP_REMOVE, LIVE_CONTAINER, x->name,
+			r->id, why, 1);
+		a->act.have = live_find(live, LIVE_CONTAINER, x->name);
+		dep(a, tomb);
+		xgrow(&ids, &aids, nids + 1, sizeof(*ids));
+		ids[nids++] = a->id;
+	}
+	nremoves = nids;
+	/* Reverse dependency order: the schema before its role; data only
+	 * once no container uses it. */
+	for (size_t k = 0; k < 3; k++) {
+		for (size_t i = 0; i < rec->nres; i++) {
+			const struct rec_resource *x = &rec->res[i];
+
+			if (x->kind != order[k] || strcmp(x->env_id, r->id))
+				continue;
+			a = add(p, ACT_DRIVER, OP_PURGE, x->kind, x->name,
+				r->id, why, 1);
+			a->act.have = live_find(live, x->kind, x->name);
+			a->deletion = del;
+			a->detail = xstrdup("preview: no backup is taken");
+			dep(a, tomb);
+			for (size_t j = 0; j < nremoves; j++)
+				dep(a, ids[j]);
+			if (x->kind == LIVE_SCHEMA)
+				schema = a->id;
+			else if (x->kind == LIVE_ROLE)
+				dep(a, schema);
+			xgrow(&ids, &aids, nids + 1, sizeof(*ids));
+			ids[nids++] = a->id;
+		}
+	}
+	if (why == WHY_REMOVED) {
+		/* Its tombstone and clone record go last: a run killed
+		 * before finds what is left by them. */
+		a = add(p, ACT_FORGET, OP_PURGE, LIVE_SCHEMA, NULL, r->id, why,
+			1);
+		a->deletion = del;
+		for (size_t j = 0; j < nids; j++)
+			dep(a, ids[j]);
+		if (!del && r->rows)
+			p->envs_removed++;
+	} else if (!nids && !tomb) {
+		note(p, r->id, NULL,
+		     "expired preview, purged; it stays gone while its "
+		     "document stays (remove the document, apply, and add it "
+		     "again to recreate it)");
+	}
+	free(ids);
+}
+
 static int
 cmp_name(const void *a, const void *b)
 {
@@ -698,7 +858,7 @@ plan_build(struct plan *out, const struct model *m, const struct recorded *rec,
 	out->platform = xstrdup(m->platform.name ? m->platform.name : "");
 
 	for (size_t i = 0; i < nrecs; i++)
-		if (!recorded_deletion(rec, recs[i].id))
+		if (recs[i].rows && !recorded_deletion(rec, recs[i].id))
 			out->envs_managed++;
 
 	/* Desired objects, environment by environment (model order). */
@@ -769,12 +929,26 @@ plan_build(struct plan *out, const struct model *m, const struct recorded *rec,
 	for (size_t i = 0; i < nrecs; i++) {
 		const struct environment *env = model_find_env(m, recs[i].id);
 
+		enum action_reason why = env ? WHY_EXPIRED : WHY_REMOVED;
+
 		if ((env && wanted(m, rec, recs, nrecs, recs[i].id, now)) ||
 		    !selected(only, m, recs[i].id) ||
 		    gone_conflicts(out, recs[i].id, rec, live))
 			continue;
-		plan_gone(out, recs[i].id, env ? WHY_EXPIRED : WHY_REMOVED, rec,
-			  live, now);
+		if (!recs[i].rows && !recorded_deletion(rec, recs[i].id)) {
+			/* Only the record of a clone is left (its data went
+			 * before): forget it, or a new environment of this
+			 * name would not be cloned. */
+			struct action *a = add(out, ACT_FORGET, OP_PURGE,
+					       LIVE_SCHEMA, NULL, recs[i].id,
+					       WHY_PURGE, 1);
+
+			a->detail = xstrdup("clone record");
+		} else if (leaves_as_preview(m, rec, &recs[i])) {
+			plan_preview_gone(out, &recs[i], why, rec, live);
+		} else {
+			plan_gone(out, recs[i].id, why, rec, live, now);
+		}
 	}
 
 	/* Schemas a restore replaced, once their window is over (the
@@ -784,12 +958,18 @@ plan_build(struct plan *out, const struct model *m, const struct recorded *rec,
 		const struct rec_kept *k = &rec->kept[i];
 		struct action *a;
 
-		if (k->purge_after > now || !selected(only, m, k->env_id))
+		int leaves = kept_leaves(m, rec, recs, nrecs, k->env_id, now);
+
+		if ((k->purge_after > now && !leaves) ||
+		    !selected(only, m, k->env_id))
 			continue;
 		a = add(out, ACT_DRIVER, OP_PURGE, LIVE_SCHEMA, k->schema,
 			k->env_id, WHY_PURGE, 1);
 		a->act.have = live_find(live, LIVE_SCHEMA, k->schema);
-		a->detail = xstrdup("replaced by a restore");
+		a->detail = xstrdup(
+			leaves ? "replaced by a restore; the preview "
+				 "goes" :
+				 "replaced by a restore");
 	}
 
 	/* Managed containers nothing declares or records: orphans (e.g. a

@@ -31,6 +31,10 @@ enum action_type {
 	ACT_FINAL_BACKUP, /* before a soft delete: a verified backup */
 	ACT_CLONE,	  /* a new environment's schema and files from its
 		    * cloneFrom source's backup, neutralized */
+	ACT_RECORD,	  /* an object's stage changed: record it, no backend
+			* call (a preview leaves without a backup) */
+	ACT_TOMBSTONE,	  /* an expired preview: record it gone while its
+			* document stays, before its data is purged */
 };
 
 enum action_reason {
@@ -91,7 +95,8 @@ struct plan {
 	size_t nconflicts, aconflicts;
 	size_t changes, drift; /* counts by reason class */
 	size_t envs_managed;   /* live environments before the plan */
-	size_t envs_removed;   /* of those, removed from the source */
+	size_t envs_removed;   /* of those, removed from the source (previews
+				* included; expired ones not) */
 	char *revision;
 	char *platform;
 };

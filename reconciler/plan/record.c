@@ -59,6 +59,7 @@ recorded_release(struct recorded *r)
 		free(r->res[i].env_id);
 		free(r->res[i].spec_hash);
 		free(r->res[i].revision);
+		free(r->res[i].stage);
 	}
 	for (size_t i = 0; i < r->ndel; i++) {
 		free(r->del[i].env_id);
@@ -66,6 +67,7 @@ recorded_release(struct recorded *r)
 		free(r->del[i].role);
 		free(r->del[i].bucket);
 		free(r->del[i].final_backup);
+		free(r->del[i].stage);
 	}
 	for (size_t i = 0; i < r->nrollouts; i++) {
 		free(r->rollouts[i].name);

@@ -19,6 +19,7 @@ struct rec_resource {
 	char *revision;
 	time_t created_at, applied_at;
 	int marked; /* the object carries the platform's mark */
+	char *stage; /* its environment's stage when applied, or NULL */
 };
 
 /* Another platform's resources row for a name this platform wants or
@@ -33,6 +34,7 @@ struct rec_deletion {
 	char *schema, *role, *bucket; /* the data kept */
 	time_t deleted_at, purge_after;
 	char *final_backup; /* its verified final backup's id, or NULL */
+	char *stage;	    /* "preview": an expired preview's tombstone */
 };
 
 /* Per environment with backups: the newest, and when one was last

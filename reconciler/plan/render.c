@@ -28,7 +28,7 @@ static const char *
 kind_name(const struct action *a)
 {
 	return a->type == ACT_DRIVER || a->type == ACT_ADOPT ||
-			       a->type == ACT_CLONE ?
+			       a->type == ACT_CLONE || a->type == ACT_RECORD ?
 		       live_kind_name(a->act.kind) :
 		       "environment";
 }

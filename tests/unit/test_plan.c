@@ -80,6 +80,7 @@ record_all(struct recorded *r, const struct model *m, time_t created)
 		x->spec_hash = strdup(m->objects[i].hash);
 		x->revision = strdup("r1");
 		x->created_at = x->applied_at = created;
+		x->stage = strdup(stage_name(m->objects[i].env->stage));
 	}
 	qsort(r->res, r->nres, sizeof(*r->res), res_cmp);
 }
@@ -126,6 +127,7 @@ free_res(struct rec_resource *x)
 	free(x->env_id);
 	free(x->spec_hash);
 	free(x->revision);
+	free(x->stage);
 }
 
 /* Frees what record_all allocated (deletions and rollouts are the
@@ -287,7 +289,8 @@ purge_after_the_window_in_reverse_dependency_order(void **state)
 				    (char[]){ "fcs-press-acme-dev" },
 				    1000,
 				    5000,
-				    (char[]){ "20261201T000000Z" } };
+				    (char[]){ "20261201T000000Z" },
+				    NULL };
 	struct recorded rec;
 	struct live live;
 	struct plan p;
@@ -352,6 +355,7 @@ readded_environment_is_revived(void **state)
 				    (char[]){ "fcs-press-acme-staging" },
 				    1000,
 				    9000,
+				    NULL,
 				    NULL };
 	struct recorded rec;
 	struct live live;
@@ -654,6 +658,210 @@ recorded_unmarked_object_is_marked_as_drift(void **state)
 	model_free(m);
 }
 
+static const char preview_env[] =
+	"apiVersion: press/v1\nkind: Environment\nmetadata: {name: pr-7}\n"
+	"spec: {site: acme, stage: preview, expiresAfterHours: 1}\n";
+
+static const struct action *
+find_named(const struct plan *p, const char *verb, const char *name)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (strcmp(action_verb(&p->v[i]), verb) == 0 &&
+		    p->v[i].act.name && strcmp(p->v[i].act.name, name) == 0)
+			return &p->v[i];
+	return NULL;
+}
+
+static int
+needs(const struct action *a, size_t id)
+{
+	for (size_t i = 0; i < a->ndeps; i++)
+		if (a->deps[i] == id)
+			return 1;
+	return 0;
+}
+
+static void
+removed_preview_is_purged_at_once_without_backup(void **state)
+{
+	struct model *full = model(preview_env), *m = model(NULL);
+	const struct action *rm, *schema, *role, *bucket, *forget = NULL;
+	struct recorded rec;
+	struct live live;
+	struct plan p;
+	struct err e;
+
+	(void)state;
+	record_all(&rec, full, 1000);
+	observe_all(&live, full);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e),
+			 0);
+	assert_int_equal(count(&p, "backup", NULL), 0);
+	assert_int_equal(count(&p, "soft-delete", NULL), 0);
+	rm = find_named(&p, "remove", "fcs-press-acme-pr-7");
+	schema = find_named(&p, "purge", "acme_pr_7");
+	role = NULL;
+	for (size_t i = 0; i < p.n; i++)
+		if (p.v[i].act.kind == LIVE_ROLE && p.v[i].act.op == OP_PURGE)
+			role = &p.v[i];
+	bucket = find_named(&p, "purge", "fcs-press-acme-pr-7");
+	for (size_t i = 0; i < p.n; i++)
+		if (strcmp(action_verb(&p.v[i]), "forget") == 0)
+			forget = &p.v[i];
+	assert_non_null(rm);
+	assert_non_null(schema);
+	assert_non_null(role);
+	assert_non_null(bucket);
+	assert_non_null(forget);
+	assert_int_equal(schema->reason, WHY_REMOVED);
+	assert_string_equal(schema->detail, "preview: no backup is taken");
+	/* Data goes once no container uses it; the role after its
+	 * schema; the records last. */
+	assert_true(needs(schema, rm->id));
+	assert_true(needs(bucket, rm->id));
+	assert_true(needs(role, schema->id));
+	assert_true(needs(forget, schema->id) && needs(forget, role->id) &&
+		    needs(forget, bucket->id) && needs(forget, rm->id));
+	assert_int_equal(p.n, 5);
+	/* A removed preview counts for the mass-delete guard. */
+	assert_int_equal(p.envs_managed, 3);
+	assert_int_equal(p.envs_removed, 1);
+	assert_int_equal(guard_mass_delete(&p, 20, 0, &e), 1);
+	plan_release(&p);
+	live_release(&live);
+	rec_free(&rec);
+	model_free(m);
+	model_free(full);
+}
+
+static void
+expired_preview_is_tombstoned_purged_and_stays_gone(void **state)
+{
+	struct model *m = model(preview_env);
+	struct rec_deletion tomb = { (char[]){ "acme/pr-7" },
+				     (char[]){ "acme_pr_7" },
+				     (char[]){ "acme_pr_7" },
+				     (char[]){ "fcs-press-acme-pr-7" },
+				     4600,
+				     4600,
+				     NULL,
+				     (char[]){ "preview" } };
+	const struct action *t = NULL;
+	struct recorded rec;
+	struct live live;
+	struct plan p;
+	struct err e;
+	size_t n;
+
+	(void)state;
+	record_all(&rec, m, 1000);
+	observe_all(&live, m);
+	/* Not yet: 1 h after its creation at 1000. */
+	assert_int_equal(plan_build(&p, m, &rec, &live, 4599, NULL, NULL, &e),
+			 0);
+	assert_int_equal(p.n, 0);
+	plan_release(&p);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 4600, NULL, NULL, &e),
+			 0);
+	for (size_t i = 0; i < p.n; i++)
+		if (strcmp(action_verb(&p.v[i]), "tombstone") == 0)
+			t = &p.v[i];
+	assert_non_null(t);
+	assert_int_equal(t->reason, WHY_EXPIRED);
+	/* Every removal waits for the tombstone; nothing is backed up or
+	 * forgotten; expiry does not count for the guard. */
+	for (size_t i = 0; i < p.n; i++)
+		if (&p.v[i] != t)
+			assert_true(needs(&p.v[i], t->id));
+	assert_int_equal(count(&p, "remove", "container"), 1);
+	assert_int_equal(count(&p, "purge", "schema"), 1);
+	assert_int_equal(count(&p, "purge", "role"), 1);
+	assert_int_equal(count(&p, "purge", "bucket"), 1);
+	assert_int_equal(count(&p, "backup", NULL), 0);
+	assert_int_equal(count(&p, "forget", NULL), 0);
+	assert_int_equal(p.n, 5);
+	assert_int_equal(p.envs_removed, 0);
+	assert_int_equal(guard_mass_delete(&p, 20, 0, &e), 0);
+	plan_release(&p);
+
+	/* Purged: only the tombstone is left, and the document stays.
+	 * Nothing is created again, whatever the clock says. */
+	n = rec.nres;
+	rec.nres = 0;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(rec.res[i].env_id, "acme/pr-7"))
+			rec.res[rec.nres++] = rec.res[i];
+		else
+			free_res(&rec.res[i]);
+	rec.del = &tomb;
+	rec.ndel = 1;
+	live_release(&live);
+	observe_all(&live, m);
+	for (size_t i = 0; i < live.n; i++)
+		if (strcmp(live.v[i].env_id, "acme/pr-7") == 0)
+			live.v[i].kind = LIVE_BUCKET, free(live.v[i].name),
+			live.v[i].name = strdup("zz-not-ours");
+	live_sort(&live);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 9000, NULL, NULL, &e),
+			 0);
+	assert_int_equal(p.n, 0);
+	assert_int_equal(p.nnotes, 1);
+	assert_non_null(strstr(p.notes[0].text, "expired preview"));
+	plan_release(&p);
+
+	/* Its document goes: the tombstone is forgotten, nothing else. */
+	model_free(m);
+	m = model(NULL);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 9000, NULL, NULL, &e),
+			 0);
+	assert_int_equal(p.n, 1);
+	assert_int_equal(count(&p, "forget", NULL), 1);
+	assert_int_equal(p.envs_removed, 0);
+	plan_release(&p);
+	live_release(&live);
+	rec_free(&rec);
+	model_free(m);
+}
+
+static void
+stage_change_is_recorded_without_backend_calls(void **state)
+{
+	static const char dev[] =
+		"apiVersion: press/v1\nkind: Environment\nmetadata: {name: pr-7}\n"
+		"spec: {site: acme, stage: development}\n";
+	struct model *was = model(preview_env), *m = model(dev);
+	struct recorded rec;
+	struct live live;
+	struct plan p;
+	struct err e;
+
+	(void)state;
+	/* Applied as a preview; declared as development now, with the
+	 * same objects: each is recorded again with its new stage, so its
+	 * removal later is a soft delete with a backup. */
+	record_all(&rec, was, 1000);
+	for (size_t i = 0; i < rec.nres; i++)
+		for (size_t j = 0; j < m->nobjects; j++)
+			if (m->objects[j].kind == rec.res[i].kind &&
+			    strcmp(m->objects[j].name, rec.res[i].name) == 0) {
+				free(rec.res[i].spec_hash);
+				rec.res[i].spec_hash = strdup(
+					m->objects[j].hash);
+			}
+	observe_all(&live, m);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e),
+			 0);
+	assert_int_equal(count(&p, "record", NULL), 4);
+	assert_int_equal(p.n, 4);
+	assert_string_equal(p.v[0].detail,
+			    "stage development, recorded as preview");
+	plan_release(&p);
+	live_release(&live);
+	rec_free(&rec);
+	model_free(m);
+	model_free(was);
+}
+
 int
 main(void)
 {
@@ -678,6 +886,12 @@ main(void)
 			another_platforms_rows_conflict_unless_the_mark_is_ours),
 		cmocka_unit_test(unmarked_data_is_adopted_only_when_asked),
 		cmocka_unit_test(recorded_unmarked_object_is_marked_as_drift),
+		cmocka_unit_test(
+			removed_preview_is_purged_at_once_without_backup),
+		cmocka_unit_test(
+			expired_preview_is_tombstoned_purged_and_stays_gone),
+		cmocka_unit_test(
+			stage_change_is_recorded_without_backend_calls),
 	};
 
 	return cmocka_run_group_tests_name("plan", tests, NULL, NULL);
