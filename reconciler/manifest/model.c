@@ -547,10 +547,11 @@ add_routes(struct model *m, struct environment *e, json_t *health,
 		struct domain *dm = &m->domains[i];
 		json_t *redirects = jget(dm->doc->root, "spec", "redirects",
 					 NULL),
-		       *containers = json_array(), *r;
+		       *containers, *r;
 
 		if (dm->env != e || !dm->valid)
 			continue;
+		containers = json_array();
 		for (int k = 0;
 		     k < e->replicas && (size_t)k < e->ncontainer_names; k++)
 			json_array_append_new(containers,
