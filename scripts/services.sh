@@ -1,14 +1,14 @@
 #!/bin/bash
 # Private local services for the demo and the integration tests: a
-# PostgreSQL 15 cluster, an S3 server (s3rver) and a Docker engine, all
-# under one directory, none of them system-wide.
+# PostgreSQL 15 cluster, an S3 server (s3rver), a Docker engine and the
+# ingress (Caddy), all under one directory, none of them system-wide.
 #
 #   scripts/services.sh start  [DIR]   start what is not running (idempotent)
-#   scripts/services.sh stop   [DIR]   stop all three (safe to repeat)
+#   scripts/services.sh stop   [DIR]   stop all four (safe to repeat)
 #   scripts/services.sh status [DIR]   one line per service; exit 0 if all run
 #   scripts/services.sh env    [DIR]   `export` lines for the shell (eval)
 #   scripts/services.sh destroy DIR    remove every container and network of
-#                                      the private engine, stop all three,
+#                                      the private engine, stop all four,
 #                                      delete DIR (throwaway test dirs)
 #   scripts/services.sh master-key [FILE]
 #                                      create a random master key (0600) if
@@ -21,6 +21,10 @@
 #   PRESS_S3_PORT      s3rver port on 127.0.0.1          (default 48590)
 #   PRESS_DOCKER_SOCK  Docker engine socket (default /tmp/pressctl-demo/docker.sock
 #                      for the default DIR, DIR/docker.sock otherwise)
+#   PRESS_CADDY_ADMIN_PORT  Caddy's admin API on 127.0.0.1  (default 48599)
+#   PRESS_CADDY_HTTP_PORT   the port pressctl's routes are served on, on
+#                      every address (default 48580); Caddy listens there
+#                      once pressctl has made its first route
 #   PRESS_DOCKER_PRIVATE=1  always start a private engine, even when one
 #                      already answers at PRESS_DOCKER_SOCK (tests)
 #   PRESS_PG_FSYNC=off  run PostgreSQL without fsync (tests: faster)
@@ -31,6 +35,13 @@
 # user postgres only, on 127.0.0.1; every other role logs in over TCP with
 # its password (scram-sha-256), so a derived password is really checked.
 # Database `press` is created. s3rver's keys are S3RVER/S3RVER.
+#
+# Caddy (Debian's caddy) runs as a plain process, `caddy run` with a
+# configuration that only opens its admin API; pressctl adds its server
+# and routes through that API (docs/drivers.md, "Caddy"). Its HOME and
+# XDG directories are private (DIR/caddy), so it reads and writes nothing
+# of the user's. A restart starts from that configuration again: the
+# next `pressctl apply` puts the routes back.
 #
 # Docker: the engine runs with its own socket, data-root, exec-root and
 # pidfile, without a default bridge (--bridge=none) and without touching
@@ -108,14 +119,19 @@ S3DATA=$DIR/s3
 S3PID=$DIR/s3rver.pid
 DKDIR=$DIR/docker
 DKPID=$DKDIR/docker.pid
+CADDYDIR=$DIR/caddy
+CADDYPID=$CADDYDIR/caddy.pid
 
 # Recorded settings of a previous start, then the environment, then defaults.
 rec_pg_port="" rec_s3_port="" rec_docker_sock="" rec_docker_own=""
+rec_caddy_admin="" rec_caddy_http=""
 if [ -f "$CONF" ]; then
 	while IFS='=' read -r k v; do
 		case $k in
 		PG_PORT) rec_pg_port=$v ;;
 		S3_PORT) rec_s3_port=$v ;;
+		CADDY_ADMIN_PORT) rec_caddy_admin=$v ;;
+		CADDY_HTTP_PORT) rec_caddy_http=$v ;;
 		DOCKER_SOCK) rec_docker_sock=$v ;;
 		DOCKER_OWN) rec_docker_own=$v ;;
 		esac
@@ -128,6 +144,8 @@ else
 fi
 PG_PORT=${PRESS_PG_PORT:-${rec_pg_port:-48589}}
 S3_PORT=${PRESS_S3_PORT:-${rec_s3_port:-48590}}
+CADDY_ADMIN_PORT=${PRESS_CADDY_ADMIN_PORT:-${rec_caddy_admin:-48599}}
+CADDY_HTTP_PORT=${PRESS_CADDY_HTTP_PORT:-${rec_caddy_http:-48580}}
 DOCKER_SOCK=${PRESS_DOCKER_SOCK:-${rec_docker_sock:-$default_sock}}
 DOCKER_OWN=${rec_docker_own:-1}
 DK_LAUNCHED=""
@@ -308,6 +326,62 @@ s3_stop() {
 	rm -f "$S3PID"
 }
 
+# --- caddy (the ingress) -----------------------------------------------------
+
+caddy_answers() {
+	[ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' \
+		"http://127.0.0.1:$CADDY_ADMIN_PORT/config/" 2>/dev/null)" = 200 ]
+}
+caddy_running() { alive "$(pidof_file "$CADDYPID")" && caddy_answers; }
+
+# Launch only; caddy_wait checks readiness.
+caddy_launch() {
+	local log=$LOGS/caddy.log
+	if caddy_running; then
+		return 0
+	fi
+	caddy_stop
+	command -v caddy >/dev/null 2>&1 || die "caddy: caddy is missing; run scripts/deps.sh"
+	mkdir -p "$CADDYDIR/home" "$CADDYDIR/data" "$CADDYDIR/config"
+	printf '{"admin": {"listen": "127.0.0.1:%s"}}\n' "$CADDY_ADMIN_PORT" \
+		>"$CADDYDIR/caddy.json"
+	: >"$log"
+	# shellcheck disable=SC2016
+	HOME=$CADDYDIR/home XDG_DATA_HOME=$CADDYDIR/data \
+	XDG_CONFIG_HOME=$CADDYDIR/config \
+	setsid sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$CADDYPID" \
+		caddy run --config "$CADDYDIR/caddy.json" </dev/null >>"$log" 2>&1 &
+}
+
+caddy_wait() {
+	local log=$LOGS/caddy.log i pid
+	for ((i = 0; i < TIMEOUT * 10; i++)); do
+		pid=$(pidof_file "$CADDYPID")
+		if caddy_answers && alive "$pid"; then
+			return 0
+		fi
+		if [ "$i" -gt 10 ] && [ -n "$pid" ] && ! alive "$pid"; then
+			fail_service caddy "$log" "exited during startup (admin 127.0.0.1:$CADDY_ADMIN_PORT)"
+		fi
+		sleep 0.1
+	done
+	fail_service caddy "$log" "its admin API does not answer on http://127.0.0.1:$CADDY_ADMIN_PORT within ${TIMEOUT}s"
+}
+
+caddy_stop() {
+	local pid i
+	pid=$(pidof_file "$CADDYPID")
+	if alive "$pid"; then
+		kill "$pid" 2>/dev/null || true
+		for ((i = 0; i < 100; i++)); do
+			alive "$pid" || break
+			sleep 0.1
+		done
+		alive "$pid" && kill -KILL "$pid" 2>/dev/null
+	fi
+	rm -f "$CADDYPID"
+}
+
 # --- dockerd ---------------------------------------------------------------
 
 docker_answers() {
@@ -393,6 +467,8 @@ write_conf() {
 	local tmp=$CONF.tmp
 	printf 'PG_PORT=%s\nS3_PORT=%s\nDOCKER_SOCK=%s\nDOCKER_OWN=%s\n' \
 		"$PG_PORT" "$S3_PORT" "$DOCKER_SOCK" "$DOCKER_OWN" >"$tmp"
+	printf 'CADDY_ADMIN_PORT=%s\nCADDY_HTTP_PORT=%s\n' \
+		"$CADDY_ADMIN_PORT" "$CADDY_HTTP_PORT" >>"$tmp"
 	mv "$tmp" "$CONF"
 }
 
@@ -412,24 +488,31 @@ do_start() {
 		alive "$(dk_pid)"; then
 		die "dockerd already runs at $rec_docker_sock under $DIR; run '$0 stop $DIR' first"
 	fi
+	if [ -n "$rec_caddy_admin" ] && [ "$rec_caddy_admin" != "$CADDY_ADMIN_PORT" ] &&
+		alive "$(pidof_file "$CADDYPID")"; then
+		die "caddy already runs with admin port $rec_caddy_admin under $DIR; run '$0 stop $DIR' first"
+	fi
 	pg_prepare
 	# dockerd and s3rver start in the background while initdb runs.
 	dk_launch
 	write_conf
 	s3_launch
+	caddy_launch
 	pg_start
 	s3_wait
+	caddy_wait
 	dk_wait
 	if [ "$DIR" = "$DEFAULT_DIR" ]; then
 		"$0" master-key "$REPO/.press/master.key"
 	fi
-	echo "services: running under $DIR (postgres 127.0.0.1:$PG_PORT, s3rver 127.0.0.1:$S3_PORT, docker $DOCKER_SOCK$([ "$DOCKER_OWN" = 1 ] || echo ' (existing engine)')) in $((SECONDS - t0))s" >&2
+	echo "services: running under $DIR (postgres 127.0.0.1:$PG_PORT, s3rver 127.0.0.1:$S3_PORT, docker $DOCKER_SOCK$([ "$DOCKER_OWN" = 1 ] || echo ' (existing engine)'), caddy admin 127.0.0.1:$CADDY_ADMIN_PORT, ingress port $CADDY_HTTP_PORT) in $((SECONDS - t0))s" >&2
 }
 
 do_stop() {
 	[ -d "$DIR" ] || return 0
 	mkdir -p "$LOGS" 2>/dev/null || true
 	dk_stop
+	caddy_stop
 	s3_stop
 	pg_stop
 	echo "services: stopped under $DIR" >&2
@@ -472,6 +555,11 @@ do_status() {
 	else
 		echo "s3rver: stopped"; ok=1
 	fi
+	if caddy_running; then
+		echo "caddy: running, admin 127.0.0.1:$CADDY_ADMIN_PORT, ingress port $CADDY_HTTP_PORT (pid $(pidof_file "$CADDYPID"))"
+	else
+		echo "caddy: stopped"; ok=1
+	fi
 	if docker_answers; then
 		if [ "$DOCKER_OWN" = 1 ]; then
 			echo "dockerd: running at $DOCKER_SOCK (pid $(dk_pid))"
@@ -494,6 +582,8 @@ do_env() {
 	export PRESS_S3_SECRET_KEY='S3RVER'
 	export PRESS_DOCKER_SOCK='$DOCKER_SOCK'
 	export DOCKER_HOST='unix://$DOCKER_SOCK'
+	export PRESS_CADDY_ADMIN='http://127.0.0.1:$CADDY_ADMIN_PORT'
+	export PRESS_CADDY_HTTP_PORT='$CADDY_HTTP_PORT'
 	EOF
 }
 

@@ -49,14 +49,17 @@ struct exec {
 
 struct worker {
 	struct exec *x;
-	void *h[3]; /* per driver: postgres, s3, docker */
+	void *h[4]; /* per driver: postgres, s3, docker, the ingress */
 	unsigned seed;
 };
 
 static int
 driver_index(const struct driver *d)
 {
-	return d == &driver_postgres ? 0 : d == &driver_s3 ? 1 : 2;
+	return d == &driver_postgres ? 0 :
+	       d == &driver_s3	     ? 1 :
+	       d == &driver_docker   ? 2 :
+				       3;
 }
 
 static void
@@ -200,6 +203,29 @@ container_ports(struct exec *x, const struct action *a, int out[2],
 			   pf->port_to, l->busy_ports, l->nbusy, out, e);
 }
 
+/* A route slot's port: allocated now if its container has none yet
+ * (the route's container actions ran first; see plan.c route_deps). */
+struct route_ports {
+	struct exec *x;
+	const char *env_id;
+};
+
+static int
+allocated_port(void *arg, const char *container, int slot, struct err *e)
+{
+	struct route_ports *rp = arg;
+	const struct platform *pf = &rp->x->p->model->platform;
+	const struct live *l = &rp->x->p->live;
+	int ports[2];
+
+	if (!container)
+		return 0;
+	if (state_ports(rp->x->p->state, container, rp->env_id, pf->port_from,
+			pf->port_to, l->busy_ports, l->nbusy, ports, e) < 0)
+		return -1;
+	return ports[slot];
+}
+
 /* One driver call, retried with backoff on transient errors. */
 static int
 call_with_retries(struct worker *w, const struct driver *drv,
@@ -230,8 +256,10 @@ call_driver(struct worker *w, const struct action *a, int *attempts,
 	    struct err *e)
 {
 	struct exec *x = w->x;
-	const struct driver *drv = driver_for(a->act.kind);
+	const struct driver *drv = driver_for(&x->p->model->platform,
+					      a->act.kind);
 	struct driver_action act = a->act;
+	struct live_object *route = NULL;
 	struct apply_args args;
 	char password[44] = "", reason[sizeof(e->msg)];
 	int rc = -1;
@@ -239,6 +267,25 @@ call_driver(struct worker *w, const struct action *a, int *attempts,
 	memset(&args, 0, sizeof(args));
 	act.args = &args;
 	*attempts = 1;
+	if (!drv)
+		return err_set(e,
+			       "cannot %s %s '%s': the platform declares no "
+			       "ingress driver; set spec.ingress in its "
+			       "Platform manifest",
+			       driver_op_name(a->act.op),
+			       live_kind_name(a->act.kind), a->act.name);
+	if (a->act.kind == LIVE_ROUTE && a->act.want) {
+		/* The upstreams as allocated now, not as planned. */
+		struct route_ports rp = { x, a->env_id };
+		json_t *ups;
+
+		if (plan_route_upstreams(&ups, a->act.want->spec,
+					 allocated_port, &rp, e) < 0)
+			return err_wrap(e, "cannot %s route '%s'",
+					driver_op_name(a->act.op), a->act.name);
+		route = plan_route_with(a->act.want, ups);
+		act.want = route;
+	}
 	if (a->act.want &&
 	    (a->act.kind == LIVE_ROLE || a->act.kind == LIVE_CONTAINER))
 		derive_password(password, x->p, a->act.want->env->schema,
@@ -283,6 +330,7 @@ out:
 		json_decref(args.env);
 	}
 	json_decref(args.labels);
+	plan_route_free(route);
 	return rc;
 }
 
@@ -372,7 +420,9 @@ record(struct exec *x, const struct action *a, struct err *e)
 		if (state_resource_drop(st, a->act.kind, a->act.name, e) < 0 ||
 		    state_rollout_clear(st, a->act.name, e) < 0)
 			return -1;
-		return state_ports_release(st, a->act.name, e);
+		return a->act.kind == LIVE_CONTAINER ?
+			       state_ports_release(st, a->act.name, e) :
+			       0;
 	case OP_PURGE:
 		if (a->act.kind == LIVE_SCHEMA &&
 		    state_kept_forget(st, a->act.name, e) < 0)
@@ -580,12 +630,15 @@ worker_main(void *arg)
 	}
 	pthread_cond_broadcast(&x->cv);
 	pthread_mutex_unlock(&x->mu);
-	for (int d = 0; d < 3; d++) {
-		const struct driver *drv = d == 0 ? &driver_postgres :
-					   d == 1 ? &driver_s3 :
-						    &driver_docker;
+	for (int d = 0; d < 4; d++) {
+		const struct driver *drv =
+			d == 0 ? &driver_postgres :
+			d == 1 ? &driver_s3 :
+			d == 2 ? &driver_docker :
+				 driver_ingress(&x->p->model->platform);
 
-		drv->close(w->h[d]);
+		if (drv)
+			drv->close(w->h[d]);
 	}
 	return NULL;
 }

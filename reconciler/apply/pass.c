@@ -105,8 +105,8 @@ observe_one(void *arg)
 
 /* A growable list of borrowed names per kind. */
 struct names {
-	const char **v[4];
-	size_t n[4], alloc[4];
+	const char **v[LIVE_NKINDS];
+	size_t n[LIVE_NKINDS], alloc[LIVE_NKINDS];
 };
 
 static void
@@ -158,10 +158,13 @@ attribute(struct pass *p)
 int
 pass_observe(struct pass *p, struct err *e)
 {
-	const struct driver *drivers[3] = { &driver_postgres, &driver_s3,
-					    &driver_docker };
-	struct observer obs[3];
-	const char **doomed[4];
+	const struct driver *drivers[4] = {
+		&driver_postgres, &driver_s3, &driver_docker,
+		driver_ingress(&p->model->platform)
+	};
+	int ndrivers = drivers[3] ? 4 : 3; /* the ingress, if declared */
+	struct observer obs[4];
+	const char **doomed[LIVE_NKINDS];
 	struct observe_req q;
 	struct names nm, ck;
 	int rc = 0;
@@ -193,7 +196,7 @@ pass_observe(struct pass *p, struct err *e)
 	}
 	plan_doomed(p->model, &p->rec, p->now, doomed, q.nsized);
 	q.platform = p->model->platform.name;
-	for (int k = 0; k < 4; k++) {
+	for (int k = 0; k < LIVE_NKINDS; k++) {
 		q.names[k] = nm.v[k];
 		q.nnames[k] = nm.n[k];
 		q.sized[k] = doomed[k];
@@ -207,7 +210,7 @@ pass_observe(struct pass *p, struct err *e)
 		goto out;
 	}
 
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < ndrivers; i++) {
 		memset(&obs[i], 0, sizeof(obs[i]));
 		obs[i].drv = drivers[i];
 		obs[i].env = &p->denv;
@@ -216,7 +219,7 @@ pass_observe(struct pass *p, struct err *e)
 		    0)
 			observe_one(&obs[i]), obs[i].tid = 0;
 	}
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < ndrivers; i++) {
 		if (obs[i].tid)
 			pthread_join(obs[i].tid, NULL);
 		if (obs[i].rc < 0 && rc == 0) {
@@ -236,7 +239,7 @@ pass_observe(struct pass *p, struct err *e)
 	live_sort(&p->live);
 	attribute(p);
 out:
-	for (int k = 0; k < 4; k++) {
+	for (int k = 0; k < LIVE_NKINDS; k++) {
 		free(nm.v[k]);
 		free(ck.v[k]);
 		free(doomed[k]);

@@ -235,12 +235,23 @@ static const char *const migration_5[] = {
 	"ALTER TABLE pressctl.deletions ADD COLUMN stage text", NULL
 };
 
+/*
+ * 6: ingress routes (LIVE_ROUTE, docs/drivers.md "Caddy") are resources
+ * like the others.
+ */
+static const char *const migration_6[] = {
+	"ALTER TABLE pressctl.resources DROP CONSTRAINT resources_kind_check,"
+	" ADD CONSTRAINT resources_kind_check CHECK (kind IN ('role',"
+	" 'schema', 'bucket', 'container', 'route'))",
+	NULL
+};
+
 static const struct migration {
 	int version;
 	const char *const *stmts;
 } migrations[] = {
 	{ 1, migration_1 }, { 2, migration_2 }, { 3, migration_3 },
-	{ 4, migration_4 }, { 5, migration_5 },
+	{ 4, migration_4 }, { 5, migration_5 }, { 6, migration_6 },
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(*migrations)))
@@ -359,7 +370,7 @@ key_of(const char *s)
 static int
 kind_parse(const char *s, enum live_kind *out)
 {
-	for (int k = LIVE_ROLE; k <= LIVE_CONTAINER; k++)
+	for (int k = 0; k < LIVE_NKINDS; k++)
 		if (strcmp(s, live_kind_name((enum live_kind)k)) == 0) {
 			*out = (enum live_kind)k;
 			return 0;
@@ -891,7 +902,7 @@ state_read(struct state *st, struct recorded *out, struct err *e)
 /* --- other platforms' rows -------------------------------------------- */
 
 struct foreign_args {
-	const char *const *names[4];
+	const char *const *names[LIVE_NKINDS];
 	const size_t *n;
 	struct recorded *out;
 };
@@ -909,7 +920,7 @@ do_read_foreign(struct state *st, void *arg, struct err *e)
 	strbuf_init(&names, 0);
 	strbuf_addch(&kinds, '{');
 	strbuf_addch(&names, '{');
-	for (int k = 0; k < 4; k++) {
+	for (int k = 0; k < LIVE_NKINDS; k++) {
 		for (size_t i = 0; i < a->n[k]; i++) {
 			strbuf_addf(&kinds, "%s%s", first ? "" : ",",
 				    live_kind_name((enum live_kind)k));
@@ -964,12 +975,14 @@ out:
 }
 
 int
-state_read_foreign(struct state *st, const char *const *names[4],
-		   const size_t n[4], struct recorded *out, struct err *e)
+state_read_foreign(struct state *st, const char *const *names[LIVE_NKINDS],
+		   const size_t n[LIVE_NKINDS], struct recorded *out,
+		   struct err *e)
 {
-	struct foreign_args a = { { names[0], names[1], names[2], names[3] },
-				  n,
-				  out };
+	struct foreign_args a = { { NULL }, n, out };
+
+	for (int k = 0; k < LIVE_NKINDS; k++)
+		a.names[k] = names[k];
 
 	for (size_t i = 0; i < out->nforeign; i++) {
 		free(out->foreign[i].name);

@@ -48,8 +48,9 @@ int state_read(struct state *st, struct recorded *out, struct err *e);
  * Rows of other platforms (sharing this database) for the names[kind]
  * (borrowed, n[kind] each) into out->foreign, replacing what it held.
  */
-int state_read_foreign(struct state *st, const char *const *names[4],
-		       const size_t n[4], struct recorded *out, struct err *e);
+int state_read_foreign(struct state *st, const char *const *names[LIVE_NKINDS],
+		       const size_t n[LIVE_NKINDS], struct recorded *out,
+		       struct err *e);
 
 /* Runs: status is "running" at begin; "ok", "failed", "refused" or
  * "interrupted" at end. summary (borrowed) is stored as jsonb. */

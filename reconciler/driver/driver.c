@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../manifest/manifest.h"
+
 void
 live_init(struct live *l)
 {
@@ -157,13 +159,23 @@ driver_op_name(enum driver_op op)
 }
 
 const struct driver *
-driver_for(enum live_kind kind)
+driver_ingress(const struct platform *pf)
+{
+	if (pf && pf->ingress_driver &&
+	    strcmp(pf->ingress_driver, "caddy") == 0)
+		return &driver_caddy;
+	return NULL;
+}
+
+const struct driver *
+driver_for(const struct platform *pf, enum live_kind kind)
 {
 	switch (kind) {
 	case LIVE_ROLE:
 	case LIVE_SCHEMA: return &driver_postgres;
 	case LIVE_BUCKET: return &driver_s3;
 	case LIVE_CONTAINER: return &driver_docker;
+	case LIVE_ROUTE: return driver_ingress(pf);
 	}
 	return NULL;
 }

@@ -106,12 +106,12 @@ const struct live_item *live_find(const struct live *l, enum live_kind kind,
  */
 struct observe_req {
 	const char *platform;
-	const char *const *names[4];
-	size_t nnames[4];
-	const char *const *sized[4];
-	size_t nsized[4];
-	const char *const *check[4];
-	size_t ncheck[4];
+	const char *const *names[LIVE_NKINDS];
+	size_t nnames[LIVE_NKINDS];
+	const char *const *sized[LIVE_NKINDS];
+	size_t nsized[LIVE_NKINDS];
+	const char *const *check[LIVE_NKINDS];
+	size_t ncheck[LIVE_NKINDS];
 };
 
 enum driver_op {
@@ -170,7 +170,7 @@ struct driver_action {
 };
 
 struct driver {
-	const char *name; /* "postgres", "s3", "docker" */
+	const char *name; /* "postgres", "s3", "docker", "caddy" */
 	unsigned kinds;	  /* bit (1u << LIVE_x) per kind handled */
 	int (*open)(void **h, const struct driver_env *env, struct err *e);
 	void (*close)(void *h); /* accepts NULL */
@@ -201,9 +201,18 @@ struct driver {
 extern const struct driver driver_postgres;
 extern const struct driver driver_s3;
 extern const struct driver driver_docker;
+/* Ingress routes (LIVE_ROUTE) through Caddy's admin API: the platform's
+ * spec.ingress.driver "caddy". */
+extern const struct driver driver_caddy;
 
-/* The driver that handles kind, from the three above. */
-const struct driver *driver_for(enum live_kind kind);
+/* The ingress driver a platform names in spec.ingress.driver; NULL when
+ * it declares no ingress or one no driver is built for. */
+const struct driver *driver_ingress(const struct platform *pf);
+
+/* The driver that handles kind for platform pf (borrowed): routes go to
+ * the platform's ingress driver (NULL without one), the other kinds to
+ * the three above. */
+const struct driver *driver_for(const struct platform *pf, enum live_kind kind);
 
 /*
  * Split a libpq connection string or URI into the parts a site container

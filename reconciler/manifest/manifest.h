@@ -102,6 +102,9 @@ struct platform {
 	struct secret_ref master_key;
 	int max_delete_percent, soft_delete_days;
 	const char *preview_wildcard; /* "*.preview.example" or NULL */
+	/* spec.ingress; driver NULL: none, Domains are not routed */
+	const char *ingress_driver, *ingress_admin;
+	int ingress_http, ingress_https;
 	const struct doc *doc;
 };
 
@@ -148,6 +151,8 @@ struct backup_policy {
 struct domain {
 	const char *name, *host, *environment, *tls;
 	const struct environment *env; /* resolved */
+	char *route; /* owned: its route's live name, "press.<platform>.<name>",
+		      * when the platform has an ingress; else NULL */
 	const struct doc *doc;
 	int valid;
 };

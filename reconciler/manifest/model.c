@@ -57,12 +57,14 @@ const char *
 live_kind_name(enum live_kind k)
 {
 	static const char *const names[] = { "role", "schema", "bucket",
-					     "container" };
+					     "container", "route" };
 
 	return names[k];
 }
 
 static json_t *profile_vars(const struct app_profile *prof);
+static void add_routes(struct model *m, struct environment *e, json_t *health,
+		       size_t *oalloc);
 
 static int
 stage_parse(const char *s, enum stage *out)
@@ -121,6 +123,10 @@ collect_platform(struct model *m, const struct doc *doc)
 	p->max_delete_percent = jint(s, "safety", "maxDeletePercent", NULL, 20);
 	p->soft_delete_days = jint(s, "safety", "softDeleteDays", NULL, 30);
 	p->preview_wildcard = jstr(s, "domains", "previewWildcard", NULL);
+	p->ingress_driver = jstr(s, "ingress", "driver", NULL);
+	p->ingress_admin = jstr(s, "ingress", "admin", NULL);
+	p->ingress_http = jint(s, "ingress", "http", NULL, 0);
+	p->ingress_https = jint(s, "ingress", "https", NULL, 0);
 }
 
 /* Binary search; the sites are sorted by name once collected. */
@@ -523,6 +529,49 @@ finalize_env(struct model *m, struct environment *e, size_t *oalloc)
 		add_object(m, oalloc, LIVE_CONTAINER, name, e, one);
 	}
 	json_decref(c);
+	add_routes(m, e, health, oalloc);
+}
+
+/*
+ * One ingress route per Domain of environment e, when the platform has
+ * an ingress: its hosts, the containers it reaches (their addresses are
+ * the core's to add at plan and apply time) and what the driver needs to
+ * build it. Named "press.<platform>.<domain>": the name carries the
+ * platform, so two platforms' routes never share one.
+ */
+static void
+add_routes(struct model *m, struct environment *e, json_t *health,
+	   size_t *oalloc)
+{
+	for (size_t i = 0; m->platform.ingress_driver && i < m->ndomains; i++) {
+		struct domain *dm = &m->domains[i];
+		json_t *redirects = jget(dm->doc->root, "spec", "redirects",
+					 NULL),
+		       *containers, *r;
+
+		if (dm->env != e || !dm->valid)
+			continue;
+		containers = json_array();
+		for (int k = 0;
+		     k < e->replicas && (size_t)k < e->ncontainer_names; k++)
+			json_array_append_new(containers,
+					      json_string(
+						      e->container_names[k]));
+		free(dm->route);
+		dm->route = xprintf("press.%s.%s", m->platform.name, dm->name);
+		r = json_pack("{s:s, s:s, s:o, s:s, s:s, s:o, s:O, s:i}", "id",
+			      dm->route, "host", dm->host, "redirects",
+			      redirects ? json_deep_copy(redirects) :
+					  json_array(),
+			      "tls", dm->tls, "environment", e->id,
+			      "containers", containers, "healthPath",
+			      json_object_get(health, "path"), "http",
+			      m->platform.ingress_http);
+		if (e->host_port)
+			json_object_set_new(r, "hostPort",
+					    json_integer(e->host_port));
+		add_object(m, oalloc, LIVE_ROUTE, dm->route, e, r);
+	}
 }
 
 static json_t *
@@ -646,6 +695,8 @@ model_free(struct model *m)
 	free(m->envs);
 	free(m->sites);
 	free(m->policies);
+	for (size_t i = 0; i < m->ndomains; i++)
+		free(m->domains[i].route);
 	free(m->domains);
 	docset_release(&m->docs);
 	free(m->revision);

@@ -34,6 +34,9 @@ plan_release(struct plan *p)
 		free(p->notes[i].name);
 		free(p->notes[i].text);
 	}
+	for (size_t i = 0; i < p->nroutes; i++)
+		plan_route_free(p->routes[i]);
+	free(p->routes);
 	free(p->v);
 	free(p->notes);
 	free(p->revision);
@@ -266,12 +269,12 @@ kept_leaves(const struct model *m, const struct recorded *rec,
 
 void
 plan_doomed(const struct model *m, const struct recorded *rec, time_t now,
-	    const char **names[4], size_t n[4])
+	    const char **names[LIVE_NKINDS], size_t n[LIVE_NKINDS])
 {
-	size_t nrecs, alloc[4] = { 0 };
+	size_t nrecs, alloc[LIVE_NKINDS] = { 0 };
 	struct env_rec *recs = recorded_envs(rec, &nrecs);
 
-	for (int k = 0; k < 4; k++) {
+	for (int k = 0; k < LIVE_NKINDS; k++) {
 		names[k] = NULL;
 		n[k] = 0;
 	}
@@ -427,6 +430,124 @@ gone_conflicts(struct plan *p, const char *env_id, const struct recorded *rec,
 	return n;
 }
 
+/* --- routes ----------------------------------------------------------------- */
+
+int
+plan_route_upstreams(json_t **out, const json_t *route_spec,
+		     int (*port_of)(void *arg, const char *container, int slot,
+				    struct err *e),
+		     void *arg, struct err *e)
+{
+	json_t *ups = json_array(), *c,
+	       *pinned = json_object_get(route_spec, "hostPort");
+	size_t i;
+
+	*out = NULL;
+	json_array_foreach(json_object_get(route_spec, "containers"), i, c) {
+		for (int slot = 0; slot < 2; slot++) {
+			int port = json_is_integer(pinned) ?
+					   (int)json_integer_value(pinned) :
+					   port_of(arg, json_string_value(c),
+						   slot, e);
+			char addr[64];
+
+			if (port < 0) {
+				json_decref(ups);
+				return -1;
+			}
+			if (port == 0)
+				continue;
+			snprintf(addr, sizeof(addr), "%s:%d",
+				 PLAN_UPSTREAM_HOST, port);
+			json_array_append_new(ups, json_string(addr));
+			if (json_is_integer(pinned))
+				break; /* one port, no second slot */
+		}
+	}
+	*out = ups;
+	return 0;
+}
+
+struct live_object *
+plan_route_with(const struct live_object *o, json_t *upstreams)
+{
+	struct live_object *r = xcalloc(1, sizeof(*r));
+
+	*r = *o;
+	r->spec = json_deep_copy(o->spec);
+	json_object_set_new(r->spec, "upstreams", upstreams);
+	return r;
+}
+
+void
+plan_route_free(struct live_object *o)
+{
+	if (!o)
+		return;
+	json_decref(o->spec);
+	free(o);
+}
+
+static int
+cmp_port(const void *k, const void *v)
+{
+	const struct rec_port *a = k, *b = v;
+	int c = strcmp(a->owner, b->owner);
+
+	return c ? c : (a->slot > b->slot) - (a->slot < b->slot);
+}
+
+/* A recorded slot's port (rec->ports is sorted by owner and slot), 0 when
+ * none is allocated yet. */
+static int
+recorded_port(void *arg, const char *container, int slot, struct err *e)
+{
+	const struct recorded *rec = arg;
+	struct rec_port key = { .owner = (char *)container, .slot = slot };
+	const struct rec_port *hit;
+
+	(void)e;
+	if (!container)
+		return 0;
+	hit = bsearch(&key, rec->ports, rec->nports, sizeof(*rec->ports),
+		      cmp_port);
+	return hit ? hit->port : 0;
+}
+
+/* Route o as the plan compares it: with the upstreams the recorded
+ * allocations give (a new environment has none yet: its route is new
+ * too, and apply allocates them). Owned by the plan. */
+static const struct live_object *
+route_want(struct plan *p, const struct live_object *o,
+	   const struct recorded *rec)
+{
+	json_t *ups;
+	struct live_object *r;
+
+	if (plan_route_upstreams(&ups, o->spec, recorded_port, (void *)rec,
+				 NULL) < 0)
+		ups = json_array();
+	r = plan_route_with(o, ups);
+	xgrow(&p->routes, &p->aroutes, p->nroutes + 1, sizeof(*p->routes));
+	p->routes[p->nroutes++] = r;
+	return r;
+}
+
+/* A route waits for the containers of its environment this plan creates
+ * or updates (the actions just before it): it needs their ports. */
+static void
+route_deps(struct plan *p, struct action *a)
+{
+	for (size_t j = a->id - 1; j-- > 0;) {
+		const struct action *c = &p->v[j];
+
+		if (strcmp(c->env_id, a->env_id))
+			break;
+		if (c->act.kind == LIVE_CONTAINER && c->phase == 0)
+			dep(a, c->id);
+	}
+}
+
 /* --- desired objects ------------------------------------------------------- */
 
 struct env_ids { /* action ids of one environment's objects */
@@ -474,18 +595,22 @@ plan_clone(struct plan *p, const struct live_object *o,
 }
 
 static void
-plan_object(struct plan *p, const struct live_object *o,
+plan_object(struct plan *p, const struct model *m, const struct live_object *o,
 	    const struct recorded *rec, const struct live *live, time_t now,
 	    struct env_ids *ids, int reviving)
 {
 	const struct rec_resource *r = recorded_find(rec, o->kind, o->name);
 	const struct live_item *l = live_find(live, o->kind, o->name);
-	const struct driver *drv = driver_for(o->kind);
+	const struct driver *drv = driver_for(&m->platform, o->kind);
 	enum driver_op op = OP_UPDATE;
 	enum action_reason why;
 	char detail[256] = "";
 	struct action *a;
 
+	if (!drv)
+		return; /* a route without an ingress: the model adds none */
+	if (o->kind == LIVE_ROUTE)
+		o = route_want(p, o, rec);
 	if ((a = plan_clone(p, o, rec, l, r, reviving))) {
 		dep(a, ids->role);
 		ids->schema = ids->clone = a->id;
@@ -581,6 +706,10 @@ plan_object(struct plan *p, const struct live_object *o,
 		dep(a, ids->bucket);
 		dep(a, ids->revive);
 		break;
+	case LIVE_ROUTE:
+		dep(a, ids->revive);
+		route_deps(p, a);
+		break;
 	}
 }
 
@@ -615,15 +744,18 @@ plan_gone(struct plan *p, const char *env_id, enum action_reason why,
 		backup = add(p, ACT_FINAL_BACKUP, OP_CREATE, LIVE_SCHEMA, NULL,
 			     env_id, why, 1)
 				 ->id;
-	/* Containers go at once (soft delete) or were gone already. */
+	/* Routes and containers go at once (soft delete) or were gone
+	 * already; the routes first, so the hosts stop answering before
+	 * the containers stop. */
 	for (size_t i = 0; i < rec->nres; i++) {
 		const struct rec_resource *r = &rec->res[i];
 
-		if (r->kind != LIVE_CONTAINER || strcmp(r->env_id, env_id))
+		if ((r->kind != LIVE_CONTAINER && r->kind != LIVE_ROUTE) ||
+		    strcmp(r->env_id, env_id))
 			continue;
-		a = add(p, ACT_DRIVER, OP_REMOVE, LIVE_CONTAINER, r->name,
-			env_id, why, 1);
-		a->act.have = live_find(live, LIVE_CONTAINER, r->name);
+		a = add(p, ACT_DRIVER, OP_REMOVE, r->kind, r->name, env_id, why,
+			1);
+		a->act.have = live_find(live, r->kind, r->name);
 		dep(a, backup);
 		xgrow(&removes, &aremoves, nremoves + 1, sizeof(*removes));
 		removes[nremoves++] = a->id;
@@ -719,11 +851,12 @@ plan_preview_gone(struct plan *p, const struct env_rec *r,
 	for (size_t i = 0; i < rec->nres; i++) {
 		const struct rec_resource *x = &rec->res[i];
 
-		if (x->kind != LIVE_CONTAINER || strcmp(x->env_id, r->id))
+		if ((x->kind != LIVE_CONTAINER && x->kind != LIVE_ROUTE) ||
+		    strcmp(x->env_id, r->id))
 			continue;
-		a = add(p, ACT_DRIVER, OP_REMOVE, LIVE_CONTAINER, x->name,
-			r->id, why, 1);
-		a->act.have = live_find(live, LIVE_CONTAINER, x->name);
+		a = add(p, ACT_DRIVER, OP_REMOVE, x->kind, x->name, r->id,
+			why, 1);
+		a->act.have = live_find(live, x->kind, x->name);
 		dep(a, tomb);
 		xgrow(&ids, &aids, nids + 1, sizeof(*ids));
 		ids[nids++] = a->id;
@@ -778,15 +911,16 @@ cmp_name(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* The desired containers' names, sorted, for desired_container(). */
+/* The desired names of a kind (containers, routes), sorted, for
+ * desired_container(). */
 static const char **
-container_names(const struct model *m, size_t *n)
+container_names(const struct model *m, enum live_kind kind, size_t *n)
 {
 	const char **v = xcalloc(m->nobjects + 1, sizeof(*v));
 	size_t k = 0;
 
 	for (size_t i = 0; i < m->nobjects; i++)
-		if (m->objects[i].kind == LIVE_CONTAINER)
+		if (m->objects[i].kind == kind)
 			v[k++] = m->objects[i].name;
 	if (k > 1)
 		qsort(v, k, sizeof(*v), cmp_name);
@@ -845,9 +979,10 @@ plan_build(struct plan *out, const struct model *m, const struct recorded *rec,
 	   const struct live *live, time_t now, const struct plan_filter *only,
 	   const struct plan_filter *adopt, struct err *e)
 {
-	size_t nrecs, ncnames;
+	size_t nrecs, ncnames, nrnames;
 	struct env_rec *recs = recorded_envs(rec, &nrecs);
-	const char **cnames = container_names(m, &ncnames);
+	const char **cnames = container_names(m, LIVE_CONTAINER, &ncnames);
+	const char **rnames = container_names(m, LIVE_ROUTE, &nrnames);
 	const struct environment *cur = NULL;
 	struct env_ids ids = { 0 };
 	int reviving = 0, skip = 0;
@@ -898,7 +1033,7 @@ plan_build(struct plan *out, const struct model *m, const struct recorded *rec,
 		}
 		if (skip)
 			continue;
-		plan_object(out, o, rec, live, now, &ids, reviving);
+		plan_object(out, m, o, rec, live, now, &ids, reviving);
 	}
 
 	clone_sources(out, m);
@@ -923,6 +1058,26 @@ plan_build(struct plan *out, const struct model *m, const struct recorded *rec,
 			r->env_id, WHY_CHANGED, 1);
 		a->act.have = l;
 		a->detail = xstrdup("replicas changed");
+	}
+
+	/* Routes still recorded for a declared environment but no longer
+	 * desired: their Domain left the source (or moved to another
+	 * environment, whose route is new). */
+	for (size_t i = 0; i < rec->nres; i++) {
+		const struct rec_resource *r = &rec->res[i];
+		const struct live_item *l;
+		struct action *a;
+
+		if (r->kind != LIVE_ROUTE ||
+		    desired_container(rnames, nrnames, r->name) ||
+		    !wanted(m, rec, recs, nrecs, r->env_id, now) ||
+		    !selected(only, m, r->env_id))
+			continue;
+		l = live_find(live, LIVE_ROUTE, r->name);
+		a = add(out, ACT_DRIVER, OP_REMOVE, LIVE_ROUTE, r->name,
+			r->env_id, WHY_CHANGED, 1);
+		a->act.have = l;
+		a->detail = xstrdup("its Domain is no longer declared");
 	}
 
 	/* Recorded environments no longer desired. */
@@ -972,22 +1127,26 @@ plan_build(struct plan *out, const struct model *m, const struct recorded *rec,
 				 "replaced by a restore");
 	}
 
-	/* Managed containers nothing declares or records: orphans (e.g. a
-	 * "-next" left by an interrupted blue/green rollout). */
+	/* Managed containers and routes nothing declares or records:
+	 * orphans (e.g. a "-next" left by an interrupted blue/green
+	 * rollout, a route whose state row was lost). */
 	for (size_t i = 0; i < live->n; i++) {
 		const struct live_item *l = &live->v[i];
 		struct action *a;
 
-		if (l->kind != LIVE_CONTAINER || !l->mark ||
-		    strcmp(l->mark, out->platform) ||
-		    desired_container(cnames, ncnames, l->name) ||
-		    recorded_find(rec, LIVE_CONTAINER, l->name) ||
+		if ((l->kind != LIVE_CONTAINER && l->kind != LIVE_ROUTE) ||
+		    !l->mark || strcmp(l->mark, out->platform) ||
+		    (l->kind == LIVE_CONTAINER ?
+			     desired_container(cnames, ncnames, l->name) :
+			     desired_container(rnames, nrnames, l->name)) ||
+		    recorded_find(rec, l->kind, l->name) ||
 		    !selected(only, m, l->env_id))
 			continue;
-		a = add(out, ACT_DRIVER, OP_REMOVE, LIVE_CONTAINER, l->name,
-			l->env_id, WHY_ORPHAN, 1);
+		a = add(out, ACT_DRIVER, OP_REMOVE, l->kind, l->name, l->env_id,
+			WHY_ORPHAN, 1);
 		a->act.have = l;
 	}
+	free(rnames);
 	free(cnames);
 	free(recs);
 	return 0;

@@ -99,6 +99,11 @@ struct plan {
 				* included; expired ones not) */
 	char *revision;
 	char *platform;
+	/* Routes as the plan compares them: the model's spec plus the
+	 * upstreams its allocations give (see plan_route_upstreams); owned,
+	 * actions point at them. */
+	struct live_object **routes;
+	size_t nroutes, aroutes;
 };
 
 void plan_init(struct plan *p);
@@ -128,7 +133,31 @@ int plan_build(struct plan *out, const struct model *m,
  * alone. names[kind] becomes a new array of borrowed strings (free() the
  * array), n[kind] its length. */
 void plan_doomed(const struct model *m, const struct recorded *rec, time_t now,
-		 const char **names[4], size_t n[4]);
+		 const char **names[LIVE_NKINDS], size_t n[LIVE_NKINDS]);
+
+/* Where an ingress route sends requests: "127.0.0.1:<port>" */
+#define PLAN_UPSTREAM_HOST "127.0.0.1"
+
+/*
+ * The upstreams of a route (a new JSON array of "host:port" strings):
+ * for each container the route's spec names, both of its host-port slots
+ * (blue/green: the ingress sends to whichever answers its health check),
+ * or the pinned hostPort alone. port_of(arg, container, slot, e) gives a
+ * slot's port: > 0 the port, 0 none known (left out), -1 an error (e
+ * filled, returned). The plan looks ports up in what it recorded, apply
+ * allocates them.
+ */
+int plan_route_upstreams(json_t **out, const json_t *route_spec,
+			 int (*port_of)(void *arg, const char *container,
+					int slot, struct err *e),
+			 void *arg, struct err *e);
+
+/* A copy of route o whose spec (a new deep copy) holds "upstreams"
+ * (stolen); same kind, name, environment and hash. Free it with
+ * plan_route_free. */
+struct live_object *plan_route_with(const struct live_object *o,
+				    json_t *upstreams);
+void plan_route_free(struct live_object *o); /* accepts NULL */
 
 const char *action_verb(const struct action *a);
 const char *action_reason_name(enum action_reason r);

@@ -1,5 +1,6 @@
 """Private live backends for the integration tests: PostgreSQL 15, an S3
-server (s3rver) and a Docker engine, started once per test session by
+server (s3rver), a Docker engine and the ingress (Caddy), started once per
+test session by
 scripts/services.sh in a fresh directory under /tmp, on free loopback ports,
 and at the end of the session, whatever happened, destroyed: every container
 and network of the engine removed (a bridge outlives its engine otherwise),
@@ -106,13 +107,18 @@ class Services:
 
     Attributes: dir, pg_port, s3_port, docker_sock (str), network (a
     user-defined Docker network), ports ((first, last) host ports for site
-    containers), master_key (Path of a random key file).
+    containers), master_key (Path of a random key file), caddy_admin_port
+    (Caddy's admin API on 127.0.0.1) and ingress_port (where the routes
+    pressctl makes answer, once it has made one).
     """
 
-    def __init__(self, directory, pg_port, s3_port, ports):
+    def __init__(self, directory, pg_port, s3_port, ports, caddy_admin_port,
+                 ingress_port):
         self.dir = Path(directory)
         self.pg_port = pg_port
         self.s3_port = s3_port
+        self.caddy_admin_port = caddy_admin_port
+        self.ingress_port = ingress_port
         self.docker_sock = str(self.dir / "docker.sock")
         self.ports = ports
         self.master_key = self.dir / "master.key"
@@ -134,6 +140,10 @@ class Services:
         return f"http://127.0.0.1:{self.s3_port}"
 
     @property
+    def caddy_admin(self):
+        return f"http://127.0.0.1:{self.caddy_admin_port}"
+
+    @property
     def docker_host(self):
         return f"unix://{self.docker_sock}"
 
@@ -151,6 +161,8 @@ class Services:
                 "PRESS_PG_PORT": str(self.pg_port),
                 "PRESS_S3_PORT": str(self.s3_port),
                 "PRESS_DOCKER_SOCK": self.docker_sock,
+                "PRESS_CADDY_ADMIN_PORT": str(self.caddy_admin_port),
+                "PRESS_CADDY_HTTP_PORT": str(self.ingress_port),
                 "PRESS_DOCKER_PRIVATE": "1",
                 "PRESS_PG_FSYNC": "off"}
 
@@ -164,7 +176,8 @@ class Services:
         return first, first + n - 1
 
     def log_tail(self, name, n=40):
-        """The last n lines of a service's log (postgres, s3rver, dockerd)."""
+        """The last n lines of a service's log (postgres, s3rver, dockerd,
+        caddy)."""
         return _tail(self.dir / "logs" / f"{name}.log", n)
 
     # --- PostgreSQL --------------------------------------------------------
@@ -299,6 +312,42 @@ class Services:
         status, _, body = self.s3("PUT", f"/{bucket}")
         self._s3_ok(f"create bucket {bucket}", status, body)
 
+    # --- Caddy -------------------------------------------------------------
+
+    def caddy(self, method, path, body=None):
+        """One request to Caddy's admin API (path from /config/ or /id/);
+        body is JSON-encoded. Returns (status, decoded JSON or None)."""
+        import json
+        data = None if body is None else json.dumps(body).encode()
+        conn = http.client.HTTPConnection("127.0.0.1", self.caddy_admin_port,
+                                          timeout=30)
+        try:
+            conn.request(method, path, body=data,
+                         headers={"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            raw = resp.read()
+        finally:
+            conn.close()
+        try:
+            return resp.status, json.loads(raw) if raw.strip() else None
+        except ValueError:
+            return resp.status, raw.decode(errors="replace")
+
+    def ingress_get(self, host, path="/", port=None, timeout=30):
+        """GET path on the ingress port (port, default ingress_port) with
+        the Host header host, as a browser that resolves host to this
+        machine would send it. Returns (status, headers dict with lowercase
+        keys, body bytes)."""
+        conn = http.client.HTTPConnection("127.0.0.1", port or self.ingress_port,
+                                          timeout=timeout)
+        try:
+            conn.request("GET", path, headers={"Host": host})
+            resp = conn.getresponse()
+            return (resp.status, {k.lower(): v for k, v in resp.getheaders()},
+                    resp.read())
+        finally:
+            conn.close()
+
     # --- Docker ------------------------------------------------------------
 
     def docker(self, *args, check=True, input=None, timeout=120):
@@ -382,11 +431,15 @@ def start_services(attempts=3):
         # user postgres, which must reach its data directory.
         directory = tempfile.mkdtemp(prefix="press-it-", dir="/tmp")
         os.chmod(directory, 0o755)
-        s3_port = free_port()
-        pg_port = free_port()
-        while pg_port == s3_port:
-            pg_port = free_port()
-        svc = Services(directory, pg_port, s3_port, free_port_block())
+        taken = set()
+        for _ in range(4):
+            p = free_port()
+            while p in taken:
+                p = free_port()
+            taken.add(p)
+        s3_port, pg_port, caddy_admin_port, ingress_port = sorted(taken)
+        svc = Services(directory, pg_port, s3_port, free_port_block(),
+                       caddy_admin_port, ingress_port)
         try:
             svc.start()
         except (ServicesError, AssertionError, subprocess.TimeoutExpired) as e:
@@ -427,12 +480,13 @@ def services():
 
 def write_platform(directory, services, prefix="fcs-test", name="test",
                    network=None, ports=None, master_key=None,
-                   filename="platform.yaml"):
+                   filename="platform.yaml", ingress=False):
     """Write a Platform manifest pointing at the session's services into
     directory/filename; returns its Path. Secrets are references: pressctl
     needs services.env_vars() in its environment. network defaults to the
     prefix, ports to the session's whole block, master_key to the session's
-    key file."""
+    key file; with ingress, the platform routes its Domains through the
+    session's Caddy."""
     first, last = ports or services.ports
     path = Path(directory) / filename
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -461,5 +515,10 @@ spec:
     to: {last}
   secrets:
     masterKey: {{file: "{master_key or services.master_key}"}}
-""", encoding="utf-8")
+""" + (f"""\
+  ingress:
+    driver: caddy
+    admin: "{services.caddy_admin}"
+    http: {services.ingress_port}
+""" if ingress else ""), encoding="utf-8")
     return path

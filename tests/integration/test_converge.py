@@ -36,6 +36,7 @@ from converge_helpers import (PROFILE_VARS, Platform, cgi_env, clock, container,
                               role_row, schema_exists, schema_grants, schema_owner,
                               sha256_hex, site_doc)
 from helpers import EXAMPLES, MANIFESTS, describe
+from services import free_port
 
 MANAGED_LABELS = ("press.managed", "press.platform", "press.site", "press.env",
                   "press.spec", "press.revision")
@@ -78,19 +79,25 @@ def assert_env_data(services, role, schema, bucket, conn_limit=-1):
 
 def test_demo_converges_and_second_apply_changes_nothing(services, pressctl, tmp_path):
     """manifests/ with its Platform pointed at the session's services (same
-    platform name `local`; its Site and Environments as they are)."""
+    platform name `local`, an ingress on a port of its own; its Site,
+    Environments and Domain as they are)."""
     shutil.copytree(MANIFESTS, tmp_path / "src")
-    p = Platform(services, pressctl, tmp_path, name="local", prefix="demo-it", nports=4)
+    ingress_port = free_port()
+    p = Platform(services, pressctl, tmp_path, name="local", prefix="demo-it", nports=4,
+                 extra_platform=(f"  ingress:\n    driver: caddy\n"
+                                 f"    admin: \"{services.caddy_admin}\"\n"
+                                 f"    http: {ingress_port}\n"))
     envs = {"demo/production": "demo_production", "demo/staging": "demo_staging"}
 
     plan = p.plan_json()
     # staging declares cloneFrom: production, so its schema is a copy,
-    # taken once production's schema exists.
+    # taken once production's schema exists; demo.localhost is a route.
     assert {(a["action"], a["kind"], a["environment"]) for a in plan["actions"]} == {
         ("clone" if (env, kind) == ("demo/staging", "schema") else verb, kind, env)
         for env in envs for verb, kind in
         [("create", "role"), ("create", "schema"), ("create", "bucket"),
-         ("create", "container")]}, plan["actions"]
+         ("create", "container")]} | {("create", "route", "demo/production")}, \
+        plan["actions"]
     assert all(a["reason"] == "new" for a in plan["actions"]), plan["actions"]
     ids = {(a["kind"], a["environment"]): a["id"] for a in plan["actions"]}
     clone = next(a for a in plan["actions"] if a["action"] == "clone")
@@ -111,6 +118,10 @@ def test_demo_converges_and_second_apply_changes_nothing(services, pressctl, tmp
         shown = cgi_env(port)
         assert shown["GREETING"] == ("hello from staging" if env == "staging"
                                      else "hello from pressctl"), shown
+    # The README's curl: demo.localhost answers from demo/production.
+    st, _, body = services.ingress_get(f"demo.localhost:{ingress_port}", "/cgi-bin/env",
+                                       port=ingress_port)
+    assert st == 200 and "GREETING=hello from pressctl" in body.decode(), (st, body[:300])
     p.assert_converged()
 
     def snapshot():

@@ -862,6 +862,147 @@ stage_change_is_recorded_without_backend_calls(void **state)
 	model_free(was);
 }
 
+/* --- routes ------------------------------------------------------------- */
+
+static const char ingress_manifests[] =
+	"apiVersion: press/v1\nkind: Platform\nmetadata: {name: local}\n"
+	"spec:\n"
+	"  postgres: {dsn: {env: PRESS_PG_DSN}}\n"
+	"  s3: {endpoint: 'http://127.0.0.1:48590', accessKey: {env: AK},"
+	" secretKey: {env: SK}}\n"
+	"  runtime: {driver: docker}\n"
+	"  secrets: {masterKey: {file: /run/key}}\n"
+	"  ingress: {driver: caddy, admin: 'http://127.0.0.1:48599', "
+	"http: 48580}\n"
+	"---\n"
+	"apiVersion: press/v1\nkind: Site\nmetadata: {name: acme}\n"
+	"spec: {app: generic, image: 'local/app:1'}\n"
+	"---\n"
+	"apiVersion: press/v1\nkind: Environment\nmetadata: {name: production}\n"
+	"spec: {site: acme, stage: production, replicas: 2}\n"
+	"---\n"
+	"apiVersion: press/v1\nkind: Domain\nmetadata: {name: shop}\n"
+	"spec: {host: shop.acme.example, environment: acme/production, "
+	"tls: none}\n";
+
+static struct model *
+ingress_model(void)
+{
+	struct model *m = NULL;
+	struct source src;
+	struct diags d;
+	struct err e;
+
+	source_init(&src);
+	diags_init(&d);
+	assert_int_equal(source_add(&src, "all.yaml", ingress_manifests,
+				    strlen(ingress_manifests), &e),
+			 0);
+	assert_int_equal(manifest_read(&m, NULL, &src, &d), 0);
+	diags_release(&d);
+	source_release(&src);
+	return m;
+}
+
+static const struct live_object *
+find_object(const struct model *m, enum live_kind kind)
+{
+	for (size_t i = 0; i < m->nobjects; i++)
+		if (m->objects[i].kind == kind)
+			return &m->objects[i];
+	return NULL;
+}
+
+/* Ports 100 + 10 * replica + slot; replica 2 has none allocated yet. */
+static int
+fake_port(void *arg, const char *container, int slot, struct err *e)
+{
+	(void)arg;
+	(void)e;
+	if (strcmp(container, "fcs-press-acme-production-1") == 0)
+		return 110 + slot;
+	return 0;
+}
+
+static void
+route_reaches_both_slots_of_every_replica_with_a_port(void **state)
+{
+	struct model *m = ingress_model();
+	const struct live_object *r = find_object(m, LIVE_ROUTE);
+	json_t *ups = NULL;
+	struct err e;
+
+	(void)state;
+	assert_non_null(r);
+	assert_string_equal(r->name, "press.local.shop");
+	assert_string_equal(r->env->id, "acme/production");
+	assert_int_equal(plan_route_upstreams(&ups, r->spec, fake_port, NULL,
+					      &e),
+			 0);
+	assert_int_equal(json_array_size(ups), 2);
+	assert_string_equal(json_string_value(json_array_get(ups, 0)),
+			    "127.0.0.1:110");
+	assert_string_equal(json_string_value(json_array_get(ups, 1)),
+			    "127.0.0.1:111");
+	json_decref(ups);
+	model_free(m);
+}
+
+static void
+new_route_waits_for_its_containers_and_a_gone_domain_is_removed(void **state)
+{
+	struct model *m = ingress_model();
+	struct recorded rec;
+	struct live live;
+	struct plan p;
+	struct err e;
+	size_t containers = 0;
+	const struct action *route = NULL;
+
+	(void)state;
+	memset(&rec, 0, sizeof(rec));
+	live_init(&live);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 1000, NULL, NULL, &e),
+			 0);
+	for (size_t i = 0; i < p.n; i++) {
+		if (p.v[i].act.kind == LIVE_CONTAINER)
+			containers++;
+		if (p.v[i].act.kind == LIVE_ROUTE)
+			route = &p.v[i];
+	}
+	assert_int_equal(containers, 2);
+	assert_non_null(route);
+	assert_int_equal(route->act.op, OP_CREATE);
+	assert_int_equal(route->ndeps, 2); /* both replicas' containers */
+	for (size_t i = 0; i < route->ndeps; i++)
+		assert_int_equal(p.v[route->deps[i] - 1].act.kind,
+				 LIVE_CONTAINER);
+	plan_release(&p);
+
+	/* Applied, then the route's row names a Domain that is gone. */
+	record_all(&rec, m, 1000);
+	observe_all(&live, m);
+	for (size_t i = 0; i < rec.nres; i++)
+		if (rec.res[i].kind == LIVE_ROUTE) {
+			free(rec.res[i].name);
+			rec.res[i].name = strdup("press.local.old");
+		}
+	qsort(rec.res, rec.nres, sizeof(*rec.res), res_cmp);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 1000, NULL, NULL, &e),
+			 0);
+	route = NULL;
+	for (size_t i = 0; i < p.n; i++)
+		if (p.v[i].act.kind == LIVE_ROUTE && p.v[i].act.op == OP_REMOVE)
+			route = &p.v[i];
+	assert_non_null(route);
+	assert_string_equal(route->act.name, "press.local.old");
+	assert_int_equal(route->reason, WHY_CHANGED);
+	plan_release(&p);
+	live_release(&live);
+	rec_free(&rec);
+	model_free(m);
+}
+
 int
 main(void)
 {
@@ -892,6 +1033,10 @@ main(void)
 			expired_preview_is_tombstoned_purged_and_stays_gone),
 		cmocka_unit_test(
 			stage_change_is_recorded_without_backend_calls),
+		cmocka_unit_test(
+			route_reaches_both_slots_of_every_replica_with_a_port),
+		cmocka_unit_test(
+			new_route_waits_for_its_containers_and_a_gone_domain_is_removed),
 	};
 
 	return cmocka_run_group_tests_name("plan", tests, NULL, NULL);
