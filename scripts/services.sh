@@ -536,6 +536,12 @@ do_destroy() {
 			echo "services: could not remove the networks of $DOCKER_SOCK" >&2
 	fi
 	do_stop
+	# What outlived the engine under DIR (a mount of a killed container
+	# or engine): unmounted, deepest first, so that DIR can go.
+	local m
+	for m in $(findmnt -rn -o TARGET 2>/dev/null | grep -F "$DIR/" | sort -r); do
+		$SUDO umount -l "$m" 2>/dev/null || true
+	done
 	$SUDO rm -rf "$DIR"
 	local e
 	e=$(dk_exec_root)

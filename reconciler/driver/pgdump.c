@@ -717,6 +717,7 @@ write_all(int fd, const void *data, size_t len)
 struct feed_fd {
 	int fd;
 	const char *tool;
+	int broken; /* the tool stopped reading (EPIPE) */
 };
 
 static int
@@ -724,9 +725,11 @@ to_fd(void *arg, const void *data, size_t len, struct err *e)
 {
 	struct feed_fd *f = arg;
 
-	if (write_all(f->fd, data, len) < 0)
+	if (write_all(f->fd, data, len) < 0) {
+		f->broken = errno == EPIPE;
 		return err_set(e, "cannot write to %s: %s", f->tool,
 			       strerror(errno));
+	}
 	return 0;
 }
 
@@ -982,19 +985,21 @@ restore(const struct restore_run *rr, struct err *e)
 	in[0] = -1;
 	f.fd = in[1];
 	f.tool = "pg_restore";
+	f.broken = 0;
 	fed = rr->feed(rr->arg, to_fd, &f, &fe);
 	close(in[1]);
 	in[1] = -1;
 	if (reap(&pr, what, pw, &se) < 0 || fed < 0) {
 		struct err pe;
 
-		/* psql gets no COMMIT: closing its input rolls back. When
+		/* psql gets no COMMIT: closing its input rolls back. A feed
+		 * that failed on its own (a damaged object) says why; when
 		 * psql stopped first (an SQL error), pg_restore and the feed
-		 * failed on their pipes: psql's error says why. */
+		 * failed on their pipes, and psql's error says why. */
 		*e = fed < 0 ? fe : se;
 		close(sql[1]);
 		sql[1] = -1;
-		if (reap(&ps, what, pw, &pe) < 0)
+		if (reap(&ps, what, pw, &pe) < 0 && (fed == 0 || f.broken))
 			*e = pe;
 		goto out;
 	}

@@ -53,7 +53,7 @@ S3_REGION = "us-east-1"
 # Host ports handed to site containers: a block of PORT_BLOCK ports below
 # Linux's ephemeral range (32768-60999), so that no outgoing connection of
 # the machine takes one of them, chosen at random per session.
-PORT_BLOCK = 400
+PORT_BLOCK = 1000
 PORT_AREA = (20000, 29999)
 
 TEST_IMAGES = ("local/press-test-app:1", "local/press-test-app:2",
