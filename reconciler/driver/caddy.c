@@ -3,9 +3,10 @@
  *
  * Every route pressctl makes lives in the platform's HTTP server,
  * "press.<platform>", listening on spec.ingress.http, and carries the
- * "@id" "press.<platform>.<domain>": the id is the ownership mark, so
- * routes of other platforms and anything else in Caddy's configuration
- * are never touched. The server ends with the catch-all
+ * "@id" "press.<platform>.<domain>" (a preview's generated host:
+ * "press.<platform>.preview.<site>.<env>"): the id is the ownership
+ * mark, so routes of other platforms and anything else in Caddy's
+ * configuration are never touched. The server ends with the catch-all
  * "press.<platform>.404" (404 for any host no route claims; Caddy
  * itself would answer an empty 200).
  *

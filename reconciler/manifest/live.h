@@ -15,7 +15,8 @@ enum live_kind {
 	LIVE_SCHEMA,
 	LIVE_BUCKET,
 	LIVE_CONTAINER,
-	LIVE_ROUTE, /* an ingress route: a Domain's hosts to its environment */
+	LIVE_ROUTE, /* an ingress route: a Domain's hosts, or a preview's
+		     * generated host, to its environment */
 };
 
 #define LIVE_NKINDS 5 /* kinds above, for arrays indexed by kind */

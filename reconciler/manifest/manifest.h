@@ -135,6 +135,10 @@ struct environment {
 					 * reserved; none if !valid */
 	size_t ncontainer_names;
 	char *host;	    /* generated preview host, or NULL */
+	/* owned: the generated host's route's live name,
+	 * "press.<platform>.preview.<site>.<env>", when the platform has an
+	 * ingress; else NULL */
+	char *route;
 	char spec_hash[65]; /* SHA-256 of the canonical spec */
 	const struct doc *doc;
 	int valid; /* its document passed the schema */

@@ -65,6 +65,9 @@ live_kind_name(enum live_kind k)
 static json_t *profile_vars(const struct app_profile *prof);
 static void add_routes(struct model *m, struct environment *e, json_t *health,
 		       size_t *oalloc);
+static void add_route(struct model *m, struct environment *e, json_t *health,
+		      size_t *oalloc, const char *name, const char *host,
+		      json_t *redirects, const char *tls);
 
 static int
 stage_parse(const char *s, enum stage *out)
@@ -537,41 +540,58 @@ finalize_env(struct model *m, struct environment *e, size_t *oalloc)
  * an ingress: its hosts, the containers it reaches (their addresses are
  * the core's to add at plan and apply time) and what the driver needs to
  * build it. Named "press.<platform>.<domain>": the name carries the
- * platform, so two platforms' routes never share one.
+ * platform, so two platforms' routes never share one. A preview's
+ * generated host gets one too, "press.<platform>.preview.<site>.<env>"
+ * (names have no dots, so it never meets a Domain's), plain HTTP.
  */
 static void
 add_routes(struct model *m, struct environment *e, json_t *health,
 	   size_t *oalloc)
 {
-	for (size_t i = 0; m->platform.ingress_driver && i < m->ndomains; i++) {
+	if (!m->platform.ingress_driver)
+		return;
+	for (size_t i = 0; i < m->ndomains; i++) {
 		struct domain *dm = &m->domains[i];
 		json_t *redirects = jget(dm->doc->root, "spec", "redirects",
-					 NULL),
-		       *containers, *r;
+					 NULL);
 
 		if (dm->env != e || !dm->valid)
 			continue;
-		containers = json_array();
-		for (int k = 0;
-		     k < e->replicas && (size_t)k < e->ncontainer_names; k++)
-			json_array_append_new(containers,
-					      json_string(
-						      e->container_names[k]));
 		free(dm->route);
 		dm->route = xprintf("press.%s.%s", m->platform.name, dm->name);
-		r = json_pack("{s:s, s:s, s:o, s:s, s:s, s:o, s:O, s:i}", "id",
-			      dm->route, "host", dm->host, "redirects",
-			      redirects ? json_deep_copy(redirects) :
-					  json_array(),
-			      "tls", dm->tls, "environment", e->id,
-			      "containers", containers, "healthPath",
-			      json_object_get(health, "path"), "http",
-			      m->platform.ingress_http);
-		if (e->host_port)
-			json_object_set_new(r, "hostPort",
-					    json_integer(e->host_port));
-		add_object(m, oalloc, LIVE_ROUTE, dm->route, e, r);
+		add_route(m, e, health, oalloc, dm->route, dm->host, redirects,
+			  dm->tls);
 	}
+	if (e->host && e->valid) {
+		free(e->route);
+		e->route = xprintf("press.%s.preview.%s.%s", m->platform.name,
+				   e->site->name, e->name);
+		add_route(m, e, health, oalloc, e->route, e->host, NULL,
+			  "none");
+	}
+}
+
+/* One route object: name (borrowed, lives as long as the model) for
+ * host, the redirects (borrowed, may be NULL) and tls. */
+static void
+add_route(struct model *m, struct environment *e, json_t *health,
+	  size_t *oalloc, const char *name, const char *host, json_t *redirects,
+	  const char *tls)
+{
+	json_t *containers = json_array(), *r;
+
+	for (int k = 0; k < e->replicas && (size_t)k < e->ncontainer_names; k++)
+		json_array_append_new(containers,
+				      json_string(e->container_names[k]));
+	r = json_pack("{s:s, s:s, s:o, s:s, s:s, s:o, s:O, s:i}", "id", name,
+		      "host", host, "redirects",
+		      redirects ? json_deep_copy(redirects) : json_array(),
+		      "tls", tls, "environment", e->id, "containers",
+		      containers, "healthPath", json_object_get(health, "path"),
+		      "http", m->platform.ingress_http);
+	if (e->host_port)
+		json_object_set_new(r, "hostPort", json_integer(e->host_port));
+	add_object(m, oalloc, LIVE_ROUTE, name, e, r);
 }
 
 static json_t *
@@ -686,6 +706,7 @@ model_free(struct model *m)
 			free(e->container_names[r]);
 		free(e->container_names);
 		free(e->host);
+		free(e->route);
 		json_decref(e->spec);
 		json_decref(e->labels);
 	}

@@ -1062,11 +1062,14 @@ plan_build(struct plan *out, const struct model *m, const struct recorded *rec,
 
 	/* Routes still recorded for a declared environment but no longer
 	 * desired: their Domain left the source (or moved to another
-	 * environment, whose route is new). */
+	 * environment, whose route is new), or a preview's generated host
+	 * is no longer routed (a Domain claims the preview now, or the
+	 * wildcard went). */
 	for (size_t i = 0; i < rec->nres; i++) {
 		const struct rec_resource *r = &rec->res[i];
 		const struct live_item *l;
 		struct action *a;
+		char pre[128];
 
 		if (r->kind != LIVE_ROUTE ||
 		    desired_container(rnames, nrnames, r->name) ||
@@ -1077,7 +1080,11 @@ plan_build(struct plan *out, const struct model *m, const struct recorded *rec,
 		a = add(out, ACT_DRIVER, OP_REMOVE, LIVE_ROUTE, r->name,
 			r->env_id, WHY_CHANGED, 1);
 		a->act.have = l;
-		a->detail = xstrdup("its Domain is no longer declared");
+		snprintf(pre, sizeof(pre), "press.%s.preview.", out->platform);
+		a->detail = xstrdup(strncmp(r->name, pre, strlen(pre)) == 0 ?
+					    "the preview's generated host is "
+					    "no longer routed" :
+					    "its Domain is no longer declared");
 	}
 
 	/* Recorded environments no longer desired. */

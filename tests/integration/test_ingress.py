@@ -8,6 +8,10 @@ answers come from the site containers themselves (the test image's
 /cgi-bin/env names the environment). Caddy's configuration is read and
 changed through its admin API, as an operator would.
 
+A preview without a Domain answers on the host generated from the
+platform's domains.previewWildcard until it goes (its file removed, or
+its expiry).
+
 Every test has its own platform (name, prefix, port slice) and its own
 ingress port: each platform's routes live in a server of its own.
 """
@@ -16,7 +20,7 @@ import json
 import threading
 import time
 
-from converge_helpers import Platform, dump, env_doc, site_doc
+from converge_helpers import Platform, clock, dump, env_doc, site_doc
 from helpers import describe
 from services import free_port
 
@@ -37,11 +41,11 @@ def domain_doc(name, host, environment, redirects=None, tls="none"):
 class Ingress:
     """A platform with an ingress on a port of its own."""
 
-    def __init__(self, services, pressctl, tmp_path, name):
+    def __init__(self, services, pressctl, tmp_path, name, extra=""):
         self.services = services
         self.port = free_port()
         self.p = Platform(services, pressctl, tmp_path, name=name, prefix=name,
-                          nports=8, extra_platform=ingress_block(services, self.port))
+                          nports=8, extra_platform=ingress_block(services, self.port) + extra)
         self.name = name
         self.server = f"press.{name}"
 
@@ -246,3 +250,62 @@ def test_blue_green_rollout_behind_the_ingress_drops_no_request(
     assert results[-1][1] == "2", results[-5:]
     assert "1" in bodies, "no request was made before the switch"
     ing.p.assert_converged()
+
+
+def test_preview_answers_on_its_generated_host_until_it_goes(
+        services, pressctl, tmp_path):
+    wildcard = "  domains:\n    previewWildcard: \"*.preview.ingp.test\"\n"
+    ing = Ingress(services, pressctl, tmp_path, "ing-p", extra=wildcard)
+    host, rid = "ingp-pr-1.preview.ingp.test", "press.ing-p.preview.ingp.pr-1"
+    declare(ing, "ingp", {"prod": "ingp-prod"},
+            [domain_doc("web", "web.ingp.test", "ingp/prod")])
+    ing.p.apply()
+    web = ing.routes()["press.ing-p.web"]
+    preview = env_doc("ingp", "pr-1", stage="preview", expiresAfterHours=2,
+                      env={"WHO": "ingp-pr-1"})
+
+    def add_preview():
+        dump(ing.p.src / "pr-1.yaml", preview)
+        acts = ing.plan_actions()
+        assert ("create", "route", rid, "ingp/pr-1", "new") in acts, acts
+        ing.p.apply()
+        routes = ing.routes()
+        assert set(routes) == {"press.ing-p.web", rid, "press.ing-p.404"}, routes
+        assert routes[rid]["match"] == [{"host": [host]}], routes[rid]
+        assert list(routes)[-1] == "press.ing-p.404", list(routes)
+        # The generated host answers from the preview's own container.
+        assert ing.who(host) == "ingp-pr-1"
+        assert "ing-p-ingp-pr-1" in ing.p.containers()
+        assert ing.who("web.ingp.test") == "ingp-prod"
+
+    def assert_unrouted():
+        routes = ing.routes()
+        assert set(routes) == {"press.ing-p.web", "press.ing-p.404"}, routes
+        assert routes["press.ing-p.web"] == web
+        st, _, body = ing.get(host, "/cgi-bin/env")
+        assert st == 404, f"{host} answered HTTP {st} after the preview left: {body[:300]}"
+        assert "WHO=" not in body
+        assert "ing-p-ingp-pr-1" not in ing.p.containers()
+        assert ing.who("web.ingp.test") == "ingp-prod"
+
+    # Added by a file: routed; removed: the route goes with everything else.
+    add_preview()
+    ing.p.assert_converged()
+    (ing.p.src / "pr-1.yaml").unlink()
+    acts = ing.plan_actions()
+    assert ("remove", "route", rid, "ingp/pr-1", "removed") in acts, acts
+    assert all(a[3] == "ingp/pr-1" for a in acts), acts
+    ing.p.apply("--allow-mass-delete")
+    assert_unrouted()
+    ing.p.assert_converged()
+
+    # Added again, then expired by the test clock: the route goes too.
+    add_preview()
+    later = {"PRESSCTL_NOW": clock(days=0.5)}
+    plan = ing.p.plan_json(env=later)
+    acts = [(a["action"], a["kind"], a["name"], a["reason"]) for a in plan["actions"]]
+    assert ("remove", "route", rid, "expired") in acts, acts
+    ing.p.apply(env=later)
+    assert_unrouted()
+    ing.p.assert_converged(env=later)
+    ing.p.assert_no_secrets()

@@ -874,6 +874,7 @@ static const char ingress_manifests[] =
 	"  secrets: {masterKey: {file: /run/key}}\n"
 	"  ingress: {driver: caddy, admin: 'http://127.0.0.1:48599', "
 	"http: 48580}\n"
+	"  domains: {previewWildcard: '*.preview.example'}\n"
 	"---\n"
 	"apiVersion: press/v1\nkind: Site\nmetadata: {name: acme}\n"
 	"spec: {app: generic, image: 'local/app:1'}\n"
@@ -886,7 +887,7 @@ static const char ingress_manifests[] =
 	"tls: none}\n";
 
 static struct model *
-ingress_model(void)
+ingress_model_with(const char *extra)
 {
 	struct model *m = NULL;
 	struct source src;
@@ -898,10 +899,20 @@ ingress_model(void)
 	assert_int_equal(source_add(&src, "all.yaml", ingress_manifests,
 				    strlen(ingress_manifests), &e),
 			 0);
+	if (extra)
+		assert_int_equal(source_add(&src, "extra.yaml", extra,
+					    strlen(extra), &e),
+				 0);
 	assert_int_equal(manifest_read(&m, NULL, &src, &d), 0);
 	diags_release(&d);
 	source_release(&src);
 	return m;
+}
+
+static struct model *
+ingress_model(void)
+{
+	return ingress_model_with(NULL);
 }
 
 static const struct live_object *
@@ -1003,6 +1014,127 @@ new_route_waits_for_its_containers_and_a_gone_domain_is_removed(void **state)
 	model_free(m);
 }
 
+/* Two previews: pr-7 gets the generated host, pr-8 has a Domain. */
+static const char ingress_previews[] =
+	"apiVersion: press/v1\nkind: Environment\nmetadata: {name: pr-7}\n"
+	"spec: {site: acme, stage: preview, expiresAfterHours: 1}\n"
+	"---\n"
+	"apiVersion: press/v1\nkind: Environment\nmetadata: {name: pr-8}\n"
+	"spec: {site: acme, stage: preview}\n"
+	"---\n"
+	"apiVersion: press/v1\nkind: Domain\nmetadata: {name: pr-eight}\n"
+	"spec: {host: pr8.acme.example, environment: acme/pr-8, "
+	"tls: none}\n";
+
+static const struct live_object *
+find_route(const struct model *m, const char *name)
+{
+	for (size_t i = 0; i < m->nobjects; i++)
+		if (m->objects[i].kind == LIVE_ROUTE &&
+		    strcmp(m->objects[i].name, name) == 0)
+			return &m->objects[i];
+	return NULL;
+}
+
+static const struct action *
+route_action(const struct plan *p, enum driver_op op, const char *name)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (p->v[i].act.kind == LIVE_ROUTE && p->v[i].act.op == op &&
+		    strcmp(p->v[i].act.name, name) == 0)
+			return &p->v[i];
+	return NULL;
+}
+
+static void
+preview_generated_host_gets_a_route_that_goes_with_it(void **state)
+{
+	struct model *m = ingress_model_with(ingress_previews),
+		     *gone = ingress_model();
+	const char *name = "press.local.preview.acme.pr-7";
+	const struct environment *e = model_find_env(m, "acme/pr-7");
+	const struct live_object *r = find_route(m, name);
+	const struct action *a, *rm;
+	struct recorded rec;
+	struct live live;
+	struct plan p;
+	struct err e2;
+	size_t routes = 0;
+
+	(void)state;
+	assert_non_null(e);
+	assert_string_equal(e->host, "acme-pr-7.preview.example");
+	assert_string_equal(e->route, name);
+	/* A preview a Domain claims gets no generated host, only the
+	 * Domain's route. */
+	assert_null(model_find_env(m, "acme/pr-8")->host);
+	assert_null(model_find_env(m, "acme/pr-8")->route);
+	assert_non_null(find_route(m, "press.local.pr-eight"));
+	for (size_t i = 0; i < m->nobjects; i++)
+		if (m->objects[i].kind == LIVE_ROUTE)
+			routes++;
+	assert_int_equal(routes, 3); /* shop, pr-eight, pr-7's host */
+
+	assert_non_null(r);
+	assert_string_equal(r->env->id, "acme/pr-7");
+	assert_string_equal(json_string_value(json_object_get(r->spec, "id")),
+			    name);
+	assert_string_equal(json_string_value(json_object_get(r->spec, "host")),
+			    "acme-pr-7.preview.example");
+	assert_string_equal(json_string_value(json_object_get(r->spec, "tls")),
+			    "none");
+	assert_int_equal(json_array_size(json_object_get(r->spec, "redirects")),
+			 0);
+	assert_int_equal(json_array_size(
+				 json_object_get(r->spec, "containers")),
+			 1);
+	assert_string_equal(json_string_value(json_array_get(
+				    json_object_get(r->spec, "containers"), 0)),
+			    "fcs-press-acme-pr-7");
+
+	/* New: created after the preview's container. */
+	memset(&rec, 0, sizeof(rec));
+	live_init(&live);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 1000, NULL, NULL, &e2),
+			 0);
+	a = route_action(&p, OP_CREATE, name);
+	assert_non_null(a);
+	assert_int_equal(a->ndeps, 1);
+	assert_int_equal(p.v[a->deps[0] - 1].act.kind, LIVE_CONTAINER);
+	assert_string_equal(p.v[a->deps[0] - 1].act.name,
+			    "fcs-press-acme-pr-7");
+	plan_release(&p);
+	live_release(&live);
+
+	/* Applied; its file removed: the route goes with the container. */
+	record_all(&rec, m, 1000);
+	observe_all(&live, m);
+	assert_int_equal(plan_build(&p, gone, &rec, &live, 2000, NULL, NULL,
+				    &e2),
+			 0);
+	a = route_action(&p, OP_REMOVE, name);
+	rm = find_named(&p, "remove", "fcs-press-acme-pr-7");
+	assert_non_null(a);
+	assert_non_null(rm);
+	assert_int_equal(a->reason, WHY_REMOVED);
+	assert_string_equal(a->env_id, "acme/pr-7");
+	assert_null(route_action(&p, OP_REMOVE, "press.local.shop"));
+	plan_release(&p);
+
+	/* Still declared, but expired (1 h after 1000): it goes too. */
+	assert_int_equal(plan_build(&p, m, &rec, &live, 4601, NULL, NULL, &e2),
+			 0);
+	a = route_action(&p, OP_REMOVE, name);
+	assert_non_null(a);
+	assert_int_equal(a->reason, WHY_EXPIRED);
+	assert_null(route_action(&p, OP_REMOVE, "press.local.pr-eight"));
+	plan_release(&p);
+	live_release(&live);
+	rec_free(&rec);
+	model_free(gone);
+	model_free(m);
+}
+
 int
 main(void)
 {
@@ -1037,6 +1169,8 @@ main(void)
 			route_reaches_both_slots_of_every_replica_with_a_port),
 		cmocka_unit_test(
 			new_route_waits_for_its_containers_and_a_gone_domain_is_removed),
+		cmocka_unit_test(
+			preview_generated_host_gets_a_route_that_goes_with_it),
 	};
 
 	return cmocka_run_group_tests_name("plan", tests, NULL, NULL);
