@@ -202,3 +202,32 @@ def test_certificates_expiry_and_name_in_status_and_plan(services, pressctl, tmp
         assert c["daysLeft"] is None and c["subject"] is None
     pa.assert_no_secrets()
     pb.assert_no_secrets()
+
+
+def test_certificates_in_watch_metrics(services, pressctl, tmp_path):
+    """watch mode: after a pass, /metrics has the certificate families (a
+    platform without Domains with TLS has none of them)."""
+    from watch_helpers import sample, watching
+
+    short_c, short_k = make_cert(tmp_path, "short", "short.certs.test", 5)
+    long_c, long_k = make_cert(tmp_path, "long", "long.certs.test", 60)
+    port = free_port()
+    p, env_id = platform(services, pressctl, tmp_path / "w", "certs-w", port,
+                         [("short.certs.test", "selfsigned"), ("long.certs.test", "acme")])
+    quick = ["--debounce", "100ms", "--resync", "3600s"]
+    with s_server(port, short_c, short_k,
+                  ["-servername", "long.certs.test", "-cert2", str(long_c),
+                   "-key2", str(long_k)]):
+        with watching(pressctl, [p.src, *quick], services.env_vars(), tmp_path,
+                      "certs") as w:
+            w.wait_reconciled(timeout=90)
+            m = w.metrics()
+            text = w.metrics_text()
+    for host, healthy, cert, days in (("short.certs.test", 0, short_c, 5),
+                                      ("long.certs.test", 1, long_c, 60)):
+        labels = {"env": env_id, "host": host}
+        assert sample(m, "pressctl_certificate_healthy", **labels) == healthy, text
+        assert sample(m, "pressctl_certificate_expiry_timestamp_seconds",
+                      **labels) == not_after(cert), text
+        assert sample(m, "pressctl_certificate_days_left", **labels) in (days - 1, days), text
+    assert "# TYPE pressctl_certificate_healthy gauge" in text
