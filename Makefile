@@ -16,7 +16,7 @@ SANITIZE ?=
 FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_RUNS ?= 100000
 
-PKGS = yaml-0.1 jansson libgit2 libcrypto libpq libcurl expat libmicrohttpd \
+PKGS = yaml-0.1 jansson libgit2 libcrypto libssl libpq libcurl expat libmicrohttpd \
 	libpcre2-8
 
 WARN = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "../apply/apply.h"
+#include "../driver/tlsprobe.h"
 #include "../plan/plan.h"
 #include "../source/source.h"
 #include "../util/diag.h"
@@ -151,6 +152,22 @@ void cmd_log(const char *level, const char *message, json_t *fields);
 /* The fields of an action for cmd_log (new object). */
 json_t *cmd_action_fields(const struct action *a, const char *outcome,
 			  const char *error);
+
+/* The certificate served for a Domain's host (cmd/certs.c). */
+struct cert_check {
+	const struct domain *domain;
+	struct tls_cert cert;
+};
+
+/* Probe every routed Domain with TLS (not tls none, no wildcard) at the
+ * ingress's https port on 127.0.0.1; *out is a new array (NULL when
+ * none), the count is returned. */
+size_t cmd_cert_checks(const struct model *m, time_t now,
+		       struct cert_check **out);
+/* What is wrong with it, as a new string; NULL when healthy. */
+char *cmd_cert_problem(const struct cert_check *c);
+/* Its entry in status --format json (schema/status.schema.json). */
+json_t *cmd_cert_json(const struct cert_check *c);
 
 int cmd_validate(int argc, char **argv);
 int cmd_diff(int argc, char **argv);

@@ -8,6 +8,7 @@
  * there are changes; 3 when apply would be refused by a guard; 1 error.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
@@ -26,6 +27,32 @@ static const char usage_text[] =
 	"Objects of another platform, or unmarked ones holding data, are\n"
 	"conflicts; --adopt SEL lets the unmarked ones of SEL be adopted.\n";
 
+/* The certificate problems of the Domains with TLS, as warnings (they
+ * change nothing apply would do). */
+static json_t *
+cert_warnings(const struct cmd_pass *cp)
+{
+	struct cert_check *certs;
+	size_t n = cmd_cert_checks(cp->m, cp->pass.now, &certs);
+	json_t *w = json_array();
+
+	for (size_t i = 0; i < n; i++) {
+		char *problem = cmd_cert_problem(&certs[i]);
+
+		if (problem)
+			json_array_append_new(w,
+					      json_pack("{s:s, s:s, s:s}",
+							"environment",
+							certs[i].domain->env->id,
+							"host",
+							certs[i].cert.host,
+							"text", problem));
+		free(problem);
+	}
+	free(certs);
+	return w;
+}
+
 int
 cmd_plan(int argc, char **argv)
 {
@@ -37,6 +64,8 @@ cmd_plan(int argc, char **argv)
 	enum format fmt = FORMAT_TEXT;
 	struct cmd_pass cp;
 	struct err ge;
+	json_t *warnings, *wv;
+	size_t wi;
 	int detailed = 0, rc, refused;
 	const struct cmd_option opts[] = {
 		{ OPT_FORMAT, "format", &fmt, 0, 0,
@@ -56,8 +85,12 @@ cmd_plan(int argc, char **argv)
 	refused = guard_conflicts(&cp.plan, &ge) ||
 		  guard_mass_delete(&cp.plan, cp.m->platform.max_delete_percent,
 				    0, &ge);
+	warnings = cert_warnings(&cp);
 	if (fmt == FORMAT_JSON) {
 		json_t *j = plan_json(&cp.plan, &cp.pass.live);
+
+		if (json_array_size(warnings))
+			json_object_set(j, "warnings", warnings);
 
 		if (refused)
 			json_object_set_new(j, "refused", json_string(ge.msg));
@@ -71,6 +104,16 @@ cmd_plan(int argc, char **argv)
 			plan_render_markdown(&sb, &cp.plan, &cp.pass.live);
 		else
 			plan_render_text(&sb, &cp.plan, &cp.pass.live);
+		json_array_foreach(warnings, wi, wv)
+			strbuf_addf(&sb,
+				    fmt == FORMAT_MARKDOWN ?
+					    "\n**warning:** %s (%s)\n" :
+					    "warning: %s (%s)\n",
+				    json_string_value(
+					    json_object_get(wv, "text")),
+				    json_string_value(
+					    json_object_get(wv,
+							    "environment")));
 		if (refused && fmt == FORMAT_MARKDOWN)
 			strbuf_addf(&sb, "\n**apply would be refused:** %s\n",
 				    ge.msg);
@@ -83,6 +126,7 @@ cmd_plan(int argc, char **argv)
 	rc = refused		       ? EXIT_REFUSED :
 	     detailed && cp.plan.n > 0 ? EXIT_CHANGES :
 					 EXIT_OK;
+	json_decref(warnings);
 	cmd_pass_close(&cp);
 	return rc;
 }

@@ -58,11 +58,39 @@ backup_status(const struct pass *p, const struct environment *env,
 	return o;
 }
 
+/* The certificates of the Domains routed to env id, with a note for
+ * each unhealthy one; *healthy cleared when one is. */
+static json_t *
+cert_status(const char *id, const struct cert_check *certs, size_t ncerts,
+	    json_t *notes, int *healthy)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < ncerts; i++) {
+		char *problem;
+
+		if (strcmp(certs[i].domain->env->id, id))
+			continue;
+		json_array_append_new(a, cmd_cert_json(&certs[i]));
+		if ((problem = cmd_cert_problem(&certs[i])) != NULL) {
+			char *text = xprintf("unhealthy: %s", problem);
+
+			json_array_append_new(notes, json_string(text));
+			free(text);
+			free(problem);
+			*healthy = 0;
+		}
+	}
+	return a;
+}
+
 static json_t *
 env_status(const char *id, const char *stage, const struct pass *p,
-	   const struct plan *plan, const struct rec_backup *have, size_t nhave)
+	   const struct plan *plan, const struct rec_backup *have, size_t nhave,
+	   const struct cert_check *certs, size_t ncerts)
 {
-	json_t *backup;
+	json_t *backup, *cert;
+	int certs_ok = 1;
 
 	size_t pending = 0, drift = 0, running = 0, containers = 0,
 	       conflicts = 0;
@@ -120,6 +148,7 @@ env_status(const char *id, const char *stage, const struct pass *p,
 
 	backup = backup_status(p, model_find_env(p->model, id), have, nhave,
 			       notes);
+	cert = cert_status(id, certs, ncerts, notes, &certs_ok);
 	state = conflicts	    ? "conflict" :
 		del		    ? "soft-deleted" :
 		!strcmp(stage, "-") ? "removing" :
@@ -140,9 +169,12 @@ env_status(const char *id, const char *stage, const struct pass *p,
 	json_object_set_new(o, "appliedAt", json_integer((json_int_t)applied));
 	json_object_set_new(o, "notes", notes);
 	json_object_set_new(o, "backup", backup);
+	json_object_set_new(o, "certificates", cert);
 	json_object_set_new(o, "healthy",
-			    json_boolean(!json_is_true(
-				    json_object_get(backup, "stale"))));
+			    json_boolean(
+				    certs_ok &&
+				    !json_is_true(
+					    json_object_get(backup, "stale"))));
 	return o;
 }
 
@@ -185,6 +217,54 @@ listed(json_t *envs, const char *id)
 	return 0;
 }
 
+/* The certificates, below the environments, when any was checked. */
+static void
+print_certs(json_t *envs)
+{
+	json_t *v, *c;
+	size_t i, j;
+	int head = 0;
+
+	json_array_foreach(envs, i, v) {
+		json_array_foreach(json_object_get(v, "certificates"), j, c) {
+			json_t *days = json_object_get(c, "daysLeft");
+			const char *issuer = json_string_value(
+				json_object_get(c, "issuer"));
+
+			if (!head++)
+				printf("\n%-32s %-28s %-10s %-6s %s\n", "HOST",
+				       "ENVIRONMENT", "TLS", "DAYS",
+				       "CERTIFICATE");
+			printf("%-32s %-28s %-10s ",
+			       json_string_value(json_object_get(c, "host")),
+			       json_string_value(
+				       json_object_get(v, "environment")),
+			       json_string_value(json_object_get(c, "tls")));
+			if (json_is_integer(days))
+				printf("%-6lld ",
+				       (long long)json_integer_value(days));
+			else
+				printf("%-6s ", "-");
+			if (!json_is_true(json_object_get(c, "served")))
+				printf("unhealthy: %s\n",
+				       json_string_value(
+					       json_object_get(c, "error")));
+			else if (!json_is_true(json_object_get(c, "nameMatch")))
+				printf("unhealthy: does not name the host "
+				       "(subject %s)\n",
+				       json_string_value(
+					       json_object_get(c, "subject")));
+			else
+				printf("%s, issuer %s\n",
+				       json_is_true(
+					       json_object_get(c, "healthy")) ?
+					       "healthy" :
+					       "unhealthy: expires soon",
+				       issuer);
+		}
+	}
+}
+
 int
 cmd_status(int argc, char **argv)
 {
@@ -192,7 +272,8 @@ cmd_status(int argc, char **argv)
 	enum format fmt = FORMAT_TEXT;
 	struct cmd_pass cp;
 	struct rec_backup *have = NULL;
-	size_t nhave = 0;
+	struct cert_check *certs = NULL;
+	size_t nhave = 0, ncerts;
 	struct err e;
 	struct model *m;
 	json_t *envs, *v;
@@ -214,13 +295,14 @@ cmd_status(int argc, char **argv)
 		cmd_pass_close(&cp);
 		return cmd_fail("%s", e.msg);
 	}
+	ncerts = cmd_cert_checks(m, cp.pass.now, &certs);
 	envs = json_array();
 	for (i = 0; i < m->nenvs; i++)
 		json_array_append_new(envs,
 				      env_status(m->envs[i].id,
 						 stage_name(m->envs[i].stage),
 						 &cp.pass, &cp.plan, have,
-						 nhave));
+						 nhave, certs, ncerts));
 	/* Environments that left the source: soft-deleted ones, and those
 	 * whose removal is not applied yet (recorded, no deletion). */
 	for (i = 0; i < cp.pass.rec.nres; i++) {
@@ -230,8 +312,9 @@ cmd_status(int argc, char **argv)
 		    (i > 0 && strcmp(id, cp.pass.rec.res[i - 1].env_id) == 0) ||
 		    recorded_deletion(&cp.pass.rec, id) || listed(envs, id))
 			continue;
-		json_array_append_new(envs, env_status(id, "-", &cp.pass,
-						       &cp.plan, have, nhave));
+		json_array_append_new(envs,
+				      env_status(id, "-", &cp.pass, &cp.plan,
+						 have, nhave, NULL, 0));
 	}
 	for (i = 0; i < cp.pass.rec.ndel; i++)
 		if (!model_find_env(m, cp.pass.rec.del[i].env_id))
@@ -239,8 +322,8 @@ cmd_status(int argc, char **argv)
 					      env_status(cp.pass.rec.del[i]
 								 .env_id,
 							 "-", &cp.pass,
-							 &cp.plan, have,
-							 nhave));
+							 &cp.plan, have, nhave,
+							 NULL, 0));
 	if (fmt == FORMAT_JSON) {
 		json_t *out = json_pack("{s:s, s:s, s:o}", "platform",
 					m->platform.name, "revision",
@@ -283,8 +366,10 @@ cmd_status(int argc, char **argv)
 					       json_object_get(v, "revision")) :
 				       "-");
 		}
+		print_certs(envs);
 		json_decref(envs);
 	}
+	free(certs);
 	rec_backups_free(have, nhave);
 	cmd_pass_close(&cp);
 	return EXIT_OK;

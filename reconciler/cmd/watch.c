@@ -100,6 +100,8 @@ struct watch {
 	int fetch_wanted;
 	int failures;
 	char trigger[64];
+	double next_certs; /* certificates probed again after this */
+	char *certs_rev;   /* revision they were probed at */
 };
 
 static double
@@ -334,6 +336,39 @@ backup_ages(struct watch *w, struct pass *pass)
 	rec_backups_free(have, n);
 }
 
+/* Certificates are probed again after this many seconds, or at once
+ * when the revision changes. */
+#define CERT_PROBE_S 300
+
+/* The certificates of the Domains with TLS, for /metrics. */
+static void
+cert_metrics(struct watch *w, const struct model *m, time_t now)
+{
+	struct cert_check *certs;
+	struct metrics_cert *mc;
+	size_t n;
+
+	if (now_mono() < w->next_certs && w->certs_rev &&
+	    !strcmp(w->certs_rev, m->revision))
+		return;
+	n = cmd_cert_checks(m, now, &certs);
+	mc = n ? xcalloc(n, sizeof(*mc)) : NULL;
+	for (size_t i = 0; i < n; i++) {
+		mc[i].env_id = certs[i].domain->env->id;
+		mc[i].host = certs[i].cert.host;
+		mc[i].served = certs[i].cert.ok;
+		mc[i].healthy = certs[i].cert.healthy;
+		mc[i].not_after = certs[i].cert.not_after;
+		mc[i].days_left = certs[i].cert.days_left;
+	}
+	metrics_certs(w->metrics, mc, n);
+	free(mc);
+	free(certs);
+	free(w->certs_rev);
+	w->certs_rev = xstrdup(m->revision);
+	w->next_certs = now_mono() + CERT_PROBE_S;
+}
+
 /*
  * The policies' schedules (the leader only, after a pass): back up every
  * environment whose schedule fired since its newest backup (a window
@@ -491,6 +526,7 @@ reconcile(struct watch *w)
 	if (res.failed)
 		rc = 0; /* failed actions wait for backoff or a change */
 	scheduled_backups(w, &pass);
+	cert_metrics(w, m, pass.now);
 out_plan:
 	plan_release(&plan);
 out_pass:
@@ -608,6 +644,7 @@ teardown(struct watch *w)
 	free(w->lk_platform);
 	free(w->mirror);
 	free(w->notify_owned);
+	free(w->certs_rev);
 	metrics_free(w->metrics);
 	close(w->wake[0]);
 	close(w->wake[1]);

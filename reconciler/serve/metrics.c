@@ -38,8 +38,17 @@ struct env_backup {
 	int stale;	      /* newest backup older than max_age_hours */
 };
 
+struct cert_sample {
+	char *env_id, *host; /* owned */
+	int served, healthy;
+	time_t not_after;
+	long long days_left;
+};
+
 struct metrics {
 	pthread_mutex_t mu;
+	struct cert_sample *certs; /* as the last probe reported them */
+	size_t ncerts;
 	struct env_backup *backups; /* sorted by env_id */
 	size_t nbackups, abackups;
 	uint64_t in_bucket[NBUCKETS + 1]; /* not cumulative; last +Inf */
@@ -69,6 +78,7 @@ metrics_free(struct metrics *m)
 		return;
 	for (size_t i = 0; i < m->nbackups; i++)
 		free(m->backups[i].env_id);
+	metrics_certs(m, NULL, 0);
 	free(m->backups);
 	for (size_t i = 0; i < m->nactions; i++) {
 		free(m->actions[i].action);
@@ -227,6 +237,34 @@ metrics_backup_age(struct metrics *m, const char *env_id, time_t newest,
 	pthread_mutex_unlock(&m->mu);
 }
 
+void
+metrics_certs(struct metrics *m, const struct metrics_cert *v, size_t n)
+{
+	struct cert_sample *c = n ? xcalloc(n, sizeof(*c)) : NULL;
+
+	if (m == NULL) {
+		free(c);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		c[i].env_id = xstrdup(v[i].env_id);
+		c[i].host = xstrdup(v[i].host);
+		c[i].served = v[i].served;
+		c[i].healthy = v[i].healthy;
+		c[i].not_after = v[i].not_after;
+		c[i].days_left = v[i].days_left;
+	}
+	pthread_mutex_lock(&m->mu);
+	for (size_t i = 0; i < m->ncerts; i++) {
+		free(m->certs[i].env_id);
+		free(m->certs[i].host);
+	}
+	free(m->certs);
+	m->certs = c;
+	m->ncerts = n;
+	pthread_mutex_unlock(&m->mu);
+}
+
 /* The per-environment backup families, in exposition order. */
 enum backup_value {
 	BV_SUCCESS,
@@ -298,6 +336,32 @@ family(struct strbuf *out, const char *name, const char *type, const char *help)
 {
 	strbuf_addf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
 		    type);
+}
+
+/* One family's samples: 0 healthy, 1 expiry, 2 days left. */
+static void
+cert_samples(struct strbuf *out, const struct metrics *m, int which)
+{
+	static const char *const names[] = {
+		"pressctl_certificate_healthy",
+		"pressctl_certificate_expiry_timestamp_seconds",
+		"pressctl_certificate_days_left",
+	};
+
+	for (size_t i = 0; i < m->ncerts; i++) {
+		const struct cert_sample *c = &m->certs[i];
+
+		if (which && !c->served)
+			continue;
+		strbuf_addf(out, "%s{env=\"", names[which]);
+		add_label(out, c->env_id);
+		strbuf_addstr(out, "\",host=\"");
+		add_label(out, c->host);
+		strbuf_addf(out, "\"} %lld\n",
+			    which == 0 ? (long long)c->healthy :
+			    which == 1 ? (long long)c->not_after :
+					 c->days_left);
+	}
 }
 
 void
@@ -382,6 +446,23 @@ metrics_render(struct metrics *m, struct strbuf *out)
 			strbuf_addf(out, "\"} %.15g\n",
 				    backup_value(&m->backups[i], bf->which));
 		}
+	}
+
+	/* Only with Domains whose certificates were checked. */
+	if (m->ncerts) {
+		family(out, "pressctl_certificate_healthy", "gauge",
+		       "1 when the certificate served for the host names it "
+		       "and has at least 14 days left, else 0.");
+		cert_samples(out, m, 0);
+		family(out, "pressctl_certificate_expiry_timestamp_seconds",
+		       "gauge",
+		       "Unix time the certificate served for the host "
+		       "expires (hosts that served one).");
+		cert_samples(out, m, 1);
+		family(out, "pressctl_certificate_days_left", "gauge",
+		       "Whole days until the certificate served for the host "
+		       "expires, rounded down (hosts that served one).");
+		cert_samples(out, m, 2);
 	}
 
 	pthread_mutex_unlock(&m->mu);

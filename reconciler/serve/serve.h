@@ -48,6 +48,16 @@ void metrics_backup_age(struct metrics *m, const char *env_id, time_t newest,
 			time_t drill, double max_age_hours, int stale);
 /* Append the Prometheus text exposition (version 0.0.4) to out: every
  * family with # HELP and # TYPE, label values escaped. out is borrowed. */
+/* The certificates of the Domains with TLS as the last probe saw them
+ * (cmd/certs.c); replaces the previous set. n 0: none, the families are
+ * left out. */
+struct metrics_cert {
+	const char *env_id, *host;
+	int served, healthy;
+	time_t not_after;    /* served only */
+	long long days_left; /* served only */
+};
+void metrics_certs(struct metrics *m, const struct metrics_cert *v, size_t n);
 void metrics_render(struct metrics *m, struct strbuf *out);
 
 /* --- webhooks ------------------------------------------------------------- */
