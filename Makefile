@@ -139,8 +139,6 @@ endif
 
 check: unit integration
 
-# What CI runs (the README's test command): dependencies, a short fuzz
-# run, the ASan+UBSan build of both suites, then the plain build.
 # What CI runs (the README's test command): dependencies, the checks of
 # the house rules, a short fuzz run, the unit and integration suites once
 # under ASan+UBSan (the stronger check), then the release build's unit
