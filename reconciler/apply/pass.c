@@ -146,7 +146,9 @@ attribute(struct pass *p)
 
 		if (l->env_id || (l->mark && strcmp(l->mark, m->platform.name)))
 			continue; /* known, or another platform's */
-		hit = bsearch(&kp, idx, m->nobjects, sizeof(*idx), obj_cmp);
+		hit = m->nobjects ? bsearch(&kp, idx, m->nobjects, sizeof(*idx),
+					    obj_cmp) :
+				    NULL;
 		if (hit)
 			l->env_id = xstrdup((*hit)->env->id);
 		else if ((r = recorded_find(&p->rec, l->kind, l->name)))

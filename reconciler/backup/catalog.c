@@ -345,8 +345,8 @@ collect_garbage(const struct backup_ctx *c, struct blob *b, struct err *e)
 	if (used.n > 1)
 		qsort(used.v, used.n, sizeof(*used.v), cmp_str);
 	for (size_t i = 0; i < have.n; i++) {
-		if (bsearch(&have.v[i], used.v, used.n, sizeof(*used.v),
-			    cmp_str))
+		if (used.n && bsearch(&have.v[i], used.v, used.n,
+				      sizeof(*used.v), cmp_str))
 			continue;
 		if (blob_delete(b, c->bucket, have.v[i], e) < 0)
 			goto out;

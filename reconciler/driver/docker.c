@@ -517,8 +517,9 @@ docker_observe(void *h, const struct observe_req *q, struct live *out,
 		struct live_item *it;
 
 		note_ports(out, c);
-		if (!name || (!ours && !bsearch(&name, names, nnames,
-						sizeof(*names), cmp_name)))
+		if (!name ||
+		    (!ours && (!nnames || !bsearch(&name, names, nnames,
+						   sizeof(*names), cmp_name))))
 			continue;
 		it = live_add(out, LIVE_CONTAINER, name);
 		it->mark_seen = 1;

@@ -1355,7 +1355,8 @@ cmp_str(const void *a, const void *b)
 static size_t
 name_index(const char **names, size_t n, const char *key)
 {
-	const char **hit = bsearch(&key, names, n, sizeof(*names), cmp_str);
+	const char **hit =
+		n ? bsearch(&key, names, n, sizeof(*names), cmp_str) : NULL;
 
 	return hit ? (size_t)(hit - names) : SIZE_MAX;
 }

@@ -186,7 +186,7 @@ find_env_rec(const struct env_rec *v, size_t n, const char *id)
 {
 	struct env_rec key = { .id = id };
 
-	return bsearch(&key, v, n, sizeof(*v), env_rec_cmp);
+	return n ? bsearch(&key, v, n, sizeof(*v), env_rec_cmp) : NULL;
 }
 
 /* A preview past its expiresAfterHours, counted from its creation. */
@@ -507,7 +507,7 @@ recorded_port(void *arg, const char *container, int slot, struct err *e)
 	const struct rec_port *hit;
 
 	(void)e;
-	if (!container)
+	if (!container || !rec->nports)
 		return 0;
 	hit = bsearch(&key, rec->ports, rec->nports, sizeof(*rec->ports),
 		      cmp_port);
