@@ -267,6 +267,39 @@ pg_stop() {
 		fail_service postgres "$LOGS/postgres.log" "pg_ctl stop failed"
 }
 
+# wait_service NAME PIDFILE ANSWERS LOG STARTED TIMEOUT: until the process
+# of PIDFILE lives and the function ANSWERS succeeds; fails with LOG's tail
+# and STARTED (it exited) or TIMEOUT (no answer in time).
+wait_service() {
+	local name=$1 pidfile=$2 answers=$3 log=$4 i pid
+	for ((i = 0; i < TIMEOUT * 10; i++)); do
+		pid=$(pidof_file "$pidfile")
+		if "$answers" && alive "$pid"; then
+			return 0
+		fi
+		if [ "$i" -gt 10 ] && [ -n "$pid" ] && ! alive "$pid"; then
+			fail_service "$name" "$log" "$5"
+		fi
+		sleep 0.1
+	done
+	fail_service "$name" "$log" "$6"
+}
+
+# stop_pidfile PIDFILE: TERM, up to 10 s, then KILL; the file goes.
+stop_pidfile() {
+	local pid i
+	pid=$(pidof_file "$1")
+	if alive "$pid"; then
+		kill "$pid" 2>/dev/null || true
+		for ((i = 0; i < 100; i++)); do
+			alive "$pid" || break
+			sleep 0.1
+		done
+		alive "$pid" && kill -KILL "$pid" 2>/dev/null
+	fi
+	rm -f "$1"
+}
+
 # --- s3rver ----------------------------------------------------------------
 
 s3_answers() {
@@ -298,33 +331,12 @@ s3_launch() {
 }
 
 s3_wait() {
-	local log=$LOGS/s3rver.log i pid
-	for ((i = 0; i < TIMEOUT * 10; i++)); do
-		pid=$(pidof_file "$S3PID")
-		if s3_answers && alive "$pid"; then
-			return 0
-		fi
-		if [ "$i" -gt 10 ] && [ -n "$pid" ] && ! alive "$pid"; then
-			fail_service s3rver "$log" "exited during startup on 127.0.0.1:$S3_PORT"
-		fi
-		sleep 0.1
-	done
-	fail_service s3rver "$log" "not answering on http://127.0.0.1:$S3_PORT within ${TIMEOUT}s"
+	wait_service s3rver "$S3PID" s3_answers "$LOGS/s3rver.log" \
+		"exited during startup on 127.0.0.1:$S3_PORT" \
+		"not answering on http://127.0.0.1:$S3_PORT within ${TIMEOUT}s"
 }
 
-s3_stop() {
-	local pid i
-	pid=$(pidof_file "$S3PID")
-	if alive "$pid"; then
-		kill "$pid" 2>/dev/null || true
-		for ((i = 0; i < 100; i++)); do
-			alive "$pid" || break
-			sleep 0.1
-		done
-		alive "$pid" && kill -KILL "$pid" 2>/dev/null
-	fi
-	rm -f "$S3PID"
-}
+s3_stop() { stop_pidfile "$S3PID"; }
 
 # --- caddy (the ingress) -----------------------------------------------------
 
@@ -354,33 +366,12 @@ caddy_launch() {
 }
 
 caddy_wait() {
-	local log=$LOGS/caddy.log i pid
-	for ((i = 0; i < TIMEOUT * 10; i++)); do
-		pid=$(pidof_file "$CADDYPID")
-		if caddy_answers && alive "$pid"; then
-			return 0
-		fi
-		if [ "$i" -gt 10 ] && [ -n "$pid" ] && ! alive "$pid"; then
-			fail_service caddy "$log" "exited during startup (admin 127.0.0.1:$CADDY_ADMIN_PORT)"
-		fi
-		sleep 0.1
-	done
-	fail_service caddy "$log" "its admin API does not answer on http://127.0.0.1:$CADDY_ADMIN_PORT within ${TIMEOUT}s"
+	wait_service caddy "$CADDYPID" caddy_answers "$LOGS/caddy.log" \
+		"exited during startup (admin 127.0.0.1:$CADDY_ADMIN_PORT)" \
+		"its admin API does not answer on http://127.0.0.1:$CADDY_ADMIN_PORT within ${TIMEOUT}s"
 }
 
-caddy_stop() {
-	local pid i
-	pid=$(pidof_file "$CADDYPID")
-	if alive "$pid"; then
-		kill "$pid" 2>/dev/null || true
-		for ((i = 0; i < 100; i++)); do
-			alive "$pid" || break
-			sleep 0.1
-		done
-		alive "$pid" && kill -KILL "$pid" 2>/dev/null
-	fi
-	rm -f "$CADDYPID"
-}
+caddy_stop() { stop_pidfile "$CADDYPID"; }
 
 # --- dockerd ---------------------------------------------------------------
 

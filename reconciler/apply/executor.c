@@ -335,6 +335,22 @@ out:
 }
 
 /* Record the outcome of a successful action in the state. */
+
+/* The deletion record of env_id, naming the schema, role and bucket it
+ * has recorded. */
+static int
+deletion_put(struct exec *x, const char *env_id, int days, const char *stage,
+	     struct err *e)
+{
+	const struct recorded *rec = &x->p->rec;
+
+	return state_deletion_put(x->p->state, env_id,
+				  rec_name(rec, env_id, LIVE_SCHEMA),
+				  rec_name(rec, env_id, LIVE_ROLE),
+				  rec_name(rec, env_id, LIVE_BUCKET), days,
+				  stage, e);
+}
+
 static int
 record(struct exec *x, const struct action *a, struct err *e)
 {
@@ -351,14 +367,8 @@ record(struct exec *x, const struct action *a, struct err *e)
 	case ACT_TOMBSTONE:
 		/* Before any of its data goes: a run killed halfway must
 		 * not create the preview again. */
-		if (state_deletion_put(st, a->env_id,
-				       rec_name(&x->p->rec, a->env_id,
-						LIVE_SCHEMA),
-				       rec_name(&x->p->rec, a->env_id,
-						LIVE_ROLE),
-				       rec_name(&x->p->rec, a->env_id,
-						LIVE_BUCKET),
-				       0, stage_name(STAGE_PREVIEW), e) < 0)
+		if (deletion_put(x, a->env_id, 0, stage_name(STAGE_PREVIEW),
+				 e) < 0)
 			return -1;
 		return state_clone_forget(st, a->env_id, e);
 	case ACT_ADOPT:
@@ -372,14 +382,8 @@ record(struct exec *x, const struct action *a, struct err *e)
 					  stage_name(a->act.want->env->stage),
 					  e);
 	case ACT_SOFT_DELETE:
-		if (state_deletion_put(st, a->env_id,
-				       rec_name(&x->p->rec, a->env_id,
-						LIVE_SCHEMA),
-				       rec_name(&x->p->rec, a->env_id,
-						LIVE_ROLE),
-				       rec_name(&x->p->rec, a->env_id,
-						LIVE_BUCKET),
-				       pf->soft_delete_days, NULL, e) < 0)
+		if (deletion_put(x, a->env_id, pf->soft_delete_days, NULL, e) <
+		    0)
 			return -1;
 		/* The final backup the plan took before it. */
 		for (size_t i = 0; i < x->plan->n; i++)

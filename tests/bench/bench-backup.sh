@@ -30,57 +30,13 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-PRESSCTL=${PRESSCTL:-$top/bin/pressctl}
-BENCH_RUNS=${BENCH_RUNS:-5}
-if [ -z "${PYTHON:-}" ]; then
-	if [ -x /usr/bin/python3 ]; then PYTHON=/usr/bin/python3; else PYTHON=python3; fi
-fi
-if [ ! -x "$PRESSCTL" ]; then
-	echo "bench-backup: no pressctl binary at '$PRESSCTL': run 'make' first, or set PRESSCTL" >&2
-	exit 1
-fi
+BENCH_RM_WORK=1
+bench=backup
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 
-# Not under a 0700 directory: PostgreSQL runs as user postgres and must
-# reach its data directory.
-svc=$(mktemp -d /tmp/press-bench-svc.XXXXXX)
-chmod 755 "$svc"
-own_tmp=""
-if [ -z "${BENCH_TMP:-}" ]; then
-	BENCH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/press-bench-backup.XXXXXX")
-	own_tmp=$BENCH_TMP
-fi
-work=$BENCH_TMP/backup
-
-cleanup() {
-	status=$?
-	trap - EXIT INT TERM
-	if [ "${BENCH_KEEP:-0}" = 1 ]; then
-		"$top/scripts/services.sh" stop "$svc" >/dev/null 2>&1 || true
-		echo "bench-backup: kept $svc (services stopped) and $work"
-	else
-		"$top/scripts/services.sh" destroy "$svc" >/dev/null 2>&1 ||
-			"$top/scripts/services.sh" stop "$svc" >/dev/null 2>&1 || true
-		rm -rf "$svc" "$work"
-		[ -z "$own_tmp" ] || rm -rf "$own_tmp"
-	fi
-	exit $status
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-	"$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-pg_port=$(free_port)
-s3_port=$(free_port)
-while [ "$s3_port" = "$pg_port" ]; do s3_port=$(free_port); done
-
-t0=$(date +%s)
-PRESS_PG_PORT=$pg_port PRESS_S3_PORT=$s3_port PRESS_DOCKER_SOCK=$svc/docker.sock \
-	PRESS_DOCKER_PRIVATE=1 PRESS_PG_FSYNC=off \
-	"$top/scripts/services.sh" start "$svc" </dev/null
-"$top/scripts/services.sh" master-key "$svc/master.key" 2>/dev/null
-echo "bench-backup: services up in $(( $(date +%s) - t0 )) s ($(nproc 2>/dev/null || echo '?') cores)"
+bench_start
+bench_ready
 
 record=${BENCH_RECORD:-$work/results.tsv}
 mkdir -p "$work"
