@@ -509,6 +509,8 @@ reconcile(struct watch *w)
 		goto out_plan;
 	}
 	rc = res.failed || res.skipped ? -1 : 0;
+	/* Before "reconciled": what a pass reports is complete when it says so. */
+	cert_metrics(w, m, pass.now);
 	metrics_reconcile(w->metrics, now_mono() - t0, rc == 0, m->revision,
 			  time(NULL));
 	if (rc == 0)
@@ -526,7 +528,6 @@ reconcile(struct watch *w)
 	if (res.failed)
 		rc = 0; /* failed actions wait for backoff or a change */
 	scheduled_backups(w, &pass);
-	cert_metrics(w, m, pass.now);
 out_plan:
 	plan_release(&plan);
 out_pass:
