@@ -155,6 +155,18 @@ def test_json_locates_unknown_field(pressctl):
                                 "Environment": 1, "BackupPolicy": 0, "Domain": 0}
 
 
+def test_duplicate_host_names_both_locations(pressctl):
+    """A host claimed by Domains of two sites in two files: the error sits
+    at the later claim and names the first one's file:line:col."""
+    src = rel(BAD / "85-duplicate-host-across-files")
+    proc, report = validate_json(pressctl, src)
+    [d] = report["diagnostics"]
+    assert (d["file"], d["line"], d["column"], d["code"]) == \
+        (f"{src}/b.yaml", 16, 9, "host"), _fmt_diag(d)
+    assert f"({src}/a.yaml:42:9)" in d["message"], _fmt_diag(d)
+    assert "'rival-shop'" in d["message"] and "'shop'" in d["message"]
+
+
 # --- good fixtures, examples, manifests ---------------------------------------------
 
 def _assert_valid(pressctl, validate_schema, src):
