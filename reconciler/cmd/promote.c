@@ -6,11 +6,12 @@
  * promote runs every guard (promote/promote.h) and reports each verdict
  * with its evidence. With --commit and every guard passing (the last one
  * takes a verified backup of the target), one commit is written to the
- * config repository that sets the target's image to the source's; --push
- * publishes it. Any guard that blocks: exit 3, nothing written.
+ * config repository that sets the target's image, and the variables its
+ * promotion.env names, to the source's; --push publishes it. Any guard that blocks: exit 3, nothing written.
  *
- * rollback writes a commit that gives the environment back the image it
- * had before its last promotion (or at --to REVISION); --with-data also
+ * rollback writes a commit that gives the environment back the image and
+ * promoted variables it had before its last promotion (or at --to
+ * REVISION); --with-data also
  * restores that promotion's pre-promotion backup, by swap.
  *
  * SRC is the config repository: a directory inside a git work tree (the
@@ -30,6 +31,7 @@
 #include "../source/gitwrite.h"
 #include "../source/source.h"
 #include "../source/yamledit.h"
+#include "../util/strbuf.h"
 #include "../util/testhook.h"
 
 static const char promote_usage[] =
@@ -37,8 +39,9 @@ static const char promote_usage[] =
 	"                        [--commit] [--push] [--format text|json|markdown]\n"
 	"       pressctl promote --git REPO [--ref BRANCH] [--path SUBDIR] ...\n"
 	"\n"
-	"Checks every promotion guard of moving SITE/ENV's image to the other\n"
-	"environment and prints each verdict with its evidence (a dry run by\n"
+	"Checks every promotion guard of moving SITE/ENV's image (and the\n"
+	"variables the target's promotion.env names) to the other environment\n"
+	"and prints each verdict with its evidence (a dry run by\n"
 	"default). --commit: when all pass, take a verified backup of the\n"
 	"target and write one commit to the config repository; --push: push\n"
 	"it. Exit 3 when a guard blocks (nothing is written).\n";
@@ -47,8 +50,9 @@ static const char rollback_usage[] =
 	"usage: pressctl rollback [DIR] SITE/ENV [--to REVISION] [--with-data]\n"
 	"       pressctl rollback --git REPO [--ref BRANCH] [--path SUBDIR] ...\n"
 	"\n"
-	"Writes a commit that gives SITE/ENV back the image it had before its\n"
-	"last promotion (or at REVISION of the config repository);\n"
+	"Writes a commit that gives SITE/ENV back the image and promoted\n"
+	"variables it had before its last promotion (or at REVISION of the\n"
+	"config repository);\n"
 	"--with-data also restores that promotion's pre-promotion backup\n"
 	"(the replaced schema is kept).\n";
 
@@ -128,15 +132,26 @@ find_file(const struct source *src, const char *path)
 	return NULL;
 }
 
+/* ch's member key; NULL when it is missing or null. */
+static const json_t *
+value_of(const json_t *ch, const char *key)
+{
+	const json_t *v = json_object_get(ch, key);
+
+	return json_is_null(v) ? NULL : v;
+}
+
 /*
- * One commit setting env's spec.image to image, on top of the tip.
- * *commit (GITWRITE_ID_SIZE) receives its id.
+ * One commit, on top of the tip, making every change of changes (as
+ * promote_changes gives them: "pointer" set to "after", or removed when
+ * it is null) in env's document. *commit (GITWRITE_ID_SIZE) receives
+ * its id.
  */
 static int
-write_image(struct repo *r, const struct environment *env, const char *image,
-	    const char *subject, const char *body,
-	    const struct gitwrite_trailer *tr, size_t ntr, char *commit,
-	    int *worktree_stale, struct err *e)
+write_changes(struct repo *r, const struct environment *env,
+	      const json_t *changes, const char *subject, const char *body,
+	      const struct gitwrite_trailer *tr, size_t ntr, char *commit,
+	      int *worktree_stale, struct err *e)
 {
 	struct yamledit_doc d = { .index = env->doc->index,
 				  .kind = "Environment",
@@ -153,9 +168,9 @@ write_image(struct repo *r, const struct environment *env, const char *image,
 	struct gitwrite_result res;
 	struct gitwrite_file gf;
 	struct source src;
-	json_t *v = json_string(image);
+	const json_t *ch;
 	char *out = NULL;
-	size_t outlen = 0;
+	size_t outlen = 0, i;
 	int rc = -1;
 
 	source_init(&src);
@@ -167,9 +182,26 @@ write_image(struct repo *r, const struct environment *env, const char *image,
 			env->doc->file, r->tip.commit);
 		goto out;
 	}
-	if (yamledit_set(&out, &outlen, f->path, f->data, f->len, &d,
-			 "/spec/image", v, e) < 0)
-		goto out;
+	out = xmalloc(f->len + 1);
+	memcpy(out, f->data, f->len);
+	out[f->len] = '\0';
+	outlen = f->len;
+	json_array_foreach(changes, i, ch) {
+		const char *ptr = json_string_value(json_object_get(ch, "pointer"));
+		const json_t *after = value_of(ch, "after");
+		char *next = NULL;
+		size_t nlen = 0;
+		int ret = after ? yamledit_set(&next, &nlen, f->path, out,
+					       outlen, &d, ptr, after, e) :
+				  yamledit_remove(&next, &nlen, f->path, out,
+						  outlen, &d, ptr, e);
+
+		if (ret < 0)
+			goto out;
+		free(out);
+		out = next;
+		outlen = nlen;
+	}
 	gf = (struct gitwrite_file){ env->doc->file, out, outlen };
 	c.files = &gf;
 	c.nfiles = 1;
@@ -183,15 +215,50 @@ write_image(struct repo *r, const struct environment *env, const char *image,
 out:
 	gitwrite_result_release(&res);
 	source_release(&src);
-	json_decref(v);
 	free(out);
 	return rc;
+}
+
+/* The names of the changes after the image, "env.A, env.B." ("" when
+ * none; a new string). */
+static char *
+change_names(const json_t *changes)
+{
+	struct strbuf sb;
+	size_t n = json_array_size(changes);
+
+	strbuf_init(&sb, 0);
+	for (size_t i = 1; i < n; i++)
+		strbuf_addf(&sb, "%s%s", i > 1 ? ", " : "",
+			    json_string_value(json_object_get(
+				    json_array_get(changes, i), "name")));
+	if (n > 1)
+		strbuf_addstr(&sb, ".");
+	return strbuf_detach(&sb, NULL);
+}
+
+/* Each change of changes, one line each: "  env.X: a -> b". */
+static void
+print_changes(const json_t *changes)
+{
+	const json_t *ch;
+	size_t i;
+
+	json_array_foreach(changes, i, ch) {
+		const char *b = json_string_value(json_object_get(ch, "before"));
+		const char *a = json_string_value(json_object_get(ch, "after"));
+
+		printf("  %s: %s -> %s\n",
+		       json_string_value(json_object_get(ch, "name")),
+		       b ? b : "(none)", a ? a : "(none)");
+	}
 }
 
 /* --- promote ---------------------------------------------------------------- */
 
 static void
-print_text(const struct promotion *pr, const char *commit, int dry_run)
+print_text(const struct promotion *pr, const json_t *changes,
+	   const char *commit, int dry_run)
 {
 	size_t blocked = 0;
 
@@ -206,16 +273,23 @@ print_text(const struct promotion *pr, const char *commit, int dry_run)
 		       "written\n",
 		       blocked, blocked == 1 ? "" : "s");
 	else if (commit)
-		printf("promoted: commit %s sets %s's image to %s\n", commit,
-		       pr->to->id, pr->from->image);
+		printf("promoted: commit %s sets in %s:\n", commit,
+		       pr->to->id);
 	else if (dry_run)
 		printf("every guard passes; run again with --commit to "
-		       "promote\n");
+		       "promote; the commit would set in %s:\n",
+		       pr->to->id);
+	if (!blocked && (commit || dry_run))
+		print_changes(changes);
 }
 
 static void
-print_markdown(const struct promotion *pr, const char *commit)
+print_markdown(const struct promotion *pr, const json_t *changes,
+	       const char *commit)
 {
+	const json_t *ch;
+	size_t k;
+
 	printf("### pressctl promote: `%s` → `%s`\n\n", pr->from->id,
 	       pr->to->id);
 	printf("| guard | verdict | evidence |\n|---|---|---|\n");
@@ -233,6 +307,21 @@ print_markdown(const struct promotion *pr, const char *commit)
 	printf("\n%s\n", !pr->allowed ? "**Blocked**: nothing was written." :
 			 commit	      ? "Promoted." :
 					"Every guard passes.");
+	if (pr->allowed) {
+		printf("\n| setting | in `%s` now | after |\n|---|---|---|\n",
+		       pr->to->id);
+		json_array_foreach(changes, k, ch) {
+			const char *b = json_string_value(
+				json_object_get(ch, "before"));
+			const char *a = json_string_value(
+				json_object_get(ch, "after"));
+
+			printf("| %s | %s%s%s | %s%s%s |\n",
+			       json_string_value(json_object_get(ch, "name")),
+			       b ? "`" : "", b ? b : "(none)", b ? "`" : "",
+			       a ? "`" : "", a ? a : "(none)", a ? "`" : "");
+		}
+	}
 	if (commit)
 		printf("\ncommit `%s`\n", commit);
 }
@@ -245,6 +334,7 @@ cmd_promote(int argc, char **argv)
 	enum format fmt = FORMAT_TEXT;
 	int dry_run = 0, commit = 0, push = 0, rc, stale = 0;
 	const struct environment *from, *to;
+	json_t *changes = NULL;
 	struct promotion pr;
 	struct cmd_pass cp;
 	struct repo r;
@@ -280,7 +370,8 @@ cmd_promote(int argc, char **argv)
 		repo_release(&r);
 		return rc;
 	}
-	if (promote_envs(cp.m, from_id, to_id, &from, &to, &e) < 0) {
+	if (promote_envs(cp.m, from_id, to_id, &from, &to, &e) < 0 ||
+	    promote_changes(from, to, &changes, &e) < 0) {
 		rc = cmd_fail("%s", e.msg);
 		goto out;
 	}
@@ -297,10 +388,12 @@ cmd_promote(int argc, char **argv)
 	if (pr.allowed && commit) {
 		struct gitwrite_trailer tr[4 + PROMOTE_GUARDS];
 		char *subject = xprintf("Promote %s to %s", from->id, to->id);
+		char *vars = change_names(changes);
 		char *body = xprintf(
-			"Image %s (was %s), from %s at %s.\n\nEvery promotion "
-			"guard passed; the verdicts are below.",
-			from->image, to->image, from->id, cp.m->revision);
+			"Image %s (was %s), from %s at %s.%s%s\n\nEvery "
+			"promotion guard passed; the verdicts are below.",
+			from->image, to->image, from->id, cp.m->revision,
+			*vars ? " Also moved: " : "", vars);
 		char *guard[PROMOTE_GUARDS];
 		size_t n = 0;
 
@@ -317,8 +410,8 @@ cmd_promote(int argc, char **argv)
 							     guard[i] };
 		}
 		testhook_wait("promote-commit");
-		if (write_image(&r, to, from->image, subject, body, tr, n, id,
-				&stale, &e) < 0) {
+		if (write_changes(&r, to, changes, subject, body, tr, n, id,
+				  &stale, &e) < 0) {
 			rc = cmd_fail("%s; the pre-promotion backup %s stays",
 				      e.msg, pr.backup_id);
 			id[0] = '\0';
@@ -331,12 +424,14 @@ cmd_promote(int argc, char **argv)
 			free(guard[i]);
 		free(subject);
 		free(body);
+		free(vars);
 	}
 	{
 		json_t *j = promotion_json(&pr, id[0] ? id : NULL);
 
 		json_object_set_new(j, "previousImage", json_string(to->image));
 		json_object_set_new(j, "image", json_string(from->image));
+		json_object_set(j, "changes", changes);
 		if (run_id)
 			state_run_end(cp.pass.state, run_id,
 				      rc == EXIT_OK	 ? "ok" :
@@ -347,9 +442,9 @@ cmd_promote(int argc, char **argv)
 		if (fmt == FORMAT_JSON)
 			cmd_print_json(j);
 		else if (fmt == FORMAT_MARKDOWN)
-			print_markdown(&pr, id[0] ? id : NULL);
+			print_markdown(&pr, changes, id[0] ? id : NULL);
 		else
-			print_text(&pr, id[0] ? id : NULL, !commit);
+			print_text(&pr, changes, id[0] ? id : NULL, !commit);
 		json_decref(j);
 	}
 	promotion_release(&pr);
@@ -357,6 +452,7 @@ out_run:
 	if (run_id)
 		state_run_end(cp.pass.state, run_id, "failed", NULL, &e);
 out:
+	json_decref(changes);
 	cmd_pass_close(&cp);
 	repo_release(&r);
 	return rc;
@@ -364,28 +460,82 @@ out:
 
 /* --- rollback ------------------------------------------------------------- */
 
-/* env's effective image at revision of the repository (the manifests'
- * directory as r reads them): a new string, or NULL with e set. */
-static char *
-image_at(const struct repo *r, const char *revision, const char *env_id,
-	 struct err *e)
+/* What gives env back its image and promoted variables at revision of
+ * the repository (the manifests' directory as r reads them), as
+ * promote_changes gives them. */
+static int
+changes_at(const struct repo *r, const char *revision,
+	   const struct environment *env, json_t **changes, struct err *e)
 {
 	struct source_opts so = r->so;
 	struct model *m = NULL;
-	const struct environment *env;
-	char *image = NULL;
+	const struct environment *then;
+	int rc = -1;
 
 	so.ref = revision;
-	if (cmd_load_model(&m, &so, 0) != EXIT_OK) {
-		err_set(e, "the manifests at %s do not load", revision);
-		return NULL;
-	}
-	if (!(env = model_find_env(m, env_id)) || !env->image)
-		err_set(e, "'%s' has no image at %s", env_id, revision);
+	if (cmd_load_model(&m, &so, 0) != EXIT_OK)
+		return err_set(e, "the manifests at %s do not load", revision);
+	if (!(then = model_find_env(m, env->id)) || !then->image)
+		err_set(e, "'%s' has no image at %s", env->id, revision);
 	else
-		image = xstrdup(env->image);
+		rc = promote_changes(then, env, changes, e);
 	model_free(m);
-	return image;
+	return rc;
+}
+
+/* What undoes the promotion last (its journaled summary): its changes
+ * with before and after swapped (a summary from before promoted
+ * variables existed: the image alone). */
+static json_t *
+changes_undoing(const json_t *last, const char *image_now)
+{
+	json_t *done = json_object_get(last, "changes"), *out = json_array();
+	const json_t *ch;
+	size_t i;
+
+	if (!json_is_array(done))
+		json_array_append_new(
+			out, json_pack("{s:s, s:s, s:s?, s:O}", "name",
+				       "image", "pointer", "/spec/image",
+				       "before", image_now, "after",
+				       json_object_get(last, "previousImage")));
+	json_array_foreach(done, i, ch)
+		json_array_append_new(
+			out, json_pack("{s:O, s:O, s:O?, s:O?}", "name",
+				       json_object_get(ch, "name"), "pointer",
+				       json_object_get(ch, "pointer"), "before",
+				       json_object_get(ch, "after"), "after",
+				       json_object_get(ch, "before")));
+	return out;
+}
+
+/* The changes that would change something in env as it is now (a new
+ * array; each "before" is the value now). */
+static json_t *
+changes_needed(const json_t *changes, const struct environment *env)
+{
+	json_t *out = json_array(), *vars = json_object_get(env->spec, "env");
+	const json_t *ch;
+	size_t i;
+
+	json_array_foreach(changes, i, ch) {
+		const char *name = json_string_value(json_object_get(ch, "name"));
+		const json_t *after = value_of(ch, "after");
+		json_t *now = strcmp(name, "image") == 0 ?
+				      (env->image ? json_string(env->image) :
+						    NULL) :
+				      json_incref(json_object_get(
+					      vars, name + strlen("env.")));
+
+		if ((now || after) && !json_equal(now, after))
+			json_array_append_new(
+				out, json_pack("{s:s, s:O, s:O?, s:O?}", "name",
+					       name, "pointer",
+					       json_object_get(ch, "pointer"),
+					       "before", now, "after", after));
+		json_decref(now);
+	}
+	return out;
 }
 
 int
@@ -395,7 +545,7 @@ cmd_rollback(int argc, char **argv)
 	const char *revision = NULL, *env_id, *backup_id = NULL;
 	int with_data = 0, first, rc, stale = 0;
 	const struct environment *env;
-	json_t *last = NULL, *sum;
+	json_t *last = NULL, *sum, *all = NULL, *changes = NULL;
 	struct cmd_pass cp;
 	struct repo r;
 	struct err e;
@@ -440,20 +590,22 @@ cmd_rollback(int argc, char **argv)
 		goto out;
 	}
 	if (revision) {
-		if (!(image = image_at(&r, revision, env_id, &e))) {
+		if (changes_at(&r, revision, env, &all, &e) < 0) {
 			rc = cmd_fail("%s", e.msg);
 			goto out;
 		}
 	} else if (last &&
 		   json_string_value(json_object_get(last, "previousImage"))) {
-		image = xstrdup(json_string_value(
-			json_object_get(last, "previousImage")));
+		all = changes_undoing(last, env->image);
 	} else {
 		rc = cmd_fail("no promotion of '%s' is on record; name the "
 			      "revision to roll back to with --to REVISION",
 			      env_id);
 		goto out;
 	}
+	image = xstrdup(json_string_value(
+		json_object_get(json_array_get(all, 0), "after")));
+	changes = changes_needed(all, env);
 	if (with_data) {
 		backup_id = json_string_value(json_object_get(last, "backup"));
 		if (!backup_id) {
@@ -487,18 +639,20 @@ cmd_rollback(int argc, char **argv)
 		}
 		backups_close(&b, NULL);
 	}
-	if (env->image && strcmp(env->image, image) == 0) {
+	if (!json_array_size(changes)) {
 		printf("%s already runs %s at %.12s: no commit\n", env_id,
 		       image, r.tip.commit);
 	} else {
 		struct gitwrite_trailer tr[4];
 		size_t n = 0;
 		char *subject = xprintf("Roll back %s to %s", env_id, image);
+		char *vars = change_names(all);
 		char *body =
-			xprintf("Image %s (was %s)%s%s.", image,
+			xprintf("Image %s (was %s)%s%s.%s%s", image,
 				env->image ? env->image : "the site's",
 				backup_id ? "; data restored from backup " : "",
-				backup_id ? backup_id : "");
+				backup_id ? backup_id : "",
+				*vars ? " Also restored: " : "", vars);
 
 		tr[n++] = (struct gitwrite_trailer){ "Rolled-Back", env_id };
 		if (json_string_value(json_object_get(last, "commit")) &&
@@ -515,8 +669,9 @@ cmd_rollback(int argc, char **argv)
 		if (backup_id)
 			tr[n++] = (struct gitwrite_trailer){ "Restored-Backup",
 							     backup_id };
-		if (write_image(&r, env, image, subject, body, tr, n, id,
-				&stale, &e) < 0) {
+		free(vars);
+		if (write_changes(&r, env, changes, subject, body, tr, n, id,
+				  &stale, &e) < 0) {
 			rc = cmd_fail("%s%s", e.msg,
 				      backup_id ? "; the data was restored, "
 						  "the commit was not written" :
@@ -527,8 +682,8 @@ cmd_rollback(int argc, char **argv)
 		}
 		free(subject);
 		free(body);
-		printf("rolled back: commit %s sets %s's image to %s\n", id,
-		       env_id, image);
+		printf("rolled back: commit %s sets in %s:\n", id, env_id);
+		print_changes(changes);
 	}
 	if (kept)
 		printf("restored backup %s into %s; the replaced schema is kept "
@@ -539,11 +694,15 @@ out:
 	sum = json_pack("{s:s, s:s?, s:s?, s:s?, s:s?}", "env", env_id, "image",
 			image, "commit", id[0] ? id : NULL, "backup", backup_id,
 			"keptSchema", kept);
+	if (changes)
+		json_object_set(sum, "changes", changes);
 	if (run_id)
 		state_run_end(cp.pass.state, run_id,
 			      rc == EXIT_OK ? "ok" : "failed", sum, &e);
 	json_decref(sum);
 	json_decref(last);
+	json_decref(all);
+	json_decref(changes);
 	free(image);
 	free(kept);
 	cmd_pass_close(&cp);

@@ -563,6 +563,63 @@ promote_envs(const struct model *m, const char *from_id, const char *to_id,
 	return 0;
 }
 
+/* One change of *out (see promote_changes): name, pointer, before, after
+ * (borrowed; NULL for null). */
+static void
+change(json_t *out, const char *name, const char *pointer,
+       const json_t *before, const json_t *after)
+{
+	json_array_append_new(
+		out, json_pack("{s:s, s:s, s:O?, s:O?}", "name", name,
+			       "pointer", pointer, "before", before, "after",
+			       after));
+}
+
+int
+promote_changes(const struct environment *from, const struct environment *to,
+		json_t **out, struct err *e)
+{
+	json_t *names = json_object_get(json_object_get(to->spec, "promotion"),
+					"env");
+	json_t *fenv = json_object_get(from->spec, "env");
+	json_t *tenv = json_object_get(to->spec, "env");
+	json_t *fimg = json_string(from->image ? from->image : "");
+	json_t *timg = to->image ? json_string(to->image) : NULL, *v;
+	size_t i;
+
+	*out = json_array();
+	change(*out, "image", "/spec/image", timg, fimg);
+	json_decref(fimg);
+	json_decref(timg);
+	json_array_foreach(names, i, v) {
+		const char *k = json_string_value(v);
+		json_t *after = json_object_get(fenv, k);
+		json_t *before = json_object_get(tenv, k);
+		char name[160], pointer[160];
+
+		if (!k)
+			continue;
+		if (json_is_object(after) || json_is_object(before)) {
+			json_decref(*out);
+			*out = NULL;
+			return err_set(
+				e,
+				"promotion.env of '%s' names %s, a secret "
+				"reference in '%s': references differ per "
+				"environment and are not promoted; take %s "
+				"out of promotion.env",
+				to->id, k,
+				json_is_object(after) ? from->id : to->id, k);
+		}
+		if ((!after && !before) || json_equal(after, before))
+			continue;
+		snprintf(name, sizeof(name), "env.%s", k);
+		snprintf(pointer, sizeof(pointer), "/spec/env/%s", k);
+		change(*out, name, pointer, before, after);
+	}
+	return 0;
+}
+
 int
 promote_check(struct pass *p, const struct plan *plan,
 	      const struct environment *from, const struct environment *to,

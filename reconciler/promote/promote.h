@@ -53,6 +53,20 @@ int promote_envs(const struct model *m, const char *from_id, const char *to_id,
 		 struct err *e);
 
 /*
+ * What a promotion from -> to changes in the target's manifest, in
+ * order: the image, then each variable the target's promotion.env
+ * names whose effective value (the Site's env merged with the
+ * Environment's) differs. Each entry is {"name" ("image" or
+ * "env.<NAME>"), "pointer" (into the Environment document), "before",
+ * "after"}; an "after" of null removes the target's own entry (the
+ * source has none, so neither has the Site). A secret reference on
+ * either side is an error naming the variable: references differ per
+ * environment on purpose and never move. *out is new (json_decref it).
+ */
+int promote_changes(const struct environment *from,
+		    const struct environment *to, json_t **out, struct err *e);
+
+/*
  * Every guard of from -> to on pass p (observed) and its plan. With
  * take_backup and every other guard passing, fresh-backup takes the
  * backup (reason "pre-promotion"); otherwise it only checks that one can

@@ -166,6 +166,84 @@ def test_a_promotion_is_one_commit_and_the_next_apply_runs_the_source_image(
     p.assert_no_secrets(["pra_prod", "pra_staging"])
 
 
+def container_env(services, name):
+    return dict(x.split("=", 1) for x in container(services, name)["Config"]["Env"])
+
+
+def test_promotion_moves_the_listed_variables_and_rollback_returns_them(
+        services, pressctl, tmp_path):
+    """promotion.env: the variables it names move with the image (set, or
+    removed when the source has none); the others stay; rollback gives
+    both back; a secret reference is never promoted."""
+    token = "prs-token-value-41d2"
+    p = Platform(services, pressctl, tmp_path, name="promo-s", prefix="promo-s",
+                 env={"PRS_TOKEN": token})
+    p.secrets.append(token)
+    dump(p.src / "site.yaml", site_doc("prs", image=IMAGE1))
+    dump(p.src / "policy.yaml", policy_doc("daily", {"stage": "production"}))
+    prod = dict(stage="production", promotion={"from": "staging", "minSoakMinutes": 10,
+                                               "env": ["FEATURE", "CHANNEL", "GONE"]},
+                env={"FEATURE": "off", "GONE": "old", "KEEP": "prod-only"})
+    dump(p.src / "prod.yaml", env_doc("prs", "prod", **{k: v for k, v in prod.items() if k != "promotion"}))
+    p.apply()
+    dump(p.src / "prod.yaml", env_doc("prs", "prod", **prod))
+    dump(p.src / "staging.yaml",
+         env_doc("prs", "staging", stage="staging", image=IMAGE2,
+                 cloneFrom={"environment": "prod"},
+                 env={"FEATURE": "on", "CHANNEL": "beta", "KEEP": "staging-only",
+                      "API_TOKEN": {"env": "PRS_TOKEN"}}))
+    p.apply()
+    git(p.src, "init", "-q")
+    git_commit_all(p.src, "platform")
+    base = head(p)
+
+    # The dry run says what the commit would set.
+    proc = p.run("promote", "--from", "prs/staging", "--to", "prs/prod", env=later())
+    assert proc.returncode == 0, describe(proc)
+    for line in (f"image: {IMAGE1} -> {IMAGE2}", "env.FEATURE: off -> on",
+                 "env.CHANNEL: (none) -> beta", "env.GONE: old -> (none)"):
+        assert line in proc.stdout, proc.stdout
+    assert "KEEP" not in proc.stdout and head(p) == base
+
+    proc = promote(p, "prs", "--commit")
+    assert proc.returncode == 0, describe(proc)
+    out, _ = verdicts(proc)
+    assert [(c["name"], c["before"], c["after"]) for c in out["changes"]] == [
+        ("image", IMAGE1, IMAGE2), ("env.FEATURE", "off", "on"),
+        ("env.CHANNEL", None, "beta"), ("env.GONE", "old", None)], out["changes"]
+    assert git(p.src, "rev-list", "--count", f"{base}..HEAD") == "1"
+    assert git(p.src, "diff", "--name-only", base, "HEAD") == "prod.yaml"
+    assert "Also moved: env.FEATURE, env.CHANNEL, env.GONE." in git(
+        p.src, "log", "-1", "--format=%B")
+    p.apply()
+    env = container_env(services, "promo-s-prs-prod")
+    assert (env["FEATURE"], env["CHANNEL"], env["KEEP"]) == ("on", "beta", "prod-only"), env
+    assert "GONE" not in env and "API_TOKEN" not in env
+    assert container(services, "promo-s-prs-prod")["Config"]["Image"] == IMAGE2
+
+    # Rollback: the image and the three variables as they were.
+    proc = p.run("rollback", "prs/prod")
+    assert proc.returncode == 0, describe(proc)
+    assert "env.CHANNEL: beta -> (none)" in proc.stdout, proc.stdout
+    p.apply()
+    env = container_env(services, "promo-s-prs-prod")
+    assert (env["FEATURE"], env["GONE"], env["KEEP"]) == ("off", "old", "prod-only"), env
+    assert "CHANNEL" not in env
+    assert container(services, "promo-s-prs-prod")["Config"]["Image"] == IMAGE1
+    p.assert_converged()
+
+    # A secret reference named in promotion.env: refused, nothing written.
+    prod["promotion"]["env"].append("API_TOKEN")
+    dump(p.src / "prod.yaml", env_doc("prs", "prod", **prod))
+    git_commit_all(p.src, "promote the token too")
+    before = head(p)
+    proc = promote(p, "prs", "--commit")
+    assert proc.returncode not in (0, 3), describe(proc)
+    assert "API_TOKEN, a secret reference in 'prs/staging'" in proc.stderr, describe(proc)
+    assert head(p) == before and git(p.src, "status", "--porcelain") == ""
+    p.assert_no_secrets(["prs_prod", "prs_staging"])
+
+
 # --- 2. each guard on its own --------------------------------------------------------
 
 def test_each_guard_blocks_on_its_own_with_its_evidence(services, pressctl, tmp_path):
