@@ -19,6 +19,7 @@
 #include "backups.h"
 #include "../clone/clone.h"
 #include "../driver/driver.h"
+#include "../driver/pgdump.h"
 #include "../manifest/profile.h"
 #include "../util/hash.h"
 #include "../util/secret.h"
@@ -647,6 +648,51 @@ worker_main(void *arg)
 	return NULL;
 }
 
+/*
+ * After the actions: the structure of the schema of every environment an
+ * action of this run changed, as the run leaves it (pressctl.structures),
+ * so that a promotion guard can tell a change made through pressctl from
+ * one made after it. The actions are done whatever happens here: a
+ * failure goes into the run's summary.
+ */
+static int
+record_structures(struct exec *x, struct err *e)
+{
+	const struct plan *plan = x->plan;
+	const char **ids = xcalloc(plan->n + 1, sizeof(*ids));
+	const char **schemas = xcalloc(plan->n + 1, sizeof(*schemas));
+	char(*fps)[65];
+	size_t n = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < plan->n; i++) {
+		const char *id = plan->v[i].env_id;
+		const struct environment *env;
+		size_t j = 0;
+
+		if (x->st[i] != DONE || !id ||
+		    !(env = model_find_env(x->p->model, id)) || !env->schema)
+			continue;
+		while (j < n && strcmp(ids[j], id) != 0)
+			j++;
+		if (j == n) {
+			ids[n] = env->id;
+			schemas[n++] = env->schema;
+		}
+	}
+	fps = xcalloc(n + 1, sizeof(*fps));
+	if (pgdump_fingerprints(x->p->pg_dsn, schemas, n, fps, e) < 0)
+		rc = -1;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if (fps[i][0])
+			rc = state_record_structure(x->p->state, ids[i], fps[i],
+						    x->run_id, e);
+	free(fps);
+	free(schemas);
+	free(ids);
+	return rc;
+}
+
 int
 apply_plan(struct pass *p, const struct plan *plan, const struct apply_opts *o,
 	   struct apply_result *r, struct err *e)
@@ -693,6 +739,13 @@ apply_plan(struct pass *p, const struct plan *plan, const struct apply_opts *o,
 	summary = json_pack("{s:I, s:I, s:I}", "done", (json_int_t)r->done,
 			    "failed", (json_int_t)r->failed, "skipped",
 			    (json_int_t)r->skipped);
+	{
+		struct err se;
+
+		if (r->done && record_structures(&x, &se) < 0)
+			json_object_set_new(summary, "structures",
+					    json_string(se.msg));
+	}
 	r->cancelled = (size_t)(plan->n - x.finished);
 	state_run_end(p->state, x.run_id,
 		      r->cancelled	      ? "interrupted" :

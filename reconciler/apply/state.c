@@ -246,12 +246,29 @@ static const char *const migration_6[] = {
 	NULL
 };
 
+/*
+ * 8: the structure of each environment's schema after the applies that
+ * touched it: its fingerprint, when it was first recorded with that
+ * value (since) and last confirmed (recorded_at), so that a promotion
+ * guard can say whether a change came through pressctl or after it.
+ */
+static const char *const migration_8[] = { "CREATE TABLE pressctl.structures ("
+					   " platform text NOT NULL,"
+					   " env_id text NOT NULL,"
+					   " fingerprint text NOT NULL,"
+					   " since timestamptz NOT NULL,"
+					   " recorded_at timestamptz NOT NULL,"
+					   " run_id bigint,"
+					   " PRIMARY KEY (platform, env_id))",
+					   NULL };
+
 static const struct migration {
 	int version;
 	const char *const *stmts;
 } migrations[] = {
 	{ 1, migration_1 }, { 2, migration_2 }, { 3, migration_3 },
 	{ 4, migration_4 }, { 5, migration_5 }, { 6, migration_6 },
+	{ 8, migration_8 },
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(*migrations)))
@@ -2165,6 +2182,82 @@ state_last_promotion(struct state *st, const char *env_id, json_t **out,
 
 	*out = NULL;
 	return run(st, do_last_promotion, &a, e);
+}
+
+struct structure_args {
+	const char *env_id, *fingerprint;
+	long long run_id;
+	struct rec_structure *out;
+};
+
+static int
+do_record_structure(struct state *st, void *arg, struct err *e)
+{
+	struct structure_args *a = arg;
+	char now[32], run[32];
+	const char *p[5] = { st->platform, a->env_id, a->fingerprint, now,
+			     run };
+
+	ts(now, clock_now());
+	snprintf(run, sizeof(run), "%lld", a->run_id);
+	return sql_exec(st,
+			"INSERT INTO pressctl.structures (platform, env_id,"
+			" fingerprint, since, recorded_at, run_id)"
+			" VALUES ($1, $2, $3, $4::timestamptz, $4::timestamptz,"
+			" $5::bigint)"
+			" ON CONFLICT (platform, env_id) DO UPDATE SET"
+			"  since = CASE WHEN structures.fingerprint ="
+			"   EXCLUDED.fingerprint THEN structures.since"
+			"   ELSE EXCLUDED.since END,"
+			"  fingerprint = EXCLUDED.fingerprint,"
+			"  recorded_at = EXCLUDED.recorded_at,"
+			"  run_id = EXCLUDED.run_id",
+			5, p, e, "cannot record the schema's structure");
+}
+
+int
+state_record_structure(struct state *st, const char *env_id,
+		       const char *fingerprint, long long run_id, struct err *e)
+{
+	struct structure_args a = { env_id, fingerprint, run_id, NULL };
+
+	return run(st, do_record_structure, &a, e);
+}
+
+static int
+do_structure(struct state *st, void *arg, struct err *e)
+{
+	struct structure_args *a = arg;
+	const char *p[2] = { st->platform, a->env_id };
+	PGresult *r = sql_query(st,
+				"SELECT fingerprint,"
+				" extract(epoch FROM since)::bigint,"
+				" extract(epoch FROM recorded_at)::bigint"
+				" FROM pressctl.structures"
+				" WHERE platform = $1 AND env_id = $2",
+				2, p, e, "cannot read the recorded structure");
+
+	if (!r)
+		return -1;
+	if (PQntuples(r) == 1) {
+		a->out->found = 1;
+		snprintf(a->out->fingerprint, sizeof(a->out->fingerprint), "%s",
+			 PQgetvalue(r, 0, 0));
+		a->out->since = (time_t)ll(r, 0, 1);
+		a->out->recorded_at = (time_t)ll(r, 0, 2);
+	}
+	PQclear(r);
+	return 0;
+}
+
+int
+state_structure(struct state *st, const char *env_id, struct rec_structure *out,
+		struct err *e)
+{
+	struct structure_args a = { env_id, NULL, 0, out };
+
+	memset(out, 0, sizeof(*out));
+	return run(st, do_structure, &a, e);
 }
 
 struct clone_detail_args {

@@ -190,6 +190,23 @@ int state_clone_detail(struct state *st, const char *env_id,
 		       struct clone_detail *out, struct err *e);
 void clone_detail_release(struct clone_detail *d);
 
+/*
+ * The structure of env_id's schema as the last apply that touched the
+ * environment left it (migration 8): its fingerprint, since when it has
+ * been that one, and when it was last confirmed. Recording the same
+ * fingerprint again keeps since.
+ */
+struct rec_structure {
+	int found;
+	char fingerprint[65];
+	time_t since, recorded_at;
+};
+int state_record_structure(struct state *st, const char *env_id,
+			   const char *fingerprint, long long run_id,
+			   struct err *e);
+int state_structure(struct state *st, const char *env_id,
+		    struct rec_structure *out, struct err *e);
+
 /* The platform's backup lock (a session advisory lock, held until
  * state_close): one backup, prune or restore at a time per platform,
  * so that a prune never collects the blobs of a backup in progress. */

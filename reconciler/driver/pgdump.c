@@ -557,6 +557,40 @@ pgdump_structure(const char *dsn, const char *schema, char fingerprint[65],
 }
 
 int
+pgdump_fingerprints(const char *dsn, const char *const *schemas, size_t n,
+		    char (*fingerprints)[65], struct err *e)
+{
+	PGconn *c;
+	int ret = 0;
+
+	if (!n)
+		return 0;
+	if (!(c = pg_connect(dsn, "pressctl", CONNECT_TIMEOUT_S, 0, 0, e)))
+		return -1;
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		const char *p[1] = { schemas[i] };
+		PGresult *r = query(c,
+				    "SELECT 1 FROM pg_namespace"
+				    " WHERE nspname = $1",
+				    1, p, "cannot look up a schema", e);
+
+		fingerprints[i][0] = '\0';
+		if (!r) {
+			ret = -1;
+			break;
+		}
+		if (PQntuples(r) == 1)
+			ret = fingerprint_of(c, schemas[i], fingerprints[i],
+					     NULL, e);
+		PQclear(r);
+		if (ret < 0)
+			err_wrap(e, "schema '%s'", schemas[i]);
+	}
+	PQfinish(c);
+	return ret;
+}
+
+int
 pgdump_table_sums(const char *dsn, const char *schema, const char *const *names,
 		  size_t n, json_t **out, struct err *e)
 {

@@ -65,6 +65,12 @@ int pgdump_table_sums(const char *dsn, const char *schema,
 int pgdump_structure(const char *dsn, const char *schema,
 		     char fingerprint[65], char **structure, struct err *e);
 
+/* The fingerprints of n live schemas on one connection: fingerprints[i]
+ * of schemas[i] ("" for one that does not exist). -1 when the connection
+ * or a query fails (e names the schema). */
+int pgdump_fingerprints(const char *dsn, const char *const *schemas, size_t n,
+			char (*fingerprints)[65], struct err *e);
+
 struct pgrestore_opts {
 	const char *dsn;	   /* borrowed, never printed */
 	const char *source_schema; /* the schema the dump holds */

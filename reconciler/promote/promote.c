@@ -333,10 +333,11 @@ static void
 guard_schema(struct promotion *pr, const struct pass *p,
 	     const struct clone_detail *cd)
 {
-	char fp[65], when[32];
+	char fp[65], when[32], since[32], how[96];
 	char *now = NULL;
+	struct rec_structure rs;
 	struct err e;
-	json_t *diff;
+	json_t *diff, *ev;
 	struct strbuf sb;
 
 	if (!cloned_from_target(pr, p, "schema-unchanged"))
@@ -362,14 +363,31 @@ guard_schema(struct promotion *pr, const struct pass *p,
 	structure_diff(diff, now, cd->structure);
 	strbuf_init(&sb, 0);
 	list_text(&sb, diff);
-	verdict(pr, "schema-unchanged", 0,
-		json_pack("{s:s, s:s?, s:I, s:o}", "fingerprint", fp,
-			  "clonedFingerprint", cd->fingerprint, "clonedAt",
-			  (json_int_t)cd->done_at, "changes", diff),
-		"schema %s changed since %s was cloned (%s): %s; clone %s "
+	ev = json_pack("{s:s, s:s?, s:I, s:o}", "fingerprint", fp,
+		       "clonedFingerprint", cd->fingerprint, "clonedAt",
+		       (json_int_t)cd->done_at, "changes", diff);
+	how[0] = '\0';
+	/* Through pressctl (an apply left it so) or after its last apply. */
+	if (state_structure(p->state, pr->to->id, &rs, &e) == 0 && rs.found) {
+		int applied = strcmp(rs.fingerprint, fp) == 0;
+
+		when_text(since, applied ? rs.since : rs.recorded_at);
+		snprintf(how, sizeof(how),
+			 applied ? "; it is as the apply of %s left it" :
+				   "; changed outside pressctl, after the "
+				   "apply of %s",
+			 since);
+		json_object_set_new(ev, applied ? "appliedSince" : "appliedAt",
+				    json_integer(applied ? rs.since :
+							   rs.recorded_at));
+		json_object_set_new(ev, "changedAfterApply",
+				    json_boolean(!applied));
+	}
+	verdict(pr, "schema-unchanged", 0, ev,
+		"schema %s changed since %s was cloned (%s): %s%s; clone %s "
 		"again and test it there",
 		pr->to->schema, pr->from->id, when,
-		sb.len ? sb.buf : "the structure differs", pr->from->id);
+		sb.len ? sb.buf : "the structure differs", how, pr->from->id);
 	strbuf_release(&sb);
 	free(now);
 }

@@ -308,6 +308,26 @@ def test_each_guard_blocks_on_its_own_with_its_evidence(services, pressctl, tmp_
     services.psql("ALTER TABLE prg_prod.a ADD COLUMN note text")
     g = assert_blocked_by(p, "prg", "schema-unchanged", evidence="changed since")
     assert any(c.startswith("+ ") and "note" in c for c in g["evidence"]["changes"]), g
+    # The last apply recorded the structure it left: the ALTER came after it.
+    (rec,) = services.psql_rows(
+        "SELECT fingerprint, run_id FROM pressctl.structures "
+        "WHERE platform = 'promo-g' AND env_id = 'prg/prod'")
+    assert rec[0] == g["evidence"]["clonedFingerprint"], (rec, g["evidence"])
+    assert g["evidence"]["changedAfterApply"] is True, g["evidence"]
+    assert "changed outside pressctl, after the apply of" in g["evidence"]["text"], g
+    # An apply that touches production records the altered structure: the
+    # guard still blocks, and now says the change came through an apply.
+    dump(p.src / "prod.yaml",
+         env_doc("prg", "prod", stage="production", env={"NOTE": "1"},
+                 promotion={"from": "staging", "minSoakMinutes": 10, "protect": ["c"]}))
+    p.apply()
+    git_commit_all(p.src, "prod: NOTE")
+    g = assert_blocked_by(p, "prg", "schema-unchanged", evidence="as the apply of")
+    assert g["evidence"]["changedAfterApply"] is False, g["evidence"]
+    (rec2,) = services.psql_rows(
+        "SELECT fingerprint, run_id FROM pressctl.structures "
+        "WHERE platform = 'promo-g' AND env_id = 'prg/prod'")
+    assert rec2[0] == g["evidence"]["fingerprint"] and int(rec2[1]) > int(rec[1]), (rec, rec2)
     services.psql("ALTER TABLE prg_prod.a DROP COLUMN note")
     # Refusals are journaled, with their evidence.
     refused = services.psql_rows(
