@@ -8,7 +8,7 @@
 #   make fuzz             a longer libFuzzer run of every fuzz target
 #   make golden           regenerate golden files for review
 #   make man              roff man pages from docs/man (build/man/)
-#   make install PREFIX=/usr/local [DESTDIR=...]   binary, man pages
+#   make install PREFIX=/usr/local [DESTDIR=...]   binary, man pages, completion
 
 PREFIX ?= /usr/local
 CC ?= cc
@@ -236,16 +236,18 @@ endef
 $(foreach n,1 5 7,$(eval $(call man_rule,$(n))))
 
 # Files under $(DESTDIR)$(PREFIX): bin/pressctl, share/man/manN/ (the
-# pages of docs/man).
+# pages of docs/man), share/bash-completion/completions/pressctl.
 MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 
 install: $(BIN) man
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(BASHCOMPDIR)
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/pressctl
 	@set -e; for p in $(MAN_PAGES); do \
 		d=$(DESTDIR)$(MANDIR)/man$${p##*.}; \
 		echo "install -m 644 $$p $$d/"; \
 		install -d $$d; install -m 644 $$p $$d/; done
+	install -m 644 completion/pressctl.bash $(DESTDIR)$(BASHCOMPDIR)/pressctl
 
 clean:
 	rm -rf build bin
