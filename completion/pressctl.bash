@@ -29,10 +29,21 @@ _pressctl_optarg()
 	[[ $1 =~ $re ]] && printf '%s\n' "${BASH_REMATCH[2]}"
 }
 
+# COMPREPLY: the lines of $1 that start with $2$3, less the prefix $2
+# (what bash already holds before the word being completed).
+_pressctl_offer()
+{
+	local w
+	COMPREPLY=()
+	while IFS= read -r w; do
+		[[ -n $w && $w == "$2$3"* ]] && COMPREPLY+=("${w#"$2"}")
+	done <<<"$1"
+}
+
 _pressctl()
 {
 	local prog=${COMP_WORDS[0]} cur=${COMP_WORDS[COMP_CWORD]}
-	local prev='' cmd usage arg w i words
+	local prev='' pre='' cmd usage arg w i words
 	local -a src=()
 	COMPREPLY=()
 	((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}
@@ -41,9 +52,9 @@ _pressctl()
 		words=$("$prog" --help 2>/dev/null |
 			sed -n 's/^  \([a-z][a-z-]*\)  .*/\1/p')
 		if [[ $cur == -* ]]; then
-			words="--help --version"
+			words=$'--help\n--version'
 		fi
-		mapfile -t COMPREPLY < <(compgen -W "$words" -- "$cur")
+		_pressctl_offer "$words" "$pre" "$cur"
 		return
 	fi
 	cmd=${COMP_WORDS[1]}
@@ -68,6 +79,19 @@ _pressctl()
 		esac
 	done
 
+	# bash splits a word at '=' (COMP_WORDBREAKS): the value of a label
+	# selector KEY=VALUE, or of --option=VALUE, is completed after it.
+	if [[ $cur == = || $prev == = ]]; then
+		i=$((COMP_CWORD - 1))
+		if [[ $cur == = ]]; then cur=''; else ((i--)); fi
+		if [[ ${COMP_WORDS[i]} == --* ]]; then
+			prev=${COMP_WORDS[i]}
+		else
+			pre="${COMP_WORDS[i]}="
+			prev=${COMP_WORDS[i - 1]}
+		fi
+	fi
+
 	# The argument of the option before the cursor.
 	if [[ $prev == --* ]]; then
 		arg=$(_pressctl_optarg "$usage" "$prev")
@@ -75,11 +99,11 @@ _pressctl()
 			case $arg in
 			SEL)
 				words=$("$prog" complete selectors "${src[@]}" 2>/dev/null)
-				mapfile -t COMPREPLY < <(compgen -W "$words" -- "$cur")
+				_pressctl_offer "$words" "$pre" "$cur"
 				;;
 			SITE/ENV*)
 				words=$("$prog" complete envs "${src[@]}" 2>/dev/null)
-				mapfile -t COMPREPLY < <(compgen -W "$words" -- "$cur")
+				_pressctl_offer "$words" "$pre" "$cur"
 				;;
 			DIR | REPO | REPO\|URL | SUBDIR | SOCKET | PATH)
 				mapfile -t COMPREPLY < <(compgen -d -- "$cur")
@@ -87,7 +111,7 @@ _pressctl()
 			*\|*)
 				# The literal choices: text|json, ADDR|none.
 				words=$(tr '|' '\n' <<<"$arg" | grep -x '[a-z][a-z-]*')
-				mapfile -t COMPREPLY < <(compgen -W "$words" -- "$cur")
+				_pressctl_offer "$words" "$pre" "$cur"
 				;;
 			esac
 			return
@@ -95,8 +119,8 @@ _pressctl()
 	fi
 
 	if [[ $cur == -* ]]; then
-		words="$(grep -o -- '--[a-z][a-z-]*' <<<"$usage" | sort -u) --help"
-		mapfile -t COMPREPLY < <(compgen -W "$words" -- "$cur")
+		words=$({ grep -o -- '--[a-z][a-z-]*' <<<"$usage"; echo --help; } | sort -u)
+		_pressctl_offer "$words" "$pre" "$cur"
 		return
 	fi
 
@@ -105,12 +129,12 @@ _pressctl()
 	words=$(sed -n "s/^.*pressctl $cmd \\([a-z][a-z|-]*\\)\\( .*\\)\\{0,1\\}$/\\1/p" \
 		<<<"$usage" | tr '|' '\n' | sort -u)
 	if [[ -n $words ]] && ((COMP_CWORD == 2)); then
-		mapfile -t COMPREPLY < <(compgen -W "$words" -- "$cur")
+		_pressctl_offer "$words" "$pre" "$cur"
 		return
 	fi
 	if [[ $usage =~ \]\ SITE/ENV ]]; then
 		words=$("$prog" complete envs "${src[@]}" 2>/dev/null)
-		mapfile -t COMPREPLY < <(compgen -W "$words" -- "$cur")
+		_pressctl_offer "$words" "$pre" "$cur"
 	fi
 	mapfile -t -O "${#COMPREPLY[@]}" COMPREPLY < <(compgen -f -- "$cur")
 }
