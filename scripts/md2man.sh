@@ -13,7 +13,9 @@
 #   modifier) instead of the global "expand", which sets text blocks too
 #   wide for a five-column table;
 # - in table cells, a break point (\:) follows each / . , = _ : inside a
-#   word, so that a long name (schema/validate.schema.json) can break.
+#   word, so that a long name (schema/validate.schema.json) can break;
+# - outside tables, code (\fC) is not hyphenated (\%): a path or an
+#   option is not cut by a hyphen that is not part of it.
 set -eu
 
 in=$1
@@ -38,6 +40,7 @@ tail -n +2 "$in" |
 .ad l' \
 		-e 's/^tab(|) expand allbox;$/tab(|) allbox;/' \
 		-e '/^l\( l\)*\.$/s/ l/ lx/g' \
+		-e '/^T{$/,/^T}$/!s/\\fC/\\fC\\%/g' \
 		-e '/^T{$/,/^T}$/{/^[.T]/!s/\([/.,=_:]\)\([^ ]\)/\1\\:\2/g;}' >"$tmp"
 mv "$tmp" "$out"
 trap - EXIT
