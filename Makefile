@@ -7,7 +7,8 @@
 #   make bench            benchmarks (tests/bench/)
 #   make fuzz             a longer libFuzzer run of every fuzz target
 #   make golden           regenerate golden files for review
-#   make install PREFIX=/usr/local
+#   make man              roff man pages from docs/man (build/man/)
+#   make install PREFIX=/usr/local [DESTDIR=...]   binary, man pages, completion
 
 PREFIX ?= /usr/local
 CC ?= cc
@@ -67,9 +68,9 @@ UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
 SCHEMAS := $(sort $(wildcard schema/*.json))
 
 .PHONY: all deps test check unit integration bench fuzz fuzz-smoke golden \
-	install clean lint demo services-stop smoke format-check tools
+	install clean lint demo services-stop smoke format-check tools man
 
-all: $(BIN)
+all: $(BIN) man
 
 $(BIN): $(MAIN) $(OBJS) | lint
 	@mkdir -p $(dir $@)
@@ -217,9 +218,36 @@ demo: deps
 services-stop:
 	scripts/services.sh stop
 
-install: $(BIN)
-	install -d $(DESTDIR)$(PREFIX)/bin
+# The man pages are made from docs/man/*.md (scripts/md2man.sh, with
+# lowdown); each page's first line names it and its section.
+VERSION := $(shell sed -n 's/^\#define PRESSCTL_VERSION "\(.*\)"/\1/p' \
+	reconciler/cmd/cmd.h)
+MAN_SRCS := $(sort $(wildcard docs/man/*.md))
+MAN_PAGES := $(foreach f,$(MAN_SRCS),build/man/$(basename $(notdir $(f))).$(shell \
+	sed -n '1s/^\# .*(\([1-8]\))$$/\1/p' $(f)))
+
+man: $(MAN_PAGES)
+
+define man_rule
+build/man/%.$(1): docs/man/%.md scripts/md2man.sh reconciler/cmd/cmd.h
+	@mkdir -p $$(dir $$@)
+	scripts/md2man.sh $$< $$@ $$(VERSION)
+endef
+$(foreach n,1 5 7,$(eval $(call man_rule,$(n))))
+
+# Files under $(DESTDIR)$(PREFIX): bin/pressctl, share/man/manN/ (the
+# pages of docs/man), share/bash-completion/completions/pressctl.
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+
+install: $(BIN) man
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(BASHCOMPDIR)
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/pressctl
+	@set -e; for p in $(MAN_PAGES); do \
+		d=$(DESTDIR)$(MANDIR)/man$${p##*.}; \
+		echo "install -m 644 $$p $$d/"; \
+		install -d $$d; install -m 644 $$p $$d/; done
+	install -m 644 completion/pressctl.bash $(DESTDIR)$(BASHCOMPDIR)/pressctl
 
 clean:
 	rm -rf build bin

@@ -42,6 +42,8 @@ static const struct command commands[] = {
 	{ "rollback", cmd_rollback,
 	  "commit an environment's image from before its last promotion" },
 	{ "version", cmd_version, "print pressctl's version" },
+	{ "complete", cmd_complete,
+	  "print environments and selectors for shell completion" },
 };
 
 static void

@@ -14,7 +14,7 @@ libyaml-dev libjansson-dev libgit2-dev libpq-dev libcurl4-openssl-dev
 libexpat1-dev libssl-dev libmicrohttpd-dev libpcre2-dev libcmocka-dev
 python3 python3-pytest python3-jsonschema python3-yaml json-schema-test-suite
 python3-prometheus-client python3-croniter
-git valgrind
+git valgrind lowdown groff-base man-db
 postgresql-15 postgresql-client-15 docker.io busybox-static iptables
 curl ca-certificates procps caddy
 "

@@ -182,5 +182,6 @@ int cmd_restore(int argc, char **argv);
 int cmd_promote(int argc, char **argv);
 int cmd_rollback(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
+int cmd_complete(int argc, char **argv);
 
 #endif
