@@ -292,7 +292,8 @@ print_held(json_t *envs)
 
 	json_array_foreach(envs, i, v) {
 		json_array_foreach(json_object_get(v, "heldRollouts"), j, h)
-			printf("%sheld: %s\n", head++ ? "" : "\n",
+			printf("%sheld: %s: %s\n", head++ ? "" : "\n",
+			       json_string_value(json_object_get(h, "container")),
 			       json_string_value(json_object_get(h, "text")));
 	}
 }
