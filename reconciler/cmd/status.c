@@ -205,10 +205,10 @@ env_status(const char *id, const char *stage, const struct pass *p,
 	json_object_set_new(o, "heldRollouts", held_rollouts(id, p, plan));
 	json_object_set_new(o, "backup", backup);
 	json_object_set_new(o, "certificates", cert);
-	json_object_set_new(
-		o, "promotion",
-		json_deep_copy(json_object_get(
-			json_object_get(history, "promotions"), id)));
+	json_object_set_new(o, "promotion",
+			    json_deep_copy(json_object_get(
+				    json_object_get(history, "promotions"),
+				    id)));
 	if (!json_object_get(o, "promotion"))
 		json_object_set_new(o, "promotion", json_null());
 	json_object_set_new(o, "healthy",
@@ -293,7 +293,8 @@ print_held(json_t *envs)
 	json_array_foreach(envs, i, v) {
 		json_array_foreach(json_object_get(v, "heldRollouts"), j, h)
 			printf("%sheld: %s: %s\n", head++ ? "" : "\n",
-			       json_string_value(json_object_get(h, "container")),
+			       json_string_value(
+				       json_object_get(h, "container")),
 			       json_string_value(json_object_get(h, "text")));
 	}
 }
@@ -377,9 +378,9 @@ cmd_status_doc(const struct pass *p, const struct plan *plan,
 		    (i > 0 && strcmp(id, p->rec.res[i - 1].env_id) == 0) ||
 		    recorded_deletion(&p->rec, id) || listed(envs, id))
 			continue;
-		json_array_append_new(envs, env_status(id, "-", p, plan, have,
-						       nhave, NULL, 0,
-						       history));
+		json_array_append_new(envs,
+				      env_status(id, "-", p, plan, have, nhave,
+						 NULL, 0, history));
 	}
 	for (i = 0; i < p->rec.ndel; i++)
 		if (!model_find_env(m, p->rec.del[i].env_id))

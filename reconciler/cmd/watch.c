@@ -541,8 +541,8 @@ publish(struct watch *w, struct pass *pass, const struct plan *plan,
 		have = NULL;
 		nhave = 0;
 	}
-	if (state_history(pass->state, DASH_RUNS, DASH_JOURNAL, &history,
-			  &e) < 0)
+	if (state_history(pass->state, DASH_RUNS, DASH_JOURNAL, &history, &e) <
+	    0)
 		history = json_pack("{s:[], s:[], s:[]}", "runs", "journal",
 				    "errors");
 	doc = cmd_status_doc(pass, plan, have, nhave, w->certs, w->ncerts,
@@ -555,15 +555,15 @@ publish(struct watch *w, struct pass *pass, const struct plan *plan,
 				      w->trigger, "ready", w->ready, "why",
 				      w->why));
 	pthread_mutex_unlock(&w->mu);
-	snap = json_pack(
-		"{s:o, s:{s:s, s:I, s:O}, s:{s:s, s:I, s:O, s:O}, s:o}",
-		"environments", doc, "runs", "platform", m->platform.name,
-		"generatedAt", (json_int_t)now, "runs",
-		json_object_get(history, "runs"), "journal", "platform",
-		m->platform.name, "generatedAt", (json_int_t)now, "entries",
-		json_object_get(history, "journal"), "errors",
-		json_object_get(history, "errors"), "drift",
-		drift_doc(m, plan, &pass->live, now));
+	snap = json_pack("{s:o, s:{s:s, s:I, s:O}, s:{s:s, s:I, s:O, s:O}, s:o}",
+			 "environments", doc, "runs", "platform",
+			 m->platform.name, "generatedAt", (json_int_t)now,
+			 "runs", json_object_get(history, "runs"), "journal",
+			 "platform", m->platform.name, "generatedAt",
+			 (json_int_t)now, "entries",
+			 json_object_get(history, "journal"), "errors",
+			 json_object_get(history, "errors"), "drift",
+			 drift_doc(m, plan, &pass->live, now));
 	serve_publish(w->srv, snap);
 	json_decref(snap);
 	json_decref(history);
@@ -581,8 +581,8 @@ observe_again(struct pass *pass, struct plan *plan, struct err *e)
 	plan_init(plan);
 	if (pass_observe(pass, e) < 0)
 		return -1;
-	return plan_build(plan, pass->model, &pass->rec, &pass->live,
-			  pass->now, NULL, NULL, e);
+	return plan_build(plan, pass->model, &pass->rec, &pass->live, pass->now,
+			  NULL, NULL, e);
 }
 
 /* Returns 0 when converged (or standing by), -1 when it should retry. */
@@ -683,8 +683,7 @@ reconcile(struct watch *w)
 			  m->revision, "trigger", w->trigger, "duration",
 			  now_mono() - t0, "actions", (json_int_t)nactions,
 			  "done", (json_int_t)res.done, "failed",
-			  (json_int_t)res.failed, "drift",
-			  (json_int_t)ndrift));
+			  (json_int_t)res.failed, "drift", (json_int_t)ndrift));
 	if (res.failed)
 		rc = 0; /* failed actions wait for backoff or a change */
 	scheduled_backups(w, &pass);
@@ -764,8 +763,9 @@ resolve_ref(char **out, const char *flag, const char *ref, struct err *e)
 		return secret_resolve(out, ref + 4, NULL, flag, e);
 	if (strncmp(ref, "file:", 5) == 0)
 		return secret_resolve(out, NULL, ref + 5, flag, e);
-	return err_set(e, "%s takes env:NAME or file:PATH, never the secret "
-			  "itself",
+	return err_set(e,
+		       "%s takes env:NAME or file:PATH, never the secret "
+		       "itself",
 		       flag);
 }
 

@@ -201,8 +201,8 @@ next_chunk(struct sub *u)
 		if (u->next < oldest)
 			u->next = oldest; /* fell behind: the oldest kept */
 		ev = &d->ring[u->next % DASH_RING];
-		strbuf_addf(&u->buf, "id: %llu\nevent: snapshot\ndata: ",
-			    ev->seq);
+		strbuf_addf(&u->buf,
+			    "id: %llu\nevent: snapshot\ndata: ", ev->seq);
 		strbuf_addstr(&u->buf, ev->data);
 		strbuf_addstr(&u->buf, "\n\n");
 		u->next++;
@@ -275,8 +275,8 @@ dash_stream(struct dash *d, struct MHD_Connection *c, const char *last_id)
 	unsigned long long after = 0;
 	int resume = 0;
 
-	if (last_id && *last_id && strspn(last_id, "0123456789") ==
-						 strlen(last_id) &&
+	if (last_id && *last_id &&
+	    strspn(last_id, "0123456789") == strlen(last_id) &&
 	    strlen(last_id) < 20) {
 		after = strtoull(last_id, NULL, 10);
 		resume = 1;

@@ -149,8 +149,8 @@ reply_dash(struct MHD_Connection *c, unsigned int status, const char *type,
 	   const char *body, size_t len, const char *const *more)
 {
 	return queue_dash(c, status,
-			  MHD_create_response_from_buffer(
-				  len, (void *)body, MHD_RESPMEM_MUST_COPY),
+			  MHD_create_response_from_buffer(len, (void *)body,
+							  MHD_RESPMEM_MUST_COPY),
 			  type, more);
 }
 
@@ -323,7 +323,6 @@ is_get(const char *method)
 	       strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 }
 
-
 /* Does the request carry the token (Authorization: Bearer <token>)?
  * Compared as SHA-256 digests, in constant time. */
 static int
@@ -376,14 +375,12 @@ get_api(struct serve *s, struct MHD_Connection *c, const char *name)
 	char *doc;
 
 	if (strcmp(name, "events") == 0) {
-		r = dash_stream(s->dash, c,
-				header(c, "Last-Event-ID"));
+		r = dash_stream(s->dash, c, header(c, "Last-Event-ID"));
 		if (r == NULL)
 			return reply_json_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 						"too many event streams open",
 						NULL);
-		return queue_dash(c, MHD_HTTP_OK, r, "text/event-stream",
-				  NULL);
+		return queue_dash(c, MHD_HTTP_OK, r, "text/event-stream", NULL);
 	}
 	doc = dash_doc(s->dash, name, &len);
 	if (doc == NULL) {
@@ -425,8 +422,8 @@ dashboard(struct serve *s, struct MHD_Connection *c, const char *url,
 	else if (a)
 		*ret = reply_dash(c, MHD_HTTP_OK, a->type, a->body,
 				  strlen(a->body), NULL);
-	else if (strncmp(url, "/api/v1/", 8) == 0 && strchr(url + 8, '/') ==
-							       NULL)
+	else if (strncmp(url, "/api/v1/", 8) == 0 &&
+		 strchr(url + 8, '/') == NULL)
 		*ret = get_api(s, c, url + 8);
 	else
 		*ret = reply_json_error(c, MHD_HTTP_NOT_FOUND, "not found",
@@ -549,7 +546,8 @@ static int
 is_loopback(const struct sockaddr_storage *ss)
 {
 	if (ss->ss_family == AF_INET)
-		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >>
+		return (ntohl(((const struct sockaddr_in *)ss)
+				      ->sin_addr.s_addr) >>
 			24) == 127;
 	if (ss->ss_family == AF_INET6) {
 		const struct in6_addr *a =
