@@ -269,6 +269,8 @@ print_last(json_t *last, time_t now)
 		return;
 	rev = json_string_value(json_object_get(last, "revision"));
 	at = json_integer_value(json_object_get(last, "finishedAt"));
+	if (!at) /* interrupted: it never ended */
+		at = json_integer_value(json_object_get(last, "startedAt"));
 	ago = (long long)now - at;
 	printf("last reconcile: run %lld %s at %.19s, ",
 	       (long long)json_integer_value(json_object_get(last, "run")),

@@ -521,12 +521,12 @@ drift_doc(const struct model *m, const struct plan *plan,
 /*
  * Publish what the dashboard shows after (or, phase "applying", before)
  * a pass: the status of every environment, the runs and journal, the
- * drift (docs/dashboard.md). Best effort: what cannot be read is left
- * empty, and the pass goes on.
+ * drift (docs/dashboard.md), and the readiness given. Best effort: what
+ * cannot be read is left empty, and the pass goes on.
  */
 static void
-publish(struct watch *w, struct pass *pass, const struct plan *plan,
-	const char *phase)
+publish_as(struct watch *w, struct pass *pass, const struct plan *plan,
+	   const char *phase, int ready, const char *why)
 {
 	const struct model *m = pass->model;
 	struct rec_backup *have = NULL;
@@ -548,13 +548,10 @@ publish(struct watch *w, struct pass *pass, const struct plan *plan,
 	doc = cmd_status_doc(pass, plan, have, nhave, w->certs, w->ncerts,
 			     history);
 	json_object_set_new(doc, "generatedAt", json_integer((json_int_t)now));
-	pthread_mutex_lock(&w->mu);
 	json_object_set_new(doc, "watcher",
 			    json_pack("{s:b, s:s, s:s, s:b, s:s}", "leader",
 				      w->leader, "phase", phase, "trigger",
-				      w->trigger, "ready", w->ready, "why",
-				      w->why));
-	pthread_mutex_unlock(&w->mu);
+				      w->trigger, "ready", ready, "why", why));
 	snap = json_pack("{s:o, s:{s:s, s:I, s:O}, s:{s:s, s:I, s:O, s:O}, s:o}",
 			 "environments", doc, "runs", "platform",
 			 m->platform.name, "generatedAt", (json_int_t)now,
@@ -568,6 +565,21 @@ publish(struct watch *w, struct pass *pass, const struct plan *plan,
 	json_decref(snap);
 	json_decref(history);
 	rec_backups_free(have, nhave);
+}
+
+/* The same, with the readiness the watcher has now. */
+static void
+publish(struct watch *w, struct pass *pass, const struct plan *plan,
+	const char *phase)
+{
+	char why[sizeof(w->why)];
+	int ready;
+
+	pthread_mutex_lock(&w->mu);
+	ready = w->ready;
+	snprintf(why, sizeof(why), "%s", w->why);
+	pthread_mutex_unlock(&w->mu);
+	publish_as(w, pass, plan, phase, ready, why);
 }
 
 /* Observe again and plan again (after an apply, or on standby): 0, or
@@ -599,6 +611,7 @@ reconcile(struct watch *w)
 	struct err e;
 	int rc = -1, led;
 	size_t nactions = 0, ndrift = 0;
+	char why[512];
 
 	plan_init(&plan);
 	if (load(w, &m) < 0) {
@@ -639,8 +652,6 @@ reconcile(struct watch *w)
 	nactions = plan.n;
 	ndrift = plan.drift;
 	certs_bind(w, m);
-	if (plan.n)
-		publish(w, &pass, &plan, "applying");
 	if (guard_conflicts(&plan, &e) ||
 	    guard_mass_delete(&plan, m->platform.max_delete_percent, 0, &e)) {
 		set_ready(w, 0, "refused: %s", e.msg);
@@ -651,6 +662,8 @@ reconcile(struct watch *w)
 		publish(w, &pass, &plan, "refused");
 		goto out_plan;
 	}
+	if (plan.n)
+		publish(w, &pass, &plan, "applying");
 	if (plan.n && apply_plan(&pass, &plan, &ao, &res, &e) < 0) {
 		set_ready(w, 0, "%s", e.msg);
 		cmd_log("error", "apply failed",
@@ -660,13 +673,13 @@ reconcile(struct watch *w)
 	rc = res.failed || res.skipped ? -1 : 0;
 	/* Before "reconciled": what a pass reports is complete when it says so. */
 	cert_metrics(w, m, pass.now);
-	metrics_reconcile(w->metrics, now_mono() - t0, rc == 0, m->revision,
-			  time(NULL));
+	/* The dashboard first, with the readiness about to be set: once
+	 * /readyz says so, or the log says "reconciled", it is there. */
 	if (rc == 0)
-		set_ready(w, 1, "converged at %s", m->revision);
+		snprintf(why, sizeof(why), "converged at %s", m->revision);
 	else
-		set_ready(w, 0, "%zu actions failed at %s", res.failed,
-			  m->revision);
+		snprintf(why, sizeof(why), "%zu actions failed at %s",
+			 res.failed, m->revision);
 	if (plan.n && w->srv) {
 		/* What the apply left: the dashboard shows it, not the
 		 * plan that led there. The log reports that plan. */
@@ -674,10 +687,13 @@ reconcile(struct watch *w)
 			cmd_log("warn", "cannot observe the platform again",
 				json_pack("{s:s}", "error", e.msg));
 		else
-			publish(w, &pass, &plan, "idle");
+			publish_as(w, &pass, &plan, "idle", rc == 0, why);
 	} else {
-		publish(w, &pass, &plan, "idle");
+		publish_as(w, &pass, &plan, "idle", rc == 0, why);
 	}
+	metrics_reconcile(w->metrics, now_mono() - t0, rc == 0, m->revision,
+			  time(NULL));
+	set_ready(w, rc == 0, "%s", why);
 	cmd_log(rc == 0 ? "info" : "error", "reconciled",
 		json_pack("{s:s, s:s, s:f, s:I, s:I, s:I, s:I}", "revision",
 			  m->revision, "trigger", w->trigger, "duration",
