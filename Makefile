@@ -69,6 +69,7 @@ MAIN := $(BUILD)/reconciler/main.o
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
 SCHEMAS := $(sort $(wildcard schema/*.json))
+ASSETS := $(sort $(wildcard reconciler/serve/assets/*))
 
 .PHONY: all deps test check unit integration bench fuzz fuzz-smoke golden \
 	install clean lint demo services-stop smoke format-check tools man
@@ -83,8 +84,9 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-# Schemas are embedded in the binary (validate needs no files at run time).
-$(BUILD)/%.o: %.S $(SCHEMAS)
+# Schemas and the dashboard's files are embedded in the binary (no files
+# are read at run time).
+$(BUILD)/%.o: %.S $(SCHEMAS) $(ASSETS)
 	@mkdir -p $(dir $@)
 	$(CC) $(filter -fsanitize%,$(ALL_CFLAGS)) -I. -c -o $@ $<
 
@@ -187,7 +189,7 @@ FUZZ_CFLAGS = $(WARN) -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -g -O1 \
 	$(BANNED) $(shell pkg-config --cflags $(PKGS)) -fsanitize=address,undefined
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
 
-$(FUZZ_BUILD)/%: tests/fuzz/%.c $(SRCS) $(ASMS) $(SCHEMAS)
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(SRCS) $(ASMS) $(SCHEMAS) $(ASSETS)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -Ireconciler -I. -o $@ $< \
 		$(SRCS) $(ASMS) $(LIBS)

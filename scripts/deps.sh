@@ -16,7 +16,7 @@ python3 python3-pytest python3-jsonschema python3-yaml json-schema-test-suite
 python3-prometheus-client python3-croniter
 git valgrind lowdown groff-base man-db
 postgresql-15 postgresql-client-15 docker.io busybox-static iptables
-curl ca-certificates procps caddy
+curl ca-certificates procps caddy chromium
 "
 
 # Node.js runs s3rver (scripts/s3rver.sh). A machine may already have node

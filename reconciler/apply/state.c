@@ -2363,3 +2363,97 @@ state_lock_backups(struct state *st, struct err *e)
 {
 	return run(st, do_lock_backups, NULL, e);
 }
+
+/* --- history ------------------------------------------------------------- */
+
+struct history_args {
+	int nruns, njournal;
+	json_t **out;
+};
+
+/* One statement builds the whole document (docs/dashboard.md): the
+ * database does the JSON, the columns are renamed as the API spells
+ * them. The journal's columns as the API names them. Newest first by
+ * started_at, which journal_platform_started indexes. */
+#define JOURNAL_COLUMNS                                              \
+	"SELECT id, run_id AS run, action, kind, target,"            \
+	" env_id AS environment, state, error, attempts,"            \
+	" extract(epoch FROM started_at)::bigint AS \"startedAt\","  \
+	" extract(epoch FROM finished_at)::bigint AS \"finishedAt\"" \
+	" FROM pressctl.journal"
+
+static const char history_sql[] =
+	"SELECT json_build_object("
+	" 'runs', coalesce((SELECT json_agg(r ORDER BY r.id DESC) FROM"
+	"  (SELECT id, command, status, revision, actor,"
+	"   extract(epoch FROM started_at)::bigint AS \"startedAt\","
+	"   extract(epoch FROM finished_at)::bigint AS \"finishedAt\","
+	"   CASE WHEN jsonb_typeof(summary->'done') = 'number'"
+	"    THEN (summary->>'done')::bigint END AS done,"
+	"   CASE WHEN jsonb_typeof(summary->'failed') = 'number'"
+	"    THEN (summary->>'failed')::bigint END AS failed,"
+	"   CASE WHEN jsonb_typeof(summary->'skipped') = 'number'"
+	"    THEN (summary->>'skipped')::bigint END AS skipped"
+	"   FROM pressctl.runs WHERE platform = $1"
+	"   ORDER BY id DESC LIMIT $2::int) r), '[]'::json),"
+	" 'journal', coalesce((SELECT json_agg(x ORDER BY x.\"startedAt\" DESC,"
+	"  x.id DESC) FROM (" JOURNAL_COLUMNS " WHERE platform = $1"
+	"  ORDER BY started_at DESC, id DESC LIMIT $3::int) x), '[]'::json),"
+	" 'errors', coalesce((SELECT json_agg(x ORDER BY x.\"startedAt\" DESC,"
+	"  x.id DESC) FROM (" JOURNAL_COLUMNS " WHERE platform = $1"
+	"  AND state IN ('failed', 'skipped')"
+	"  ORDER BY started_at DESC, id DESC LIMIT $3::int) x), '[]'::json),"
+	" 'lastReconcile', (SELECT json_build_object('run', id, 'status',"
+	"   status, 'revision', revision,"
+	"   'startedAt', extract(epoch FROM started_at)::bigint,"
+	"   'finishedAt', extract(epoch FROM finished_at)::bigint)"
+	"  FROM pressctl.runs WHERE platform = $1 AND command = 'apply'"
+	"  AND status <> 'running' ORDER BY id DESC LIMIT 1),"
+	" 'promotions', coalesce((SELECT json_object_agg(t, p) FROM"
+	"  (SELECT DISTINCT ON (summary->>'to') summary->>'to' AS t,"
+	"   json_build_object('run', id, 'status', status,"
+	"    'at', extract(epoch FROM coalesce(finished_at,"
+	"     started_at))::bigint,"
+	"    'from', summary->>'from', 'allowed',"
+	"    coalesce(summary->'allowed', 'false'::jsonb),"
+	"    'commit', summary->>'commit', 'guards',"
+	"    CASE WHEN jsonb_typeof(summary->'guards') = 'array' THEN"
+	"     coalesce((SELECT json_agg(json_build_object('name',"
+	"      g->>'name', 'pass', coalesce(g->'pass', 'false'::jsonb)))"
+	"      FROM jsonb_array_elements(summary->'guards') g), '[]'::json)"
+	"     ELSE '[]'::json END) AS p"
+	"   FROM pressctl.runs WHERE platform = $1 AND command = 'promote'"
+	"   AND jsonb_typeof(summary) = 'object'"
+	"   AND jsonb_typeof(summary->'to') = 'string'"
+	"   ORDER BY summary->>'to', id DESC) y), '{}'::json))::text";
+
+static int
+do_history(struct state *st, void *arg, struct err *e)
+{
+	struct history_args *a = arg;
+	char nruns[16], njournal[16];
+	const char *p[3] = { st->platform, nruns, njournal };
+	json_error_t je;
+	PGresult *r;
+
+	snprintf(nruns, sizeof(nruns), "%d", a->nruns);
+	snprintf(njournal, sizeof(njournal), "%d", a->njournal);
+	r = sql_query(st, history_sql, 3, p, e, "cannot read the runs");
+	if (!r)
+		return -1;
+	*a->out = json_loads(PQgetvalue(r, 0, 0), 0, &je);
+	PQclear(r);
+	if (!*a->out)
+		return err_set(e, "cannot read the runs: %s", je.text);
+	return 0;
+}
+
+int
+state_history(struct state *st, int nruns, int njournal, json_t **out,
+	      struct err *e)
+{
+	struct history_args a = { nruns, njournal, out };
+
+	*out = NULL;
+	return run(st, do_history, &a, e);
+}

@@ -212,4 +212,26 @@ int state_structure(struct state *st, const char *env_id,
  * so that a prune never collects the blobs of a backup in progress. */
 int state_lock_backups(struct state *st, struct err *e);
 
+/* --- history (the dashboard, status) --------------------------------------- */
+
+/*
+ * What the platform's runs and journal recorded, newest first, as a new
+ * JSON object (docs/dashboard.md; schema/api-runs.schema.json and
+ * schema/api-journal.schema.json describe its parts):
+ *   "runs":       the newest nruns runs: id, command, status, revision,
+ *                 actor, startedAt, finishedAt (Unix seconds or null) and
+ *                 done/failed/skipped from the summary of apply runs;
+ *   "journal":    the newest njournal journal rows: id, run, action, kind,
+ *                 target, environment, state, error, attempts, startedAt,
+ *                 finishedAt;
+ *   "errors":     the newest njournal rows that failed or were skipped;
+ *   "lastReconcile": the newest apply run that ended, or null;
+ *   "promotions": {env id: the newest promotion run into it with a
+ *                 verdict: at, status, from, allowed, commit, guards
+ *                 [{name, pass}]}.
+ * Nothing in it is a secret: runs and the journal never hold one.
+ */
+int state_history(struct state *st, int nruns, int njournal, json_t **out,
+		  struct err *e);
+
 #endif

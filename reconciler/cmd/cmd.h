@@ -169,6 +169,18 @@ char *cmd_cert_problem(const struct cert_check *c);
 /* Its entry in status --format json (schema/status.schema.json). */
 json_t *cmd_cert_json(const struct cert_check *c);
 
+/*
+ * The status document of an observed pass (schema/status.schema.json),
+ * a new object, for status and the watcher's dashboard: have/nhave the
+ * newest backups (state_backups_newest), certs/ncerts the certificate
+ * checks (NULL, 0: none), history what state_history read (borrowed;
+ * NULL: no last reconcile, no promotions).
+ */
+json_t *cmd_status_doc(const struct pass *p, const struct plan *plan,
+		       const struct rec_backup *have, size_t nhave,
+		       const struct cert_check *certs, size_t ncerts,
+		       json_t *history);
+
 int cmd_validate(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_plan(int argc, char **argv);

@@ -36,6 +36,10 @@ backup_status(const struct pass *p, const struct environment *env,
 		      backups_policy(p->model, env)->name, "newest",
 		      (json_int_t)h.newest, "drill", (json_int_t)h.drill,
 		      "stale", h.stale);
+	json_object_set_new(o, "ageSeconds",
+			    h.newest ? json_integer((json_int_t)(p->now -
+								 h.newest)) :
+				       json_null());
 	json_object_set_new(o, "maxAgeHours",
 			    h.max_age_hours > 0 ?
 				    json_integer((json_int_t)h.max_age_hours) :
@@ -84,10 +88,40 @@ cert_status(const char *id, const struct cert_check *certs, size_t ncerts,
 	return a;
 }
 
+/* The rollouts of env id that are held (the plan's notes that name a
+ * container), with what the state recorded of their failures. */
+static json_t *
+held_rollouts(const char *id, const struct pass *p, const struct plan *plan)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < plan->nnotes; i++) {
+		const struct plan_note *n = &plan->notes[i];
+		const struct rec_rollout *r = NULL;
+		json_t *o;
+
+		if (strcmp(n->env_id, id) || n->name[0] == '\0')
+			continue;
+		for (size_t j = 0; j < p->rec.nrollouts && !r; j++)
+			if (strcmp(p->rec.rollouts[j].name, n->name) == 0)
+				r = &p->rec.rollouts[j];
+		o = json_pack("{s:s, s:I, s:I}", "container", n->name,
+			      "failures", (json_int_t)(r ? r->failures : 0),
+			      "nextRetryAt",
+			      (json_int_t)(r ? r->next_retry_at : 0));
+		json_object_set_new(o, "error",
+				    r && r->error ? json_string(r->error) :
+						    json_null());
+		json_object_set_new(o, "text", json_string(n->text));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
 static json_t *
 env_status(const char *id, const char *stage, const struct pass *p,
 	   const struct plan *plan, const struct rec_backup *have, size_t nhave,
-	   const struct cert_check *certs, size_t ncerts)
+	   const struct cert_check *certs, size_t ncerts, json_t *history)
 {
 	json_t *backup, *cert;
 	int certs_ok = 1;
@@ -168,8 +202,15 @@ env_status(const char *id, const char *stage, const struct pass *p,
 			    revision ? json_string(revision) : json_null());
 	json_object_set_new(o, "appliedAt", json_integer((json_int_t)applied));
 	json_object_set_new(o, "notes", notes);
+	json_object_set_new(o, "heldRollouts", held_rollouts(id, p, plan));
 	json_object_set_new(o, "backup", backup);
 	json_object_set_new(o, "certificates", cert);
+	json_object_set_new(o, "promotion",
+			    json_deep_copy(json_object_get(
+				    json_object_get(history, "promotions"),
+				    id)));
+	if (!json_object_get(o, "promotion"))
+		json_object_set_new(o, "promotion", json_null());
 	json_object_set_new(o, "healthy",
 			    json_boolean(
 				    certs_ok &&
@@ -215,6 +256,49 @@ listed(json_t *envs, const char *id)
 			   id) == 0)
 			return 1;
 	return 0;
+}
+
+/* "last reconcile: run 6 ok at sha256:19..., 3m ago" */
+static void
+print_last(json_t *last, time_t now)
+{
+	const char *rev;
+	long long at, ago;
+
+	if (!json_is_object(last))
+		return;
+	rev = json_string_value(json_object_get(last, "revision"));
+	at = json_integer_value(json_object_get(last, "finishedAt"));
+	if (!at) /* interrupted: it never ended */
+		at = json_integer_value(json_object_get(last, "startedAt"));
+	ago = (long long)now - at;
+	printf("last reconcile: run %lld %s at %.19s, ",
+	       (long long)json_integer_value(json_object_get(last, "run")),
+	       json_string_value(json_object_get(last, "status")),
+	       rev ? rev : "-");
+	if (ago < 3600)
+		printf("%lldm ago\n", ago < 0 ? 0 : ago / 60);
+	else if (ago < 2 * 86400)
+		printf("%lldh ago\n", ago / 3600);
+	else
+		printf("%lldd ago\n", ago / 86400);
+}
+
+/* The held rollouts, below the environments, when any is. */
+static void
+print_held(json_t *envs)
+{
+	json_t *v, *h;
+	size_t i, j;
+	int head = 0;
+
+	json_array_foreach(envs, i, v) {
+		json_array_foreach(json_object_get(v, "heldRollouts"), j, h)
+			printf("%sheld: %s: %s\n", head++ ? "" : "\n",
+			       json_string_value(
+				       json_object_get(h, "container")),
+			       json_string_value(json_object_get(h, "text")));
+	}
 }
 
 /* The certificates, below the environments, when any was checked. */
@@ -265,6 +349,56 @@ print_certs(json_t *envs)
 	}
 }
 
+/*
+ * The status document of an observed pass (schema/status.schema.json),
+ * a new object: have/nhave the newest backups (state_backups_newest),
+ * certs the certificate checks (NULL, 0: none), history what
+ * state_history read (borrowed; NULL: no last reconcile, no
+ * promotions).
+ */
+json_t *
+cmd_status_doc(const struct pass *p, const struct plan *plan,
+	       const struct rec_backup *have, size_t nhave,
+	       const struct cert_check *certs, size_t ncerts, json_t *history)
+{
+	const struct model *m = p->model;
+	json_t *envs = json_array(), *last;
+	size_t i;
+
+	for (i = 0; i < m->nenvs; i++)
+		json_array_append_new(envs,
+				      env_status(m->envs[i].id,
+						 stage_name(m->envs[i].stage),
+						 p, plan, have, nhave, certs,
+						 ncerts, history));
+	/* Environments that left the source: soft-deleted ones, and those
+	 * whose removal is not applied yet (recorded, no deletion). */
+	for (i = 0; i < p->rec.nres; i++) {
+		const char *id = p->rec.res[i].env_id;
+
+		if (model_find_env(m, id) ||
+		    (i > 0 && strcmp(id, p->rec.res[i - 1].env_id) == 0) ||
+		    recorded_deletion(&p->rec, id) || listed(envs, id))
+			continue;
+		json_array_append_new(envs,
+				      env_status(id, "-", p, plan, have, nhave,
+						 NULL, 0, history));
+	}
+	for (i = 0; i < p->rec.ndel; i++)
+		if (!model_find_env(m, p->rec.del[i].env_id))
+			json_array_append_new(envs,
+					      env_status(p->rec.del[i].env_id,
+							 "-", p, plan, have,
+							 nhave, NULL, 0,
+							 history));
+	last = json_object_get(history, "lastReconcile");
+	return json_pack("{s:s, s:s, s:o, s:o}", "platform", m->platform.name,
+			 "revision", m->revision, "lastReconcile",
+			 json_is_object(last) ? json_deep_copy(last) :
+						json_null(),
+			 "environments", envs);
+}
+
 int
 cmd_status(int argc, char **argv)
 {
@@ -276,7 +410,7 @@ cmd_status(int argc, char **argv)
 	size_t nhave = 0, ncerts;
 	struct err e;
 	struct model *m;
-	json_t *envs, *v;
+	json_t *envs, *v, *doc, *history = NULL;
 	size_t i;
 	int rc;
 	const struct cmd_option opts[] = {
@@ -295,44 +429,20 @@ cmd_status(int argc, char **argv)
 		cmd_pass_close(&cp);
 		return cmd_fail("%s", e.msg);
 	}
-	ncerts = cmd_cert_checks(m, cp.pass.now, &certs);
-	envs = json_array();
-	for (i = 0; i < m->nenvs; i++)
-		json_array_append_new(envs,
-				      env_status(m->envs[i].id,
-						 stage_name(m->envs[i].stage),
-						 &cp.pass, &cp.plan, have,
-						 nhave, certs, ncerts));
-	/* Environments that left the source: soft-deleted ones, and those
-	 * whose removal is not applied yet (recorded, no deletion). */
-	for (i = 0; i < cp.pass.rec.nres; i++) {
-		const char *id = cp.pass.rec.res[i].env_id;
-
-		if (model_find_env(m, id) ||
-		    (i > 0 && strcmp(id, cp.pass.rec.res[i - 1].env_id) == 0) ||
-		    recorded_deletion(&cp.pass.rec, id) || listed(envs, id))
-			continue;
-		json_array_append_new(envs,
-				      env_status(id, "-", &cp.pass, &cp.plan,
-						 have, nhave, NULL, 0));
+	if (state_history(cp.pass.state, 1, 0, &history, &e) < 0) {
+		rec_backups_free(have, nhave);
+		cmd_pass_close(&cp);
+		return cmd_fail("%s", e.msg);
 	}
-	for (i = 0; i < cp.pass.rec.ndel; i++)
-		if (!model_find_env(m, cp.pass.rec.del[i].env_id))
-			json_array_append_new(envs,
-					      env_status(cp.pass.rec.del[i]
-								 .env_id,
-							 "-", &cp.pass,
-							 &cp.plan, have, nhave,
-							 NULL, 0));
+	ncerts = cmd_cert_checks(m, cp.pass.now, &certs);
+	doc = cmd_status_doc(&cp.pass, &cp.plan, have, nhave, certs, ncerts,
+			     history);
+	envs = json_object_get(doc, "environments");
 	if (fmt == FORMAT_JSON) {
-		json_t *out = json_pack("{s:s, s:s, s:o}", "platform",
-					m->platform.name, "revision",
-					m->revision, "environments", envs);
-
-		cmd_print_json(out);
-		json_decref(out);
+		cmd_print_json(doc);
 	} else {
 		printf("platform '%s' at %s\n", m->platform.name, m->revision);
+		print_last(json_object_get(doc, "lastReconcile"), cp.pass.now);
 		printf("%-28s %-11s %-12s %-9s %-12s %-10s %s\n", "ENVIRONMENT",
 		       "STAGE", "STATE", "RUNNING", "PORTS", "BACKUP",
 		       "REVISION");
@@ -366,9 +476,11 @@ cmd_status(int argc, char **argv)
 					       json_object_get(v, "revision")) :
 				       "-");
 		}
+		print_held(envs);
 		print_certs(envs);
-		json_decref(envs);
 	}
+	json_decref(doc);
+	json_decref(history);
 	free(certs);
 	rec_backups_free(have, nhave);
 	cmd_pass_close(&cp);

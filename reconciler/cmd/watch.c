@@ -36,12 +36,14 @@ static const char usage_text[] =
 	"usage: pressctl watch [DIR] [--resync 60s] [--listen ADDR|none]\n"
 	"                      [--debounce 250ms] [--notify-socket PATH]\n"
 	"                      [--webhook-secret env:NAME|file:PATH]\n"
+	"                      [--api-token env:NAME|file:PATH]\n"
 	"                      [--parallel N] [--cache DIR]\n"
 	"       pressctl watch --git REPO|URL [--ref REF] [--path SUBDIR] [...]\n"
 	"\n"
 	"Converges on every change: saved files, pushed commits, webhooks,\n"
 	"containers that die, and a periodic resync for drift. SIGTERM finishes\n"
-	"the actions in flight, releases the lock and exits 0; SIGHUP reloads.\n";
+	"the actions in flight, releases the lock and exits 0; SIGHUP reloads.\n"
+	"A read-only dashboard is served at / of --listen (docs/dashboard.md).\n";
 
 static volatile sig_atomic_t stopping, reloading;
 static int sigpipe_w = -1;
@@ -67,6 +69,7 @@ struct watch {
 	const char *cache;
 	const char *listen;
 	const char *webhook_ref;
+	const char *token_ref; /* --api-token */
 	const char *notify_path;
 	char *notify_owned;
 	char *mirror; /* remote: local bare mirror */
@@ -102,6 +105,11 @@ struct watch {
 	char trigger[64];
 	double next_certs; /* certificates probed again after this */
 	char *certs_rev;   /* revision they were probed at */
+	/* The last probe's results, for the dashboard: their domain
+	 * pointers are bound to each pass's model (certs_bind), by the
+	 * index in certs_at of the Domain they were probed for. */
+	struct cert_check *certs;
+	size_t *certs_at, ncerts;
 };
 
 static double
@@ -352,6 +360,13 @@ cert_metrics(struct watch *w, const struct model *m, time_t now)
 	    !strcmp(w->certs_rev, m->revision))
 		return;
 	n = cmd_cert_checks(m, now, &certs);
+	free(w->certs);
+	free(w->certs_at);
+	w->certs = certs;
+	w->ncerts = n;
+	w->certs_at = n ? xcalloc(n, sizeof(*w->certs_at)) : NULL;
+	for (size_t i = 0; i < n; i++)
+		w->certs_at[i] = (size_t)(certs[i].domain - m->domains);
 	mc = n ? xcalloc(n, sizeof(*mc)) : NULL;
 	for (size_t i = 0; i < n; i++) {
 		mc[i].env_id = certs[i].domain->env->id;
@@ -363,7 +378,6 @@ cert_metrics(struct watch *w, const struct model *m, time_t now)
 	}
 	metrics_certs(w->metrics, mc, n);
 	free(mc);
-	free(certs);
 	free(w->certs_rev);
 	w->certs_rev = xstrdup(m->revision);
 	w->next_certs = now_mono() + CERT_PROBE_S;
@@ -449,6 +463,140 @@ scheduled_backups(struct watch *w, struct pass *pass)
 	}
 }
 
+/* Point the kept certificate checks at this pass's model (the same
+ * revision has the same Domains at the same places); forget them when
+ * the revision changed: the next probe replaces them. */
+static void
+certs_bind(struct watch *w, const struct model *m)
+{
+	if (!w->certs_rev || strcmp(w->certs_rev, m->revision)) {
+		free(w->certs);
+		free(w->certs_at);
+		w->certs = NULL;
+		w->certs_at = NULL;
+		w->ncerts = 0;
+		return;
+	}
+	for (size_t i = 0; i < w->ncerts; i++) {
+		w->certs[i].domain = &m->domains[w->certs_at[i]];
+		w->certs[i].cert.host = w->certs[i].domain->host;
+	}
+}
+
+/* Runs and journal rows the dashboard shows. */
+#define DASH_RUNS 50
+#define DASH_JOURNAL 100
+
+/* The plan's drift actions, as the dashboard lists them. */
+static json_t *
+drift_doc(const struct model *m, const struct plan *plan,
+	  const struct live *live, time_t now)
+{
+	json_t *pj = plan_json(plan, live), *a, *out = json_array();
+	size_t i;
+
+	json_array_foreach(json_object_get(pj, "actions"), i, a) {
+		static const char *const keep[] = { "action", "kind",
+						    "name",   "environment",
+						    "detail", "changes",
+						    NULL };
+		json_t *o;
+
+		if (strcmp(json_string_value(json_object_get(a, "reason")),
+			   "drift"))
+			continue;
+		o = json_object();
+		for (size_t k = 0; keep[k]; k++)
+			if (json_object_get(a, keep[k]))
+				json_object_set(o, keep[k],
+						json_object_get(a, keep[k]));
+		json_array_append_new(out, o);
+	}
+	json_decref(pj);
+	return json_pack("{s:s, s:s, s:I, s:o}", "platform", m->platform.name,
+			 "revision", m->revision, "generatedAt",
+			 (json_int_t)now, "drift", out);
+}
+
+/*
+ * Publish what the dashboard shows after (or, phase "applying", before)
+ * a pass: the status of every environment, the runs and journal, the
+ * drift (docs/dashboard.md), and the readiness given. Best effort: what
+ * cannot be read is left empty, and the pass goes on.
+ */
+static void
+publish_as(struct watch *w, struct pass *pass, const struct plan *plan,
+	   const char *phase, int ready, const char *why)
+{
+	const struct model *m = pass->model;
+	struct rec_backup *have = NULL;
+	json_t *history = NULL, *doc, *snap;
+	size_t nhave = 0;
+	time_t now = clock_now();
+	struct err e;
+
+	if (!w->srv)
+		return;
+	if (state_backups_newest(pass->state, &have, &nhave, &e) < 0) {
+		have = NULL;
+		nhave = 0;
+	}
+	if (state_history(pass->state, DASH_RUNS, DASH_JOURNAL, &history, &e) <
+	    0)
+		history = json_pack("{s:[], s:[], s:[]}", "runs", "journal",
+				    "errors");
+	doc = cmd_status_doc(pass, plan, have, nhave, w->certs, w->ncerts,
+			     history);
+	json_object_set_new(doc, "generatedAt", json_integer((json_int_t)now));
+	json_object_set_new(doc, "watcher",
+			    json_pack("{s:b, s:s, s:s, s:b, s:s}", "leader",
+				      w->leader, "phase", phase, "trigger",
+				      w->trigger, "ready", ready, "why", why));
+	snap = json_pack("{s:o, s:{s:s, s:I, s:O}, s:{s:s, s:I, s:O, s:O}, s:o}",
+			 "environments", doc, "runs", "platform",
+			 m->platform.name, "generatedAt", (json_int_t)now,
+			 "runs", json_object_get(history, "runs"), "journal",
+			 "platform", m->platform.name, "generatedAt",
+			 (json_int_t)now, "entries",
+			 json_object_get(history, "journal"), "errors",
+			 json_object_get(history, "errors"), "drift",
+			 drift_doc(m, plan, &pass->live, now));
+	serve_publish(w->srv, snap);
+	json_decref(snap);
+	json_decref(history);
+	rec_backups_free(have, nhave);
+}
+
+/* The same, with the readiness the watcher has now. */
+static void
+publish(struct watch *w, struct pass *pass, const struct plan *plan,
+	const char *phase)
+{
+	char why[sizeof(w->why)];
+	int ready;
+
+	pthread_mutex_lock(&w->mu);
+	ready = w->ready;
+	snprintf(why, sizeof(why), "%s", w->why);
+	pthread_mutex_unlock(&w->mu);
+	publish_as(w, pass, plan, phase, ready, why);
+}
+
+/* Observe again and plan again (after an apply, or on standby): 0, or
+ * -1 with e. */
+static int
+observe_again(struct pass *pass, struct plan *plan, struct err *e)
+{
+	recorded_release(&pass->rec);
+	live_release(&pass->live);
+	plan_release(plan);
+	plan_init(plan);
+	if (pass_observe(pass, e) < 0)
+		return -1;
+	return plan_build(plan, pass->model, &pass->rec, &pass->live, pass->now,
+			  NULL, NULL, e);
+}
+
 /* Returns 0 when converged (or standing by), -1 when it should retry. */
 static int
 reconcile(struct watch *w)
@@ -462,6 +610,8 @@ reconcile(struct watch *w)
 	struct plan plan;
 	struct err e;
 	int rc = -1, led;
+	size_t nactions = 0, ndrift = 0;
+	char why[512];
 
 	plan_init(&plan);
 	if (load(w, &m) < 0) {
@@ -480,9 +630,15 @@ reconcile(struct watch *w)
 	led = lead(w, m, pass.pg_dsn);
 	if (led <= 0) {
 		rc = led == 0 ? 0 : -1;
-		if (led == 0)
+		if (led == 0) {
 			set_ready(w, 1, "standby: another watcher applies");
-		goto out_pass;
+			/* Read-only: the dashboard of a standby shows the
+			 * platform too. */
+			certs_bind(w, m);
+			if (w->srv && observe_again(&pass, &plan, &e) == 0)
+				publish(w, &pass, &plan, "standby");
+		}
+		goto out_plan;
 	}
 	if (pass_observe(&pass, &e) < 0 ||
 	    plan_build(&plan, m, &pass.rec, &pass.live, pass.now, NULL, NULL,
@@ -493,6 +649,9 @@ reconcile(struct watch *w)
 		goto out_pass;
 	}
 	metrics_drift(w->metrics, plan.drift);
+	nactions = plan.n;
+	ndrift = plan.drift;
+	certs_bind(w, m);
 	if (guard_conflicts(&plan, &e) ||
 	    guard_mass_delete(&plan, m->platform.max_delete_percent, 0, &e)) {
 		set_ready(w, 0, "refused: %s", e.msg);
@@ -500,8 +659,11 @@ reconcile(struct watch *w)
 			json_pack("{s:s, s:s}", "revision", m->revision,
 				  "error", e.msg));
 		rc = 0; /* a new revision must fix it */
+		publish(w, &pass, &plan, "refused");
 		goto out_plan;
 	}
+	if (plan.n)
+		publish(w, &pass, &plan, "applying");
 	if (plan.n && apply_plan(&pass, &plan, &ao, &res, &e) < 0) {
 		set_ready(w, 0, "%s", e.msg);
 		cmd_log("error", "apply failed",
@@ -511,20 +673,33 @@ reconcile(struct watch *w)
 	rc = res.failed || res.skipped ? -1 : 0;
 	/* Before "reconciled": what a pass reports is complete when it says so. */
 	cert_metrics(w, m, pass.now);
+	/* The dashboard first, with the readiness about to be set: once
+	 * /readyz says so, or the log says "reconciled", it is there. */
+	if (rc == 0)
+		snprintf(why, sizeof(why), "converged at %s", m->revision);
+	else
+		snprintf(why, sizeof(why), "%zu actions failed at %s",
+			 res.failed, m->revision);
+	if (plan.n && w->srv) {
+		/* What the apply left: the dashboard shows it, not the
+		 * plan that led there. The log reports that plan. */
+		if (observe_again(&pass, &plan, &e) < 0)
+			cmd_log("warn", "cannot observe the platform again",
+				json_pack("{s:s}", "error", e.msg));
+		else
+			publish_as(w, &pass, &plan, "idle", rc == 0, why);
+	} else {
+		publish_as(w, &pass, &plan, "idle", rc == 0, why);
+	}
 	metrics_reconcile(w->metrics, now_mono() - t0, rc == 0, m->revision,
 			  time(NULL));
-	if (rc == 0)
-		set_ready(w, 1, "converged at %s", m->revision);
-	else
-		set_ready(w, 0, "%zu actions failed at %s", res.failed,
-			  m->revision);
+	set_ready(w, rc == 0, "%s", why);
 	cmd_log(rc == 0 ? "info" : "error", "reconciled",
 		json_pack("{s:s, s:s, s:f, s:I, s:I, s:I, s:I}", "revision",
 			  m->revision, "trigger", w->trigger, "duration",
-			  now_mono() - t0, "actions", (json_int_t)plan.n,
+			  now_mono() - t0, "actions", (json_int_t)nactions,
 			  "done", (json_int_t)res.done, "failed",
-			  (json_int_t)res.failed, "drift",
-			  (json_int_t)plan.drift));
+			  (json_int_t)res.failed, "drift", (json_int_t)ndrift));
 	if (res.failed)
 		rc = 0; /* failed actions wait for backoff or a change */
 	scheduled_backups(w, &pass);
@@ -594,29 +769,49 @@ open_source_watch(struct watch *w, struct err *e)
 	return watcher_open_dir(&w->srcw, w->so.dir ? w->so.dir : ".", e);
 }
 
+/* A secret reference given on the command line: env:NAME or
+ * file:PATH, never the secret itself. */
+static int
+resolve_ref(char **out, const char *flag, const char *ref, struct err *e)
+{
+	*out = NULL;
+	if (strncmp(ref, "env:", 4) == 0)
+		return secret_resolve(out, ref + 4, NULL, flag, e);
+	if (strncmp(ref, "file:", 5) == 0)
+		return secret_resolve(out, NULL, ref + 5, flag, e);
+	return err_set(e,
+		       "%s takes env:NAME or file:PATH, never the secret "
+		       "itself",
+		       flag);
+}
+
+/* Shorter API tokens are refused: the token is all that guards the
+ * dashboard on a network. */
+#define API_TOKEN_MIN 16
+
 static int
 start_http(struct watch *w, struct err *e)
 {
 	struct serve_config sc = { 0 };
-	char *secret = NULL;
-	int rc;
+	char *secret = NULL, *token = NULL;
+	int rc = -1;
 
 	if (!w->listen || strcmp(w->listen, "none") == 0)
 		return 0;
-	if (w->webhook_ref) {
-		const char *r = w->webhook_ref;
-
-		if (strncmp(r, "env:", 4) == 0)
-			rc = secret_resolve(&secret, r + 4, NULL,
-					    "--webhook-secret", e);
-		else if (strncmp(r, "file:", 5) == 0)
-			rc = secret_resolve(&secret, NULL, r + 5,
-					    "--webhook-secret", e);
-		else
-			rc = err_set(e, "--webhook-secret takes env:NAME or "
-					"file:PATH, never the secret itself");
-		if (rc < 0)
-			return -1;
+	if (w->webhook_ref &&
+	    resolve_ref(&secret, "--webhook-secret", w->webhook_ref, e) < 0)
+		goto out;
+	if (w->token_ref) {
+		if (resolve_ref(&token, "--api-token", w->token_ref, e) < 0)
+			goto out;
+		if (strlen(token) < API_TOKEN_MIN) {
+			err_set(e,
+				"the --api-token is shorter than %d "
+				"characters: make a long random one (openssl "
+				"rand -hex 32)",
+				API_TOKEN_MIN);
+			goto out;
+		}
 	}
 	sc.listen = w->listen;
 	sc.webhook_secret = secret;
@@ -624,8 +819,17 @@ start_http(struct watch *w, struct err *e)
 	sc.ready = ready_cb;
 	sc.hook = hook_cb;
 	sc.arg = w;
+	sc.dashboard = 1;
+	sc.api_token = token;
 	rc = serve_start(&w->srv, &sc, e);
+	if (rc == 0 && serve_needs_token(w->srv) && !token)
+		cmd_log("warn",
+			"the dashboard is off: this listen address is not "
+			"loopback and no --api-token is set",
+			json_pack("{s:s}", "listen", w->listen));
+out:
 	secret_free(secret);
+	secret_free(token);
 	return rc;
 }
 
@@ -646,6 +850,8 @@ teardown(struct watch *w)
 	free(w->mirror);
 	free(w->notify_owned);
 	free(w->certs_rev);
+	free(w->certs);
+	free(w->certs_at);
 	metrics_free(w->metrics);
 	close(w->wake[0]);
 	close(w->wake[1]);
@@ -666,6 +872,7 @@ cmd_watch(int argc, char **argv)
 		{ OPT_STRING, "debounce", &debounce, 0, 0, 0 },
 		{ OPT_STRING, "notify-socket", &w.notify_path, 0, 0, 0 },
 		{ OPT_STRING, "webhook-secret", &w.webhook_ref, 0, 0, 0 },
+		{ OPT_STRING, "api-token", &w.token_ref, 0, 0, 0 },
 		{ OPT_INT, "parallel", &w.parallel, 1, 64, 0 },
 		{ OPT_STRING, "cache", &w.cache, 0, 0, 0 },
 		{ OPT_SOURCE, NULL, &w.so, 0, 0, 0 },

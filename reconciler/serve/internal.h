@@ -11,6 +11,9 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+#include <microhttpd.h>
+
 #include "serve.h"
 
 /* --- replay protection ---------------------------------------------- */
@@ -69,5 +72,54 @@ struct webhook_verdict {
  */
 void webhook_decide(struct webhook_verdict *v, const char *secret,
 		    struct replay *seen, const struct webhook_request *rq);
+
+/* --- the dashboard (dashboard.c) ------------------------------------ */
+
+/* The documents of /api/v1/<name>, as the watch loop last published
+ * them, and the server-sent event stream of /api/v1/events: a ring of
+ * the last DASH_RING snapshots, so that a client that reconnects with
+ * Last-Event-ID misses none of them, and a subscriber list whose
+ * suspended connections are resumed by each publication and by a
+ * heartbeat every DASH_BEAT_SECONDS. One mutex guards it all. */
+#define DASH_RING 8
+#define DASH_BEAT_SECONDS 15
+#define DASH_MAX_STREAMS 16 /* event streams at once */
+
+struct dash;
+
+struct dash *dash_new(void); /* aborts on out-of-memory */
+/* End every stream (their readers answer end-of-stream) and stop the
+ * heartbeat: before MHD_stop_daemon, which refuses suspended
+ * connections. */
+void dash_close(struct dash *d);
+void dash_free(struct dash *d); /* after MHD_stop_daemon; accepts NULL */
+
+/* The names of the documents (NULL-terminated): environments, runs,
+ * journal, drift. */
+extern const char *const dash_docs[];
+
+/* Store snap's members named in dash_docs (serialized here, in the
+ * caller's thread: snap is borrowed and never reaches the HTTP thread)
+ * and push the whole snapshot, compact, as the next event. */
+void dash_publish(struct dash *d, json_t *snap);
+
+/* A copy of document name (a new string, *len its length), or NULL when
+ * none was published yet. */
+char *dash_doc(struct dash *d, const char *name, size_t *len);
+
+/* A response streaming the events to connection c, starting after
+ * last_id (Last-Event-ID, may be NULL: from the newest snapshot on);
+ * NULL when DASH_MAX_STREAMS are open already. */
+struct MHD_Response *dash_stream(struct dash *d, struct MHD_Connection *c,
+				 const char *last_id);
+
+/* The static files of the page, embedded (assets.S). */
+struct dash_asset {
+	const char *path, *type;
+	const char *body; /* NUL-terminated */
+	int public_;	  /* served without the token */
+};
+/* The asset at path, or NULL. */
+const struct dash_asset *dash_asset(const char *path);
 
 #endif

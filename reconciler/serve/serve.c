@@ -19,12 +19,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
 
+#include <openssl/crypto.h>
+
+#include "../util/hash.h"
 #include "../util/secret.h"
 #include "internal.h"
 
@@ -47,6 +51,11 @@ struct serve {
 	void (*hook)(void *arg, const char *event, const char *delivery);
 	void *arg;
 	struct replay *seen; /* owned */
+	struct dash *dash;   /* owned */
+	/* The dashboard and /api/v1 need the token: on a listen address
+	 * that is not loopback, or whenever one is set. */
+	int need_token;
+	char token_hash[SHA256_HEX_LEN + 1]; /* of the token; "" none */
 };
 
 /* The state of one POST /hooks/git while its body arrives. */
@@ -90,6 +99,78 @@ static enum MHD_Result
 reply_text(struct MHD_Connection *c, unsigned int status, const char *text)
 {
 	return reply(c, status, text_plain, NULL, text, strlen(text));
+}
+
+/* The dashboard's answers: no framing, no sniffing, nothing from
+ * elsewhere (the page's script and style are its own files). */
+static const char *const dash_headers[] = {
+	"Content-Security-Policy",
+	"default-src 'none'; script-src 'self'; style-src 'self'; "
+	"connect-src 'self'; img-src 'self' data:; base-uri 'none'; "
+	"form-action 'none'; frame-ancestors 'none'",
+	"X-Content-Type-Options",
+	"nosniff",
+	"Referrer-Policy",
+	"no-referrer",
+	"X-Frame-Options",
+	"DENY",
+	NULL
+};
+
+/* Queue r (destroyed here) with the dashboard's headers, Content-Type
+ * type (may be NULL) and the name/value pairs of more (may be NULL). */
+static enum MHD_Result
+queue_dash(struct MHD_Connection *c, unsigned int status,
+	   struct MHD_Response *r, const char *type, const char *const *more)
+{
+	enum MHD_Result ret = MHD_YES;
+
+	if (r == NULL)
+		return MHD_NO;
+	for (size_t i = 0; dash_headers[i] && ret == MHD_YES; i += 2)
+		ret = MHD_add_response_header(r, dash_headers[i],
+					      dash_headers[i + 1]);
+	for (size_t i = 0; more && more[i] && ret == MHD_YES; i += 2)
+		ret = MHD_add_response_header(r, more[i], more[i + 1]);
+	if (ret == MHD_YES && type)
+		ret = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+					      type);
+	if (ret == MHD_YES)
+		ret = MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+					      "no-store");
+	if (ret == MHD_YES)
+		ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result
+reply_dash(struct MHD_Connection *c, unsigned int status, const char *type,
+	   const char *body, size_t len, const char *const *more)
+{
+	return queue_dash(c, status,
+			  MHD_create_response_from_buffer(len, (void *)body,
+							  MHD_RESPMEM_MUST_COPY),
+			  type, more);
+}
+
+static const char app_json[] = "application/json; charset=utf-8";
+
+/* {"error": text} */
+static enum MHD_Result
+reply_json_error(struct MHD_Connection *c, unsigned int status,
+		 const char *text, const char *const *more)
+{
+	json_t *o = json_pack("{s:s}", "error", text);
+	char *body = json_dumps(o, JSON_COMPACT);
+	enum MHD_Result ret;
+
+	json_decref(o);
+	if (body == NULL)
+		return MHD_NO;
+	ret = reply_dash(c, status, app_json, body, strlen(body), more);
+	free(body);
+	return ret;
 }
 
 /* --- GET endpoints -------------------------------------------------- */
@@ -233,7 +314,7 @@ post_hook(struct serve *s, struct MHD_Connection *c, const char *data,
 	return MHD_YES;
 }
 
-/* --- routing -------------------------------------------------------- */
+/* --- the dashboard and /api/v1 -------------------------------------- */
 
 static int
 is_get(const char *method)
@@ -241,6 +322,116 @@ is_get(const char *method)
 	return strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
 	       strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 }
+
+/* Does the request carry the token (Authorization: Bearer <token>)?
+ * Compared as SHA-256 digests, in constant time. */
+static int
+authorized(struct serve *s, struct MHD_Connection *c)
+{
+	const char *h;
+	char got[SHA256_HEX_LEN + 1];
+
+	if (!s->need_token)
+		return 1;
+	if (s->token_hash[0] == '\0')
+		return 0;
+	h = header(c, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+		return 0;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	hash_sha256_hex(got, h, strlen(h));
+	return CRYPTO_memcmp(got, s->token_hash, SHA256_HEX_LEN) == 0;
+}
+
+static const char *const www_authenticate[] = {
+	MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"pressctl\"", NULL
+};
+
+static enum MHD_Result
+unauthorized(struct serve *s, struct MHD_Connection *c, int api)
+{
+	const char *why =
+		s->token_hash[0] ?
+			"this address needs the token: send Authorization: "
+			"Bearer <token> (pressctl watch --api-token)" :
+			"the dashboard is off on a non-loopback address "
+			"without a token: start pressctl watch with "
+			"--api-token env:NAME|file:PATH";
+
+	if (api)
+		return reply_json_error(c, MHD_HTTP_UNAUTHORIZED, why,
+					www_authenticate);
+	return reply_dash(c, MHD_HTTP_UNAUTHORIZED, text_plain, why,
+			  strlen(why), www_authenticate);
+}
+
+static enum MHD_Result
+get_api(struct serve *s, struct MHD_Connection *c, const char *name)
+{
+	struct MHD_Response *r;
+	size_t len = 0;
+	char *doc;
+
+	if (strcmp(name, "events") == 0) {
+		r = dash_stream(s->dash, c, header(c, "Last-Event-ID"));
+		if (r == NULL)
+			return reply_json_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+						"too many event streams open",
+						NULL);
+		return queue_dash(c, MHD_HTTP_OK, r, "text/event-stream", NULL);
+	}
+	doc = dash_doc(s->dash, name, &len);
+	if (doc == NULL) {
+		for (size_t i = 0; dash_docs[i]; i++)
+			if (strcmp(dash_docs[i], name) == 0)
+				return reply_json_error(
+					c, MHD_HTTP_SERVICE_UNAVAILABLE,
+					"starting: no pass has ended yet",
+					NULL);
+		return reply_json_error(c, MHD_HTTP_NOT_FOUND, "not found",
+					NULL);
+	}
+	r = MHD_create_response_from_buffer(len, doc, MHD_RESPMEM_MUST_FREE);
+	if (r == NULL) {
+		free(doc);
+		return MHD_NO;
+	}
+	return queue_dash(c, MHD_HTTP_OK, r, app_json, NULL);
+}
+
+/* 1 when url is the dashboard's (answered in *ret), 0 when not. */
+static int
+dashboard(struct serve *s, struct MHD_Connection *c, const char *url,
+	  const char *method, enum MHD_Result *ret)
+{
+	const struct dash_asset *a = dash_asset(url);
+	int api = strncmp(url, "/api/", 5) == 0 || strcmp(url, "/api") == 0;
+
+	if (!a && !api)
+		return 0;
+	if (!is_get(method))
+		*ret = reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, text_plain,
+			     "GET, HEAD", "method not allowed\n", 19);
+	else if (a && a->public_)
+		*ret = reply_dash(c, MHD_HTTP_OK, a->type, a->body,
+				  strlen(a->body), NULL);
+	else if (!authorized(s, c))
+		*ret = unauthorized(s, c, api);
+	else if (a)
+		*ret = reply_dash(c, MHD_HTTP_OK, a->type, a->body,
+				  strlen(a->body), NULL);
+	else if (strncmp(url, "/api/v1/", 8) == 0 &&
+		 strchr(url + 8, '/') == NULL)
+		*ret = get_api(s, c, url + 8);
+	else
+		*ret = reply_json_error(c, MHD_HTTP_NOT_FOUND, "not found",
+					NULL);
+	return 1;
+}
+
+/* --- routing -------------------------------------------------------- */
 
 static enum MHD_Result
 handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -250,6 +441,7 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 	int healthz = strcmp(url, "/healthz") == 0;
 	int readyz = strcmp(url, "/readyz") == 0;
 	int metrics = strcmp(url, "/metrics") == 0 && s->metrics;
+	enum MHD_Result ret;
 
 	(void)version;
 	if (strcmp(url, "/hooks/git") == 0 && s->secret) {
@@ -258,6 +450,8 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, text_plain, "POST",
 			     "method not allowed\n", 19);
 	}
+	if (s->dash && dashboard(s, c, url, method, &ret))
+		return ret;
 	if (!healthz && !readyz && !metrics)
 		return reply_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
 	if (!is_get(method))
@@ -346,10 +540,30 @@ try_listen(const struct addrinfo *ai)
 	return -1;
 }
 
+/* Is the bound address loopback (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104)?
+ * A wildcard address (0.0.0.0, ::) is not: it listens on every one. */
+static int
+is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)ss)
+				      ->sin_addr.s_addr) >>
+			24) == 127;
+	if (ss->ss_family == AF_INET6) {
+		const struct in6_addr *a =
+			&((const struct sockaddr_in6 *)ss)->sin6_addr;
+
+		return IN6_IS_ADDR_LOOPBACK(a) ||
+		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return 0;
+}
+
 /* A bound, listening, non-blocking socket for listen (the first
  * address it resolves to that can be bound); its port in *port. */
 static int
-open_listener(int *fd_out, int *port, const char *listen, struct err *e)
+open_listener(int *fd_out, int *port, int *loopback, const char *listen,
+	      struct err *e)
 {
 	struct addrinfo hints, *res = NULL;
 	struct sockaddr_storage ss;
@@ -397,6 +611,7 @@ open_listener(int *fd_out, int *port, const char *listen, struct err *e)
 	*port = ss.ss_family == AF_INET6 ?
 			ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) :
 			ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	*loopback = is_loopback(&ss);
 	*fd_out = fd;
 	fd = -1;
 	ret = 0;
@@ -414,7 +629,7 @@ int
 serve_start(struct serve **out, const struct serve_config *c, struct err *e)
 {
 	struct serve *s = xcalloc(1, sizeof(*s));
-	int fd = -1, mhd_fd, ret = -1;
+	int fd = -1, mhd_fd, ret = -1, loopback = 0;
 
 	*out = NULL;
 	s->max_body = c->max_body ? c->max_body : DEFAULT_MAX_BODY;
@@ -431,8 +646,15 @@ serve_start(struct serve **out, const struct serve_config *c, struct err *e)
 			   "e.g. 127.0.0.1:48560");
 		goto out;
 	}
-	if (open_listener(&fd, &s->port, c->listen, e) < 0)
+	if (open_listener(&fd, &s->port, &loopback, c->listen, e) < 0)
 		goto out;
+	if (c->dashboard) {
+		s->dash = dash_new();
+		if (c->api_token && *c->api_token)
+			hash_sha256_hex(s->token_hash, c->api_token,
+					strlen(c->api_token));
+		s->need_token = !loopback || s->token_hash[0];
+	}
 	/* libmicrohttpd closes the socket it was given on some failure
 	 * paths and not on others; giving it a duplicate makes either
 	 * safe (at worst one descriptor stays open after a failed start). */
@@ -443,7 +665,8 @@ serve_start(struct serve **out, const struct serve_config *c, struct err *e)
 		goto out;
 	}
 	s->mhd = MHD_start_daemon(MHD_USE_AUTO |
-					  MHD_USE_INTERNAL_POLLING_THREAD,
+					  MHD_USE_INTERNAL_POLLING_THREAD |
+					  MHD_ALLOW_SUSPEND_RESUME,
 				  0, NULL, NULL, handle, s,
 				  MHD_OPTION_LISTEN_SOCKET, (MHD_socket)mhd_fd,
 				  MHD_OPTION_CONNECTION_LIMIT,
@@ -479,13 +702,28 @@ serve_port(const struct serve *s)
 	return s ? s->port : 0;
 }
 
+int
+serve_needs_token(const struct serve *s)
+{
+	return s && s->need_token;
+}
+
+void
+serve_publish(struct serve *s, json_t *snapshot)
+{
+	if (s)
+		dash_publish(s->dash, snapshot);
+}
+
 void
 serve_stop(struct serve *s)
 {
 	if (s == NULL)
 		return;
+	dash_close(s->dash); /* no suspended stream may be left */
 	if (s->mhd)
 		MHD_stop_daemon(s->mhd);
+	dash_free(s->dash);
 	secret_free(s->secret);
 	replay_free(s->seen);
 	free(s);

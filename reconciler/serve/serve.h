@@ -1,7 +1,9 @@
 /*
  * serve.h - the HTTP side of watch mode (libmicrohttpd): /healthz,
- * /readyz, /metrics (Prometheus text format) and POST /hooks/git.
- * docs/watch.md "HTTP endpoints" is the user-facing contract.
+ * /readyz, /metrics (Prometheus text format), POST /hooks/git, and the
+ * read-only dashboard: the page at /, its JSON under /api/v1/ and the
+ * server-sent events of /api/v1/events. docs/watch.md "HTTP endpoints"
+ * and docs/dashboard.md are the user-facing contract.
  *
  * The server runs its own thread; callbacks are called from it and must
  * be quick and thread-safe (the watch loop is told through them, it does
@@ -12,6 +14,8 @@
 
 #include <stddef.h>
 #include <time.h>
+
+#include <jansson.h>
 
 #include "../util/err.h"
 #include "../util/strbuf.h"
@@ -94,6 +98,14 @@ struct serve_config {
 	 * before the 202 answer is sent, so it must not block. */
 	void (*hook)(void *arg, const char *event, const char *delivery);
 	void *arg;
+	/* 1: serve the dashboard (/, /assets/, /api/v1/). */
+	int dashboard;
+	/* resolved; NULL or "": none. Only its SHA-256 is kept. With a
+	 * token, or on a listen address that is not loopback, the page and
+	 * /api/v1/ answer 401 without "Authorization: Bearer <token>"
+	 * (always, on such an address without a token); /healthz, /readyz,
+	 * /metrics and /hooks/git never ask for it. */
+	const char *api_token;
 };
 
 struct serve;
@@ -109,6 +121,16 @@ int serve_start(struct serve **out, const struct serve_config *c,
 		struct err *e);
 /* The port actually bound (for "host:0"). */
 int serve_port(const struct serve *s);
+/* 1 when the dashboard asks for the token (see serve_config). */
+int serve_needs_token(const struct serve *s);
+/*
+ * Publish what the dashboard shows: snapshot is an object whose members
+ * environments, runs, journal and drift become the documents of
+ * /api/v1/<name> (docs/dashboard.md), and which is pushed whole as the
+ * next event of /api/v1/events. Borrowed: serialized before it returns,
+ * in the caller's thread. Nothing happens without a dashboard.
+ */
+void serve_publish(struct serve *s, json_t *snapshot);
 /* Stop: closes the socket and every connection, joins the thread (no
  * callback runs after it returns), frees s. Accepts NULL. */
 void serve_stop(struct serve *s);

@@ -934,6 +934,197 @@ server_listen_errors_name_the_address(void **state)
 	}
 }
 
+/* --- the dashboard --------------------------------------------------- */
+
+static struct serve *
+dash_server(const char *listen, const char *token)
+{
+	struct serve_config c = { 0 };
+	struct serve *s = NULL;
+	struct err e;
+
+	c.listen = listen;
+	c.dashboard = 1;
+	c.api_token = token;
+	if (serve_start(&s, &c, &e) < 0)
+		fail_msg("serve_start: %s", e.msg);
+	return s;
+}
+
+static void
+publish_sample(struct serve *s, int n)
+{
+	json_t *snap =
+		json_pack("{s:{s:i}, s:{s:[]}, s:{s:[], s:[]}, s:{s:[]}}",
+			  "environments", "n", n, "runs", "runs", "journal",
+			  "entries", "errors", "drift", "drift");
+
+	serve_publish(s, snap);
+	json_decref(snap);
+}
+
+static void
+dashboard_documents_on_loopback(void **state)
+{
+	struct serve *s = dash_server("127.0.0.1:0", NULL);
+	struct resp r;
+
+	(void)state;
+	assert_int_equal(serve_needs_token(s), 0);
+	request(&r, serve_port(s), "GET", "/", NULL, NULL, 0);
+	expect(&r, 200, NULL);
+	assert_string_equal(r.ctype, "text/html; charset=utf-8");
+	assert_non_null(strstr(r.body.buf, "/assets/app.js"));
+	resp_release(&r);
+	request(&r, serve_port(s), "GET", "/api/v1/environments", NULL, NULL,
+		0);
+	expect(&r, 503, NULL);
+	resp_release(&r);
+	publish_sample(s, 7);
+	request(&r, serve_port(s), "GET", "/api/v1/environments", NULL, NULL,
+		0);
+	expect(&r, 200, "{\n  \"n\": 7\n}");
+	assert_string_equal(r.ctype, "application/json; charset=utf-8");
+	resp_release(&r);
+	request(&r, serve_port(s), "GET", "/api/v1/nothing", NULL, NULL, 0);
+	expect(&r, 404, "{\"error\":\"not found\"}");
+	resp_release(&r);
+	request(&r, serve_port(s), "POST", "/api/v1/runs", NULL, "x", 0);
+	expect(&r, 405, NULL);
+	resp_release(&r);
+	serve_stop(s);
+}
+
+static void
+dashboard_token(void **state)
+{
+	static const char *const good[] = {
+		"Authorization: Bearer 0123456789abcdef-token", NULL
+	};
+	static const char *const bad[] = {
+		"Authorization: Bearer 0123456789abcdef-tokeN", NULL
+	};
+	struct serve *s = dash_server("127.0.0.1:0", "0123456789abcdef-token");
+	struct resp r;
+
+	(void)state;
+	assert_int_equal(serve_needs_token(s), 1);
+	publish_sample(s, 1);
+	for (int i = 0; i < 2; i++) {
+		const char *path = i ? "/api/v1/runs" : "/";
+
+		request(&r, serve_port(s), "GET", path, NULL, NULL, 0);
+		expect(&r, 401, NULL);
+		resp_release(&r);
+		request(&r, serve_port(s), "GET", path, bad, NULL, 0);
+		expect(&r, 401, NULL);
+		assert_null(strstr(r.body.buf, "0123456789abcdef"));
+		resp_release(&r);
+		request(&r, serve_port(s), "GET", path, good, NULL, 0);
+		expect(&r, 200, NULL);
+		resp_release(&r);
+	}
+	request(&r, serve_port(s), "GET", "/assets/app.css", NULL, NULL, 0);
+	expect(&r, 200, NULL);
+	resp_release(&r);
+	request(&r, serve_port(s), "GET", "/healthz", NULL, NULL, 0);
+	expect(&r, 200, "ok\n");
+	resp_release(&r);
+	serve_stop(s);
+	/* Every address: not loopback; without a token, off. */
+	s = dash_server("0.0.0.0:0", NULL);
+	assert_int_equal(serve_needs_token(s), 1);
+	request(&r, serve_port(s), "GET", "/", good, NULL, 0);
+	expect(&r, 401, NULL);
+	resp_release(&r);
+	serve_stop(s);
+}
+
+struct stream {
+	int port;
+	struct resp r;
+	pthread_mutex_t mu;
+};
+
+static size_t
+on_stream(char *p, size_t size, size_t n, void *arg)
+{
+	struct stream *st = arg;
+
+	pthread_mutex_lock(&st->mu);
+	strbuf_add(&st->r.body, p, size * n);
+	pthread_mutex_unlock(&st->mu);
+	return size * n;
+}
+
+static void *
+stream_main(void *arg)
+{
+	struct stream *st = arg;
+	char url[128];
+	CURL *c = curl_easy_init();
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/api/v1/events",
+		 st->port);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_stream);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, st);
+	st->r.rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st->r.status);
+	curl_easy_cleanup(c);
+	return NULL;
+}
+
+/* Wait until the stream's body holds want (5 s at most). */
+static int
+stream_has(struct stream *st, const char *want)
+{
+	for (int i = 0; i < 500; i++) {
+		int found;
+
+		pthread_mutex_lock(&st->mu);
+		found = strstr(st->r.body.buf, want) != NULL;
+		pthread_mutex_unlock(&st->mu);
+		if (found)
+			return 1;
+		usleep(10000);
+	}
+	return 0;
+}
+
+static void
+dashboard_events_stream_and_stop(void **state)
+{
+	struct serve *s = dash_server("127.0.0.1:0", NULL);
+	struct stream st;
+	pthread_t t;
+
+	(void)state;
+	memset(&st, 0, sizeof(st));
+	strbuf_init(&st.r.body, 0);
+	pthread_mutex_init(&st.mu, NULL);
+	st.port = serve_port(s);
+	publish_sample(s, 1);
+	assert_int_equal(pthread_create(&t, NULL, stream_main, &st), 0);
+	/* The newest snapshot first, then each new one as it comes. */
+	if (!stream_has(&st, "id: 1\nevent: snapshot\ndata: {\"environments\""
+			     ":{\"n\":1}"))
+		fail_msg("no first event: '%s'", st.r.body.buf);
+	publish_sample(s, 2);
+	publish_sample(s, 3);
+	if (!stream_has(&st, "id: 3\nevent: snapshot\ndata: ") ||
+	    !strstr(st.r.body.buf, "id: 2\n"))
+		fail_msg("events 2 and 3 missing: '%s'", st.r.body.buf);
+	/* Stopping with a suspended stream ends it (no abort). */
+	serve_stop(s);
+	pthread_join(t, NULL);
+	assert_int_equal(st.r.status, 200);
+	assert_non_null(strstr(st.r.body.buf, "retry: 2000\n"));
+	pthread_mutex_destroy(&st.mu);
+	resp_release(&st.r);
+}
+
 int
 main(void)
 {
@@ -964,6 +1155,9 @@ main(void)
 		cmocka_unit_test(server_webhook_ping),
 		cmocka_unit_test(server_without_secret_has_no_hook),
 		cmocka_unit_test(server_listen_errors_name_the_address),
+		cmocka_unit_test(dashboard_documents_on_loopback),
+		cmocka_unit_test(dashboard_token),
+		cmocka_unit_test(dashboard_events_stream_and_stop),
 	};
 	int failed;
 
