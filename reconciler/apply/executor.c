@@ -161,11 +161,70 @@ container_labels(struct exec *x, const struct live_object *o)
 		 json_is_integer(replica) ?
 			 (long long)json_integer_value(replica) :
 			 1LL);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "press.managed",
-			 "true", "press.platform", x->p->model->platform.name,
-			 "press.site", env->site->name, "press.env", env->id,
-			 "press.spec", o->hash, "press.revision",
-			 x->p->model->revision, "press.replica", rep);
+	json_t *labels = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+				   "press.managed", "true", "press.platform",
+				   x->p->model->platform.name, "press.site",
+				   env->site->name, "press.env", env->id,
+				   "press.spec", o->hash, "press.revision",
+				   x->p->model->revision, "press.replica", rep);
+
+	/* What the ingress reads from the container (traefik: routers
+	 * and service), computed by the model (driver/ingress.h); the
+	 * press.* labels above win over any of the same name. */
+	json_object_update_missing(labels,
+				   json_object_get(o->spec, "ingressLabels"));
+	return labels;
+}
+
+/* The whole of file dir/name (a new string), at most 64 KiB; NULL when
+ * it cannot be read. */
+static char *
+read_small(const char *dir, const char *name)
+{
+	char path[4096], *buf = NULL;
+	size_t n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (!(f = fopen(path, "rb")))
+		return NULL;
+	buf = xmalloc(65537);
+	n = fread(buf, 1, 65536, f);
+	if (ferror(f) || !feof(f)) {
+		free(buf);
+		buf = NULL;
+	} else {
+		buf[n] = '\0';
+	}
+	fclose(f);
+	return buf;
+}
+
+/*
+ * Test builds: the certificate and key of a tls: selfsigned route from
+ * PRESSCTL_TEST_CERT_DIR/<host>.crt and .key (the test makes them with
+ * openssl), when the route carries none. Both new strings, or NULL.
+ */
+static void
+test_certificate(struct live_object *route, char **cert, char **key)
+{
+	const char *dir = testhook_path("PRESSCTL_TEST_CERT_DIR"),
+		   *tls = json_string_value(
+			   json_object_get(route->spec, "tls")),
+		   *host = json_string_value(
+			   json_object_get(route->spec, "host"));
+	char name[512];
+
+	*cert = *key = NULL;
+	if (!dir || !host || !tls || strcmp(tls, "selfsigned") ||
+	    route->cert_pem)
+		return;
+	snprintf(name, sizeof(name), "%s.crt", host);
+	*cert = read_small(dir, name);
+	snprintf(name, sizeof(name), "%s.key", host);
+	*key = read_small(dir, name);
+	route->cert_pem = *cert;
+	route->key_pem = *key;
 }
 
 static int
@@ -261,6 +320,7 @@ call_driver(struct worker *w, const struct action *a, int *attempts,
 					      a->act.kind);
 	struct driver_action act = a->act;
 	struct live_object *route = NULL;
+	char *test_cert = NULL, *test_key = NULL;
 	struct apply_args args;
 	char password[44] = "", reason[sizeof(e->msg)];
 	int rc = -1;
@@ -285,6 +345,7 @@ call_driver(struct worker *w, const struct action *a, int *attempts,
 			return err_wrap(e, "cannot %s route '%s'",
 					driver_op_name(a->act.op), a->act.name);
 		route = plan_route_with(a->act.want, ups);
+		test_certificate(route, &test_cert, &test_key);
 		act.want = route;
 	}
 	if (a->act.want &&
@@ -332,6 +393,10 @@ out:
 	}
 	json_decref(args.labels);
 	plan_route_free(route);
+	free(test_cert);
+	if (test_key) /* a private key: wiped before it is freed */
+		memset(test_key, 0, strlen(test_key));
+	free(test_key);
 	return rc;
 }
 

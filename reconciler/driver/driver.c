@@ -164,6 +164,9 @@ driver_ingress(const struct platform *pf)
 	if (pf && pf->ingress_driver &&
 	    strcmp(pf->ingress_driver, "caddy") == 0)
 		return &driver_caddy;
+	if (pf && pf->ingress_driver &&
+	    strcmp(pf->ingress_driver, "traefik") == 0)
+		return &driver_traefik;
 	return NULL;
 }
 

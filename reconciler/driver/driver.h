@@ -139,7 +139,9 @@ int driver_may_touch(const struct driver_action *a, const char *platform,
 struct apply_args {
 	const char *password; /* role: the derived password */
 	json_t *env;	      /* container: variables, all strings, resolved */
-	json_t *labels;	      /* container: labels (press.*), all strings */
+	json_t *labels;	      /* container: labels, all strings: press.*,
+			       * and the ingress's (traefik.*), which the
+			       * model computed (driver/ingress.h) */
 	int host_ports[2];    /* container: the two port slots it may use */
 	const char *network;  /* container: network to attach */
 	/* Out: a host port the runtime found taken by something else when
@@ -170,7 +172,7 @@ struct driver_action {
 };
 
 struct driver {
-	const char *name; /* "postgres", "s3", "docker", "caddy" */
+	const char *name; /* "postgres", "s3", "docker", "caddy", "traefik" */
 	unsigned kinds;	  /* bit (1u << LIVE_x) per kind handled */
 	int (*open)(void **h, const struct driver_env *env, struct err *e);
 	void (*close)(void *h); /* accepts NULL */
@@ -204,6 +206,9 @@ extern const struct driver driver_docker;
 /* Ingress routes (LIVE_ROUTE) through Caddy's admin API: the platform's
  * spec.ingress.driver "caddy". */
 extern const struct driver driver_caddy;
+/* Ingress routes (LIVE_ROUTE) for Traefik: container labels and files
+ * for its file provider; spec.ingress.driver "traefik". */
+extern const struct driver driver_traefik;
 
 /* The ingress driver a platform names in spec.ingress.driver; NULL when
  * it declares no ingress or one no driver is built for. */

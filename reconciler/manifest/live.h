@@ -30,6 +30,10 @@ struct live_object {
 	const struct environment *env;
 	json_t *spec;  /* owned: canonical desired spec */
 	char hash[65]; /* SHA-256 of the canonical JSON */
+	/* Routes with tls: selfsigned, at apply time: the certificate and
+	 * its private key (PEM, borrowed) that the ingress serves; NULL
+	 * when not known (the plan, other kinds). The key is a secret. */
+	const char *cert_pem, *key_pem;
 };
 
 #endif

@@ -105,6 +105,10 @@ struct platform {
 	/* spec.ingress; driver NULL: none, Domains are not routed */
 	const char *ingress_driver, *ingress_admin;
 	int ingress_http, ingress_https;
+	/* spec.ingress.traefik (driver traefik): the directory pressctl
+	 * writes the file provider's configuration into, where Traefik sees
+	 * it (mountedAt, default dir), the ACME resolver's name */
+	const char *traefik_dir, *traefik_mounted_at, *traefik_resolver;
 	const struct doc *doc;
 };
 

@@ -14,6 +14,7 @@
 
 #include "internal.h"
 #include "profile.h"
+#include "../driver/ingress.h"
 #include "../util/hash.h"
 #include "../util/strbuf.h"
 
@@ -68,6 +69,8 @@ static void add_routes(struct model *m, struct environment *e, json_t *health,
 static void add_route(struct model *m, struct environment *e, json_t *health,
 		      size_t *oalloc, const char *name, const char *host,
 		      json_t *redirects, const char *tls);
+static void add_ingress_labels(struct model *m, struct environment *e,
+			       size_t first);
 
 static int
 stage_parse(const char *s, enum stage *out)
@@ -130,6 +133,13 @@ collect_platform(struct model *m, const struct doc *doc)
 	p->ingress_admin = jstr(s, "ingress", "admin", NULL);
 	p->ingress_http = jint(s, "ingress", "http", NULL, 0);
 	p->ingress_https = jint(s, "ingress", "https", NULL, 0);
+	p->traefik_dir = jstr(s, "ingress", "traefik", "dir");
+	p->traefik_mounted_at = jstr(s, "ingress", "traefik", "mountedAt");
+	if (!p->traefik_mounted_at)
+		p->traefik_mounted_at = p->traefik_dir;
+	p->traefik_resolver = jstr(s, "ingress", "traefik", "certResolver");
+	if (!p->traefik_resolver)
+		p->traefik_resolver = "acme";
 }
 
 /* Binary search; the sites are sorted by name once collected. */
@@ -398,6 +408,7 @@ add_object(struct model *m, size_t *alloc, enum live_kind kind,
 
 	xgrow(&m->objects, alloc, m->nobjects + 1, sizeof(*m->objects));
 	o = &m->objects[m->nobjects++];
+	memset(o, 0, sizeof(*o));
 	o->kind = kind;
 	o->name = name;
 	o->env = e;
@@ -412,6 +423,7 @@ finalize_env(struct model *m, struct environment *e, size_t *oalloc)
 	json_t *ss = jget(e->site->doc->root, "spec", NULL, NULL);
 	const struct app_profile *prof = profile_find(e->site->app);
 	json_t *spec = json_object(), *health, *db, *c, *v;
+	size_t first = m->nobjects; /* this environment's objects */
 
 	e->app = e->site->app;
 	e->image = jstr(es, "image", NULL, NULL);
@@ -533,6 +545,37 @@ finalize_env(struct model *m, struct environment *e, size_t *oalloc)
 	}
 	json_decref(c);
 	add_routes(m, e, health, oalloc);
+	add_ingress_labels(m, e, first);
+}
+
+/*
+ * The labels the platform's ingress wants on the environment's
+ * containers (traefik: its routers and service, from the routes just
+ * added from index first on; ingress_container_labels() in
+ * driver/ingress.h), as "ingressLabels" in each container's spec: they
+ * enter its hash, so a Domain added or changed rolls the environment's
+ * containers (Docker fixes a container's labels when it is made). An
+ * ingress that wants none (caddy) leaves the specs as they are.
+ */
+static void
+add_ingress_labels(struct model *m, struct environment *e, size_t first)
+{
+	json_t *routes = json_array(), *labels;
+
+	for (size_t i = first; i < m->nobjects; i++)
+		if (m->objects[i].kind == LIVE_ROUTE)
+			json_array_append(routes, m->objects[i].spec);
+	labels = ingress_container_labels(&m->platform, e, routes);
+	for (size_t i = first; labels && i < m->nobjects; i++) {
+		struct live_object *o = &m->objects[i];
+
+		if (o->kind != LIVE_CONTAINER)
+			continue;
+		json_object_set(o->spec, "ingressLabels", labels);
+		canonical_hash(o->hash, o->spec);
+	}
+	json_decref(labels);
+	json_decref(routes);
 }
 
 /*

@@ -82,6 +82,14 @@ testhook_number(const char *name)
 	return (long)n;
 }
 
+const char *
+testhook_path(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
+}
+
 #else
 
 int
@@ -90,13 +98,20 @@ testhook_enabled(void)
 	return 0;
 }
 
+const char *
+testhook_path(const char *name)
+{
+	(void)name;
+	return NULL;
+}
+
 void
 testhook_start(void)
 {
-	static const char *const vars[] = { "PRESSCTL_NOW",
-					    "PRESSCTL_TEST_FAULT",
-					    "PRESSCTL_TEST_WAIT",
-					    "PRESSCTL_TEST_S3_TIMEOUT_MS" };
+	static const char *const vars[] = {
+		"PRESSCTL_NOW", "PRESSCTL_TEST_FAULT", "PRESSCTL_TEST_WAIT",
+		"PRESSCTL_TEST_S3_TIMEOUT_MS", "PRESSCTL_TEST_CERT_DIR"
+	};
 
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
 		if (getenv(vars[i]))

@@ -12,6 +12,11 @@
  *   PRESSCTL_TEST_S3_TIMEOUT_MS=N       the S3 driver's timeout (default
  *                                       30 s), so that a test outlasts
  *                                       it in seconds
+ *   PRESSCTL_TEST_CERT_DIR=DIR          a tls: selfsigned route's
+ *                                       certificate and key, as
+ *                                       DIR/<host>.crt and .key, for
+ *                                       apply (made by the test with
+ *                                       openssl)
  */
 #ifndef PRESS_TESTHOOK_H
 #define PRESS_TESTHOOK_H
@@ -31,5 +36,9 @@ void testhook_wait(const char *point);
  * 86400000 (test builds); 0 when it is not set or not such a number,
  * and always in a release build. */
 long testhook_number(const char *name);
+
+/* The test variable name (a path) when set and not empty (test builds);
+ * NULL otherwise, and always in a release build. */
+const char *testhook_path(const char *name);
 
 #endif

@@ -7,7 +7,7 @@ target=$1
 corpus=$2
 mkdir -p "$corpus"
 case $target in
-fuzz_manifest | fuzz_yamledit)
+fuzz_manifest | fuzz_yamledit | fuzz_traefik_yaml)
 	find tests/fixtures examples manifests -type f \( -name '*.yaml' -o -name '*.yml' \) |
 	while read -r f; do
 		cp "$f" "$corpus/seed-$(printf '%s' "$f" | tr '/' '_')"
