@@ -105,6 +105,7 @@ struct platform {
 	/* spec.ingress; driver NULL: none, Domains are not routed */
 	const char *ingress_driver, *ingress_admin;
 	int ingress_http, ingress_https;
+	const char *ingress_acme_ca; /* spec.ingress.acmeCA or NULL */
 	const struct doc *doc;
 };
 
