@@ -263,7 +263,7 @@ static const char *const migration_7[] = {
 	" not_after timestamptz NOT NULL,"
 	" made_at timestamptz NOT NULL,"
 	" PRIMARY KEY (platform, name))",
-	NULL
+	NULL,
 };
 
 static const struct migration {
@@ -1746,7 +1746,7 @@ do_cert_put(struct state *st, void *arg, struct err *e)
 {
 	struct cert_args *a = arg;
 	char now[32], until[32], what[200];
-	const char *p[8] = { st->platform, a->name,	  a->env_id, a->cert_pem,
+	const char *p[8] = { st->platform,  a->name,   a->env_id, a->cert_pem,
 			     a->key_sealed, a->serial, until,	  now };
 
 	ts(now, clock_now());

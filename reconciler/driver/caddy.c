@@ -350,7 +350,8 @@ route_json_at(const json_t *spec, const char *id, const char *scheme, int port)
 	}
 	return json_pack("{s:s, s:[{s:o}], s:[{s:s, s:o}], s:b}", "@id",
 			 id ? id : "", "match", "host", hosts, "handle",
-			 "handler", "subroute", "routes", routes, "terminal", 1);
+			 "handler", "subroute", "routes", routes, "terminal",
+			 1);
 }
 
 /* --- TLS: the desired pieces ---------------------------------------------- */
@@ -396,11 +397,10 @@ https_redirect_json(const json_t *spec)
 		snprintf(port, sizeof(port), ":%d", https);
 	loc = xprintf("https://%s%s{http.request.uri}", spec_str(spec, "host"),
 		      port);
-	r = json_pack("{s:s, s:[{s:o}], s:[{s:s, s:i, s:{s:[s]}}], s:b}",
-		      "@id", spec_str(spec, "id"), "match", "host",
-		      spec_hosts(spec), "handle", "handler", "static_response",
-		      "status_code", 308, "headers", "Location", loc,
-		      "terminal", 1);
+	r = json_pack("{s:s, s:[{s:o}], s:[{s:s, s:i, s:{s:[s]}}], s:b}", "@id",
+		      spec_str(spec, "id"), "match", "host", spec_hosts(spec),
+		      "handle", "handler", "static_response", "status_code",
+		      308, "headers", "Location", loc, "terminal", 1);
 	free(loc);
 	return r;
 }
@@ -413,9 +413,9 @@ https_route_json(const json_t *spec)
 	char id[256];
 
 	piece_id(id, sizeof(id), spec_str(spec, "id"), PIECE_HTTPS);
-	return route_json_at(
-		spec, id, "https",
-		(int)json_integer_value(json_object_get(spec, "https")));
+	return route_json_at(spec, id, "https",
+			     (int)json_integer_value(
+				     json_object_get(spec, "https")));
 }
 
 /* The automation policy of a Domain with `tls: acme`: Caddy's ACME
@@ -514,8 +514,7 @@ static void server_problem_of(json_t *cfg, const char *name,
 static void
 server_problem(const struct caddy *c, json_t *cfg, char *out, size_t n)
 {
-	server_problem_of(cfg, c->server, c->catchall, c->http_port, 0, out,
-			  n);
+	server_problem_of(cfg, c->server, c->catchall, c->http_port, 0, out, n);
 }
 
 /*
@@ -524,8 +523,8 @@ server_problem(const struct caddy *c, json_t *cfg, char *out, size_t n)
  * redirects of its own).
  */
 static void
-server_problem_of(json_t *cfg, const char *name, const char *catchall,
-		  int port, int tls, char *out, size_t n)
+server_problem_of(json_t *cfg, const char *name, const char *catchall, int port,
+		  int tls, char *out, size_t n)
 {
 	json_t *srv = json_object_get(
 		json_object_get(json_object_get(json_object_get(cfg, "apps"),
@@ -550,20 +549,24 @@ server_problem_of(json_t *cfg, const char *name, const char *catchall,
 			 "the ingress server '%s' does not listen on '%s' "
 			 "alone",
 			 name, want);
-	else if (!tls && !json_is_true(json_object_get(
-				 json_object_get(srv, "automatic_https"),
-				 "disable")))
+	else if (!tls &&
+		 !json_is_true(
+			 json_object_get(json_object_get(srv, "automatic_https"),
+					 "disable")))
 		snprintf(out, n,
 			 "the ingress server '%s' has automatic HTTPS on",
 			 name);
-	else if (tls && (!json_is_true(json_object_get(
-				 json_object_get(srv, "automatic_https"),
-				 "disable_redirects")) ||
-			 json_is_true(json_object_get(
-				 json_object_get(srv, "automatic_https"),
-				 "disable")) ||
-			 !json_array_size(
-				 json_object_get(srv, "tls_connection_policies"))))
+	else if (tls &&
+		 (!json_is_true(
+			  json_object_get(json_object_get(srv,
+							  "automatic_https"),
+					  "disable_redirects")) ||
+		  json_is_true(
+			  json_object_get(json_object_get(srv,
+							  "automatic_https"),
+					  "disable")) ||
+		  !json_array_size(
+			  json_object_get(srv, "tls_connection_policies"))))
 		snprintf(out, n,
 			 "the ingress server '%s' does not have TLS on with "
 			 "automatic HTTPS redirects off",
@@ -621,22 +624,22 @@ observe_pieces(const struct caddy *c, json_t *cfg)
 	servers = json_object_get(json_object_get(apps, "http"), "servers");
 	json_object_foreach(servers, sname, srv) {
 		json_array_foreach(json_object_get(srv, "routes"), i, v) {
-			const char *id =
-				json_string_value(json_object_get(v, "@id"));
+			const char *id = json_string_value(
+				json_object_get(v, "@id"));
 
 			if (!is_piece(c, id, PIECE_HTTPS))
 				continue;
-			json_object_set_new(
-				piece_of(pieces, id, PIECE_HTTPS), "https",
-				json_pack("{s:O, s:s}", "route", v, "server",
-					  sname));
+			json_object_set_new(piece_of(pieces, id, PIECE_HTTPS),
+					    "https",
+					    json_pack("{s:O, s:s}", "route", v,
+						      "server", sname));
 		}
 	}
-	json_array_foreach(json_object_get(json_object_get(json_object_get(
-							       apps, "tls"),
-							       "certificates"),
-					   "load_pem"),
-			   i, v) {
+	json_array_foreach(
+		json_object_get(json_object_get(json_object_get(apps, "tls"),
+						"certificates"),
+				"load_pem"),
+		i, v) {
 		const char *id = json_string_value(json_object_get(v, "@id"));
 		const char *pem = json_string_value(
 			json_object_get(v, "certificate"));
@@ -653,11 +656,11 @@ observe_pieces(const struct caddy *c, json_t *cfg)
 					      (json_int_t)ci.not_after,
 					      "certificate", pem ? pem : ""));
 	}
-	json_array_foreach(json_object_get(json_object_get(json_object_get(
-							       apps, "tls"),
-							       "automation"),
-					   "policies"),
-			   i, v) {
+	json_array_foreach(
+		json_object_get(json_object_get(json_object_get(apps, "tls"),
+						"automation"),
+				"policies"),
+		i, v) {
 		const char *id = json_string_value(json_object_get(v, "@id"));
 
 		if (is_piece(c, id, PIECE_ACME))
@@ -750,16 +753,18 @@ tls_conforms(const struct live_item *have, const json_t *spec, char *why,
 	json_t *https = json_object_get(pieces, "https"),
 	       *cert = json_object_get(pieces, "cert"),
 	       *acme = json_object_get(pieces, "acme");
-	const char *tls = spec_str(spec, "tls"), *problem = json_string_value(
-				   json_object_get(have->state, "tlsProblem"));
+	const char *tls = spec_str(spec, "tls"),
+		   *problem = json_string_value(
+			   json_object_get(have->state, "tlsProblem"));
 	int selfsigned = strcmp(tls, "selfsigned") == 0,
 	    is_acme = strcmp(tls, "acme") == 0, ok;
 
 	if (!json_object_get(spec, "https")) {
 		if (!https && !cert && !acme)
 			return 1;
-		snprintf(why, n, "TLS is set up in the ingress for a route "
-				 "without it");
+		snprintf(why, n,
+			 "TLS is set up in the ingress for a route "
+			 "without it");
 		return 0;
 	}
 	if (problem) {
@@ -790,11 +795,13 @@ tls_conforms(const struct live_item *have, const json_t *spec, char *why,
 		ok = cert && tls_cert_names(pem, list, k);
 		json_decref(hosts);
 		if (!cert)
-			snprintf(why, n, "its certificate is missing in the "
-					 "ingress");
+			snprintf(why, n,
+				 "its certificate is missing in the "
+				 "ingress");
 		else if (!ok)
-			snprintf(why, n, "its certificate does not name its "
-					 "hosts");
+			snprintf(why, n,
+				 "its certificate does not name its "
+				 "hosts");
 		else if (left < TLS_RENEW_DAYS)
 			snprintf(why, n,
 				 "its certificate expires in %lld days (renewed "
@@ -814,8 +821,9 @@ tls_conforms(const struct live_item *have, const json_t *spec, char *why,
 			snprintf(why, n, "its ACME policy is %s in the ingress",
 				 acme ? "changed" : "missing");
 		else if (cert)
-			snprintf(why, n, "a selfsigned certificate is left for "
-					 "it");
+			snprintf(why, n,
+				 "a selfsigned certificate is left for "
+				 "it");
 		return ok && !cert;
 	}
 	return 1;
@@ -992,8 +1000,8 @@ out:
 
 /* Route body (borrowed) of id into server, in place or first. */
 static int
-put_in_server(struct caddy *c, const char *server, const char *id,
-	      json_t *body, const char *what, struct err *e)
+put_in_server(struct caddy *c, const char *server, const char *id, json_t *body,
+	      const char *what, struct err *e)
 {
 	json_t *routes = NULL, *r;
 	char path[256];
@@ -1147,13 +1155,13 @@ put_tls(struct caddy *c, const struct driver_action *a, const char *what,
 			       -1 :
 			       0;
 	if (!c->https_port)
-		return err_set(e, "%s: the platform's ingress has no https port",
+		return err_set(e,
+			       "%s: the platform's ingress has no https port",
 			       what);
 	if (strcmp(tls, "selfsigned") == 0) {
 		if (!a->args || !a->args->cert_pem || !a->args->key_pem)
 			return err_set(e, "%s: no certificate was given", what);
-		body = cert_json(a->name, a->args->cert_pem,
-				 a->args->key_pem);
+		body = cert_json(a->name, a->args->cert_pem, a->args->key_pem);
 		rc = put_piece(c, load_pem, 4, body, what, e);
 		/* The body holds the private key. */
 		json_object_set_new(body, "key", json_string(""));

@@ -90,8 +90,8 @@ tls_selfsigned_make(const char *const *hosts, size_t n, time_t now, int days,
 			       n, MAX_HOSTS);
 	san = san_value(hosts, n);
 	if (!(key = EVP_EC_gen("P-256")) || !(x = X509_new()) ||
-	    !(bn = BN_new()) || !BN_rand(bn, 127, BN_RAND_TOP_ONE,
-					 BN_RAND_BOTTOM_ANY) ||
+	    !(bn = BN_new()) ||
+	    !BN_rand(bn, 127, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ANY) ||
 	    !X509_set_version(x, 2) ||
 	    !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) ||
 	    !X509_time_adj_ex(X509_getm_notBefore(x), 0, -3600, &now) ||
@@ -108,9 +108,8 @@ tls_selfsigned_make(const char *const *hosts, size_t n, time_t now, int days,
 	    !add_ext(x, NID_basic_constraints, "critical,CA:FALSE") ||
 	    !add_ext(x, NID_key_usage, "critical,digitalSignature") ||
 	    !add_ext(x, NID_ext_key_usage, "serverAuth") ||
-	    !X509_sign(x, key, EVP_sha256()) ||
-	    !(cb = BIO_new(BIO_s_mem())) || !(kb = BIO_new(BIO_s_mem())) ||
-	    !PEM_write_bio_X509(cb, x) ||
+	    !X509_sign(x, key, EVP_sha256()) || !(cb = BIO_new(BIO_s_mem())) ||
+	    !(kb = BIO_new(BIO_s_mem())) || !PEM_write_bio_X509(cb, x) ||
 	    !PEM_write_bio_PrivateKey(kb, key, NULL, NULL, 0, NULL, NULL) ||
 	    !(*cert_pem = bio_string(cb)) || !(*key_pem = bio_string(kb))) {
 		err_set(e, "cannot make a certificate for '%s': OpenSSL failed",
@@ -172,8 +171,8 @@ tls_cert_names(const char *cert_pem, const char *const *hosts, size_t n)
 	int ok = x != NULL;
 
 	for (size_t i = 0; ok && i < n; i++)
-		ok = X509_check_host(x, hosts[i], 0, X509_CHECK_FLAG_NO_WILDCARDS,
-				     NULL) == 1;
+		ok = X509_check_host(x, hosts[i], 0,
+				     X509_CHECK_FLAG_NO_WILDCARDS, NULL) == 1;
 	X509_free(x);
 	return ok;
 }
