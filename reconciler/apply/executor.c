@@ -271,6 +271,17 @@ route_cert_hosts(const json_t *spec, size_t *n)
 	return v;
 }
 
+/* Whether route o serves a selfsigned certificate (TLS on, `tls:
+ * selfsigned`). */
+static int
+route_selfsigned(const struct live_object *o)
+{
+	const char *tls = json_string_value(json_object_get(o->spec, "tls"));
+
+	return json_object_get(o->spec, "https") && tls &&
+	       strcmp(tls, "selfsigned") == 0;
+}
+
 /*
  * The certificate of a route with `tls: selfsigned` (docs/ingress.md):
  * the one recorded in the state while it names the route's hosts and has
@@ -291,11 +302,7 @@ route_cert(struct exec *x, const struct action *a, char **cert, char **key,
 	int ret = -1;
 
 	*cert = *key = NULL;
-	if (!json_object_get(spec, "https") ||
-	    strcmp(json_string_value(json_object_get(spec, "tls")) ?
-			   json_string_value(json_object_get(spec, "tls")) :
-			   "",
-		   "selfsigned"))
+	if (!route_selfsigned(a->act.want))
 		return 0;
 	hosts = route_cert_hosts(spec, &n);
 	if (state_cert_get(x->p->state, a->act.name, &have, &sealed, e) < 0)
@@ -504,6 +511,10 @@ record(struct exec *x, const struct action *a, struct err *e)
 				       stage_name(a->act.want->env->stage),
 				       e) < 0)
 			return -1;
+		/* A route that no longer serves a selfsigned certificate
+		 * forgets the one recorded. */
+		if (a->act.kind == LIVE_ROUTE && !route_selfsigned(a->act.want))
+			return state_cert_drop(st, a->act.name, e);
 		return a->act.kind == LIVE_CONTAINER ?
 			       state_rollout_clear(st, a->act.name, e) :
 			       0;
