@@ -33,6 +33,7 @@
 #include "../manifest/manifest.h"
 #include "../tls/tls.h"
 #include "../util/clock.h"
+#include "../util/secret.h"
 #include "../util/strbuf.h"
 
 #define DEFAULT_TIMEOUT_MS 30000L
@@ -142,7 +143,7 @@ perform(struct caddy *c, const char *method, const char *path,
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
 	ret = 0;
 out:
-	free(data);
+	secret_free(data); /* a certificate's body holds its private key */
 	free(url);
 	return ret;
 }
