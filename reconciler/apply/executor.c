@@ -21,6 +21,8 @@
 #include "../driver/driver.h"
 #include "../driver/pgdump.h"
 #include "../manifest/profile.h"
+#include "../tls/tls.h"
+#include "../util/clock.h"
 #include "../util/hash.h"
 #include "../util/secret.h"
 #include "../util/testhook.h"
@@ -311,6 +313,94 @@ call_with_retries(struct worker *w, const struct driver *drv,
 	return rc;
 }
 
+/* The hosts a route's certificate names: its host, then its redirects
+ * (a new array of borrowed strings, *n of them). */
+static const char **
+route_cert_hosts(const json_t *spec, size_t *n)
+{
+	const json_t *redirects = json_object_get(spec, "redirects");
+	const char **v = xcalloc(json_array_size(redirects) + 1, sizeof(*v));
+	json_t *r;
+	size_t i;
+
+	*n = 0;
+	v[(*n)++] = json_string_value(json_object_get(spec, "host"));
+	json_array_foreach(redirects, i, r)
+		if (json_string_value(r))
+			v[(*n)++] = json_string_value(r);
+	return v;
+}
+
+/* Whether route o serves a selfsigned certificate (TLS on, `tls:
+ * selfsigned`). */
+static int
+route_selfsigned(const struct live_object *o)
+{
+	const char *tls = json_string_value(json_object_get(o->spec, "tls"));
+
+	return json_object_get(o->spec, "https") && tls &&
+	       strcmp(tls, "selfsigned") == 0;
+}
+
+/*
+ * The certificate of a route with `tls: selfsigned` (docs/ingress.md):
+ * the one recorded in the state while it names the route's hosts and has
+ * TLS_RENEW_DAYS days left, else a new one (TLS_CERT_DAYS), recorded with
+ * its key sealed before any ingress sees it. *cert and *key are new
+ * strings; both stay NULL for a route without it.
+ */
+static int
+route_cert(struct exec *x, const struct action *a, char **cert, char **key,
+	   struct err *e)
+{
+	const json_t *spec = a->act.want->spec;
+	char *sealed = NULL, *have = NULL;
+	const char **hosts;
+	struct tls_cert_info ci;
+	time_t now = clock_now();
+	size_t n;
+	int ret = -1;
+
+	*cert = *key = NULL;
+	if (!route_selfsigned(a->act.want))
+		return 0;
+	hosts = route_cert_hosts(spec, &n);
+	if (state_cert_get(x->p->state, a->act.name, &have, &sealed, e) < 0)
+		goto out;
+	if (have && !tls_cert_due(have, hosts, n, now)) {
+		if (tls_key_open(x->p->master_key, sealed, key, e) < 0) {
+			err_wrap(e, "the certificate of route '%s'",
+				 a->act.name);
+			goto out;
+		}
+		*cert = have;
+		have = NULL;
+		ret = 0;
+		goto out;
+	}
+	free(sealed);
+	sealed = NULL;
+	if (tls_selfsigned_make(hosts, n, now, TLS_CERT_DAYS, cert, key, e) <
+		    0 ||
+	    tls_cert_read(*cert, &ci, e) < 0 ||
+	    tls_key_seal(x->p->master_key, *key, &sealed, e) < 0 ||
+	    state_cert_put(x->p->state, a->act.name, a->env_id, *cert, sealed,
+			   ci.serial, ci.not_after, e) < 0) {
+		free(*cert);
+		tls_free_key(*key);
+		*cert = *key = NULL;
+		err_wrap(e, "cannot %s route '%s'", driver_op_name(a->act.op),
+			 a->act.name);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(have);
+	free(sealed);
+	free(hosts);
+	return ret;
+}
+
 static int
 call_driver(struct worker *w, const struct action *a, int *attempts,
 	    struct err *e)
@@ -348,6 +438,8 @@ call_driver(struct worker *w, const struct action *a, int *attempts,
 		test_certificate(route, &test_cert, &test_key);
 		act.want = route;
 	}
+	if (route && route_cert(x, a, &args.cert_pem, &args.key_pem, e) < 0)
+		goto out;
 	if (a->act.want &&
 	    (a->act.kind == LIVE_ROLE || a->act.kind == LIVE_CONTAINER))
 		derive_password(password, x->p, a->act.want->env->schema,
@@ -392,6 +484,8 @@ out:
 		json_decref(args.env);
 	}
 	json_decref(args.labels);
+	free(args.cert_pem);
+	tls_free_key(args.key_pem);
 	plan_route_free(route);
 	free(test_cert);
 	if (test_key) /* a private key: wiped before it is freed */
@@ -483,10 +577,17 @@ record(struct exec *x, const struct action *a, struct err *e)
 				       stage_name(a->act.want->env->stage),
 				       e) < 0)
 			return -1;
+		/* A route that no longer serves a selfsigned certificate
+		 * forgets the one recorded. */
+		if (a->act.kind == LIVE_ROUTE && !route_selfsigned(a->act.want))
+			return state_cert_drop(st, a->act.name, e);
 		return a->act.kind == LIVE_CONTAINER ?
 			       state_rollout_clear(st, a->act.name, e) :
 			       0;
 	case OP_REMOVE:
+		if (a->act.kind == LIVE_ROUTE &&
+		    state_cert_drop(st, a->act.name, e) < 0)
+			return -1;
 		if (state_resource_drop(st, a->act.kind, a->act.name, e) < 0 ||
 		    state_rollout_clear(st, a->act.name, e) < 0)
 			return -1;

@@ -247,20 +247,42 @@ static const char *const migration_6[] = {
 };
 
 /*
+ * 7: the selfsigned certificates of Domains with `tls: selfsigned`
+ * (docs/ingress.md), one per route, reused until renewed. The private
+ * key is kept only sealed (tls/tls.h: AES-256-GCM under a key derived
+ * from the master key), base64.
+ */
+static const char *const migration_7[] = {
+	"CREATE TABLE pressctl.certificates ("
+	" platform text NOT NULL,"
+	" name text NOT NULL,"
+	" env_id text,"
+	" cert_pem text NOT NULL,"
+	" key_sealed text NOT NULL,"
+	" serial text NOT NULL,"
+	" not_after timestamptz NOT NULL,"
+	" made_at timestamptz NOT NULL,"
+	" PRIMARY KEY (platform, name))",
+	NULL,
+};
+
+/*
  * 8: the structure of each environment's schema after the applies that
  * touched it: its fingerprint, when it was first recorded with that
  * value (since) and last confirmed (recorded_at), so that a promotion
  * guard can say whether a change came through pressctl or after it.
  */
-static const char *const migration_8[] = { "CREATE TABLE pressctl.structures ("
-					   " platform text NOT NULL,"
-					   " env_id text NOT NULL,"
-					   " fingerprint text NOT NULL,"
-					   " since timestamptz NOT NULL,"
-					   " recorded_at timestamptz NOT NULL,"
-					   " run_id bigint,"
-					   " PRIMARY KEY (platform, env_id))",
-					   NULL };
+static const char *const migration_8[] = {
+	"CREATE TABLE pressctl.structures ("
+	" platform text NOT NULL,"
+	" env_id text NOT NULL,"
+	" fingerprint text NOT NULL,"
+	" since timestamptz NOT NULL,"
+	" recorded_at timestamptz NOT NULL,"
+	" run_id bigint,"
+	" PRIMARY KEY (platform, env_id))",
+	NULL,
+};
 
 static const struct migration {
 	int version;
@@ -268,7 +290,7 @@ static const struct migration {
 } migrations[] = {
 	{ 1, migration_1 }, { 2, migration_2 }, { 3, migration_3 },
 	{ 4, migration_4 }, { 5, migration_5 }, { 6, migration_6 },
-	{ 8, migration_8 },
+	{ 7, migration_7 }, { 8, migration_8 },
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(*migrations)))
@@ -1691,6 +1713,109 @@ state_rollout_clear(struct state *st, const char *name, struct err *e)
 	struct rollout_args a = { name, NULL, NULL };
 
 	return run(st, do_rollout_clear, &a, e);
+}
+
+/* --- certificates ---------------------------------------------------------- */
+
+struct cert_args {
+	const char *name, *env_id, *cert_pem, *key_sealed, *serial;
+	time_t not_after;
+	char **out_cert, **out_key;
+};
+
+static int
+do_cert_get(struct state *st, void *arg, struct err *e)
+{
+	struct cert_args *a = arg;
+	const char *p[2] = { st->platform, a->name };
+	char what[200];
+	PGresult *r;
+
+	snprintf(what, sizeof(what), "cannot read the certificate of '%s'",
+		 a->name);
+	if (!(r = sql_query(st,
+			    "SELECT cert_pem, key_sealed FROM "
+			    "pressctl.certificates WHERE platform = $1"
+			    " AND name = $2",
+			    2, p, e, what)))
+		return -1;
+	if (PQntuples(r) == 1) {
+		*a->out_cert = xstrdup(PQgetvalue(r, 0, 0));
+		*a->out_key = xstrdup(PQgetvalue(r, 0, 1));
+	}
+	PQclear(r);
+	return 0;
+}
+
+int
+state_cert_get(struct state *st, const char *name, char **cert_pem,
+	       char **key_sealed, struct err *e)
+{
+	struct cert_args a = { .name = name,
+			       .out_cert = cert_pem,
+			       .out_key = key_sealed };
+
+	*cert_pem = *key_sealed = NULL;
+	return run(st, do_cert_get, &a, e);
+}
+
+static int
+do_cert_put(struct state *st, void *arg, struct err *e)
+{
+	struct cert_args *a = arg;
+	char now[32], until[32], what[200];
+	const char *p[8] = { st->platform,  a->name,   a->env_id, a->cert_pem,
+			     a->key_sealed, a->serial, until,	  now };
+
+	ts(now, clock_now());
+	ts(until, a->not_after);
+	snprintf(what, sizeof(what), "cannot record the certificate of '%s'",
+		 a->name);
+	return sql_exec(
+		st,
+		"INSERT INTO pressctl.certificates (platform, name, env_id,"
+		" cert_pem, key_sealed, serial, not_after, made_at)"
+		" VALUES ($1, $2, $3, $4, $5, $6, $7::timestamptz,"
+		" $8::timestamptz)"
+		" ON CONFLICT (platform, name) DO UPDATE SET"
+		" env_id = EXCLUDED.env_id, cert_pem = EXCLUDED.cert_pem,"
+		" key_sealed = EXCLUDED.key_sealed, serial = EXCLUDED.serial,"
+		" not_after = EXCLUDED.not_after, made_at = EXCLUDED.made_at",
+		8, p, e, what);
+}
+
+int
+state_cert_put(struct state *st, const char *name, const char *env_id,
+	       const char *cert_pem, const char *key_sealed, const char *serial,
+	       time_t not_after, struct err *e)
+{
+	struct cert_args a = { name,   env_id,	  cert_pem, key_sealed,
+			       serial, not_after, NULL,	    NULL };
+
+	return run(st, do_cert_put, &a, e);
+}
+
+static int
+do_cert_drop(struct state *st, void *arg, struct err *e)
+{
+	struct cert_args *a = arg;
+	const char *p[2] = { st->platform, a->name };
+	char what[200];
+
+	snprintf(what, sizeof(what), "cannot forget the certificate of '%s'",
+		 a->name);
+	return sql_exec(st,
+			"DELETE FROM pressctl.certificates WHERE platform = $1"
+			" AND name = $2",
+			2, p, e, what);
+}
+
+int
+state_cert_drop(struct state *st, const char *name, struct err *e)
+{
+	struct cert_args a = { .name = name };
+
+	return run(st, do_cert_drop, &a, e);
 }
 
 /* --- crashed runs ------------------------------------------------------- */

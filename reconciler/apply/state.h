@@ -113,6 +113,19 @@ int state_rollout_failed(struct state *st, const char *name,
 			 struct err *e);
 int state_rollout_clear(struct state *st, const char *name, struct err *e);
 
+/*
+ * Certificates of routes with `tls: selfsigned` (name: the route's live
+ * name). get: the PEM certificate and the sealed key (new strings), both
+ * NULL when none is recorded. put replaces it (the key sealed by the
+ * caller: tls/tls.h); drop forgets it.
+ */
+int state_cert_get(struct state *st, const char *name, char **cert_pem,
+		   char **key_sealed, struct err *e);
+int state_cert_put(struct state *st, const char *name, const char *env_id,
+		   const char *cert_pem, const char *key_sealed,
+		   const char *serial, time_t not_after, struct err *e);
+int state_cert_drop(struct state *st, const char *name, struct err *e);
+
 /* Mark journal intents of runs that are no longer running (crashed) as
  * seen, closing those runs as "interrupted"; returns how many. */
 int state_close_interrupted(struct state *st, int *count, struct err *e);

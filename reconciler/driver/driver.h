@@ -144,6 +144,9 @@ struct apply_args {
 			       * model computed (driver/ingress.h) */
 	int host_ports[2];    /* container: the two port slots it may use */
 	const char *network;  /* container: network to attach */
+	/* route with `tls: selfsigned`: its certificate and private key,
+	 * PEM (the key is a secret: never in a message); NULL otherwise */
+	char *cert_pem, *key_pem;
 	/* Out: a host port the runtime found taken by something else when
 	 * the container started ("address already in use"); the core sets
 	 * it aside and allocates another. 0 otherwise. */

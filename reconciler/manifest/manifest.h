@@ -109,6 +109,7 @@ struct platform {
 	 * writes the file provider's configuration into, where Traefik sees
 	 * it (mountedAt, default dir), the ACME resolver's name */
 	const char *traefik_dir, *traefik_mounted_at, *traefik_resolver;
+	const char *ingress_acme_ca; /* spec.ingress.acmeCA or NULL */
 	const struct doc *doc;
 };
 

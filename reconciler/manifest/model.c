@@ -140,6 +140,7 @@ collect_platform(struct model *m, const struct doc *doc)
 	p->traefik_resolver = jstr(s, "ingress", "traefik", "certResolver");
 	if (!p->traefik_resolver)
 		p->traefik_resolver = "acme";
+	p->ingress_acme_ca = jstr(s, "ingress", "acmeCA", NULL);
 }
 
 /* Binary search; the sites are sorted by name once collected. */
@@ -634,6 +635,14 @@ add_route(struct model *m, struct environment *e, json_t *health,
 		      "http", m->platform.ingress_http);
 	if (e->host_port)
 		json_object_set_new(r, "hostPort", json_integer(e->host_port));
+	/* TLS is served only where the ingress has an https port. */
+	if (m->platform.ingress_https && strcmp(tls, "none"))
+		json_object_set_new(r, "https",
+				    json_integer(m->platform.ingress_https));
+	if (m->platform.ingress_https && strcmp(tls, "acme") == 0 &&
+	    m->platform.ingress_acme_ca)
+		json_object_set_new(r, "acmeCA",
+				    json_string(m->platform.ingress_acme_ca));
 	add_object(m, oalloc, LIVE_ROUTE, name, e, r);
 }
 
