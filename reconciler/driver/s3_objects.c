@@ -223,7 +223,6 @@ struct blob_upload {
 	size_t len;
 	unsigned char *bufs[UPLOAD_BUFS]; /* every buffer, for the free */
 	size_t nbufs;
-	size_t handed; /* parts handed to the sender (or sent) */
 
 	/* Shared with the sender, under mu. */
 	pthread_mutex_t mu;
@@ -473,7 +472,6 @@ hand_over(struct blob_upload *u, struct err *e)
 		u->queue[u->qn++] = (struct part){ u->buf, u->len };
 		u->buf = NULL;
 		u->len = 0;
-		u->handed++;
 		pthread_cond_broadcast(&u->cv);
 	}
 	pthread_mutex_unlock(&u->mu);
