@@ -435,11 +435,18 @@ call_driver(struct worker *w, const struct action *a, int *attempts,
 			return err_wrap(e, "cannot %s route '%s'",
 					driver_op_name(a->act.op), a->act.name);
 		route = plan_route_with(a->act.want, ups);
-		test_certificate(route, &test_cert, &test_key);
 		act.want = route;
 	}
 	if (route && route_cert(x, a, &args.cert_pem, &args.key_pem, e) < 0)
 		goto out;
+	/* The certificate goes in the arguments (caddy) and on the route
+	 * (the traefik driver writes it next to its file). */
+	if (route && args.cert_pem) {
+		route->cert_pem = args.cert_pem;
+		route->key_pem = args.key_pem;
+	} else if (route) {
+		test_certificate(route, &test_cert, &test_key);
+	}
 	if (a->act.want &&
 	    (a->act.kind == LIVE_ROLE || a->act.kind == LIVE_CONTAINER))
 		derive_password(password, x->p, a->act.want->env->schema,

@@ -140,6 +140,10 @@ collect_platform(struct model *m, const struct doc *doc)
 	p->traefik_resolver = jstr(s, "ingress", "traefik", "certResolver");
 	if (!p->traefik_resolver)
 		p->traefik_resolver = "acme";
+	/* Traefik's websecure entry point is always there (443 unless
+	 * said): TLS is on for its Domains whatever ingress.https says. */
+	if (p->traefik_dir && !p->ingress_https)
+		p->ingress_https = 443;
 	p->ingress_acme_ca = jstr(s, "ingress", "acmeCA", NULL);
 }
 
