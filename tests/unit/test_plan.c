@@ -880,7 +880,7 @@ static const char ingress_manifests[] =
 	"spec: {app: generic, image: 'local/app:1'}\n"
 	"---\n"
 	"apiVersion: press/v1\nkind: Environment\nmetadata: {name: production}\n"
-	"spec: {site: acme, stage: production, replicas: 2}\n"
+	"spec: {site: acme, stage: production, replicas: 2, hostPort: true}\n"
 	"---\n"
 	"apiVersion: press/v1\nkind: Domain\nmetadata: {name: shop}\n"
 	"spec: {host: shop.acme.example, environment: acme/production, "
@@ -947,7 +947,7 @@ route_reaches_both_slots_of_every_replica_with_a_port(void **state)
 	assert_non_null(r);
 	assert_string_equal(r->name, "press.local.shop");
 	assert_string_equal(r->env->id, "acme/production");
-	assert_int_equal(plan_route_upstreams(&ups, r->spec, fake_port, NULL,
+	assert_int_equal(plan_route_upstreams(&ups, r->spec, fake_port, NULL, NULL,
 					      &e),
 			 0);
 	assert_int_equal(json_array_size(ups), 2);
