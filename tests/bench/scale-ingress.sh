@@ -19,6 +19,20 @@ top=$(cd "$here/../.." && pwd)
 bench=scale-ingress
 # shellcheck source=lib.sh
 . "$here/lib.sh"
+# The containers and the network go before the engine: a bridge outlives
+# its engine, and its route would shadow a later network's.
+scale_cleanup() {
+	status=$?
+	if [ -S "$svc/docker.sock" ]; then
+		ids=$(docker -H "unix://$svc/docker.sock" ps -aq --filter label=press.platform=scale 2>/dev/null || true)
+		# shellcheck disable=SC2086
+		[ -z "$ids" ] || docker -H "unix://$svc/docker.sock" rm -f $ids >/dev/null 2>&1 || true
+		docker -H "unix://$svc/docker.sock" network rm scale >/dev/null 2>&1 || true
+	fi
+	(exit $status)
+	cleanup
+}
+trap scale_cleanup EXIT
 PRESS_CADDY_ADMIN_PORT=$(free_port)
 PRESS_CADDY_HTTP_PORT=$(free_port)
 export PRESS_CADDY_ADMIN_PORT PRESS_CADDY_HTTP_PORT

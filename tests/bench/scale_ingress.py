@@ -9,7 +9,7 @@ private services and Caddy:
 
 A platform whose port range holds 4 ports, with an ingress, declares
 --envs environments (one container each, no host port: the ingress
-reaches them on the platform's network, a /16 set by runtime.subnet) and
+reaches them on the platform's network, a free 10.X.0.0/16 set by runtime.subnet) and
 one Domain per environment. It applies them once (timed, pressctl's peak
 RSS), asks every host through the ingress for /cgi-bin/env and checks
 that it answers from its own environment, reads the memory of Caddy and
@@ -34,7 +34,26 @@ sys.path.insert(0, str(HERE))
 from measure import run_once  # noqa: E402
 
 IMAGE = "local/press-test-app:1"
-SUBNET = "10.213.0.0/16"
+
+
+def free_subnet():
+    """A 10.X.0.0/16 that no route of the host overlaps: the host must
+    route the network's addresses to its bridge, and a bridge left
+    behind by another engine with the same subnet would take them."""
+    import ipaddress
+    import random
+    routes = subprocess.run(["ip", "-4", "route"], capture_output=True,
+                            text=True).stdout.split("\n")
+    taken = []
+    for line in routes:
+        word = line.split(" ", 1)[0]
+        if word and word[0].isdigit():
+            taken.append(ipaddress.ip_network(word, strict=False))
+    for _ in range(200):
+        net = ipaddress.ip_network(f"10.{random.randint(100, 250)}.0.0/16")
+        if not any(net.overlaps(t) for t in taken):
+            return str(net)
+    sys.exit("scale_ingress.py: no free 10.X.0.0/16 subnet on this host")
 
 
 def write_config(out, args):
@@ -57,7 +76,7 @@ spec:
     driver: docker
     socket: "{args.docker_sock}"
     network: scale
-    subnet: "{SUBNET}"
+    subnet: "{args.subnet}"
   naming:
     prefix: scale
   ports:
@@ -147,6 +166,7 @@ def main():
     ap.add_argument("--envs", type=int, default=1000)
     ap.add_argument("--parallel", type=int, default=8)
     args = ap.parse_args()
+    args.subnet = free_subnet()
     pressctl = os.environ.get("PRESSCTL", str(HERE.parents[1] / "bin" / "pressctl"))
     os.environ.update({
         "PRESS_PG_DSN": f"postgresql://postgres@127.0.0.1:{args.pg_port}/press",
@@ -157,7 +177,7 @@ def main():
     src = Path(args.work) / "src"
     write_config(src, args)
     print(f"scale-ingress: {args.envs} environments, one Domain each, a port range "
-          f"of 4 ports, network subnet {SUBNET}, --parallel {args.parallel}", flush=True)
+          f"of 4 ports, network subnet {args.subnet}, --parallel {args.parallel}", flush=True)
 
     secs, rss, rc, out = run_once([pressctl, "apply", str(src), "--parallel",
                                    str(args.parallel)])

@@ -325,7 +325,10 @@ def test_containers_behind_the_ingress_take_no_host_port(services, pressctl, tmp
     dump(ing.p.src / "domains.yaml",
          *[domain_doc(f"e{i}", f"e{i}.ingn.test", f"ingn/e{i}") for i in range(n)],
          domain_doc("pub", "pub.ingn.test", "ingn/pub"))
-    ing.p.apply("--parallel", "4")
+    # 21 environments (84 actions): more than the harness's default limit
+    # for one command on a slow (sanitizer) build.
+    proc = ing.p.run("apply", "--parallel", "4", timeout=900)
+    assert proc.returncode == 0, "apply failed" + describe(proc)
     ing.p.assert_converged()
 
     containers = ing.p.containers()
