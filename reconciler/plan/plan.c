@@ -616,7 +616,8 @@ route_follows(const struct plan *p, const struct live_object *o)
 
 		if (strcmp(c->env_id, o->env->id))
 			break;
-		if (c->act.kind == LIVE_CONTAINER && c->phase == 0)
+		if (c->type == ACT_DRIVER && c->act.kind == LIVE_CONTAINER &&
+		    (c->act.op == OP_CREATE || c->act.op == OP_UPDATE))
 			return 1;
 	}
 	return 0;
