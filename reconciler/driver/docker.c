@@ -455,8 +455,9 @@ network_addr(json_t *c, const char *net)
 	const char *k, *ip;
 
 	if (net) {
-		ip = json_string_value(json_object_get(
-			json_object_get(nets, net), "IPAddress"));
+		ip = json_string_value(
+			json_object_get(json_object_get(nets, net),
+					"IPAddress"));
 		return ip && ip[0] ? ip : NULL;
 	}
 	json_object_foreach(nets, k, n) {
@@ -1265,8 +1266,8 @@ container_port(const struct live_object *want)
  * engine's bridge networks). */
 static int
 wait_healthy(struct docker *d, const char *name, const char *id, int host_port,
-	     const char *addr, const char *hint,
-	     const struct live_object *want, struct err *e)
+	     const char *addr, const char *hint, const struct live_object *want,
+	     struct err *e)
 {
 	json_t *health = json_object_get(want->spec, "health");
 	const char *hpath = json_string_value(json_object_get(health, "path"));
@@ -1278,11 +1279,11 @@ wait_healthy(struct docker *d, const char *name, const char *id, int host_port,
 
 	if (timeout <= 0)
 		timeout = 60;
-	if ((host_port > 0 ?
-		     http_probe(host_port, hpath ? hpath : "/", (int)timeout,
-				&pe) :
-		     http_probe_at(addr, container_port(want),
-				   hpath ? hpath : "/", (int)timeout, &pe)) == 0)
+	if ((host_port > 0 ? http_probe(host_port, hpath ? hpath : "/",
+					(int)timeout, &pe) :
+			     http_probe_at(addr, container_port(want),
+					   hpath ? hpath : "/", (int)timeout,
+					   &pe)) == 0)
 		return 0;
 	if (inspect(d, id, &ci, &ie) < 0 || !ci.exists)
 		; /* nothing to add */

@@ -253,8 +253,8 @@ collect(struct model *m, const int *valid)
 		e->replicas = jint(doc->root, "spec", "replicas", NULL, 1);
 		e->host_port = jint(doc->root, "spec", "hostPort", NULL, 0);
 		e->publish = !m->platform.ingress_driver || e->host_port ||
-			     json_is_true(jget(doc->root, "spec", "hostPort",
-					       NULL));
+			     json_is_true(
+				     jget(doc->root, "spec", "hostPort", NULL));
 	}
 	if (m->nenvs > 1)
 		qsort(m->envs, m->nenvs, sizeof(*m->envs), env_cmp);

@@ -448,11 +448,12 @@ plan_route_upstreams(json_t **out, const json_t *route_spec,
 	if (json_is_integer(cport)) {
 		/* No host ports: each running container's address on the
 		 * platform's network, at its own port. */
-		json_array_foreach(json_object_get(route_spec, "containers"),
-				   i, c) {
-			const char *ip = addr_of ? addr_of(arg,
-							   json_string_value(c)) :
-						   NULL;
+		json_array_foreach(json_object_get(route_spec, "containers"), i,
+				   c) {
+			const char *ip = addr_of ?
+						 addr_of(arg,
+							 json_string_value(c)) :
+						 NULL;
 			char addr[96];
 
 			if (!ip || !ip[0])
@@ -540,10 +541,8 @@ recorded_port(void *arg, const char *container, int slot, struct err *e)
 static const char *
 observed_addr(void *arg, const char *container)
 {
-	const struct live_item *l = container ?
-					    live_find(arg, LIVE_CONTAINER,
-						      container) :
-					    NULL;
+	const struct live_item *l =
+		container ? live_find(arg, LIVE_CONTAINER, container) : NULL;
 
 	return l && l->running ? l->addr : NULL;
 }

@@ -947,8 +947,8 @@ route_reaches_both_slots_of_every_replica_with_a_port(void **state)
 	assert_non_null(r);
 	assert_string_equal(r->name, "press.local.shop");
 	assert_string_equal(r->env->id, "acme/production");
-	assert_int_equal(plan_route_upstreams(&ups, r->spec, fake_port, NULL, NULL,
-					      &e),
+	assert_int_equal(plan_route_upstreams(&ups, r->spec, fake_port, NULL,
+					      NULL, &e),
 			 0);
 	assert_int_equal(json_array_size(ups), 2);
 	assert_string_equal(json_string_value(json_array_get(ups, 0)),
@@ -997,8 +997,8 @@ behind_an_ingress_containers_take_no_host_port_by_default(void **state)
 			} else {
 				/* hostPort: true opts back in */
 				assert_true(container_publishes(o->spec));
-				assert_null(json_object_get(o->spec,
-							    "publish"));
+				assert_null(
+					json_object_get(o->spec, "publish"));
 				published++;
 			}
 		}
@@ -1009,8 +1009,8 @@ behind_an_ingress_containers_take_no_host_port_by_default(void **state)
 	assert_int_equal(published, 2);
 	assert_int_equal(unpublished, 2);
 	assert_non_null(route);
-	assert_int_equal(json_integer_value(json_object_get(route->spec,
-							    "containerPort")),
+	assert_int_equal(json_integer_value(
+				 json_object_get(route->spec, "containerPort")),
 			 8080);
 	/* Only running containers, at their address and container port;
 	 * no host port is asked for. */
