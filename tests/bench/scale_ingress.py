@@ -185,7 +185,10 @@ def main():
     print(f"scale-ingress: apply: {secs:.1f} s, pressctl peak RSS {rss / 1024:.1f} MiB, "
           f"exit {rc}: {tail[0]}", flush=True)
     if rc != 0:
-        print(out[-4000:])
+        failed = [ln for ln in out.splitlines() if '"outcome":"done"' not in ln
+                  and ("failed" in ln or "error" in ln)]
+        print("\n".join(failed[:20]))
+        print(out[-2000:])
         return 1
 
     t0 = time.perf_counter()
