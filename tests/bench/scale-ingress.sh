@@ -29,6 +29,7 @@ scale_cleanup() {
 		[ -z "$ids" ] || docker -H "unix://$svc/docker.sock" rm -f $ids >/dev/null 2>&1 || true
 		docker -H "unix://$svc/docker.sock" network rm scale >/dev/null 2>&1 || true
 	fi
+	set +e # (exit) must not end the shell before cleanup
 	(exit $status)
 	cleanup
 }
