@@ -5,6 +5,8 @@
 #   make check            unit + integration tests of the current build
 #   make SANITIZE=address,undefined check   the same under ASan+UBSan
 #   make bench            benchmarks (tests/bench/)
+#   make scale            1,000 environments behind the ingress, no host
+#                         ports (SCALE_ENVS=N for another count; ~20 min)
 #   make fuzz             a longer libFuzzer run of every fuzz target
 #   make golden           regenerate golden files for review
 #   make man              roff man pages from docs/man (build/man/)
@@ -71,7 +73,7 @@ UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
 SCHEMAS := $(sort $(wildcard schema/*.json))
 ASSETS := $(sort $(wildcard reconciler/serve/assets/*))
 
-.PHONY: all deps test check unit integration bench fuzz fuzz-smoke golden \
+.PHONY: all deps test check unit integration bench scale fuzz fuzz-smoke golden \
 	install clean lint demo services-stop smoke format-check tools man
 
 all: $(BIN) man
@@ -210,6 +212,10 @@ fuzz: $(FUZZ_TARGETS)
 
 bench: $(BIN)
 	PRESSCTL=$(abspath $(BIN)) tests/bench/run.sh
+
+# Not in test or bench: it starts SCALE_ENVS containers (default 1,000).
+scale: $(BIN)
+	PRESSCTL=$(abspath $(BIN)) tests/bench/scale-ingress.sh
 
 golden: $(BIN)
 	PRESSCTL=$(abspath $(BIN)) PRESS_GOLDEN_UPDATE=1 $(PYTHON) -m pytest -q \

@@ -48,6 +48,9 @@ struct exec {
 	pthread_cond_t cv;
 	char *db_host, *db_port, *db_name;
 	char (*final)[40]; /* per action: the final backup it took */
+	/* Per action: the address of the container it started on the
+	 * platform's network ("" none), under mu. */
+	char (*addr)[64];
 };
 
 struct worker {
@@ -261,6 +264,9 @@ container_ports(struct exec *x, const struct action *a, int out[2],
 	const struct platform *pf = &x->p->model->platform;
 	const struct live *l = &x->p->live;
 
+	out[0] = out[1] = 0;
+	if (a->act.want && !container_publishes(a->act.want->spec))
+		return 0; /* reached on the network: no host port */
 	return state_ports(x->p->state, a->act.name, a->env_id, pf->port_from,
 			   pf->port_to, l->busy_ports, l->nbusy, out, e);
 }
@@ -270,7 +276,64 @@ container_ports(struct exec *x, const struct action *a, int out[2],
 struct route_ports {
 	struct exec *x;
 	const char *env_id;
+	char buf[64]; /* route_ports_addr's */
 };
+
+static const char *current_addr(struct exec *x, const char *container,
+				char buf[64]);
+
+static const char *
+route_ports_addr(void *arg, const char *container)
+{
+	struct route_ports *rp = arg;
+
+	return current_addr(rp->x, container, rp->buf);
+}
+
+/*
+ * The address container has on the platform's network now: the one a
+ * create or update of this apply gave it, else the observed one (while
+ * it runs). Copied into buf (NULL when none): another worker may write
+ * the table meanwhile.
+ */
+static const char *
+current_addr(struct exec *x, const char *container, char buf[64])
+{
+	const struct live_item *l;
+
+	if (!container)
+		return NULL;
+	pthread_mutex_lock(&x->mu);
+	buf[0] = '\0';
+	for (size_t i = 0; i < x->plan->n; i++) {
+		const struct action *c = &x->plan->v[i];
+
+		if (c->act.kind == LIVE_CONTAINER && x->addr[i][0] &&
+		    strcmp(c->act.name, container) == 0)
+			snprintf(buf, 64, "%s", x->addr[i]);
+	}
+	pthread_mutex_unlock(&x->mu);
+	if (buf[0])
+		return buf;
+	l = live_find(&x->p->live, LIVE_CONTAINER, container);
+	return l && l->running ? l->addr : NULL;
+}
+
+struct route_addrs {
+	struct exec *x;
+	const char *skip; /* the container being replaced */
+	char buf[64];
+};
+
+static const char *
+route_addr(void *arg, const char *container)
+{
+	struct route_addrs *ra = arg;
+
+	if (container && ra->skip && strcmp(container, ra->skip) == 0)
+		return NULL;
+	return current_addr(ra->x, container, ra->buf);
+}
 
 static int
 allocated_port(void *arg, const char *container, int slot, struct err *e)
@@ -286,6 +349,68 @@ allocated_port(void *arg, const char *container, int slot, struct err *e)
 			pf->port_to, l->busy_ports, l->nbusy, ports, e) < 0)
 		return -1;
 	return ports[slot];
+}
+
+static int call_with_retries(struct worker *w, const struct driver *drv,
+			     const struct driver_action *act, int *attempts,
+			     struct err *e);
+
+/*
+ * A blue/green update's switch (apply_args.switch_to): the candidate of
+ * container action a is healthy at addr; before the old container stops,
+ * every route of its environment that reaches containers by address is
+ * rewritten to reach the candidate instead of the old container (the
+ * other replicas stay). Caddy answers the write once the new routes
+ * serve, so no new request goes to the old container, while the ones it
+ * already has finish before the stop (SIGTERM) reaches it. The route's
+ * own action, after the update, finds the route as it wants it.
+ */
+struct switch_ctx {
+	struct worker *w;
+	const struct action *a;
+};
+
+static int
+route_switch(void *arg, const char *addr, struct err *e)
+{
+	struct switch_ctx *sc = arg;
+	struct exec *x = sc->w->x;
+	const struct model *m = x->p->model;
+	const struct driver *drv = driver_ingress(&m->platform);
+	const struct environment *env = sc->a->act.want->env;
+
+	for (size_t i = 0; drv && i < m->nobjects; i++) {
+		const struct live_object *o = &m->objects[i];
+		json_t *cport = json_object_get(o->spec, "containerPort"), *ups;
+		struct route_addrs ra = { x, sc->a->act.name, "" };
+		struct live_object *route;
+		struct driver_action act;
+		char self[96];
+		int attempts = 1, rc;
+
+		if (o->kind != LIVE_ROUTE || o->env != env ||
+		    !json_is_integer(cport))
+			continue;
+		if (plan_route_upstreams(&ups, o->spec, NULL, route_addr, &ra,
+					 e) < 0)
+			return -1;
+		snprintf(self, sizeof(self), "%s:%d", addr,
+			 (int)json_integer_value(cport));
+		json_array_append_new(ups, json_string(self));
+		route = plan_route_with(o, ups);
+		memset(&act, 0, sizeof(act));
+		act.op = OP_UPDATE;
+		act.kind = LIVE_ROUTE;
+		act.name = o->name;
+		act.want = route;
+		act.have = live_find(&x->p->live, LIVE_ROUTE, o->name);
+		rc = call_with_retries(sc->w, drv, &act, &attempts, e);
+		plan_route_free(route);
+		if (rc < 0)
+			return err_wrap(e, "cannot add %s to route '%s'", self,
+					o->name);
+	}
+	return 0;
 }
 
 /* One driver call, retried with backoff on transient errors. */
@@ -411,6 +536,7 @@ call_driver(struct worker *w, const struct action *a, int *attempts,
 	struct driver_action act = a->act;
 	struct live_object *route = NULL;
 	char *test_cert = NULL, *test_key = NULL;
+	struct switch_ctx sc = { w, a };
 	struct apply_args args;
 	char password[44] = "", reason[sizeof(e->msg)];
 	int rc = -1;
@@ -427,11 +553,12 @@ call_driver(struct worker *w, const struct action *a, int *attempts,
 			       live_kind_name(a->act.kind), a->act.name);
 	if (a->act.kind == LIVE_ROUTE && a->act.want) {
 		/* The upstreams as allocated now, not as planned. */
-		struct route_ports rp = { x, a->env_id };
+		struct route_ports rp = { x, a->env_id, "" };
 		json_t *ups;
 
 		if (plan_route_upstreams(&ups, a->act.want->spec,
-					 allocated_port, &rp, e) < 0)
+					 allocated_port, route_ports_addr, &rp,
+					 e) < 0)
 			return err_wrap(e, "cannot %s route '%s'",
 					driver_op_name(a->act.op), a->act.name);
 		route = plan_route_with(a->act.want, ups);
@@ -460,6 +587,10 @@ call_driver(struct worker *w, const struct action *a, int *attempts,
 		args.network = x->p->model->platform.runtime_network;
 		if (container_ports(x, a, args.host_ports, e) < 0)
 			goto out;
+		if (!container_publishes(a->act.want->spec)) {
+			args.switch_to = route_switch;
+			args.switch_arg = &sc;
+		}
 	}
 	if (a->act.op == OP_PURGE)
 		testhook_wait("purge");
@@ -478,6 +609,12 @@ call_driver(struct worker *w, const struct action *a, int *attempts,
 			break;
 		}
 		(*attempts)++;
+	}
+	if (rc == 0 && a->act.kind == LIVE_CONTAINER && args.addr[0]) {
+		pthread_mutex_lock(&x->mu);
+		snprintf(x->addr[a->id - 1], sizeof(x->addr[0]), "%s",
+			 args.addr);
+		pthread_mutex_unlock(&x->mu);
 	}
 out:
 	memset(password, 0, sizeof(password));
@@ -588,9 +725,17 @@ record(struct exec *x, const struct action *a, struct err *e)
 		 * forgets the one recorded. */
 		if (a->act.kind == LIVE_ROUTE && !route_selfsigned(a->act.want))
 			return state_cert_drop(st, a->act.name, e);
-		return a->act.kind == LIVE_CONTAINER ?
-			       state_rollout_clear(st, a->act.name, e) :
-			       0;
+		if (a->act.kind != LIVE_CONTAINER)
+			return 0;
+		if (state_rollout_clear(st, a->act.name, e) < 0)
+			return -1;
+		/* Reached on the network now: the host ports it held (before
+		 * an ingress came, or before hostPort was dropped) go back. */
+		if (!container_publishes(a->act.want->spec) &&
+		    x->p->rec.nports &&
+		    state_ports_release(st, a->act.name, e) < 0)
+			return -1;
+		return 0;
 	case OP_REMOVE:
 		if (a->act.kind == LIVE_ROUTE &&
 		    state_cert_drop(st, a->act.name, e) < 0)
@@ -890,6 +1035,7 @@ apply_plan(struct pass *p, const struct plan *plan, const struct apply_opts *o,
 	r->run_id = x.run_id;
 	x.st = xcalloc(plan->n + 1, sizeof(*x.st));
 	x.final = xcalloc(plan->n + 1, sizeof(*x.final));
+	x.addr = xcalloc(plan->n + 1, sizeof(*x.addr));
 	for (size_t i = 0; i < plan->n; i++)
 		x.phase0_left += plan->v[i].phase == 0;
 	pthread_mutex_init(&x.mu, NULL);
@@ -932,6 +1078,7 @@ apply_plan(struct pass *p, const struct plan *plan, const struct apply_opts *o,
 out:
 	free(x.st);
 	free(x.final);
+	free(x.addr);
 	free(w);
 	free(tids);
 	free(x.db_host);

@@ -10,12 +10,18 @@
  * "press.<platform>.404" (404 for any host no route claims; Caddy
  * itself would answer an empty 200).
  *
- * A route reaches every host port its environment's containers may hold
- * (the two blue/green slots of each replica); Caddy's active health
- * checks on the environment's health path pick the ones that answer,
- * and a request whose upstream went away (the old container of a
- * rollout) is retried on another within a few seconds. So a blue/green
- * switch needs no route change.
+ * A route's upstreams come computed from the core (plan/plan.c,
+ * plan_route_upstreams): by default the addresses of the environment's
+ * running containers on the platform's network, which a rollout
+ * rewrites to the new container's before the old one stops; with host
+ * ports, every port its containers may hold (the two blue/green slots
+ * of each replica). Caddy's active health checks on the environment's
+ * health path pick the ones that answer, and a request whose upstream
+ * went away is retried on another within a few seconds.
+ *
+ * With TLS (docs/ingress.md), each Domain also has an HTTPS route in the
+ * server "press.<platform>:https", its certificate (load_pem) or ACME
+ * policy, and its plain-HTTP route answers 308 to https.
  *
  * Observe is one GET of the whole configuration. Writes are serialized
  * between this process's workers: Caddy reloads its configuration on

@@ -59,6 +59,7 @@ struct docker {
 	const char *socket;   /* borrowed from the platform */
 	const char *platform; /* platform name, for the ownership labels */
 	const char *network;  /* default network */
+	const char *subnet;   /* its subnet when pressctl creates it, or NULL */
 	long timeout_ms;
 	struct curl_slist *headers;
 	struct strbuf answer; /* body of the last answer */
@@ -76,6 +77,7 @@ struct cinfo {
 	char env[160];	/* press.env label, "" if none */
 	long long exit_code, restarts;
 	int host_port; /* first published TCP port, 0 if none */
+	char addr[64]; /* IP address on its network, "" if none */
 };
 
 /* Serializes network creation between the workers of this process: the
@@ -351,6 +353,7 @@ docker_open(void **h, const struct driver_env *env, struct err *e)
 	d->socket = docker_socket(p);
 	d->platform = p && p->name ? p->name : "";
 	d->network = p ? p->runtime_network : NULL;
+	d->subnet = p ? p->runtime_subnet : NULL;
 	d->timeout_ms = env->timeout_ms > 0 ? env->timeout_ms :
 					      DEFAULT_TIMEOUT_MS;
 	strbuf_init(&d->answer, MAX_ANSWER);
@@ -436,6 +439,33 @@ published_port(json_t *c)
 			return (int)pub;
 	}
 	return 0;
+}
+
+/*
+ * A container's IPv4 address on network net (by name; NULL: its first
+ * network), from NetworkSettings.Networks of a listing or an inspect;
+ * NULL when it has none (stopped, or not on that network).
+ */
+static const char *
+network_addr(json_t *c, const char *net)
+{
+	json_t *nets = json_object_get(json_object_get(c, "NetworkSettings"),
+				       "Networks"),
+	       *n;
+	const char *k, *ip;
+
+	if (net) {
+		ip = json_string_value(
+			json_object_get(json_object_get(nets, net),
+					"IPAddress"));
+		return ip && ip[0] ? ip : NULL;
+	}
+	json_object_foreach(nets, k, n) {
+		ip = json_string_value(json_object_get(n, "IPAddress"));
+		if (ip && ip[0])
+			return ip;
+	}
+	return NULL;
 }
 
 /* Every host port a listed container publishes, into busy. */
@@ -531,6 +561,9 @@ docker_observe(void *h, const struct observe_req *q, struct live *out,
 		s = json_string_value(json_object_get(c, "State"));
 		it->running = s && strcmp(s, "running") == 0;
 		it->host_port = published_port(c);
+		if (it->running && (s = network_addr(c, d->network)))
+			it->addr = xstrdup(s);
+		s = json_string_value(json_object_get(c, "State"));
 		press = json_object();
 		json_object_foreach(labels, k, v)
 			if (strncmp(k, "press.", 6) == 0 && json_is_string(v))
@@ -550,6 +583,9 @@ docker_observe(void *h, const struct observe_req *q, struct live *out,
 					json_object_get(c, "Status")) :
 				"",
 			"labels", press, "hostPort", it->host_port);
+		if (it->addr)
+			json_object_set_new(it->state, "address",
+					    json_string(it->addr));
 	}
 	ret = 0;
 out:
@@ -657,6 +693,8 @@ inspect(struct docker *d, const char *name, struct cinfo *ci, struct err *e)
 	ci->host_port = inspected_port(
 		json_object_get(json_object_get(j, "NetworkSettings"),
 				"Ports"));
+	s = network_addr(j, NULL);
+	snprintf(ci->addr, sizeof(ci->addr), "%s", s ? s : "");
 	ret = 0;
 out:
 	json_decref(j);
@@ -933,6 +971,10 @@ ensure_network(struct docker *d, const char *net, char *id, size_t idlen,
 			 "bridge", "CheckDuplicate", 1, "Labels",
 			 "press.managed", "true", "press.platform",
 			 d->platform);
+	if (d->subnet)
+		json_object_set_new(body, "IPAM",
+				    json_pack("{s:[{s:s}]}", "Config", "Subnet",
+					      d->subnet));
 	if (request(d, "POST", "/networks/create", body, &status, e) < 0) {
 		err_wrap(e, "cannot create network '%s'", net);
 		goto out;
@@ -1015,7 +1057,8 @@ parse_cpus(const char *s, long long *out)
 
 /*
  * The body of POST /containers/create (new reference) for the desired
- * spec, published on 127.0.0.1:host_port. Variable values come from
+ * spec, published on 127.0.0.1:host_port (unless the spec publishes no
+ * host port). Variable values come from
  * args->env (resolved, secrets included), never from the spec, which
  * holds only references. net: the network's id, or NULL; alias: join it
  * under the spec's name too.
@@ -1075,9 +1118,12 @@ create_body(const struct driver_action *a, const char *net, int host_port,
 		json_object_set_new(body, "Cmd", json_deep_copy(cmd));
 	json_object_set_new(body, "ExposedPorts", json_pack("{s:{}}", pkey));
 
-	json_object_set_new(hc, "PortBindings",
-			    json_pack("{s:[{s:s, s:s}]}", pkey, "HostIp",
-				      "127.0.0.1", "HostPort", hp));
+	/* Without a host port the ingress reaches it on the network. */
+	if (container_publishes(spec))
+		json_object_set_new(hc, "PortBindings",
+				    json_pack("{s:[{s:s, s:s}]}", pkey,
+					      "HostIp", "127.0.0.1", "HostPort",
+					      hp));
 	json_object_set_new(hc, "RestartPolicy",
 			    json_pack("{s:s}", "Name", "unless-stopped"));
 	/* The engine's init as PID 1: it forwards SIGTERM (an app server as
@@ -1206,9 +1252,22 @@ pull_image(struct docker *d, const char *image, struct err *e)
  * Wait for the health check; on failure say what the probe saw and, when
  * the container crashed, how.
  */
+/* The container port of a desired spec, 0 if none. */
+static int
+container_port(const struct live_object *want)
+{
+	json_int_t p = json_integer_value(json_object_get(want->spec, "port"));
+
+	return p > 0 && p <= 65535 ? (int)p : 0;
+}
+
+/* Probe on 127.0.0.1:host_port, or, without a host port, on the
+ * container's address addr at its own port (the host routes to the
+ * engine's bridge networks). */
 static int
 wait_healthy(struct docker *d, const char *name, const char *id, int host_port,
-	     const char *hint, const struct live_object *want, struct err *e)
+	     const char *addr, const char *hint, const struct live_object *want,
+	     struct err *e)
 {
 	json_t *health = json_object_get(want->spec, "health");
 	const char *hpath = json_string_value(json_object_get(health, "path"));
@@ -1220,7 +1279,11 @@ wait_healthy(struct docker *d, const char *name, const char *id, int host_port,
 
 	if (timeout <= 0)
 		timeout = 60;
-	if (http_probe(host_port, hpath ? hpath : "/", (int)timeout, &pe) == 0)
+	if ((host_port > 0 ? http_probe(host_port, hpath ? hpath : "/",
+					(int)timeout, &pe) :
+			     http_probe_at(addr, container_port(want),
+					   hpath ? hpath : "/", (int)timeout,
+					   &pe)) == 0)
 		return 0;
 	if (inspect(d, id, &ci, &ie) < 0 || !ci.exists)
 		; /* nothing to add */
@@ -1241,7 +1304,8 @@ wait_healthy(struct docker *d, const char *name, const char *id, int host_port,
 }
 
 /*
- * Create, start and health-check container cname on host_port. A name
+ * Create, start and health-check container cname on host_port (0: a
+ * spec that publishes none; its address goes to args->addr). A name
  * taken by a container of ours with a different spec (or stopped) is
  * freed and taken over; a missing image is pulled once. On any failure
  * after the create, the new container is removed again.
@@ -1337,7 +1401,21 @@ start_new(struct docker *d, const struct driver_action *a, const char *cname,
 		api_error(d, status, e, "cannot start container '%s'", cname);
 		goto drop;
 	}
-	if (wait_healthy(d, cname, id, host_port, hint, a->want, e) < 0)
+	if (!container_publishes(a->want->spec)) {
+		if (inspect(d, id, &ci, e) < 0)
+			goto drop;
+		if (!ci.addr[0]) {
+			err_set(e,
+				"container '%s' has no address on its network "
+				"'%s' (%s); the ingress cannot reach it",
+				cname, net ? net : "(none)", ci.state);
+			goto drop;
+		}
+		snprintf(a->args->addr, sizeof(a->args->addr), "%s", ci.addr);
+		host_port = 0;
+	}
+	if (wait_healthy(d, cname, id, host_port, a->args->addr, hint, a->want,
+			 e) < 0)
 		goto drop;
 	ret = 0;
 	goto out;
@@ -1364,16 +1442,22 @@ pinned_port(const struct live_object *want)
 	return p > 0 && p <= 65535 ? (int)p : 0;
 }
 
-/* A quick health check of a container that was healthy before. */
+/* A quick health check of a container that was healthy before: on its
+ * host port, or on its address when the spec publishes none. */
 static int
-answers(const struct live_object *want, int host_port)
+answers(const struct live_object *want, const struct cinfo *ci)
 {
 	const char *path = json_string_value(
 		json_object_get(json_object_get(want->spec, "health"), "path"));
 	struct err pe;
 
-	return host_port > 0 && http_probe(host_port, path ? path : "/",
-					   ADOPT_PROBE_S, &pe) == 0;
+	if (!container_publishes(want->spec))
+		return ci->addr[0] &&
+		       http_probe_at(ci->addr, container_port(want),
+				     path ? path : "/", ADOPT_PROBE_S,
+				     &pe) == 0;
+	return ci->host_port > 0 && http_probe(ci->host_port, path ? path : "/",
+					       ADOPT_PROBE_S, &pe) == 0;
 }
 
 /* The environment ("site/env") a desired container belongs to. */
@@ -1401,7 +1485,9 @@ create_op(struct docker *d, const struct driver_action *a, struct err *e)
 
 	if (!port)
 		port = a->args->host_ports[0];
-	if (port <= 0 || port > 65535) {
+	if (!container_publishes(a->want->spec))
+		port = 0; /* the ingress reaches it on the network */
+	else if (port <= 0 || port > 65535) {
 		err_set(e,
 			"cannot create container '%s': no host port "
 			"allocated",
@@ -1416,7 +1502,7 @@ create_op(struct docker *d, const struct driver_action *a, struct err *e)
 	if (inspect(d, next, &ci, e) < 0)
 		goto out;
 	if (is_candidate(&ci, env_id) && ci.running &&
-	    !strcmp(ci.spec, a->want->hash) && answers(a->want, ci.host_port)) {
+	    !strcmp(ci.spec, a->want->hash) && answers(a->want, &ci)) {
 		struct cinfo cur;
 
 		if (inspect(d, name, &cur, e) < 0)
@@ -1427,6 +1513,7 @@ create_op(struct docker *d, const struct driver_action *a, struct err *e)
 		}
 		if (cur.exists && remove_container(d, name, cur.id, 1, e) < 0)
 			goto out;
+		snprintf(a->args->addr, sizeof(a->args->addr), "%s", ci.addr);
 		ret = rename_container(d, next, ci.id, name, e);
 		goto out;
 	}
@@ -1468,7 +1555,9 @@ update_op(struct docker *d, const struct driver_action *a, struct err *e)
 		return create_op(d, a, e);
 	}
 	port = have->host_port == slots[0] ? slots[1] : slots[0];
-	if (port <= 0 || port > 65535 || port == have->host_port) {
+	if (!container_publishes(a->want->spec))
+		port = 0; /* no slot: the candidate has an address of its own */
+	else if (port <= 0 || port > 65535 || port == have->host_port) {
 		return err_set(e,
 			       "cannot update container '%s': no free host "
 			       "port slot (slots %d and %d, in use %d)",
@@ -1490,6 +1579,20 @@ update_op(struct docker *d, const struct driver_action *a, struct err *e)
 		      "running container was kept",
 		      e) < 0)
 		goto out;
+	/* Routes that follow addresses reach the candidate before the old
+	 * container stops (its address goes with it). */
+	if (a->args->switch_to && a->args->addr[0] &&
+	    a->args->switch_to(a->args->switch_arg, a->args->addr, e) < 0) {
+		struct err re;
+
+		err_wrap(e,
+			 "cannot update container '%s': the ingress was not "
+			 "pointed at the new container; the running "
+			 "container was kept",
+			 name);
+		remove_if_ours(d, next, 0, &re);
+		goto out;
+	}
 	if (inspect(d, name, &ci, e) < 0)
 		goto out;
 	if (ci.exists && !ci.managed) {

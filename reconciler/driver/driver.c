@@ -19,6 +19,7 @@ live_release(struct live *l)
 		free(l->v[i].env_id);
 		free(l->v[i].spec_hash);
 		free(l->v[i].mark);
+		free(l->v[i].addr);
 		json_decref(l->v[i].state);
 	}
 	free(l->v);
@@ -39,6 +40,12 @@ live_add(struct live *l, enum live_kind kind, const char *name)
 	it->bytes = it->count = -1;
 	it->has_data = -1;
 	return it;
+}
+
+int
+container_publishes(const json_t *spec)
+{
+	return !json_is_false(json_object_get(spec, "publish"));
 }
 
 void

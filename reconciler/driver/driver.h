@@ -48,6 +48,8 @@ struct live_item {
 	char *spec_hash; /* containers: the press.spec label; else NULL */
 	int running;	 /* containers: state is running */
 	int host_port;	 /* containers: published host port, 0 if none */
+	char *addr;	 /* containers: IP address on the platform's network
+			  * while running, or NULL */
 	json_t *state;	 /* kind-specific attributes (see each driver) */
 	long long bytes; /* size, when asked for (deletes); -1 unknown */
 	long long count; /* rows or objects, when asked for; -1 unknown */
@@ -151,6 +153,18 @@ struct apply_args {
 	 * the container started ("address already in use"); the core sets
 	 * it aside and allocates another. 0 otherwise. */
 	int busy_port;
+	/*
+	 * Containers that publish no host port (spec "publish": false, the
+	 * ingress reaches them on the platform's network):
+	 * out: the started container's address on that network ("" none).
+	 * switch_to, when set, is called by a blue/green update once the
+	 * candidate (at address addr) is healthy and before the old
+	 * container stops: the core points the environment's routes at it
+	 * too. A failure keeps the old container and fails the update.
+	 */
+	char addr[64];
+	int (*switch_to)(void *arg, const char *addr, struct err *e);
+	void *switch_arg;
 };
 
 /*
@@ -235,5 +249,15 @@ int pg_dsn_parts(const char *dsn, char **host, char **port, char **dbname,
  * timeout_s seconds pass. 0 healthy, -1 not (e says what was seen).
  */
 int http_probe(int port, const char *path, int timeout_s, struct err *e);
+/* The same at http://<host>:<port><path> (host: an IPv4 address, for
+ * example a container's on a Docker bridge network, which the host
+ * routes to). */
+int http_probe_at(const char *host, int port, const char *path, int timeout_s,
+		  struct err *e);
+
+/* Whether a desired container spec publishes a host port: every one
+ * does, except those of a platform with an ingress that did not opt in
+ * (spec "publish": false). */
+int container_publishes(const json_t *spec);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * probe.c - the HTTP health probe of a freshly started container.
  *
- * GET http://127.0.0.1:<port><path> every PROBE_INTERVAL_MS until the
+ * GET http://127.0.0.1:<port><path> (or a container's address on its
+ * network) every PROBE_INTERVAL_MS until the
  * answer is 2xx or 3xx (redirects are not followed: a redirect to a login
  * page is a live application) or the deadline passes. Each try has a short
  * timeout of its own, so one hung connection cannot eat the whole budget.
@@ -11,6 +12,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -91,6 +93,13 @@ describe(char *out, size_t n, CURLcode rc, long status, const char *errbuf)
 int
 http_probe(int port, const char *path, int timeout_s, struct err *e)
 {
+	return http_probe_at("127.0.0.1", port, path, timeout_s, e);
+}
+
+int
+http_probe_at(const char *host, int port, const char *path, int timeout_s,
+	      struct err *e)
+{
 	char url[1024], errbuf[CURL_ERROR_SIZE], seen[CURL_ERROR_SIZE + 64];
 	/* No time limit here: each try sets its own, below. */
 	struct http_opts o = { .errbuf = errbuf,
@@ -100,13 +109,15 @@ http_probe(int port, const char *path, int timeout_s, struct err *e)
 	CURL *c = NULL;
 	int ret = -1;
 
-	if (port <= 0 || port > 65535 || !path || path[0] != '/') {
+	if (port <= 0 || port > 65535 || !path || path[0] != '/' || !host ||
+	    !host[0] || strspn(host, "0123456789.") != strlen(host)) {
 		err_set(e,
-			"cannot probe port %d path '%s': invalid probe target",
-			port, path ? path : "");
+			"cannot probe %s port %d path '%s': invalid probe "
+			"target",
+			host ? host : "(no address)", port, path ? path : "");
 		goto out;
 	}
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+	snprintf(url, sizeof(url), "http://%s:%d%s", host, port, path);
 	if (!(c = http_handle(&o))) {
 		err_set(e, "cannot probe '%s': cannot initialize libcurl", url);
 		goto out;

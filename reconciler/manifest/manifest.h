@@ -97,6 +97,8 @@ struct platform {
 	const char *s3_endpoint, *s3_region, *s3_site_endpoint;
 	struct secret_ref s3_access_key, s3_secret_key;
 	const char *runtime_driver, *runtime_socket, *runtime_network;
+	const char *runtime_subnet; /* the network's subnet, NULL: the
+				     * engine's pick */
 	const char *prefix;
 	int port_from, port_to;
 	struct secret_ref master_key;
@@ -131,6 +133,10 @@ struct environment {
 	const char *app, *image;
 	int port, replicas;
 	int host_port; /* pinned host port, 0 = allocate */
+	/* Publishes host ports: always without an ingress; with one only
+	 * when spec.hostPort is true or a pinned port (else the ingress
+	 * reaches the containers on the platform's network). */
+	int publish;
 	json_t *spec;  /* owned: the effective spec */
 	/* Derived live names: */
 	char *schema, *role, *bucket, *container;

@@ -123,6 +123,7 @@ collect_platform(struct model *m, const struct doc *doc)
 	p->runtime_network = jstr(s, "runtime", "network", NULL);
 	if (!p->runtime_network)
 		p->runtime_network = p->prefix;
+	p->runtime_subnet = jstr(s, "runtime", "subnet", NULL);
 	p->port_from = jint(s, "ports", "from", NULL, 48600);
 	p->port_to = jint(s, "ports", "to", NULL, 49800);
 	p->master_key = secret(jget(s, "secrets", "masterKey", NULL));
@@ -266,6 +267,9 @@ collect(struct model *m, const int *valid)
 			e->stage = STAGE_DEVELOPMENT;
 		e->replicas = jint(doc->root, "spec", "replicas", NULL, 1);
 		e->host_port = jint(doc->root, "spec", "hostPort", NULL, 0);
+		e->publish = !m->platform.ingress_driver || e->host_port ||
+			     json_is_true(
+				     jget(doc->root, "spec", "hostPort", NULL));
 	}
 	if (m->nenvs > 1)
 		qsort(m->envs, m->nenvs, sizeof(*m->envs), env_cmp);
@@ -537,6 +541,9 @@ finalize_env(struct model *m, struct environment *e, size_t *oalloc)
 	set_if(c, "command", json_object_get(spec, "command"));
 	set_if(c, "resources", json_object_get(spec, "resources"));
 	set_if(c, "hostPort", json_object_get(spec, "hostPort"));
+	/* Only when false, so that specs that publish keep their hash. */
+	if (!e->publish)
+		json_object_set_new(c, "publish", json_false());
 	/* One container per replica, named by derive_container_names;
 	 * none when scaled to zero. */
 	for (int r = 0; r < e->replicas && (size_t)r < e->ncontainer_names;
@@ -647,6 +654,8 @@ add_route(struct model *m, struct environment *e, json_t *health,
 	    m->platform.ingress_acme_ca)
 		json_object_set_new(r, "acmeCA",
 				    json_string(m->platform.ingress_acme_ca));
+	if (!e->publish) /* reached by address on the platform's network */
+		json_object_set_new(r, "containerPort", json_integer(e->port));
 	add_object(m, oalloc, LIVE_ROUTE, name, e, r);
 }
 

@@ -436,13 +436,35 @@ int
 plan_route_upstreams(json_t **out, const json_t *route_spec,
 		     int (*port_of)(void *arg, const char *container, int slot,
 				    struct err *e),
+		     const char *(*addr_of)(void *arg, const char *container),
 		     void *arg, struct err *e)
 {
 	json_t *ups = json_array(), *c,
-	       *pinned = json_object_get(route_spec, "hostPort");
+	       *pinned = json_object_get(route_spec, "hostPort"),
+	       *cport = json_object_get(route_spec, "containerPort");
 	size_t i;
 
 	*out = NULL;
+	if (json_is_integer(cport)) {
+		/* No host ports: each running container's address on the
+		 * platform's network, at its own port. */
+		json_array_foreach(json_object_get(route_spec, "containers"), i,
+				   c) {
+			const char *ip = addr_of ?
+						 addr_of(arg,
+							 json_string_value(c)) :
+						 NULL;
+			char addr[96];
+
+			if (!ip || !ip[0])
+				continue;
+			snprintf(addr, sizeof(addr), "%s:%d", ip,
+				 (int)json_integer_value(cport));
+			json_array_append_new(ups, json_string(addr));
+		}
+		*out = ups;
+		return 0;
+	}
 	json_array_foreach(json_object_get(route_spec, "containers"), i, c) {
 		for (int slot = 0; slot < 2; slot++) {
 			int port = json_is_integer(pinned) ?
@@ -514,18 +536,50 @@ recorded_port(void *arg, const char *container, int slot, struct err *e)
 	return hit ? hit->port : 0;
 }
 
+/* The address a running container was observed at on the platform's
+ * network, NULL when none. */
+static const char *
+observed_addr(void *arg, const char *container)
+{
+	const struct live_item *l =
+		container ? live_find(arg, LIVE_CONTAINER, container) : NULL;
+
+	return l && l->running ? l->addr : NULL;
+}
+
+struct route_src {
+	const struct recorded *rec;
+	const struct live *live;
+};
+
+static int
+route_src_port(void *arg, const char *container, int slot, struct err *e)
+{
+	return recorded_port((void *)((struct route_src *)arg)->rec, container,
+			     slot, e);
+}
+
+static const char *
+route_src_addr(void *arg, const char *container)
+{
+	return observed_addr((void *)((struct route_src *)arg)->live,
+			     container);
+}
+
 /* Route o as the plan compares it: with the upstreams the recorded
  * allocations give (a new environment has none yet: its route is new
- * too, and apply allocates them). Owned by the plan. */
+ * too, and apply allocates them), or, for containers without host ports,
+ * the addresses they were observed at. Owned by the plan. */
 static const struct live_object *
 route_want(struct plan *p, const struct live_object *o,
-	   const struct recorded *rec)
+	   const struct recorded *rec, const struct live *live)
 {
+	struct route_src src = { rec, live };
 	json_t *ups;
 	struct live_object *r;
 
-	if (plan_route_upstreams(&ups, o->spec, recorded_port, (void *)rec,
-				 NULL) < 0)
+	if (plan_route_upstreams(&ups, o->spec, route_src_port, route_src_addr,
+				 &src, NULL) < 0)
 		ups = json_array();
 	r = plan_route_with(o, ups);
 	xgrow(&p->routes, &p->aroutes, p->nroutes + 1, sizeof(*p->routes));
@@ -546,6 +600,26 @@ route_deps(struct plan *p, struct action *a)
 		if (c->act.kind == LIVE_CONTAINER && c->phase == 0)
 			dep(a, c->id);
 	}
+}
+
+/* Whether route o reaches containers by address (no host ports) and
+ * this plan starts one of them (the actions just before it): their
+ * addresses are known only then, so the route is rewritten after them. */
+static int
+route_follows(const struct plan *p, const struct live_object *o)
+{
+	if (!json_is_integer(json_object_get(o->spec, "containerPort")))
+		return 0;
+	for (size_t j = p->n; j-- > 0;) {
+		const struct action *c = &p->v[j];
+
+		if (strcmp(c->env_id, o->env->id))
+			break;
+		if (c->type == ACT_DRIVER && c->act.kind == LIVE_CONTAINER &&
+		    (c->act.op == OP_CREATE || c->act.op == OP_UPDATE))
+			return 1;
+	}
+	return 0;
 }
 
 /* --- desired objects ------------------------------------------------------- */
@@ -610,7 +684,7 @@ plan_object(struct plan *p, const struct model *m, const struct live_object *o,
 	if (!drv)
 		return; /* a route without an ingress: the model adds none */
 	if (o->kind == LIVE_ROUTE)
-		o = route_want(p, o, rec);
+		o = route_want(p, o, rec, live);
 	if ((a = plan_clone(p, o, rec, l, r, reviving))) {
 		dep(a, ids->role);
 		ids->schema = ids->clone = a->id;
@@ -641,6 +715,11 @@ plan_object(struct plan *p, const struct model *m, const struct live_object *o,
 		why = WHY_CHANGED;
 	} else if (!drv->conforms(l, o, detail, sizeof(detail))) {
 		why = WHY_DRIFT;
+	} else if (o->kind == LIVE_ROUTE && route_follows(p, o)) {
+		why = WHY_CHANGED;
+		snprintf(detail, sizeof(detail),
+			 "follows the addresses of the containers started "
+			 "now");
 	} else if (l->mark_seen && !l->mark) {
 		why = WHY_DRIFT; /* recorded before marks were written */
 		snprintf(detail, sizeof(detail), "ownership mark missing");

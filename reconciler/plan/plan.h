@@ -145,11 +145,17 @@ void plan_doomed(const struct model *m, const struct recorded *rec, time_t now,
  * or the pinned hostPort alone. port_of(arg, container, slot, e) gives a
  * slot's port: > 0 the port, 0 none known (left out), -1 an error (e
  * filled, returned). The plan looks ports up in what it recorded, apply
- * allocates them.
+ * allocates them. A route whose spec has "containerPort" (its containers
+ * publish no host port) reaches "<address>:<containerPort>" of each
+ * container instead, addr_of(arg, container) giving the address on the
+ * platform's network (NULL: none, left out): the plan the observed ones,
+ * apply those of the containers it started.
  */
 int plan_route_upstreams(json_t **out, const json_t *route_spec,
 			 int (*port_of)(void *arg, const char *container,
 					int slot, struct err *e),
+			 const char *(*addr_of)(void *arg,
+						const char *container),
 			 void *arg, struct err *e);
 
 /* A copy of route o whose spec (a new deep copy) holds "upstreams"

@@ -188,13 +188,20 @@ guard_soak(struct promotion *pr, const struct pass *p, const struct plan *plan)
 			continue;
 		}
 		running++;
-		if (l->host_port &&
-		    http_probe(l->host_port, path ? path : "/", 5, &pe) == 0) {
+		/* On its host port, or (behind an ingress, without one) on
+		 * its address on the platform's network. */
+		if ((l->host_port && http_probe(l->host_port, path ? path : "/",
+						5, &pe) == 0) ||
+		    (!l->host_port && l->addr && from->port > 0 &&
+		     http_probe_at(l->addr, from->port, path ? path : "/", 5,
+				   &pe) == 0)) {
 			healthy++;
 			continue;
 		}
 		t = xprintf("container %s unhealthy: %s", l->name,
-			    l->host_port ? pe.msg : "no host port");
+			    l->host_port || l->addr ?
+				    pe.msg :
+				    "no host port or address");
 		json_array_append_new(bad, json_string(t));
 		free(t);
 	}

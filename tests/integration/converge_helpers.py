@@ -243,12 +243,18 @@ def env_of(info):
     return dict(e.split("=", 1) for e in info["Config"]["Env"] or [])
 
 
-def http_get(port, path="/", timeout=5, tries=1):
-    """(status, body) of GET http://127.0.0.1:port/path; None when nothing
+def address(info, network):
+    """A container's address on network (behind an ingress, containers
+    publish no host port: the host reaches them there)."""
+    return info["NetworkSettings"]["Networks"][network]["IPAddress"]
+
+
+def http_get(port, path="/", timeout=5, tries=1, host="127.0.0.1"):
+    """(status, body) of GET http://host:port/path; None when nothing
     answers."""
     for i in range(tries):
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}",
+            with urllib.request.urlopen(f"http://{host}:{port}{path}",
                                         timeout=timeout) as r:
                 return r.status, r.read().decode(errors="replace")
         except urllib.error.HTTPError as e:
@@ -259,10 +265,10 @@ def http_get(port, path="/", timeout=5, tries=1):
     return None
 
 
-def cgi_env(port):
+def cgi_env(port, host="127.0.0.1"):
     """What the test image's /cgi-bin/env reports: {NAME: value}."""
-    got = http_get(port, "/cgi-bin/env", tries=10)
-    assert got and got[0] == 200, f"GET :{port}/cgi-bin/env answered {got!r}"
+    got = http_get(port, "/cgi-bin/env", tries=10, host=host)
+    assert got and got[0] == 200, f"GET {host}:{port}/cgi-bin/env answered {got!r}"
     out = {}
     for line in got[1].splitlines():
         if "=" in line:

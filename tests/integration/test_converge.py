@@ -30,7 +30,7 @@ import shutil
 
 import yaml
 
-from converge_helpers import (PROFILE_VARS, Platform, cgi_env, clock, container,
+from converge_helpers import (PROFILE_VARS, Platform, address, cgi_env, clock, container,
                               derived_password, dump, empty_and_delete_bucket,
                               env_doc, env_of, host_port, http_get, lit, psql_as,
                               role_row, schema_exists, schema_grants, schema_owner,
@@ -111,11 +111,12 @@ def test_demo_converges_and_second_apply_changes_nothing(services, pressctl, tmp
         assert info is not None, f"container demo-it-demo-{env} missing"
         assert_managed(info, "local", env_id, plan["revision"])
         assert info["Config"]["Image"] == "local/press-test-app:1"
-        port = host_port(info)
-        assert p.ports[0] <= port <= p.ports[1], f"host port {port} outside {p.ports}"
-        got = http_get(port, "/", tries=10)
+        # Behind the ingress: no host port, reached on the network.
+        assert not info["HostConfig"].get("PortBindings"), info["HostConfig"]
+        ip = address(info, services.network)
+        got = http_get(8080, "/", tries=10, host=ip)
         assert got and got[0] == 200 and "press-test-app 1" in got[1], got
-        shown = cgi_env(port)
+        shown = cgi_env(8080, host=ip)
         assert shown["GREETING"] == ("hello from staging" if env == "staging"
                                      else "hello from pressctl"), shown
     # The README's curl: demo.localhost answers from demo/production.

@@ -20,7 +20,7 @@ import json
 import threading
 import time
 
-from converge_helpers import Platform, clock, dump, env_doc, site_doc
+from converge_helpers import Platform, clock, dump, env_doc, host_port, http_get, site_doc
 from helpers import describe
 from services import free_port
 
@@ -41,11 +41,12 @@ def domain_doc(name, host, environment, redirects=None, tls="none"):
 class Ingress:
     """A platform with an ingress on a port of its own."""
 
-    def __init__(self, services, pressctl, tmp_path, name, extra=""):
+    def __init__(self, services, pressctl, tmp_path, name, extra="", nports=8):
         self.services = services
         self.port = free_port()
         self.p = Platform(services, pressctl, tmp_path, name=name, prefix=name,
-                          nports=8, extra_platform=ingress_block(services, self.port) + extra)
+                          nports=nports,
+                          extra_platform=ingress_block(services, self.port) + extra)
         self.name = name
         self.server = f"press.{name}"
 
@@ -308,4 +309,72 @@ def test_preview_answers_on_its_generated_host_until_it_goes(
     ing.p.apply(env=later)
     assert_unrouted()
     ing.p.assert_converged(env=later)
+    ing.p.assert_no_secrets()
+
+
+def test_containers_behind_the_ingress_take_no_host_port(services, pressctl, tmp_path):
+    """20 environments on a platform whose port range holds 4 ports: the
+    range is no ceiling, since the ingress reaches the containers on the
+    platform's network. hostPort: true opts one environment back in."""
+    ing = Ingress(services, pressctl, tmp_path, "ing-n", nports=4)
+    n = 20
+    docs = [site_doc("ingn")]
+    docs += [env_doc("ingn", f"e{i}", env={"WHO": f"ingn-e{i}"}) for i in range(n)]
+    docs.append(env_doc("ingn", "pub", env={"WHO": "ingn-pub"}, hostPort=True))
+    dump(ing.p.src / "site.yaml", *docs)
+    dump(ing.p.src / "domains.yaml",
+         *[domain_doc(f"e{i}", f"e{i}.ingn.test", f"ingn/e{i}") for i in range(n)],
+         domain_doc("pub", "pub.ingn.test", "ingn/pub"))
+    # 21 environments (84 actions): more than the harness's default limit
+    # for one command on a slow (sanitizer) build.
+    proc = ing.p.run("apply", "--parallel", "4", timeout=900)
+    assert proc.returncode == 0, "apply failed" + describe(proc)
+    ing.p.assert_converged()
+
+    containers = ing.p.containers()
+    assert len(containers) == n + 1, sorted(containers)
+    for i in range(n):
+        name = f"ing-n-ingn-e{i}"
+        info = containers[name]
+        assert not info["HostConfig"].get("PortBindings"), \
+            f"{name} publishes a host port: {info['HostConfig']['PortBindings']}"
+        assert not ing.p.allocations(name), f"{name} holds host ports"
+        nets = info["NetworkSettings"]["Networks"]
+        assert list(nets) == [services.network], nets
+        addr = nets[services.network]["IPAddress"]
+        # The route reaches the container's address on the network.
+        dials = json.dumps(ing.routes()[f"press.ing-n.e{i}"])
+        assert f'"{addr}:8080"' in dials, (addr, dials)
+        assert ing.who(f"e{i}.ingn.test") == f"ingn-e{i}"
+
+    # The opted-in environment publishes a host port from the range and
+    # answers on it and through the ingress.
+    pub = containers["ing-n-ingn-pub"]
+    port = host_port(pub)
+    assert ing.p.ports[0] <= port <= ing.p.ports[1], (port, ing.p.ports)
+    assert http_get(port, "/healthz", tries=10)[0] == 200
+    assert ing.who("pub.ingn.test") == "ingn-pub"
+
+    # A rollout moves the route to the new container's address; nothing
+    # is left pointing at the old one.
+    old = containers["ing-n-ingn-e0"]["NetworkSettings"]["Networks"][services.network]
+    docs[1] = env_doc("ingn", "e0", env={"WHO": "ingn-e0-v2"})
+    dump(ing.p.src / "site.yaml", *docs)
+    acts = ing.plan_actions()
+    assert ("update", "container", "ing-n-ingn-e0", "ingn/e0", "changed") in acts, acts
+    assert ("update", "route", "press.ing-n.e0", "ingn/e0", "changed") in acts, acts
+    ing.p.apply()
+    assert ing.who("e0.ingn.test") == "ingn-e0-v2"
+    new = ing.p.containers()["ing-n-ingn-e0"]["NetworkSettings"]["Networks"][services.network]
+    dials = json.dumps(ing.routes()["press.ing-n.e0"])
+    assert f'"{new["IPAddress"]}:8080"' in dials, dials
+    if old["IPAddress"] != new["IPAddress"]:
+        assert f'"{old["IPAddress"]}:8080"' not in dials, dials
+    ing.p.assert_converged()
+
+    # A container removed by hand comes back, and its route follows.
+    services.docker("rm", "-f", "ing-n-ingn-e1")
+    ing.p.apply()
+    assert ing.who("e1.ingn.test") == "ingn-e1"
+    ing.p.assert_converged()
     ing.p.assert_no_secrets()

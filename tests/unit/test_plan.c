@@ -880,7 +880,7 @@ static const char ingress_manifests[] =
 	"spec: {app: generic, image: 'local/app:1'}\n"
 	"---\n"
 	"apiVersion: press/v1\nkind: Environment\nmetadata: {name: production}\n"
-	"spec: {site: acme, stage: production, replicas: 2}\n"
+	"spec: {site: acme, stage: production, replicas: 2, hostPort: true}\n"
 	"---\n"
 	"apiVersion: press/v1\nkind: Domain\nmetadata: {name: shop}\n"
 	"spec: {host: shop.acme.example, environment: acme/production, "
@@ -948,13 +948,78 @@ route_reaches_both_slots_of_every_replica_with_a_port(void **state)
 	assert_string_equal(r->name, "press.local.shop");
 	assert_string_equal(r->env->id, "acme/production");
 	assert_int_equal(plan_route_upstreams(&ups, r->spec, fake_port, NULL,
-					      &e),
+					      NULL, &e),
 			 0);
 	assert_int_equal(json_array_size(ups), 2);
 	assert_string_equal(json_string_value(json_array_get(ups, 0)),
 			    "127.0.0.1:110");
 	assert_string_equal(json_string_value(json_array_get(ups, 1)),
 			    "127.0.0.1:111");
+	json_decref(ups);
+	model_free(m);
+}
+
+/* Addresses on the platform's network: replica 1 runs, replica 2 not. */
+static const char *
+fake_addr(void *arg, const char *container)
+{
+	(void)arg;
+	if (strcmp(container, "fcs-press-acme-staging-1") == 0)
+		return "10.1.2.3";
+	return NULL;
+}
+
+static const char staging_without_host_port[] =
+	"apiVersion: press/v1\nkind: Environment\nmetadata: {name: staging}\n"
+	"spec: {site: acme, stage: staging, replicas: 2}\n"
+	"---\n"
+	"apiVersion: press/v1\nkind: Domain\nmetadata: {name: stage}\n"
+	"spec: {host: stage.acme.example, environment: acme/staging, "
+	"tls: none}\n";
+
+static void
+behind_an_ingress_containers_take_no_host_port_by_default(void **state)
+{
+	struct model *m = ingress_model_with(staging_without_host_port);
+	const struct live_object *route = NULL;
+	json_t *ups = NULL;
+	size_t published = 0, unpublished = 0;
+	struct err e;
+
+	(void)state;
+	for (size_t i = 0; i < m->nobjects; i++) {
+		const struct live_object *o = &m->objects[i];
+
+		if (o->kind == LIVE_CONTAINER) {
+			if (strcmp(o->env->id, "acme/staging") == 0) {
+				assert_false(container_publishes(o->spec));
+				unpublished++;
+			} else {
+				/* hostPort: true opts back in */
+				assert_true(container_publishes(o->spec));
+				assert_null(
+					json_object_get(o->spec, "publish"));
+				published++;
+			}
+		}
+		if (o->kind == LIVE_ROUTE &&
+		    strcmp(o->env->id, "acme/staging") == 0)
+			route = o;
+	}
+	assert_int_equal(published, 2);
+	assert_int_equal(unpublished, 2);
+	assert_non_null(route);
+	assert_int_equal(json_integer_value(
+				 json_object_get(route->spec, "containerPort")),
+			 8080);
+	/* Only running containers, at their address and container port;
+	 * no host port is asked for. */
+	assert_int_equal(plan_route_upstreams(&ups, route->spec, NULL,
+					      fake_addr, NULL, &e),
+			 0);
+	assert_int_equal(json_array_size(ups), 1);
+	assert_string_equal(json_string_value(json_array_get(ups, 0)),
+			    "10.1.2.3:8080");
 	json_decref(ups);
 	model_free(m);
 }
@@ -1167,6 +1232,8 @@ main(void)
 			stage_change_is_recorded_without_backend_calls),
 		cmocka_unit_test(
 			route_reaches_both_slots_of_every_replica_with_a_port),
+		cmocka_unit_test(
+			behind_an_ingress_containers_take_no_host_port_by_default),
 		cmocka_unit_test(
 			new_route_waits_for_its_containers_and_a_gone_domain_is_removed),
 		cmocka_unit_test(
