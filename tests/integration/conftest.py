@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import helpers  # noqa: E402
 from services import services  # noqa: E402,F401  (session fixture)
+from image_helpers import local_images, pressctl_image  # noqa: E402,F401
 
 SANITIZER_DIR = Path(os.environ.get("PRESS_SANITIZER_DIR") or
                      tempfile.mkdtemp(prefix="press-sanitizer-"))
