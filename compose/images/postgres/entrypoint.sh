@@ -22,8 +22,8 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
 	rm -f "$pw"
 	printf 'local all all scram-sha-256\nhost all all all scram-sha-256\n' >"$PGDATA/pg_hba.conf"
 	printf "listen_addresses = '*'\n" >>"$PGDATA/postgresql.conf"
-	runuser -u postgres -- "$bin/postgres" -D "$PGDATA" --single -j postgres \
-		<<-SQL >/dev/null
+	runuser -u postgres -- "$bin/postgres" --single -D "$PGDATA" -j postgres \
+		<<-SQL >/dev/null  # --single must come first
 	CREATE DATABASE "$db";
 	SQL
 fi
