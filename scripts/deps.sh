@@ -17,7 +17,13 @@ python3-prometheus-client python3-croniter
 git valgrind lowdown groff-base man-db
 postgresql-15 postgresql-client-15 docker.io busybox-static iptables
 curl ca-certificates procps caddy chromium
+debootstrap docker-compose prometheus
 "
+
+# kubectl renders the k8s/ overlays (kustomize is built in). Debian's
+# kubernetes-client conflicts with a kubectl installed another way (dpkg
+# file conflict): install it only where there is none.
+command -v kubectl >/dev/null 2>&1 || PKGS="$PKGS kubernetes-client"
 
 # Node.js runs s3rver (scripts/s3rver.sh). A machine may already have node
 # and npm from another source (NodeSource): use those, do not replace them.

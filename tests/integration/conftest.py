@@ -25,6 +25,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import helpers  # noqa: E402
 from services import services  # noqa: E402,F401  (session fixture)
+from image_helpers import local_images, pressctl_image  # noqa: E402,F401
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "image: needs the images scripts/image.sh builds; run by "
+        "`make test-image`, deselected by `make integration`")
+
 
 SANITIZER_DIR = Path(os.environ.get("PRESS_SANITIZER_DIR") or
                      tempfile.mkdtemp(prefix="press-sanitizer-"))

@@ -42,6 +42,18 @@ BAD = FIXTURES / "bad"
 GOOD = FIXTURES / "good"
 EXAMPLES = REPO / "examples"
 MANIFESTS = REPO / "manifests"
+# examples/ holds config repositories, and examples/ci/ the CI templates
+# for one (not manifests).
+EXAMPLE_NOT_REPOS = {"ci"}
+
+
+def example_repos():
+    """The example config repositories: examples/* but ci/."""
+    if not EXAMPLES.is_dir():
+        return []
+    return sorted(p for p in EXAMPLES.iterdir()
+                  if p.is_dir() and p.name not in EXAMPLE_NOT_REPOS)
+
 MANIFEST_SCHEMA = REPO / "schema" / "manifest.schema.json"
 VALIDATE_SCHEMA = REPO / "schema" / "validate.schema.json"
 

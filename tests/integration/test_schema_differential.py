@@ -17,15 +17,14 @@ import jsonschema
 import yaml
 
 import helpers
-from helpers import EXAMPLES, FIXTURES, MANIFESTS, rel, validate_json
+from helpers import FIXTURES, MANIFESTS, rel, validate_json
 
 MIN_COMPARED = 100
 
 
 def _files():
     roots = [FIXTURES / "good", FIXTURES / "bad", MANIFESTS]
-    if EXAMPLES.is_dir():
-        roots += sorted(p for p in EXAMPLES.iterdir() if p.is_dir())
+    roots += helpers.example_repos()
     files = []
     for r in roots:
         if r.exists():

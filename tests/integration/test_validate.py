@@ -23,7 +23,7 @@ from helpers import BAD, EXAMPLES, GOOD, MANIFESTS, REPO, describe, rel, run, va
 
 BAD_CASES = helpers.bad_cases()
 GOOD_CASES = helpers.good_cases()
-EXAMPLE_DIRS = sorted(p for p in EXAMPLES.iterdir() if p.is_dir()) if EXAMPLES.is_dir() else []
+EXAMPLE_DIRS = helpers.example_repos()
 
 
 def _ids(paths):
