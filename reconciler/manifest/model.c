@@ -654,7 +654,9 @@ add_route(struct model *m, struct environment *e, json_t *health,
 	    m->platform.ingress_acme_ca)
 		json_object_set_new(r, "acmeCA",
 				    json_string(m->platform.ingress_acme_ca));
-	if (!e->publish) /* reached by address on the platform's network */
+	/* Reached by address on the platform's network: caddy is given the
+	 * addresses; traefik finds the containers itself by their labels. */
+	if (!e->publish && !m->platform.traefik_dir)
 		json_object_set_new(r, "containerPort", json_integer(e->port));
 	add_object(m, oalloc, LIVE_ROUTE, name, e, r);
 }

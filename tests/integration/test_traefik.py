@@ -215,16 +215,21 @@ def normalize(table, site):
 def caddy_table(services, p, site, https_port):
     """The same table from the caddy driver's routes in the live Caddy,
     and whether Caddy serves any host over https. A dial address is a
-    container's published port, whose press.env label names the
-    environment."""
+    container's published port or its address on the platform's network,
+    whose press.env label names the environment."""
     st, cfg = services.caddy("GET", "/config/")
     assert st == 200, cfg
-    ports = {}
+    dials = {}  # "127.0.0.1:<host port>" or "<address>:<port>" -> env
     for name in services.containers(f"label=press.platform={p.name}", all=False):
         info = json.loads(services.docker("inspect", "--type", "container", name))[0]
+        env = info["Config"]["Labels"]["press.env"]
         for binds in (info["HostConfig"].get("PortBindings") or {}).values():
             for b in binds or []:
-                ports[int(b["HostPort"])] = info["Config"]["Labels"]["press.env"]
+                dials[f"127.0.0.1:{b['HostPort']}"] = env
+        for net in (info["NetworkSettings"].get("Networks") or {}).values():
+            for port in (info["Config"].get("ExposedPorts") or {}):
+                if net.get("IPAddress"):
+                    dials[f"{net['IPAddress']}:{port.split('/')[0]}"] = env
     table, prefix = {}, f"press.{p.name}."
     for server in cfg["apps"]["http"]["servers"].values():
         tls_server = any(a.endswith(f":{https_port}") for a in server.get("listen", []))
@@ -249,9 +254,8 @@ def caddy_table(services, p, site, https_port):
                             redirected[x] = ("redirect", loc.hostname,
                                              loc.scheme == "https")
                 elif h["handler"] == "reverse_proxy":
-                    envs = {ports.get(int(u["dial"].rsplit(":", 1)[1]))
-                            for u in h["upstreams"]} - {None}
-                    assert len(envs) == 1, (rid, h["upstreams"], ports)
+                    envs = {dials.get(u["dial"]) for u in h["upstreams"]} - {None}
+                    assert len(envs) == 1, (rid, h["upstreams"], dials)
                     (env,) = envs
             for x in hosts:
                 entry = redirected.get(x) or ("serve", env, tls_server or x in upgraded)
