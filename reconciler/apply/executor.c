@@ -665,7 +665,8 @@ record(struct exec *x, const struct action *a, struct err *e)
 	switch (a->type) {
 	case ACT_RECORD:
 		return state_resource_put(st, a->act.kind, a->act.name,
-					  a->env_id, a->act.want->hash, rev,
+					  a->env_id, a->act.want->hash,
+					  a->act.want->spec, rev,
 					  stage_name(a->act.want->env->stage),
 					  e);
 	case ACT_TOMBSTONE:
@@ -682,7 +683,8 @@ record(struct exec *x, const struct action *a, struct err *e)
 				      a->act.have->host_port, e) < 0)
 			return -1;
 		return state_resource_put(st, a->act.kind, a->act.name,
-					  a->env_id, a->act.want->hash, rev,
+					  a->env_id, a->act.want->hash,
+					  a->act.want->spec, rev,
 					  stage_name(a->act.want->env->stage),
 					  e);
 	case ACT_SOFT_DELETE:
@@ -708,7 +710,8 @@ record(struct exec *x, const struct action *a, struct err *e)
 	case ACT_FINAL_BACKUP: return 0; /* in the catalog already */
 	case ACT_CLONE:
 		return state_resource_put(st, a->act.kind, a->act.name,
-					  a->env_id, a->act.want->hash, rev,
+					  a->env_id, a->act.want->hash,
+					  a->act.want->spec, rev,
 					  stage_name(a->act.want->env->stage),
 					  e);
 	case ACT_DRIVER: break;
@@ -717,8 +720,8 @@ record(struct exec *x, const struct action *a, struct err *e)
 	case OP_CREATE:
 	case OP_UPDATE:
 		if (state_resource_put(st, a->act.kind, a->act.name, a->env_id,
-				       a->act.want->hash, rev,
-				       stage_name(a->act.want->env->stage),
+				       a->act.want->hash, a->act.want->spec,
+				       rev, stage_name(a->act.want->env->stage),
 				       e) < 0)
 			return -1;
 		/* A route that no longer serves a selfsigned certificate

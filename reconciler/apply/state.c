@@ -284,13 +284,23 @@ static const char *const migration_8[] = {
 	NULL,
 };
 
+/*
+ * 9: field-level plans (docs/man/pressctl-plan.md, OUTPUT). Each
+ * recorded object keeps the spec it was last applied with, so that an
+ * update shows the fields that change, old and new. Specs hold secret
+ * references, never values. NULL: applied before this version.
+ */
+static const char *const migration_9[] = {
+	"ALTER TABLE pressctl.resources ADD COLUMN spec jsonb", NULL
+};
+
 static const struct migration {
 	int version;
 	const char *const *stmts;
 } migrations[] = {
 	{ 1, migration_1 }, { 2, migration_2 }, { 3, migration_3 },
 	{ 4, migration_4 }, { 5, migration_5 }, { 6, migration_6 },
-	{ 7, migration_7 }, { 8, migration_8 },
+	{ 7, migration_7 }, { 8, migration_8 }, { 9, migration_9 },
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(*migrations)))
@@ -764,7 +774,7 @@ do_read(struct state *st, void *arg, struct err *e)
 			    " coalesce(revision, ''),"
 			    " extract(epoch FROM created_at)::bigint,"
 			    " extract(epoch FROM applied_at)::bigint, marked,"
-			    " stage"
+			    " stage, spec::text"
 			    " FROM pressctl.resources WHERE platform = $1"
 			    " ORDER BY kind COLLATE \"C\", name COLLATE \"C\"",
 			    1, p, e, msg)))
@@ -784,6 +794,7 @@ do_read(struct state *st, void *arg, struct err *e)
 		rr->applied_at = (time_t)ll(r, i, 6);
 		rr->marked = *PQgetvalue(r, i, 7) == 't';
 		rr->stage = str_or_null(r, i, 8);
+		rr->spec = str_or_null(r, i, 9);
 		out->nres++;
 	}
 	/* The SQL order is by kind name; lookups want enum order. */
@@ -1258,7 +1269,7 @@ state_journal_end(struct state *st, long long journal_id, const char *outcome,
 
 struct resource_args {
 	enum live_kind kind;
-	const char *name, *env_id, *spec_hash, *revision, *stage;
+	const char *name, *env_id, *spec_hash, *revision, *stage, *spec;
 };
 
 static int
@@ -1266,10 +1277,11 @@ do_resource_put(struct state *st, void *arg, struct err *e)
 {
 	struct resource_args *a = arg;
 	char now[32], what[160];
-	const char *p[8] = { st->platform, live_kind_name(a->kind),
+	const char *p[9] = { st->platform, live_kind_name(a->kind),
 			     a->name,	   a->env_id,
 			     a->spec_hash, a->revision,
-			     now,	   a->stage };
+			     now,	   a->stage,
+			     a->spec };
 
 	ts(now, clock_now());
 	snprintf(what, sizeof(what), "cannot record %s '%s' as applied",
@@ -1278,26 +1290,31 @@ do_resource_put(struct state *st, void *arg, struct err *e)
 		st,
 		"INSERT INTO pressctl.resources (platform, kind, name,"
 		" env_id, spec_hash, revision, created_at, applied_at, marked,"
-		" stage)"
+		" stage, spec)"
 		" VALUES ($1, $2, $3, $4, $5, $6, $7::timestamptz,"
-		"  $7::timestamptz, true, $8)"
+		"  $7::timestamptz, true, $8, $9::jsonb)"
 		" ON CONFLICT (platform, kind, name) DO UPDATE SET"
 		"  env_id = EXCLUDED.env_id, spec_hash = EXCLUDED.spec_hash,"
 		"  revision = EXCLUDED.revision,"
 		"  applied_at = EXCLUDED.applied_at, marked = true,"
-		"  stage = EXCLUDED.stage",
-		8, p, e, what);
+		"  stage = EXCLUDED.stage, spec = EXCLUDED.spec",
+		9, p, e, what);
 }
 
 int
 state_resource_put(struct state *st, enum live_kind kind, const char *name,
 		   const char *env_id, const char *spec_hash,
-		   const char *revision, const char *stage, struct err *e)
+		   const json_t *spec, const char *revision, const char *stage,
+		   struct err *e)
 {
-	struct resource_args a = { kind,      name,	env_id,
-				   spec_hash, revision, stage };
+	char *text = spec ? json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS) :
+			    NULL;
+	struct resource_args a = { kind,     name,  env_id, spec_hash,
+				   revision, stage, text };
+	int ret = run(st, do_resource_put, &a, e);
 
-	return run(st, do_resource_put, &a, e);
+	free(text);
+	return ret;
 }
 
 static int
@@ -1319,7 +1336,7 @@ int
 state_resource_drop(struct state *st, enum live_kind kind, const char *name,
 		    struct err *e)
 {
-	struct resource_args a = { kind, name, NULL, NULL, NULL, NULL };
+	struct resource_args a = { kind, name, NULL, NULL, NULL, NULL, NULL };
 
 	return run(st, do_resource_drop, &a, e);
 }

@@ -70,11 +70,14 @@ int state_journal_end(struct state *st, long long journal_id,
 		      const char *outcome, const char *error, int attempts,
 		      struct err *e);
 
-/* Last-applied spec per live object (upsert keeps created_at), with the
- * stage of its environment ("preview", ...; borrowed). */
+/* Last-applied spec per live object (upsert keeps created_at): its hash
+ * and the spec itself (borrowed; secret references, never values; NULL
+ * records none), with the stage of its environment ("preview", ...;
+ * borrowed). */
 int state_resource_put(struct state *st, enum live_kind kind, const char *name,
 		       const char *env_id, const char *spec_hash,
-		       const char *revision, const char *stage, struct err *e);
+		       const json_t *spec, const char *revision,
+		       const char *stage, struct err *e);
 int state_resource_drop(struct state *st, enum live_kind kind, const char *name,
 			struct err *e);
 

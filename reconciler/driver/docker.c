@@ -78,6 +78,7 @@ struct cinfo {
 	long long exit_code, restarts;
 	int host_port; /* first published TCP port, 0 if none */
 	char addr[64]; /* IP address on its network, "" if none */
+	long long memory, nano_cpus; /* HostConfig limits, 0 none */
 };
 
 /* Serializes network creation between the workers of this process: the
@@ -496,6 +497,221 @@ owner_of(json_t *labels)
 					     NULL;
 }
 
+/* --- limits ------------------------------------------------------------ */
+
+/* HostConfig.Memory and HostConfig.NanoCpus (0: no limit). */
+static void
+limits_of(json_t *host_config, long long *memory, long long *nano_cpus)
+{
+	*memory = json_integer_value(json_object_get(host_config, "Memory"));
+	*nano_cpus = json_integer_value(
+		json_object_get(host_config, "NanoCpus"));
+}
+
+/* The limits a desired spec asks for (resources.memory, resources.cpus;
+ * 0: none, or one that does not parse: create refuses it anyway). */
+static void
+wanted_limits(const struct live_object *want, long long *memory,
+	      long long *nano_cpus)
+{
+	json_t *res = json_object_get(want->spec, "resources");
+
+	*memory = *nano_cpus = 0;
+	if (num_parse_bytes(json_string_value(json_object_get(res, "memory")),
+			    memory) < 0)
+		*memory = 0;
+	if (num_parse_cpus(json_string_value(json_object_get(res, "cpus")),
+			   nano_cpus) < 0)
+		*nano_cpus = 0;
+}
+
+/* A limit as the engine reports it (0: none) against the one wanted. */
+static int
+limit_matches(long long have, long long want)
+{
+	return have == want || have == 0;
+}
+
+#define LIMIT_WORKERS 4
+
+struct limit_job {
+	char id[72];
+	size_t item; /* index into the struct live */
+	int gone;    /* removed since the listing */
+	long long memory, nano_cpus;
+};
+
+struct limits {
+	const struct docker *conf;
+	struct limit_job *jobs;
+	size_t n, next;
+	pthread_mutex_t mu;
+	int failed;
+	struct err err;
+};
+
+/* One container's limits by inspecting it; 0 ok (a container that went
+ * meanwhile is marked gone), -1 error. The answer holds the container's
+ * variables: only the limits are kept. */
+static int
+limit_job_run(struct docker *d, struct limit_job *j, struct err *e)
+{
+	char *path = xprintf("/containers/%s/json", j->id);
+	json_t *info = NULL;
+	long status;
+	int ret = -1;
+
+	if (request(d, "GET", path, NULL, &status, e) < 0) {
+		err_wrap(e, "cannot inspect container %.12s", j->id);
+		goto out;
+	}
+	if (status == 404) {
+		j->gone = 1;
+		ret = 0;
+		goto out;
+	}
+	if (status != 200) {
+		api_error(d, status, e, "cannot inspect container %.12s",
+			  j->id);
+		goto out;
+	}
+	info = answer_json(d);
+	limits_of(json_object_get(info, "HostConfig"), &j->memory,
+		  &j->nano_cpus);
+	ret = 0;
+out:
+	json_decref(info);
+	strbuf_release(&d->answer); /* the variables, secrets included */
+	strbuf_init(&d->answer, MAX_ANSWER);
+	free(path);
+	return ret;
+}
+
+static void
+limits_fail(struct limits *m, const struct err *e)
+{
+	pthread_mutex_lock(&m->mu);
+	if (!m->failed) {
+		m->failed = 1;
+		m->err = *e;
+	}
+	pthread_mutex_unlock(&m->mu);
+}
+
+/* Take jobs until none are left (or one failed), on connection d. */
+static void
+limits_loop(struct limits *m, struct docker *d)
+{
+	struct err e;
+
+	for (;;) {
+		struct limit_job *j;
+
+		pthread_mutex_lock(&m->mu);
+		if (m->failed || m->next >= m->n) {
+			pthread_mutex_unlock(&m->mu);
+			return;
+		}
+		j = &m->jobs[m->next++];
+		pthread_mutex_unlock(&m->mu);
+		if (limit_job_run(d, j, &e) < 0) {
+			limits_fail(m, &e);
+			return;
+		}
+	}
+}
+
+/* A worker thread: its own handle (and connection) on the settings of
+ * the caller's. */
+static void *
+limits_thread(void *arg)
+{
+	struct limits *m = arg;
+	struct docker w;
+	struct curl_slist *l;
+	struct err e;
+
+	memset(&w, 0, sizeof(w));
+	w.socket = m->conf->socket;
+	w.platform = m->conf->platform;
+	w.network = m->conf->network;
+	w.timeout_ms = m->conf->timeout_ms;
+	strbuf_init(&w.answer, MAX_ANSWER);
+	l = curl_slist_append(NULL, "Content-Type: application/json");
+	w.headers = l ? curl_slist_append(l, "Expect:") : NULL;
+	if (!w.headers)
+		curl_slist_free_all(l);
+	if (!w.headers || !(w.curl = curl_easy_init())) {
+		err_set(&e, "cannot inspect containers at '%s': out of memory",
+			w.socket);
+		limits_fail(m, &e);
+	} else {
+		limits_loop(m, &w);
+	}
+	curl_easy_cleanup(w.curl);
+	curl_slist_free_all(w.headers);
+	strbuf_release(&w.answer);
+	return NULL;
+}
+
+/*
+ * The limits of platform's running containers (items first.. of out),
+ * which the listing does not carry: each is inspected, up to
+ * LIMIT_WORKERS at a time. Their state gains "memory" and "nanoCpus"
+ * (0: no limit); a container that went meanwhile gets neither.
+ */
+static int
+observe_limits(struct docker *d, struct live *out, size_t first,
+	       const char *platform, struct err *e)
+{
+	struct limits m;
+	pthread_t tid[LIMIT_WORKERS - 1];
+	size_t nthreads = 0;
+
+	memset(&m, 0, sizeof(m));
+	m.conf = d;
+	m.jobs = xcalloc(out->n - first + 1, sizeof(*m.jobs));
+	for (size_t i = first; i < out->n; i++) {
+		const struct live_item *it = &out->v[i];
+		const char *id = json_string_value(
+			json_object_get(it->state, "id"));
+
+		if (!it->running || !it->mark || strcmp(it->mark, platform) ||
+		    !id || !id[0])
+			continue;
+		snprintf(m.jobs[m.n].id, sizeof(m.jobs[m.n].id), "%s", id);
+		m.jobs[m.n++].item = i;
+	}
+	pthread_mutex_init(&m.mu, NULL);
+	/* The caller's thread is one of the workers. */
+	for (size_t i = 1; i < m.n && i < LIMIT_WORKERS; i++) {
+		if (pthread_create(&tid[nthreads], NULL, limits_thread, &m))
+			break; /* fewer workers will do */
+		nthreads++;
+	}
+	limits_loop(&m, d);
+	for (size_t i = 0; i < nthreads; i++)
+		pthread_join(tid[i], NULL);
+	pthread_mutex_destroy(&m.mu);
+	for (size_t i = 0; !m.failed && i < m.n; i++) {
+		struct live_item *it = &out->v[m.jobs[i].item];
+
+		if (m.jobs[i].gone)
+			continue;
+		json_object_set_new(it->state, "memory",
+				    json_integer(m.jobs[i].memory));
+		json_object_set_new(it->state, "nanoCpus",
+				    json_integer(m.jobs[i].nano_cpus));
+	}
+	free(m.jobs);
+	if (m.failed) {
+		if (e)
+			*e = m.err;
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * One listing of every container of the engine. The platform's own
  * (press.managed=true and its press.platform) become items; a container
@@ -511,7 +727,7 @@ docker_observe(void *h, const struct observe_req *q, struct live *out,
 {
 	struct docker *d = h;
 	const char *platform = q->platform ? q->platform : d->platform;
-	size_t nnames = q->nnames[LIVE_CONTAINER];
+	size_t nnames = q->nnames[LIVE_CONTAINER], first = out->n;
 	const char **names = xcalloc(nnames + 1, sizeof(*names));
 	json_t *list = NULL, *c;
 	long status;
@@ -587,7 +803,7 @@ docker_observe(void *h, const struct observe_req *q, struct live *out,
 			json_object_set_new(it->state, "address",
 					    json_string(it->addr));
 	}
-	ret = 0;
+	ret = observe_limits(d, out, first, platform, e);
 out:
 	json_decref(list);
 	free(names);
@@ -595,6 +811,43 @@ out:
 }
 
 /* --- conforms ---------------------------------------------------------- */
+
+/*
+ * The limits observed (when they were: a running container of the
+ * platform) against the spec's: changed by hand (docker update) is
+ * drift. None live where the spec asks for one is not: an engine
+ * without the cgroup controller drops limits when it creates the
+ * container (with a warning), and no rollout would change that.
+ */
+static int
+limits_conform(const struct live_item *have, const struct live_object *want,
+	       char *why, size_t n)
+{
+	json_t *mem = json_object_get(have->state, "memory");
+	json_t *cpu = json_object_get(have->state, "nanoCpus");
+	long long wm, wc, hm, hc;
+	char a[32], b[32];
+
+	if (!json_is_integer(mem) || !json_is_integer(cpu))
+		return 1;
+	wanted_limits(want, &wm, &wc);
+	hm = json_integer_value(mem);
+	hc = json_integer_value(cpu);
+	if (!limit_matches(hm, wm)) {
+		num_format_bytes(a, sizeof(a), hm);
+		num_format_bytes(b, sizeof(b), wm);
+		snprintf(why, n, "memory limit %s, want %s", a,
+			 wm ? b : "none");
+		return 0;
+	}
+	if (!limit_matches(hc, wc)) {
+		num_format_cpus(a, sizeof(a), hc);
+		num_format_cpus(b, sizeof(b), wc);
+		snprintf(why, n, "cpus %s, want %s", a, wc ? b : "none");
+		return 0;
+	}
+	return 1;
+}
 
 static int
 docker_conforms(const struct live_item *have, const struct live_object *want,
@@ -614,7 +867,7 @@ docker_conforms(const struct live_item *have, const struct live_object *want,
 			 want->hash);
 		return 0;
 	}
-	return 1;
+	return limits_conform(have, want, why, n);
 }
 
 /* --- container primitives ---------------------------------------------- */
@@ -695,6 +948,8 @@ inspect(struct docker *d, const char *name, struct cinfo *ci, struct err *e)
 				"Ports"));
 	s = network_addr(j, NULL);
 	snprintf(ci->addr, sizeof(ci->addr), "%s", s ? s : "");
+	limits_of(json_object_get(j, "HostConfig"), &ci->memory,
+		  &ci->nano_cpus);
 	ret = 0;
 out:
 	json_decref(j);
@@ -1003,58 +1258,6 @@ out:
 
 /* --- building a container ---------------------------------------------- */
 
-/* "512Mi", "1Gi", "1048576" -> bytes; -1 if malformed or absurd. */
-static int
-parse_memory(const char *s, long long *out)
-{
-	unsigned long long v = 0, mul = 1;
-
-	if (!s || *s < '0' || *s > '9')
-		return -1;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		if (v > (unsigned long long)INT64_MAX / 10)
-			return -1;
-		v = v * 10 + (unsigned)(*s - '0');
-	}
-	if (!strcmp(s, "Ki"))
-		mul = 1ULL << 10;
-	else if (!strcmp(s, "Mi"))
-		mul = 1ULL << 20;
-	else if (!strcmp(s, "Gi"))
-		mul = 1ULL << 30;
-	else if (*s)
-		return -1;
-	if (v > (unsigned long long)INT64_MAX / mul)
-		return -1;
-	*out = (long long)(v * mul);
-	return 0;
-}
-
-/* "0.5" -> 500000000 nano-CPUs, without floating point; -1 if bad. */
-static int
-parse_cpus(const char *s, long long *out)
-{
-	long long whole = 0, frac = 0, scale = 100000000;
-
-	if (!s || *s < '0' || *s > '9')
-		return -1;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		if (whole > 1000000)
-			return -1;
-		whole = whole * 10 + (*s - '0');
-	}
-	if (*s == '.') {
-		if (s[1] < '0' || s[1] > '9')
-			return -1;
-		for (s++; *s >= '0' && *s <= '9'; s++, scale /= 10)
-			frac += scale * (*s - '0');
-	}
-	if (*s)
-		return -1;
-	*out = whole * 1000000000LL + frac;
-	return 0;
-}
-
 /*
  * The body of POST /containers/create (new reference) for the desired
  * spec, published on 127.0.0.1:host_port (unless the spec publishes no
@@ -1133,7 +1336,7 @@ create_body(const struct driver_action *a, const char *net, int host_port,
 	if (net)
 		json_object_set_new(hc, "NetworkMode", json_string(net));
 	if ((s = json_string_value(json_object_get(res, "memory")))) {
-		if (parse_memory(s, &n) < 0) {
+		if (num_parse_bytes(s, &n) < 0) {
 			err_set(e,
 				"cannot create container '%s': memory "
 				"'%s' is not a size like 512Mi",
@@ -1143,7 +1346,7 @@ create_body(const struct driver_action *a, const char *net, int host_port,
 		json_object_set_new(hc, "Memory", json_integer(n));
 	}
 	if ((s = json_string_value(json_object_get(res, "cpus")))) {
-		if (parse_cpus(s, &n) < 0) {
+		if (num_parse_cpus(s, &n) < 0) {
 			err_set(e,
 				"cannot create container '%s': cpus '%s' "
 				"is not a number like 0.5",
@@ -1541,11 +1744,17 @@ update_op(struct docker *d, const struct driver_action *a, struct err *e)
 		return create_op(d, a, e);
 	if (have->spec_hash && !strcmp(have->spec_hash, a->want->hash)) {
 		/* Already rolled out (a re-run after a crash): nothing to
-		 * do if the engine agrees. */
+		 * do if the engine agrees, its limits too (a heal of limits
+		 * changed by hand is a rollout like any other). */
+		long long mem, cpus;
+
 		if (inspect(d, name, &ci, e) < 0)
 			return -1;
+		wanted_limits(a->want, &mem, &cpus);
 		if (ci.exists && ci.managed && ci.running &&
-		    !strcmp(ci.spec, a->want->hash))
+		    !strcmp(ci.spec, a->want->hash) &&
+		    limit_matches(ci.memory, mem) &&
+		    limit_matches(ci.nano_cpus, cpus))
 			return 0;
 	}
 	if (pinned_port(a->want)) {

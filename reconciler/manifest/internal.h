@@ -26,7 +26,4 @@ void model_check(const struct model *m, const char *label, struct diags *d);
 /* "file:line:col" of a node, for "first declared at ..." notes. */
 void where(char *buf, size_t n, const struct doc *doc, const char *pointer);
 
-/* Is this env var name secret-looking (PASSWORD, TOKEN, ..._KEY)? */
-int secret_name(const char *name);
-
 #endif

@@ -89,6 +89,11 @@ enum stage {
 
 const char *stage_name(enum stage s);
 
+/* Is this env var name secret-looking (it contains PASSWORD, PASSWD,
+ * SECRET or TOKEN, or ends in _KEY; any case)? Such a variable must be a
+ * secret reference, and a plan never shows its value. */
+int secret_name(const char *name);
+
 struct platform {
 	const char *name;
 	struct secret_ref pg_dsn;

@@ -59,16 +59,40 @@ keys_union(json_t *a, json_t *b, size_t *n)
 	return k;
 }
 
+/* How a walk reports a field and which values it compares whole. */
+struct walker {
+	json_t *fields;
+	int changes; /* {path, before, after} (diff_changes), else
+		      * {path, op, old?, new?} (diff_objects) */
+	int (*leaf)(const char *path, void *arg);
+	void *arg;
+};
+
 static void
-walk(json_t *fields, struct strbuf *path, json_t *a, json_t *b)
+report(struct walker *w, const char *path, const char *op, json_t *old,
+       json_t *new)
+{
+	if (!w->changes) {
+		field(w->fields, path, op, old, new);
+		return;
+	}
+	json_array_append_new(w->fields,
+			      json_pack("{s:s, s:O, s:O}", "path", path,
+					"before", old ? old : json_null(),
+					"after", new ? new : json_null()));
+}
+
+static void
+walk(struct walker *w, struct strbuf *path, json_t *a, json_t *b)
 {
 	size_t n, len = path->len;
 	const char **keys;
 
 	if (json_equal(a, b))
 		return;
-	if (!json_is_object(a) || !json_is_object(b)) {
-		field(fields, path->buf, "changed", a, b);
+	if (!json_is_object(a) || !json_is_object(b) ||
+	    (w->leaf && w->leaf(path->buf, w->arg))) {
+		report(w, path->buf, "changed", a, b);
 		return;
 	}
 	keys = keys_union(a, b, &n);
@@ -78,14 +102,32 @@ walk(json_t *fields, struct strbuf *path, json_t *a, json_t *b)
 
 		path_push(path, keys[i]);
 		if (!x)
-			field(fields, path->buf, "added", NULL, y);
+			report(w, path->buf, "added", NULL, y);
 		else if (!y)
-			field(fields, path->buf, "removed", x, NULL);
+			report(w, path->buf, "removed", x, NULL);
 		else
-			walk(fields, path, x, y);
+			walk(w, path, x, y);
 		strbuf_setlen(path, len);
 	}
 	free(keys);
+}
+
+json_t *
+diff_changes(json_t *before, json_t *after,
+	     int (*leaf)(const char *path, void *arg), void *arg)
+{
+	struct walker w = { json_array(), 1, leaf, arg };
+	struct strbuf path;
+
+	strbuf_init(&path, 0);
+	if (!before || !after) {
+		if (before != after)
+			report(&w, "", "changed", before, after);
+	} else {
+		walk(&w, &path, before, after);
+	}
+	strbuf_release(&path);
+	return w.fields;
 }
 
 json_t *
@@ -116,10 +158,12 @@ diff_objects(json_t *base, json_t *head)
 			change = "removed";
 			removed++;
 		} else {
+			struct walker w = { fields, 0, NULL, NULL };
+
 			change = "changed";
 			changed++;
 			strbuf_reset(&path);
-			walk(fields, &path, x, y);
+			walk(&w, &path, x, y);
 		}
 		o = json_pack("{s:s%, s:s, s:s, s:o}", "kind", keys[i],
 			      (size_t)(slash ? slash - keys[i] : 0), "name",
@@ -135,13 +179,14 @@ diff_objects(json_t *base, json_t *head)
 			 "objects", objects);
 }
 
-/* "/spec/env/A~1B" -> "spec.env.A/B" */
-static void
-dotted(struct strbuf *sb, const char *ptr)
+void
+diff_path_dotted(struct strbuf *sb, const char *ptr)
 {
 	for (const char *p = ptr; *p; p++) {
-		if (*p == '/')
-			strbuf_addch(sb, p == ptr ? '\0' : '.');
+		if (*p == '/' && p != ptr)
+			strbuf_addch(sb, '.');
+		else if (*p == '/')
+			continue;
 		else if (*p == '~' && p[1] == '1')
 			strbuf_addch(sb, '/'), p++;
 		else if (*p == '~' && p[1] == '0')
@@ -165,17 +210,9 @@ static void
 field_line(struct strbuf *sb, json_t *f, int md)
 {
 	const char *op = json_string_value(json_object_get(f, "op"));
-	size_t start;
 
 	strbuf_addstr(sb, md ? "  - `" : "    ");
-	start = sb->len;
-	dotted(sb, json_string_value(json_object_get(f, "path")));
-	/* dotted() writes a leading NUL for the leading '/': drop it */
-	if (sb->len > start && sb->buf[start] == '\0') {
-		memmove(sb->buf + start, sb->buf + start + 1,
-			sb->len - start - 1);
-		strbuf_setlen(sb, sb->len - 1);
-	}
+	diff_path_dotted(sb, json_string_value(json_object_get(f, "path")));
 	strbuf_addstr(sb, md ? "`: " : ": ");
 	if (strcmp(op, "added") == 0) {
 		strbuf_addstr(sb, md ? "added `" : "(added) ");

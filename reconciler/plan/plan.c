@@ -20,6 +20,7 @@ plan_release(struct plan *p)
 		free(p->v[i].detail);
 		free(p->v[i].env_id);
 		free(p->v[i].deps);
+		json_decref(p->v[i].changes);
 	}
 	for (size_t i = 0; i < p->nconflicts; i++) {
 		free(p->conflicts[i].env_id);
@@ -766,8 +767,15 @@ plan_object(struct plan *p, const struct model *m, const struct live_object *o,
 	a = add(p, ACT_DRIVER, op, o->kind, o->name, o->env->id, why, 0);
 	a->act.want = o;
 	a->act.have = l;
+	if (why == WHY_CHANGED && !r->spec)
+		snprintf(detail, sizeof(detail),
+			 "last applied by an older pressctl: the fields "
+			 "that change are not known");
 	if (detail[0])
 		a->detail = xstrdup(detail);
+	a->changes = plan_changes(a, r, p->platform);
+	if (!a->changes && o->kind == LIVE_CONTAINER && why == WHY_NEW)
+		a->changes = plan_replicas(rec, o->env);
 	switch (o->kind) {
 	case LIVE_ROLE: ids->role = a->id; break;
 	case LIVE_SCHEMA:
@@ -1137,6 +1145,7 @@ plan_build(struct plan *out, const struct model *m, const struct recorded *rec,
 			r->env_id, WHY_CHANGED, 1);
 		a->act.have = l;
 		a->detail = xstrdup("replicas changed");
+		a->changes = plan_replicas(rec, model_find_env(m, r->env_id));
 	}
 
 	/* Routes still recorded for a declared environment but no longer

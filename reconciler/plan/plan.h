@@ -60,6 +60,10 @@ struct action {
 	size_t *deps;			     /* ids of actions this one needs */
 	size_t ndeps, adeps;
 	int phase; /* 0: create/update, 1: delete */
+	/* Updates, heals and a create that heals a missing object: the
+	 * fields that change, [{path, before, after, sensitive?}] (see
+	 * plan_changes); NULL for other actions. Owned. */
+	json_t *changes;
 };
 
 /*
@@ -164,6 +168,31 @@ int plan_route_upstreams(json_t **out, const json_t *route_spec,
 struct live_object *plan_route_with(const struct live_object *o,
 				    json_t *upstreams);
 void plan_route_free(struct live_object *o); /* accepts NULL */
+
+/*
+ * The fields action a changes (changes.c): for an update of a changed
+ * spec, the spec last applied (r->spec; r may be NULL) against the
+ * desired one; for drift (and an update that adopts), the live object
+ * (a->act.have, NULL when missing) against the spec, as its driver
+ * observes it. A new array of {path (a JSON Pointer into the spec, or
+ * a synthetic field: /status, /mark, /grants/<role>), before, after
+ * (null when absent), sensitive (true when a secret stands behind it:
+ * values masked, references and password generations shown)}; empty
+ * when they are not known (a spec recorded by an older pressctl, drift
+ * a driver reports only in words). NULL for other actions. Reads no
+ * backend.
+ */
+json_t *plan_changes(const struct action *a, const struct rec_resource *r,
+		     const char *platform);
+
+/*
+ * A replica count that changes, for the creates and removes of
+ * containers it brings: [{"/replicas", before: the containers recorded
+ * for env, after: env->replicas}], or NULL when they agree or env has
+ * none recorded (a new environment).
+ */
+json_t *plan_replicas(const struct recorded *rec,
+		      const struct environment *env);
 
 const char *action_verb(const struct action *a);
 const char *action_reason_name(enum action_reason r);

@@ -58,6 +58,7 @@ recorded_release(struct recorded *r)
 		free(r->res[i].name);
 		free(r->res[i].env_id);
 		free(r->res[i].spec_hash);
+		free(r->res[i].spec);
 		free(r->res[i].revision);
 		free(r->res[i].stage);
 	}

@@ -20,6 +20,8 @@ struct rec_resource {
 	time_t created_at, applied_at;
 	int marked; /* the object carries the platform's mark */
 	char *stage; /* its environment's stage when applied, or NULL */
+	char *spec;  /* the spec last applied (JSON; secret references, never
+		      * values), or NULL: applied before state version 9 */
 };
 
 /* Another platform's resources row for a name this platform wants or

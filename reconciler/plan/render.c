@@ -1,11 +1,15 @@
 /*
  * render.c - a plan as JSON (schema/plan.schema.json), text and Markdown.
- * Plans never hold secret values: actions carry names, reasons and hashes.
+ * Plans never hold secret values: actions carry names, reasons, hashes
+ * and the fields they change, masked (changes.c).
  */
 #include "plan.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "diff.h"
 
 /* "sha256:" + 12 hex, or 12 hex of a commit id. */
 static int
@@ -105,6 +109,9 @@ plan_json(const struct plan *p, const struct live *live)
 					      json_integer(
 						      (json_int_t)a->deps[j]));
 		json_object_set_new(o, "dependsOn", deps);
+		json_object_set_new(o, "changes",
+				    a->changes ? json_deep_copy(a->changes) :
+						 json_array());
 		if (destroys(a)) {
 			long long b, r, ob, n;
 			int more;
@@ -232,10 +239,127 @@ sign(const struct action *a)
 	return '~';
 }
 
+/* --- field-level changes ------------------------------------------------ */
+
+/* A string shown bare (`local/app:2`), unless it would read as
+ * something else: empty, edged with blanks, or holding control
+ * characters (then JSON-quoted). */
+static int
+bare(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || s[0] == ' ' || s[n - 1] == ' ')
+		return 0;
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+		if (*c < 0x20 || *c == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* A value for people, in the manifests' flow style: `local/app:2`,
+ * `5`, `[CREATE, USAGE]`, `{env: TOKEN}`; absent is `(none)`. */
+static void
+value(struct strbuf *sb, json_t *v)
+{
+	const char *k;
+	json_t *x;
+	size_t i;
+	char *s;
+
+	if (!v || json_is_null(v)) {
+		strbuf_addstr(sb, "(none)");
+	} else if (json_is_string(v) && bare(json_string_value(v))) {
+		strbuf_addstr(sb, json_string_value(v));
+	} else if (json_is_array(v)) {
+		strbuf_addch(sb, '[');
+		json_array_foreach(v, i, x) {
+			strbuf_addstr(sb, i ? ", " : "");
+			value(sb, x);
+		}
+		strbuf_addch(sb, ']');
+	} else if (json_is_object(v)) {
+		strbuf_addch(sb, '{');
+		i = 0;
+		json_object_foreach(v, k, x) {
+			strbuf_addf(sb, "%s%s: ", i++ ? ", " : "", k);
+			value(sb, x);
+		}
+		strbuf_addch(sb, '}');
+	} else {
+		s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		strbuf_addstr(sb, s ? s : "?");
+		free(s);
+	}
+}
+
+/* A value in Markdown code: `x`, or ``x`` around a backtick. */
+static void
+md_code(struct strbuf *sb, json_t *v)
+{
+	struct strbuf t;
+	const char *fence;
+
+	strbuf_init(&t, 0);
+	value(&t, v);
+	fence = strchr(t.buf, '`') ? "`` " : "`";
+	strbuf_addf(sb, "%s%s%s", fence, t.buf, fence[1] ? " ``" : "`");
+	strbuf_release(&t);
+}
+
+static int
+is_generation(const char *path)
+{
+	size_t n = strlen(path);
+
+	return n >= 19 && !strcmp(path + n - 19, "/passwordGeneration");
+}
+
+/*
+ * One change: "image: local/app:1 → local/app:2", "env.API_TOKEN:
+ * {env: A} → {env: B} (sensitive)", "password: rotated (generation 1 →
+ * 2)"; Markdown puts the field and values in code.
+ */
+static void
+change_line(struct strbuf *sb, json_t *c, int md)
+{
+	const char *path = json_string_value(json_object_get(c, "path"));
+	json_t *before = json_object_get(c, "before");
+	json_t *after = json_object_get(c, "after");
+
+	strbuf_addstr(sb, md ? "- `" : "    ");
+	if (is_generation(path)) {
+		strbuf_addstr(sb, md ? "password`: rotated (generation " :
+				       "password: rotated (generation ");
+		value(sb, before);
+		strbuf_addstr(sb, " → ");
+		value(sb, after);
+		strbuf_addstr(sb, ")\n");
+		return;
+	}
+	diff_path_dotted(sb, path);
+	strbuf_addstr(sb, md ? "`: " : ": ");
+	if (md)
+		md_code(sb, before);
+	else
+		value(sb, before);
+	strbuf_addstr(sb, " → ");
+	if (md)
+		md_code(sb, after);
+	else
+		value(sb, after);
+	if (json_is_true(json_object_get(c, "sensitive")))
+		strbuf_addstr(sb, " (sensitive)");
+	strbuf_addch(sb, '\n');
+}
+
 void
 plan_render_text(struct strbuf *sb, const struct plan *p,
 		 const struct live *live)
 {
+	json_t *ch;
+	size_t j;
+
 	strbuf_addf(sb, "plan for platform '%s' at %s\n", p->platform,
 		    p->revision);
 	for (size_t i = 0; i < p->n; i++) {
@@ -247,6 +371,8 @@ plan_render_text(struct strbuf *sb, const struct plan *p,
 			    a->detail ? ": " : "", a->detail ? a->detail : "");
 		if (destroys(a))
 			data_line(sb, a, live, "      ");
+		json_array_foreach(a->changes, j, ch)
+			change_line(sb, ch, 0);
 	}
 	for (size_t i = 0; i < p->nnotes; i++)
 		strbuf_addf(sb, "  = %s%s%s: %s\n", p->notes[i].env_id,
@@ -283,6 +409,123 @@ plan_render_text(struct strbuf *sb, const struct plan *p,
 			    p->changes == 1 ? "" : "s", p->drift);
 }
 
+/* Actions grouped by environment for Markdown, in O(n log n) (plans of
+ * thousands of environments): the actions sorted by (environment, plan
+ * order), then the runs of one environment in the order their first
+ * actions have in the plan. */
+struct md_ref {
+	const char *env;
+	size_t i; /* the action's index */
+};
+
+struct md_group {
+	size_t first;	 /* plan index of its first action */
+	size_t start, n; /* its run in the sorted refs */
+};
+
+static int
+cmp_ref(const void *x, const void *y)
+{
+	const struct md_ref *a = x, *b = y;
+	int c = strcmp(a->env, b->env);
+
+	return c ? c : (a->i > b->i) - (a->i < b->i);
+}
+
+static int
+cmp_group(const void *x, const void *y)
+{
+	const struct md_group *a = x, *b = y;
+
+	return (a->first > b->first) - (a->first < b->first);
+}
+
+/*
+ * One environment's actions (ord[0..n), plan order), collapsible: a
+ * pull-request comment shows the summary line; the table, what each
+ * soft delete or purge holds and the fields each update and heal
+ * changes open with it.
+ */
+static void
+md_environment(struct strbuf *sb, const struct plan *p, const struct live *live,
+	       const size_t *ord, size_t n)
+{
+	const char *env = p->v[ord[0]].env_id;
+	size_t ch = 0, dr = 0, j;
+	json_t *c;
+
+	for (size_t k = 0; k < n; k++) {
+		const struct action *a = &p->v[ord[k]];
+
+		if (a->reason == WHY_DRIFT)
+			dr++;
+		else if (a->type != ACT_ADOPT)
+			ch++;
+	}
+	strbuf_addf(sb,
+		    "<details><summary><code>%s</code>: %zu action%s "
+		    "(%zu change%s, %zu drift to heal)</summary>\n\n",
+		    env[0] ? env : "(no environment)", n, n == 1 ? "" : "s", ch,
+		    ch == 1 ? "" : "s", dr);
+	strbuf_addstr(sb, "| | action | kind | name | reason |\n"
+			  "|---|---|---|---|---|\n");
+	for (size_t k = 0; k < n; k++) {
+		const struct action *a = &p->v[ord[k]];
+
+		strbuf_addf(sb, "| %c | %s | %s | `%s` | %s%s%s |\n", sign(a),
+			    action_verb(a), kind_name(a), target(a),
+			    action_reason_name(a->reason),
+			    a->detail ? ": " : "", a->detail ? a->detail : "");
+	}
+	for (size_t k = 0; k < n; k++) {
+		const struct action *a = &p->v[ord[k]];
+
+		if (destroys(a)) {
+			strbuf_addf(sb, "\n**%s** `%s`: ", action_verb(a),
+				    a->env_id);
+			data_line(sb, a, live, "");
+		}
+		if (!json_array_size(a->changes))
+			continue;
+		strbuf_addf(sb, "\n**%c %s** %s `%s`\n", sign(a),
+			    action_verb(a), kind_name(a), target(a));
+		json_array_foreach(a->changes, j, c)
+			change_line(sb, c, 1);
+	}
+	strbuf_addstr(sb, "\n</details>\n\n");
+}
+
+static void
+md_environments(struct strbuf *sb, const struct plan *p,
+		const struct live *live)
+{
+	struct md_ref *r = xcalloc(p->n + 1, sizeof(*r));
+	struct md_group *g = xcalloc(p->n + 1, sizeof(*g));
+	size_t *ord = xcalloc(p->n + 1, sizeof(*ord)), ng = 0;
+
+	for (size_t i = 0; i < p->n; i++) {
+		r[i].env = p->v[i].env_id;
+		r[i].i = i;
+	}
+	if (p->n > 1)
+		qsort(r, p->n, sizeof(*r), cmp_ref);
+	for (size_t k = 0; k < p->n; k++) {
+		ord[k] = r[k].i;
+		if (!ng || strcmp(r[k].env, r[g[ng - 1].start].env)) {
+			g[ng].first = r[k].i;
+			g[ng++].start = k;
+		}
+		g[ng - 1].n++;
+	}
+	if (ng > 1)
+		qsort(g, ng, sizeof(*g), cmp_group);
+	for (size_t k = 0; k < ng; k++)
+		md_environment(sb, p, live, ord + g[k].start, g[k].n);
+	free(ord);
+	free(g);
+	free(r);
+}
+
 void
 plan_render_markdown(struct strbuf *sb, const struct plan *p,
 		     const struct live *live)
@@ -294,30 +537,11 @@ plan_render_markdown(struct strbuf *sb, const struct plan *p,
 	} else if (p->n == 0) {
 		strbuf_addstr(sb, "No actions.\n");
 	} else {
-		strbuf_addstr(sb,
-			      "| | action | kind | name | environment | reason |\n"
-			      "|---|---|---|---|---|---|\n");
-		for (size_t i = 0; i < p->n; i++) {
-			const struct action *a = &p->v[i];
-
-			strbuf_addf(sb,
-				    "| %c | %s | %s | `%s` | `%s` | %s%s%s |\n",
-				    sign(a), action_verb(a), kind_name(a),
-				    target(a), a->env_id,
-				    action_reason_name(a->reason),
-				    a->detail ? ": " : "",
-				    a->detail ? a->detail : "");
-		}
-		for (size_t i = 0; i < p->n; i++)
-			if (destroys(&p->v[i])) {
-				strbuf_addf(sb, "\n**%s** `%s`: ",
-					    action_verb(&p->v[i]),
-					    p->v[i].env_id);
-				data_line(sb, &p->v[i], live, "");
-			}
 		strbuf_addf(sb,
-			    "\n%zu actions: %zu changes, %zu drift to heal\n",
-			    p->n, p->changes, p->drift);
+			    "%zu action%s: %zu change%s, %zu drift to heal\n\n",
+			    p->n, p->n == 1 ? "" : "s", p->changes,
+			    p->changes == 1 ? "" : "s", p->drift);
+		md_environments(sb, p, live);
 	}
 	for (size_t i = 0; i < p->nnotes; i++)
 		strbuf_addf(sb, "- `%s` %s\n", p->notes[i].env_id,

@@ -81,6 +81,8 @@ record_all(struct recorded *r, const struct model *m, time_t created)
 		x->revision = strdup("r1");
 		x->created_at = x->applied_at = created;
 		x->stage = strdup(stage_name(m->objects[i].env->stage));
+		x->spec = json_dumps(m->objects[i].spec,
+				     JSON_COMPACT | JSON_SORT_KEYS);
 	}
 	qsort(r->res, r->nres, sizeof(*r->res), res_cmp);
 }
@@ -128,6 +130,7 @@ free_res(struct rec_resource *x)
 	free(x->spec_hash);
 	free(x->revision);
 	free(x->stage);
+	free(x->spec);
 }
 
 /* Frees what record_all allocated (deletions and rollouts are the
@@ -1200,6 +1203,351 @@ preview_generated_host_gets_a_route_that_goes_with_it(void **state)
 	model_free(m);
 }
 
+/* --- field-level changes (plan/changes.c) ---------------------------------- */
+
+static const char vars[] =
+	"apiVersion: press/v1\nkind: Site\nmetadata: {name: vars}\n"
+	"spec:\n"
+	"  app: generic\n"
+	"  image: 'local/app:2'\n"
+	"  resources: {memory: 64Mi}\n"
+	"  env: {GREETING: hi, API_TOKEN: {env: TOKEN_B},"
+	" DB_SECRET: {file: /run/db}}\n"
+	"---\n"
+	"apiVersion: press/v1\nkind: Environment\nmetadata: {name: dev}\n"
+	"spec: {site: vars, stage: development,"
+	" database: {passwordGeneration: 3}}\n";
+
+static struct rec_resource *
+rec_of(struct recorded *rec, enum live_kind kind, const char *name)
+{
+	for (size_t i = 0; i < rec->nres; i++)
+		if (rec->res[i].kind == kind && !strcmp(rec->res[i].name, name))
+			return &rec->res[i];
+	fail_msg("%s not recorded", name);
+	return NULL;
+}
+
+static struct live_item *
+live_of(struct live *l, enum live_kind kind, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].kind == kind && !strcmp(l->v[i].name, name))
+			return &l->v[i];
+	fail_msg("%s not observed", name);
+	return NULL;
+}
+
+/* The recorded spec of kind/name with JSON Pointer path set to v (a new
+ * reference; NULL deletes it): a spec applied before the source
+ * changed. */
+static void
+recorded_was(struct recorded *rec, enum live_kind kind, const char *name,
+	     const char *path, json_t *v)
+{
+	struct rec_resource *r = rec_of(rec, kind, name);
+	json_t *spec = json_loads(r->spec, 0, NULL), *at = spec;
+	char buf[128], *tok, *save = NULL, *last = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", path + 1);
+	for (tok = strtok_r(buf, "/", &save); tok;
+	     tok = strtok_r(NULL, "/", &save)) {
+		if (last)
+			at = json_object_get(at, last);
+		last = tok;
+	}
+	if (v)
+		json_object_set_new(at, last, v);
+	else
+		json_object_del(at, last);
+	free(r->spec);
+	r->spec = json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS);
+	r->spec_hash[0] ^= 1;
+	json_decref(spec);
+}
+
+/* The change of action a at path, or NULL. */
+static json_t *
+change_at(const struct action *a, const char *path)
+{
+	json_t *c;
+	size_t i;
+
+	json_array_foreach(a->changes, i, c)
+		if (!strcmp(json_string_value(json_object_get(c, "path")),
+			    path))
+			return c;
+	return NULL;
+}
+
+static void
+assert_change(const struct action *a, const char *path, const char *before,
+	      const char *after, int sensitive)
+{
+	json_t *c = change_at(a, path);
+	char *b, *f;
+
+	if (!c)
+		fail_msg("no change at %s", path);
+	b = json_dumps(json_object_get(c, "before"),
+		       JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+	f = json_dumps(json_object_get(c, "after"),
+		       JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+	assert_string_equal(b, before);
+	assert_string_equal(f, after);
+	assert_int_equal(json_is_true(json_object_get(c, "sensitive")),
+			 sensitive);
+	free(b);
+	free(f);
+}
+
+static const struct action *
+action_on(const struct plan *p, enum live_kind kind, const char *name)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (p->v[i].act.kind == kind && p->v[i].act.name &&
+		    !strcmp(p->v[i].act.name, name))
+			return &p->v[i];
+	fail_msg("no action on %s", name);
+	return NULL;
+}
+
+static void
+changed_spec_lists_its_fields_and_never_a_secret(void **state)
+{
+	struct model *m = model(vars);
+	const char *c = "fcs-press-vars-dev";
+	const struct action *a;
+	struct recorded rec;
+	struct live live;
+	struct strbuf sb;
+	struct plan p;
+	struct err e;
+	json_t *j;
+	char *text;
+
+	(void)state;
+	record_all(&rec, m, 1000);
+	observe_all(&live, m);
+	/* Applied before: another image and greeting, the other token, a
+	 * plain value under a secret-looking name (an older manifest), a
+	 * variable since removed, no limit, the first password. */
+	recorded_was(&rec, LIVE_CONTAINER, c, "/image",
+		     json_string("local/app:1"));
+	recorded_was(&rec, LIVE_CONTAINER, c, "/env/GREETING",
+		     json_string("hello"));
+	recorded_was(&rec, LIVE_CONTAINER, c, "/env/API_TOKEN",
+		     json_pack("{s:s}", "env", "TOKEN_A"));
+	recorded_was(&rec, LIVE_CONTAINER, c, "/env/DB_SECRET",
+		     json_string("hunter2"));
+	recorded_was(&rec, LIVE_CONTAINER, c, "/env/OLD_PASSWORD",
+		     json_string("hunter3"));
+	recorded_was(&rec, LIVE_CONTAINER, c, "/resources", NULL);
+	recorded_was(&rec, LIVE_CONTAINER, c, "/platform/passwordGeneration",
+		     json_integer(1));
+	recorded_was(&rec, LIVE_ROLE, "vars_dev", "/passwordGeneration",
+		     json_integer(1));
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e),
+			 0);
+	a = action_on(&p, LIVE_CONTAINER, c);
+	assert_string_equal(action_verb(a), "update");
+	assert_null(a->detail);
+	assert_change(a, "/image", "\"local/app:1\"", "\"local/app:2\"", 0);
+	assert_change(a, "/env/GREETING", "\"hello\"", "\"hi\"", 0);
+	assert_change(a, "/env/API_TOKEN", "{\"env\":\"TOKEN_A\"}",
+		      "{\"env\":\"TOKEN_B\"}", 1);
+	assert_change(a, "/env/DB_SECRET", "\"(sensitive)\"",
+		      "{\"file\":\"/run/db\"}", 1);
+	assert_change(a, "/env/OLD_PASSWORD", "\"(sensitive)\"", "null", 1);
+	assert_change(a, "/resources", "null", "{\"memory\":\"64Mi\"}", 0);
+	assert_change(a, "/platform/passwordGeneration", "1", "3", 1);
+	assert_int_equal(json_array_size(a->changes), 7);
+	a = action_on(&p, LIVE_ROLE, "vars_dev");
+	assert_change(a, "/passwordGeneration", "1", "3", 1);
+
+	/* No rendering holds a plain value of a secret-looking name. */
+	strbuf_init(&sb, 0);
+	plan_render_text(&sb, &p, &live);
+	assert_non_null(
+		strstr(sb.buf, "    image: local/app:1 → local/app:2\n"));
+	assert_non_null(strstr(sb.buf, "    env.API_TOKEN: {env: TOKEN_A} → "
+				       "{env: TOKEN_B} (sensitive)\n"));
+	assert_non_null(strstr(sb.buf, "    password: rotated (generation 1 "
+				       "→ 3)\n"));
+	plan_render_markdown(&sb, &p, &live);
+	assert_non_null(strstr(sb.buf, "<details><summary><code>vars/dev"
+				       "</code>"));
+	assert_non_null(strstr(sb.buf, "- `resources`: `(none)` → "
+				       "`{memory: 64Mi}`\n"));
+	j = plan_json(&p, &live);
+	text = json_dumps(j, JSON_COMPACT);
+	strbuf_addstr(&sb, text);
+	assert_null(strstr(sb.buf, "hunter"));
+	free(text);
+	json_decref(j);
+	strbuf_release(&sb);
+	plan_release(&p);
+	live_release(&live);
+	rec_free(&rec);
+	model_free(m);
+}
+
+static void
+drift_lists_what_differs_live(void **state)
+{
+	struct model *m = model(vars);
+	const char *c = "fcs-press-vars-dev";
+	const struct action *a;
+	struct live_item *it;
+	struct recorded rec;
+	struct live live;
+	struct plan p;
+	struct err e;
+
+	(void)state;
+	record_all(&rec, m, 1000);
+	observe_all(&live, m);
+	/* By hand: a memory limit raised (as the Docker driver reports
+	 * it), the connection limit lowered, an extra grant to PUBLIC and
+	 * CREATE revoked from the owner. */
+	it = live_of(&live, LIVE_CONTAINER, c);
+	it->state = json_pack("{s:s, s:s, s:I, s:I}", "status", "running",
+			      "image", "local/app:2", "memory",
+			      (json_int_t)96 << 20, "nanoCpus", (json_int_t)0);
+	it = live_of(&live, LIVE_ROLE, "vars_dev");
+	json_object_set_new(it->state, "connectionLimit", json_integer(5));
+	it = live_of(&live, LIVE_SCHEMA, "vars_dev");
+	json_object_set_new(it->state, "acl",
+			    json_pack("[{s:s, s:s}, {s:s, s:s}]", "grantee",
+				      "vars_dev", "privileges", "U", "grantee",
+				      "PUBLIC", "privileges", "U"));
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e),
+			 0);
+	a = action_on(&p, LIVE_CONTAINER, c);
+	assert_string_equal(action_verb(a), "heal");
+	assert_string_equal(a->detail, "memory limit 96Mi, want 64Mi");
+	assert_change(a, "/resources/memory", "\"96Mi\"", "\"64Mi\"", 0);
+	assert_int_equal(json_array_size(a->changes), 1);
+	a = action_on(&p, LIVE_ROLE, "vars_dev");
+	assert_change(a, "/connectionLimit", "5", "-1", 0);
+	assert_int_equal(json_array_size(a->changes), 1);
+	a = action_on(&p, LIVE_SCHEMA, "vars_dev");
+	assert_change(a, "/grants/vars_dev", "[\"USAGE\"]",
+		      "[\"CREATE\",\"USAGE\"]", 0);
+	assert_change(a, "/grants/PUBLIC", "[\"USAGE\"]", "null", 0);
+	assert_int_equal(json_array_size(a->changes), 2);
+	plan_release(&p);
+
+	/* Gone: a create that heals, from missing. */
+	it = live_of(&live, LIVE_CONTAINER, c);
+	it->kind = LIVE_BUCKET;
+	free(it->name);
+	it->name = strdup("zz-not-ours");
+	live_sort(&live);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e),
+			 0);
+	a = action_on(&p, LIVE_CONTAINER, c);
+	assert_string_equal(action_verb(a), "create");
+	assert_change(a, "/status", "\"missing\"", "\"running\"", 0);
+	/* New objects and other actions have none. */
+	for (size_t i = 0; i < p.n; i++)
+		if (p.v[i].reason != WHY_DRIFT)
+			assert_null(p.v[i].changes);
+	plan_release(&p);
+	live_release(&live);
+	rec_free(&rec);
+	model_free(m);
+}
+
+static void
+spec_recorded_by_an_older_pressctl_has_unknown_fields(void **state)
+{
+	struct model *m = model(NULL);
+	struct rec_resource *r;
+	const struct action *a;
+	struct recorded rec;
+	struct live live;
+	struct plan p;
+	struct err e;
+	json_t *j;
+
+	(void)state;
+	record_all(&rec, m, 1000);
+	observe_all(&live, m);
+	r = rec_of(&rec, LIVE_CONTAINER, "fcs-press-acme-staging");
+	free(r->spec);
+	r->spec = NULL;
+	r->spec_hash[0] ^= 1;
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e),
+			 0);
+	a = action_on(&p, LIVE_CONTAINER, "fcs-press-acme-staging");
+	assert_string_equal(a->detail, "last applied by an older pressctl: "
+				       "the fields that change are not known");
+	assert_int_equal(json_array_size(a->changes), 0);
+	j = plan_json(&p, &live);
+	assert_int_equal(json_array_size(json_object_get(
+				 json_array_get(json_object_get(j, "actions"),
+						0),
+				 "changes")),
+			 0);
+	json_decref(j);
+	plan_release(&p);
+	live_release(&live);
+	rec_free(&rec);
+	model_free(m);
+}
+
+static void
+replica_count_is_shown_on_the_containers_it_adds_and_removes(void **state)
+{
+	static const char three[] =
+		"apiVersion: press/v1\nkind: Environment\nmetadata: {name: dev}\n"
+		"spec: {site: acme, stage: development, replicas: 3}\n";
+	static const char two[] =
+		"apiVersion: press/v1\nkind: Environment\nmetadata: {name: dev}\n"
+		"spec: {site: acme, stage: development, replicas: 2}\n";
+	struct model *before = model(two), *m = model(three);
+	struct recorded rec;
+	struct live live;
+	struct plan p;
+	struct err e;
+	size_t n = 0;
+
+	(void)state;
+	record_all(&rec, before, 1000);
+	observe_all(&live, before);
+	assert_int_equal(plan_build(&p, m, &rec, &live, 2000, NULL, NULL, &e),
+			 0);
+	for (size_t i = 0; i < p.n; i++) {
+		const struct action *a = &p.v[i];
+
+		if (a->act.kind != LIVE_CONTAINER)
+			continue;
+		assert_string_equal(a->env_id, "acme/dev");
+		assert_change(a, "/replicas", "2", "3", 0);
+		n++;
+	}
+	assert_int_equal(n, 1); /* fcs-press-acme-dev-3 */
+	plan_release(&p);
+	live_release(&live);
+	rec_free(&rec);
+	/* And back: the third goes. */
+	record_all(&rec, m, 1000);
+	observe_all(&live, m);
+	assert_int_equal(plan_build(&p, before, &rec, &live, 2000, NULL, NULL,
+				    &e),
+			 0);
+	assert_int_equal(p.n, 1);
+	assert_string_equal(action_verb(&p.v[0]), "remove");
+	assert_string_equal(p.v[0].detail, "replicas changed");
+	assert_change(&p.v[0], "/replicas", "3", "2", 0);
+	plan_release(&p);
+	live_release(&live);
+	rec_free(&rec);
+	model_free(m);
+	model_free(before);
+}
+
 int
 main(void)
 {
@@ -1238,6 +1586,13 @@ main(void)
 			new_route_waits_for_its_containers_and_a_gone_domain_is_removed),
 		cmocka_unit_test(
 			preview_generated_host_gets_a_route_that_goes_with_it),
+		cmocka_unit_test(
+			changed_spec_lists_its_fields_and_never_a_secret),
+		cmocka_unit_test(drift_lists_what_differs_live),
+		cmocka_unit_test(
+			spec_recorded_by_an_older_pressctl_has_unknown_fields),
+		cmocka_unit_test(
+			replica_count_is_shown_on_the_containers_it_adds_and_removes),
 	};
 
 	return cmocka_run_group_tests_name("plan", tests, NULL, NULL);
