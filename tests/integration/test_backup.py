@@ -403,7 +403,7 @@ def test_watch_runs_the_schedule_and_staleness_is_unhealthy(services, pressctl, 
 
     st = status_of(p, "bksch/prod", t1)
     assert st["backup"] == {"policy": "nightly", "newest": 0, "drill": 0,
-                            "maxAgeHours": 26, "stale": True}, st
+                            "maxAgeHours": 26, "stale": True, "ageSeconds": None}, st
     assert st["healthy"] is False and any("no backup yet" in n for n in st["notes"]), st
     assert status_of(p, "bksch/dev", t1)["backup"] is None   # no policy covers dev
 
