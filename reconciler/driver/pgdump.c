@@ -552,12 +552,13 @@ describe_main(void *arg)
 	return NULL;
 }
 
-/* Free what the (joined) describe thread made and did not hand on. */
+/* Wait for the describe thread and free what it made (unless taken). */
 static void
-describe_bg_free(struct pgdump *d)
+describe_bg_join(struct pgdump *d)
 {
 	struct describe_bg *bg = d->bg;
 
+	pthread_join(bg->tid, NULL);
 	if (bg->cancel)
 		PQfreeCancel(bg->cancel);
 	json_decref(bg->tables);
@@ -565,14 +566,6 @@ describe_bg_free(struct pgdump *d)
 	free(bg->version);
 	free(bg);
 	d->bg = NULL;
-}
-
-/* Wait for the describe thread and free what it made. */
-static void
-describe_bg_join(struct pgdump *d)
-{
-	pthread_join(d->bg->tid, NULL);
-	describe_bg_free(d);
 }
 
 int
@@ -622,7 +615,13 @@ pgdump_describe_end(struct pgdump *d, json_t **tables, char fingerprint[65],
 		bg->tables = NULL;
 		bg->structure = bg->version = NULL;
 	}
-	describe_bg_free(d);
+	if (bg->cancel)
+		PQfreeCancel(bg->cancel);
+	json_decref(bg->tables);
+	free(bg->structure);
+	free(bg->version);
+	free(bg);
+	d->bg = NULL;
 	return ret;
 }
 
