@@ -22,7 +22,7 @@ FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_RUNS ?= 100000
 # ...or this many seconds per target, whichever comes first (the crypt
 # target runs a few hundred inputs a second).
-FUZZ_SMOKE_SECONDS ?= 45
+FUZZ_SMOKE_SECONDS ?= 20
 
 PKGS = yaml-0.1 jansson libgit2 libcrypto libssl libpq libcurl expat libmicrohttpd \
 	libpcre2-8
