@@ -142,7 +142,7 @@ unit: $(UNIT_BINS) $(TOOLS)
 ifneq ($(TEST_HOOKS),)
 integration: $(BIN) $(TOOLS)
 	PRESSCTL=$(abspath $(BIN)) PRESS_TOOLS_DIR=$(abspath $(BUILD)/tests/tools) \
-		$(PYTHON) -m pytest -q -p no:cacheprovider -m "not image" tests/integration
+		$(PYTHON) -m pytest -q -p no:cacheprovider -m "not image" --durations=40 tests/integration
 
 # The container image and the compose stack, for real (tests marked
 # "image"): not in `make test`, whose CI budget the first image build
