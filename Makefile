@@ -76,6 +76,7 @@ SCHEMAS := $(sort $(wildcard schema/*.json))
 ASSETS := $(sort $(wildcard reconciler/serve/assets/*))
 
 .PHONY: all deps test check unit integration bench scale fuzz fuzz-smoke golden \
+	build-tests \
 	install clean lint demo services-stop smoke format-check tools man image \
 	test-image
 
@@ -120,6 +121,10 @@ $(BUILD)/tests/tools/clone_sql: tests/tools/clone_sql.c $(CLONE_SQL_OBJS)
 
 tools: $(TOOLS)
 
+# Everything the suites of this build run, built (make test builds it
+# with -j, then runs the suites one at a time).
+build-tests: $(BIN) $(TOOLS) $(UNIT_BINS)
+
 # Proof that util/banned.h bites: each of these must fail to compile.
 BANNED_USES = 'char b[8]; sprintf(b, "x");' 'return atoi("4");' \
 	'char b[8]; strcpy(b, "x");' 'return atol("4") > 0;'
@@ -163,10 +168,14 @@ check: unit integration
 # the house rules, a short fuzz run, the unit and integration suites once
 # under ASan+UBSan (the stronger check), then the release build's unit
 # suite and a smoke run. The time is printed at the end.
+JOBS ?= $(shell nproc)
 test: deps
 	@t0=$$(date +%s); \
-	$(MAKE) --no-print-directory lint format-check fuzz-smoke && \
+	$(MAKE) --no-print-directory lint format-check && \
+	$(MAKE) --no-print-directory -j$(JOBS) fuzz-smoke && \
+	$(MAKE) --no-print-directory -j$(JOBS) SANITIZE=address,undefined build-tests && \
 	$(MAKE) --no-print-directory SANITIZE=address,undefined check && \
+	$(MAKE) --no-print-directory -j$(JOBS) build-tests && \
 	$(MAKE) --no-print-directory unit smoke; rc=$$?; \
 	t=$$(($$(date +%s) - t0)); \
 	if [ $$rc -eq 0 ]; then word=passed; else word=FAILED; fi; \
@@ -204,18 +213,35 @@ FUZZ_CFLAGS = $(WARN) -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -g -O1 \
 	$(BANNED) $(shell pkg-config --cflags $(PKGS)) -fsanitize=address,undefined
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
 
-$(FUZZ_BUILD)/%: tests/fuzz/%.c $(SRCS) $(ASMS) $(SCHEMAS) $(ASSETS)
+# The sources are compiled once for every target (instrumented for the
+# fuzzer, not linked with its main), then each target links them.
+FUZZ_OBJS := $(SRCS:%.c=$(FUZZ_BUILD)/obj/%.o) $(ASMS:%.S=$(FUZZ_BUILD)/obj/%.o)
+.SECONDARY: $(FUZZ_OBJS)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_BUILD)/obj/%.o: %.S $(SCHEMAS) $(ASSETS)
+	@mkdir -p $(dir $@)
+	clang -fsanitize=address,undefined -I. -c -o $@ $<
+
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -Ireconciler -I. -o $@ $< \
-		$(SRCS) $(ASMS) $(LIBS)
+		$(FUZZ_OBJS) $(LIBS)
 
 # A fixed seed keeps CI's short run repeatable; `make fuzz` explores.
-fuzz-smoke: $(FUZZ_TARGETS)
-	@set -e; for t in $(FUZZ_TARGETS); do \
-		n=$$(basename $$t); corpus=$(FUZZ_BUILD)/corpus-$$n; \
-		tests/fuzz/seed.sh $$n $$corpus; \
-		$$t -seed=1 -runs=$(FUZZ_SMOKE_RUNS) -max_total_time=$(FUZZ_SMOKE_SECONDS) \
-			-max_len=65536 -rss_limit_mb=1024 $$corpus; done
+# One rule per target, so that -j runs them side by side.
+fuzz-smoke: $(FUZZ_TARGETS:$(FUZZ_BUILD)/%=fuzz-smoke-%)
+
+fuzz-smoke-%: $(FUZZ_BUILD)/%
+	@corpus=$(FUZZ_BUILD)/corpus-$*; tests/fuzz/seed.sh $* $$corpus; \
+	$< -seed=1 -runs=$(FUZZ_SMOKE_RUNS) -max_total_time=$(FUZZ_SMOKE_SECONDS) \
+		-max_len=65536 -rss_limit_mb=1024 $$corpus 2>$(FUZZ_BUILD)/smoke-$*.log || \
+		{ tail -40 $(FUZZ_BUILD)/smoke-$*.log; echo "fuzz-smoke: $* failed" \
+		  "(whole output: $(FUZZ_BUILD)/smoke-$*.log)" >&2; exit 1; }; \
+	tail -1 $(FUZZ_BUILD)/smoke-$*.log
 
 fuzz: $(FUZZ_TARGETS)
 	@set -e; for t in $(FUZZ_TARGETS); do \
