@@ -85,6 +85,7 @@ struct observer {
 	struct live out;
 	struct err err;
 	int rc;
+	double seconds; /* open, observe and close, on its own */
 };
 
 static void *
@@ -92,6 +93,7 @@ observe_one(void *arg)
 {
 	struct observer *o = arg;
 	void *h = NULL;
+	double t0 = timings_now();
 
 	live_init(&o->out);
 	o->rc = o->drv->open(&h, o->env, &o->err);
@@ -100,6 +102,7 @@ observe_one(void *arg)
 	o->drv->close(h);
 	if (o->rc < 0)
 		err_wrap(&o->err, "cannot observe %s", o->drv->name);
+	o->seconds = timings_now() - t0;
 	return NULL;
 }
 
@@ -212,6 +215,8 @@ pass_observe(struct pass *p, struct err *e)
 		goto out;
 	}
 
+	/* Connecting, the lock, the recorded state: up to now. */
+	timings_phase(p->timings, "state read");
 	for (int i = 0; i < ndrivers; i++) {
 		memset(&obs[i], 0, sizeof(obs[i]));
 		obs[i].drv = drivers[i];
@@ -224,6 +229,8 @@ pass_observe(struct pass *p, struct err *e)
 	for (int i = 0; i < ndrivers; i++) {
 		if (obs[i].tid)
 			pthread_join(obs[i].tid, NULL);
+		timings_part(p->timings, "observe", obs[i].drv->name,
+			     obs[i].seconds);
 		if (obs[i].rc < 0 && rc == 0) {
 			*e = obs[i].err;
 			rc = -1;
@@ -240,6 +247,7 @@ pass_observe(struct pass *p, struct err *e)
 	}
 	live_sort(&p->live);
 	attribute(p);
+	timings_phase(p->timings, "observe");
 out:
 	for (int k = 0; k < LIVE_NKINDS; k++) {
 		free(nm.v[k]);

@@ -38,6 +38,7 @@
 #include "../util/num.h"
 #include "../util/secret.h"
 #include "../util/strbuf.h"
+#include "../util/timings.h"
 
 #define DEFAULT_TIMEOUT_MS 30000L
 #define STOP_SECONDS 10
@@ -1522,10 +1523,11 @@ start_new(struct docker *d, const struct driver_action *a, const char *cname,
 	char *cesc = escape(d, cname), *path = NULL, *id = NULL;
 	const char *image = json_string_value(
 		json_object_get(a->want->spec, "image"));
-	int pulled = 0, replaced = 0, ret = -1;
+	int pulled = 0, replaced = 0, ret = -1, rc;
 	struct err re;
 	struct cinfo ci;
 	char msg[600];
+	double waited;
 	long status;
 
 	if (!body)
@@ -1617,8 +1619,11 @@ start_new(struct docker *d, const struct driver_action *a, const char *cname,
 		snprintf(a->args->addr, sizeof(a->args->addr), "%s", ci.addr);
 		host_port = 0;
 	}
-	if (wait_healthy(d, cname, id, host_port, a->args->addr, hint, a->want,
-			 e) < 0)
+	waited = timings_now();
+	rc = wait_healthy(d, cname, id, host_port, a->args->addr, hint, a->want,
+			  e);
+	a->args->health_seconds += timings_now() - waited;
+	if (rc < 0)
 		goto drop;
 	ret = 0;
 	goto out;
