@@ -66,6 +66,7 @@ void timings_phase_split(struct timings *t, const char *a, const char *b,
 			 double second);
 /* One occurrence of part (inside phase) that took seconds: summed,
  * counted, its maximum kept. A negative or non-finite value counts as 0.
+ * part NULL adds to the phase itself (a phase measured elsewhere).
  * Strings are copied. */
 void timings_part(struct timings *t, const char *phase, const char *part,
 		  double seconds);
