@@ -1,6 +1,10 @@
 #!/bin/sh
 # Converge benchmarks against live backends (docs/design.md §9): apply of 100 new
-# environments, plan of 1,000 environments with nothing to do, how the
+# environments, the no-op plan of those environments with their containers
+# running against the backends' floor (Docker's filtered container list,
+# the S3 bucket list and a catalog query, timed in turns with it; floor.py)
+# with pressctl's peak RSS and one `plan --timings` breakdown,
+# plan of 1,000 environments with nothing to do, how the
 # plan scales (2,000 and 5,000 environments, extrapolated to 10,000), and
 # an anchor measured in the same run: Terraform's no-op plan of the same
 # 1,000 buckets on the same s3rver, with the ratio of the two medians
@@ -17,7 +21,9 @@
 # a failing command does (exit 1).
 #
 # Environment (besides run.sh's): BENCH_CONVERGE_SIZES (default
-# 1000,2000,5000), BENCH_APPLY_ENVS (default 100), BENCH_TF_BUCKETS (buckets
+# 1000,2000,5000), BENCH_APPLY_ENVS (default 100: the environments applied,
+# and so the containers running in the no-op plan against the floor; the
+# issue's figure is 1,000, which takes a long time to apply), BENCH_TF_BUCKETS (buckets
 # of the Terraform anchor, default the first converge size; 0 skips it;
 # another count is added to the plan sizes so that pressctl is measured at
 # it too), TERRAFORM (default: terraform on PATH), BENCH_TF_PLUGINS (the

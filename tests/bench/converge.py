@@ -8,6 +8,14 @@ bench-converge.sh once it has started private services:
 
 1. apply N new environments (role, schema, bucket, container each; target
    30 s for 100): one timed run, since creating is not repeatable;
+1b. the no-op plan of those N environments with their containers running:
+   median of --runs after a warm-up, peak RSS, and its ratio to the
+   backends' floor measured in turns with it in the same run (floor.py:
+   Docker's filtered container listing, the S3 bucket listing and a
+   catalog query, run at once; target plan <= 1.5 x floor, and 0.5 s at
+   1,000 environments); then one `plan --timings` to show where it goes.
+   N is --apply-envs (BENCH_APPLY_ENVS), so the caller sets how many
+   containers run;
 2. plan of 1,000 environments against the live backends with nothing to do
    (target 0.5 s and 64 MiB RSS): median of --runs after a warm-up, peak
    RSS;
@@ -19,7 +27,7 @@ bench-converge.sh once it has started private services:
    ratio of the two medians (tfanchor.py; skipped, with the reason, when
    terraform or its AWS provider is missing).
 
-The plan benchmarks use environments with `replicas: 0`: their roles,
+The plan benchmarks of 2. and 3. use environments with `replicas: 0`: their roles,
 schemas and buckets exist live (applied first, untimed) but no container,
 because creating thousands of containers takes far longer here than the
 benchmark is worth. The plan still observes all three backends: one
@@ -42,12 +50,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from measure import run_once  # noqa: E402
+import floor  # noqa: E402
 import tfanchor  # noqa: E402
 
 TARGET_APPLY_100 = 30.0
 TARGET_PLAN_1000 = 0.5
 TARGET_RSS_1000 = 64.0
 TARGET_PLAN_10000 = 3.0
+TARGET_FLOOR_RATIO = 1.5
 ENVS_PER_SITE = 4
 DOCS_PER_FILE = 100
 IMAGE = "local/press-test-app:1"
@@ -215,6 +225,61 @@ def measure_plan(args, label, config, target=None, rss_target=None):
     return float(last[1]), float(last[2])
 
 
+def live_plan(args, cfg, n, platform):
+    """1b: the no-op plan of n environments whose containers run, in
+    turns with the backends' floor (floor.py), after one warm-up of each;
+    prints both medians, their ratio and pressctl's peak RSS, then one
+    `plan --timings` table."""
+    plans, rss, floors, parts = [], [], [], {"docker": [], "s3": [], "catalog": []}
+    seen = {}
+    cmd = [args.pressctl, "plan", str(cfg), "--detailed-exitcode"]
+    for i in range(1 + max(1, args.runs)):
+        elapsed, maxrss, rc, text = run_once(cmd)
+        if rc != 0:
+            sys.stderr.write(text[-6000:])
+            print("plan with running containers: FAILED: '%s' exited %d (it must "
+                  "find nothing to do)" % (" ".join(cmd), rc), file=sys.stderr)
+            sys.exit(1)
+        try:
+            took, wall, seen = floor.floor_once(args.docker_sock, platform,
+                                                args.s3_port, args.pg_port)
+        except RuntimeError as e:
+            print(f"backend floor: FAILED: {e}", file=sys.stderr)
+            sys.exit(1)
+        if i == 0:
+            continue  # warm-up
+        plans.append(elapsed)
+        rss.append(maxrss / 1024.0)
+        floors.append(wall)
+        for k in parts:
+            parts[k].append(took[k])
+    med, fl = statistics.median(plans), statistics.median(floors)
+    # The targets are for 1,000 environments: a smaller count is measured
+    # against them, a fraction of them is no target.
+    print("plan %d environments with running containers (live, nothing to do): "
+          "median %.3f s (target %.1f s at 1,000, ratio %.2f), peak RSS %.0f MiB "
+          "(target %.0f MiB, ratio %.2f) [%d runs, min %.3f s, max %.3f s]"
+          % (n, med, TARGET_PLAN_1000, med / TARGET_PLAN_1000, max(rss),
+             TARGET_RSS_1000, max(rss) / TARGET_RSS_1000, len(plans), min(plans),
+             max(plans)), flush=True)
+    print("  backend floor in the same run, the three at once: median %.3f s "
+          "(docker list %.3f s of %d containers, S3 list %.3f s of %d buckets, "
+          "catalog query %.3f s); plan / floor %.2f (target %.1f)"
+          % (fl, statistics.median(parts["docker"]), seen.get("docker", 0),
+             statistics.median(parts["s3"]), seen.get("s3", 0),
+             statistics.median(parts["catalog"]), med / fl, TARGET_FLOOR_RATIO),
+          flush=True)
+    if args.record:
+        with open(args.record, "a", encoding="utf-8") as f:
+            f.write(f"plan {n} live containers\t{med:.6f}\t{max(rss):.1f}\n")
+            f.write(f"backend floor {n}\t{fl:.6f}\t0\n")
+    proc, _ = run(args, "plan", cfg, "--timings")
+    print("  where one such plan goes (plan --timings):")
+    for line in proc.stderr.splitlines():
+        if not line.startswith("{"):
+            print("    " + line)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pressctl", default=os.environ.get("PRESSCTL"))
@@ -258,6 +323,9 @@ def main():
         print("  " + last[-1].strip())
     proc, _ = run(args, "plan", cfg, "--detailed-exitcode")
     print("  %.1f environments/s; plan afterwards: nothing to do" % (n / elapsed))
+
+    # 1b. the no-op plan with those containers running, against the floor.
+    live_plan(args, cfg, n, "bench-apply")
 
     # 2. and 3. plan with nothing to do, at growing sizes, one platform.
     print(f"plan benchmarks: environments with replicas: 0 (role, schema and "
