@@ -100,6 +100,10 @@ def test_plan_and_apply_timings(services, pressctl, tmp_path):
     live = p.containers()
     assert sorted(live) == [f"tm-cli-{SITE}-{e}" for e in ENVS], live
     assert all(c["State"]["Running"] for c in live.values())
+    # The limits asked for are on the container, for the next plan
+    # (docs/drivers.md, "Limits"): none here.
+    assert {c["Config"]["Labels"].get("press.limits") for c in live.values()} == \
+        {"memory=0,nanoCpus=0"}, live
 
     for fmt in ("text", "json", "markdown"):
         plain = p.run("plan", "--format", fmt, "--detailed-exitcode")
