@@ -26,7 +26,9 @@
 # issue's figure is 1,000, which takes a long time to apply), BENCH_TF_BUCKETS (buckets
 # of the Terraform anchor, default the first converge size; 0 skips it;
 # another count is added to the plan sizes so that pressctl is measured at
-# it too), TERRAFORM (default: terraform on PATH), BENCH_TF_PLUGINS (the
+# it too), BENCH_PRESSCTL_BASE (another pressctl binary, e.g. a build of
+# the main branch, whose no-op plan of the same running containers is
+# measured in turns with this one's: before and after in one run), TERRAFORM (default: terraform on PATH), BENCH_TF_PLUGINS (the
 # provider mirror; default: Terraform's implied mirror directories, then
 # /opt/tf-plugins), BENCH_KEEP=1 keeps the services' directory (stopped) and
 # the generated configs.
@@ -38,6 +40,16 @@ bench=converge
 # shellcheck source=lib.sh
 . "$here/lib.sh"
 
+# The containers and networks go before the engine (lib.sh, bench_remove).
+converge_cleanup() {
+	status=$?
+	bench_remove bench-apply ba
+	bench_remove bench-plan bp
+	set +e # (exit) must not end the shell before cleanup
+	(exit $status)
+	cleanup
+}
+trap converge_cleanup EXIT
 bench_start
 DOCKER_CONFIG=$svc/docker-config "$top/scripts/test-image.sh" "$svc/docker.sock" \
 	local/press-test-app:1 </dev/null
@@ -50,4 +62,5 @@ PRESSCTL=$PRESSCTL "$PYTHON" "$here/converge.py" \
 	--master-key "$svc/master.key" --work "$work" --runs "$BENCH_RUNS" \
 	--record "$record" --apply-envs "${BENCH_APPLY_ENVS:-100}" \
 	--sizes "${BENCH_CONVERGE_SIZES:-1000,2000,5000}" \
-	${BENCH_TF_BUCKETS:+--tf-buckets "$BENCH_TF_BUCKETS"}
+	${BENCH_TF_BUCKETS:+--tf-buckets "$BENCH_TF_BUCKETS"} \
+	${BENCH_PRESSCTL_BASE:+--base-pressctl "$BENCH_PRESSCTL_BASE"}
