@@ -16,11 +16,11 @@ One platform with two environments whose containers run, applied with
 Cheap: two busybox containers, one apply, four plans, one watch pass.
 """
 
+import os
 import re
 import subprocess
 import time
 
-import helpers
 from converge_helpers import Platform, dump, env_doc, site_doc
 from helpers import describe
 from watch_helpers import sample, watching
@@ -58,10 +58,20 @@ def parse_timings(stderr):
 
 
 def timed(p, *args):
-    """Run pressctl on p; (process, wall seconds measured around it)."""
+    """Run pressctl on p; (process, wall seconds measured around it).
+    Under AddressSanitizer the leak check runs after exit, outside any
+    phase (0.5 s and more here): these runs go without it, and the same
+    commands run with it elsewhere in this file."""
+    asan = os.environ.get("ASAN_OPTIONS", "").replace("detect_leaks=1", "detect_leaks=0")
     t0 = time.monotonic()
-    proc = p.run(*args)
+    proc = p.run(*args, env={"ASAN_OPTIONS": asan} if asan else None)
     return proc, time.monotonic() - t0
+
+
+def sanitized(binary):
+    """Is binary built with AddressSanitizer (make SANITIZE=...)?"""
+    out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
+    return "libasan" in out
 
 
 def check_sum(phases, other, total, wall, proc):
@@ -69,7 +79,11 @@ def check_sum(phases, other, total, wall, proc):
     assert abs(s + other - total) <= 0.002 * (len(phases) + 2), (phases, other, total)
     # The phases claim nearly everything: "other" is small.
     assert other <= 0.1 * total + 0.005, (other, total, describe(proc))
-    assert abs(s - wall) <= 0.1 * wall, \
+    # Within 10% of the wall time around the process. An instrumented
+    # build spends more after its last phase, in exit (AddressSanitizer's
+    # own shutdown: 0.1-0.2 s here), which no phase can see: 25% there.
+    tolerance = 0.25 if sanitized(proc.args[0]) else 0.1
+    assert abs(s - wall) <= tolerance * wall, \
         f"phases sum {s:.3f} s against {wall:.3f} s measured around the process" + describe(proc)
     assert total <= wall + 0.005, (total, wall)
 
@@ -119,6 +133,9 @@ def test_plan_and_apply_timings(services, pressctl, tmp_path):
         assert [n for n, _ in phases] == [*TOP, "render", "close"], phases
         assert sorted(parts) == ["observe"], parts
         check_sum(phases, other, total, wall, proc)
+    # With the leak check (a sanitized build): nothing leaks either way.
+    proc = p.run("plan", "--timings")
+    assert proc.returncode == 0 and "\ntotal " in proc.stderr, describe(proc)
     p.assert_no_secrets(roles=[f"{SITE}_{e}" for e in ENVS])
 
 
