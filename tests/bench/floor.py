@@ -34,6 +34,8 @@ CATALOG_QUERY = (
     "obj_description(n.oid, 'pg_namespace') FROM pg_namespace n")
 
 
+# The same small class as tests/integration/watch_helpers.py's: the
+# benchmarks stay standard library only, without the test helpers.
 class _UnixHTTP(http.client.HTTPConnection):
     def __init__(self, path, timeout=60):
         super().__init__("localhost", timeout=timeout)
@@ -46,18 +48,24 @@ class _UnixHTTP(http.client.HTTPConnection):
         self.sock = s
 
 
-def docker_list(sock, platform):
-    """The platform's containers (all states): how many."""
-    filters = urllib.parse.quote(json.dumps({"label": [f"press.platform={platform}"]}))
-    conn = _UnixHTTP(sock)
+def _get(conn, path, what, headers=None):
+    """GET path on conn (closed after): the body of a 200 answer."""
     try:
-        conn.request("GET", f"/v1.41/containers/json?all=1&filters={filters}")
+        conn.request("GET", path, headers=headers or {})
         r = conn.getresponse()
         body = r.read()
     finally:
         conn.close()
     if r.status != 200:
-        raise RuntimeError(f"docker list answered {r.status}: {body[:200]!r}")
+        raise RuntimeError(f"{what} answered {r.status}: {body[:200]!r}")
+    return body
+
+
+def docker_list(sock, platform):
+    """The platform's containers (all states): how many."""
+    filters = urllib.parse.quote(json.dumps({"label": [f"press.platform={platform}"]}))
+    body = _get(_UnixHTTP(sock), f"/v1.41/containers/json?all=1&filters={filters}",
+                "docker list")
     return len(json.loads(body))
 
 
@@ -79,17 +87,10 @@ def s3_list(port, key="S3RVER", secret="S3RVER", region="us-east-1"):
     sig = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
     auth = (f"AWS4-HMAC-SHA256 Credential={key}/{scope}, SignedHeaders={signed}, "
             f"Signature={sig}")
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        conn.request("GET", "/", headers={"Host": host, "x-amz-date": amzdate,
-                                          "x-amz-content-sha256": payload,
-                                          "Authorization": auth})
-        r = conn.getresponse()
-        body = r.read()
-    finally:
-        conn.close()
-    if r.status != 200:
-        raise RuntimeError(f"S3 ListBuckets answered {r.status}: {body[:200]!r}")
+    body = _get(http.client.HTTPConnection("127.0.0.1", port, timeout=60), "/",
+                "S3 ListBuckets", {"Host": host, "x-amz-date": amzdate,
+                                   "x-amz-content-sha256": payload,
+                                   "Authorization": auth})
     return body.count(b"<Bucket>")
 
 

@@ -154,20 +154,22 @@ table_has_aligned_phases_parts_other_and_total(void **state)
 	timings_copy(&c, &t);
 	strbuf_init(&out, 0);
 	timings_render(&c, 2.0, &out);
-	assert_string_equal(out.buf,
-			    "timings                    seconds   count   slowest\n"
-			    "load                         0.012\n"
-			    "observe                      0.200\n"
-			    "  postgres                   0.100       1     0.100\n"
-			    "  docker                     0.200       1     0.200\n"
-			    "apply                        1.500\n"
-			    "  create container           1.250       2     1.000\n"
-			    "other                        0.288\n"
-			    "total                        2.000\n");
+	assert_string_equal(
+		out.buf,
+		"timings                    seconds   count   slowest\n"
+		"load                         0.012\n"
+		"observe                      0.200\n"
+		"  postgres                   0.100       1     0.100\n"
+		"  docker                     0.200       1     0.200\n"
+		"apply                        1.500\n"
+		"  create container           1.250       2     1.000\n"
+		"other                        0.288\n"
+		"total                        2.000\n");
 	/* A wall time shorter than the phases: "other" is never negative. */
 	strbuf_reset(&out);
 	timings_render(&c, 1.0, &out);
-	assert_non_null(strstr(out.buf, "\nother                        0.000\n"));
+	assert_non_null(
+		strstr(out.buf, "\nother                        0.000\n"));
 	strbuf_release(&out);
 	timings_release(&t);
 	timings_release(&c);
@@ -182,7 +184,8 @@ main(void)
 		cmocka_unit_test(split_gives_the_tail_to_the_second_phase),
 		cmocka_unit_test(null_timings_do_nothing),
 		cmocka_unit_test(process_start_is_before_now),
-		cmocka_unit_test(table_has_aligned_phases_parts_other_and_total),
+		cmocka_unit_test(
+			table_has_aligned_phases_parts_other_and_total),
 	};
 
 	return cmocka_run_group_tests_name("timings", tests, NULL, NULL);
