@@ -11,7 +11,10 @@ One platform with two environments whose containers run, applied with
 - the phases add up to the total, and the total is within 10% of the
   wall time measured here around the process;
 - standard output is byte for byte the same with and without the flag;
-- a watcher's /metrics carries the same phases as gauges after its pass.
+- a watcher's /metrics carries the same phases as gauges after its pass;
+  a `docker update` of a container's memory wakes it, and it heals the
+  limit (containers carry the limits they were created with; only those
+  an "update" event names are inspected).
 
 Cheap: two busybox containers, one apply, four plans, one watch pass.
 """
@@ -21,7 +24,7 @@ import re
 import subprocess
 import time
 
-from converge_helpers import Platform, dump, env_doc, site_doc
+from converge_helpers import Platform, container, dump, env_doc, site_doc
 from helpers import describe
 from watch_helpers import sample, watching
 
@@ -167,3 +170,17 @@ def test_watch_pass_phases_in_metrics(services, pressctl, tmp_path):
         # --timings: the same figures in the log, one line per pass.
         logged = [r for r in w.records() if r.get("message") == "pass timings"]
         assert logged and "observe docker" in logged[-1] and "total" in logged[-1], logged
+
+        # A limit changed in place (docker update) wakes the watcher (an
+        # "update" event), and its pass, which inspects only containers
+        # such events name (docs/drivers.md, "Limits"), heals it.
+        name = "tm-wt-tmw-one"
+        mark = w.mark()
+        services.docker("update", "--memory", "96m", "--memory-swap", "192m", name)
+        rec = w.wait_reconciled(after=mark, trigger="docker", timeout=60)
+        healed = w.wait_record(lambda r: r.get("message") == "reconciled"
+                               and r.get("drift", 0) >= 1, 60, mark)
+        assert healed["done"] >= 1, (rec, healed)
+        info = container(services, name)
+        assert info["State"]["Running"] and info["HostConfig"]["Memory"] == 0, \
+            info["HostConfig"]
