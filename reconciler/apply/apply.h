@@ -13,6 +13,7 @@
 #include "../driver/driver.h"
 #include "../manifest/manifest.h"
 #include "../plan/plan.h"
+#include "../util/timings.h"
 
 struct pass {
 	const struct model *model; /* borrowed */
@@ -23,6 +24,9 @@ struct pass {
 	struct live live;
 	time_t now;
 	char actor[256]; /* "user@host pid N" */
+	/* Borrowed, may be NULL: where pass_observe and apply_plan record
+	 * their phases (util/timings.h). Set after pass_open. */
+	struct timings *timings;
 };
 
 /*

@@ -57,6 +57,7 @@ struct worker {
 	struct exec *x;
 	void *h[4]; /* per driver: postgres, s3, docker, the ingress */
 	unsigned seed;
+	double health; /* seconds the action in hand waited for health */
 };
 
 static int
@@ -610,6 +611,7 @@ call_driver(struct worker *w, const struct action *a, int *attempts,
 		}
 		(*attempts)++;
 	}
+	w->health += args.health_seconds;
 	if (rc == 0 && a->act.kind == LIVE_CONTAINER && args.addr[0]) {
 		pthread_mutex_lock(&x->mu);
 		snprintf(x->addr[a->id - 1], sizeof(x->addr[0]), "%s",
@@ -898,6 +900,23 @@ report(struct exec *x, size_t i, const char *outcome, const char *error)
 			       &x->plan->v[i], outcome, error);
 }
 
+/* --timings: the action's time under its kind ("create container"),
+ * and the health waits of all kinds together; under mu. */
+static void
+action_timing(struct exec *x, const struct action *a, double seconds,
+	      double health)
+{
+	char kind[64];
+
+	if (!x->p->timings)
+		return;
+	snprintf(kind, sizeof(kind), "%s %s", action_verb(a),
+		 a->act.name ? live_kind_name(a->act.kind) : "environment");
+	timings_part(x->p->timings, "apply", kind, seconds);
+	if (health > 0)
+		timings_part(x->p->timings, "apply", "health wait", health);
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -907,6 +926,7 @@ worker_main(void *arg)
 	pthread_mutex_lock(&x->mu);
 	for (;;) {
 		size_t skipped, i = pick(x, &skipped);
+		double t0, t1;
 		struct err e;
 		int rc;
 
@@ -941,9 +961,13 @@ worker_main(void *arg)
 		pthread_mutex_unlock(&x->mu);
 
 		memset(&e, 0, sizeof(e));
+		w->health = 0;
+		t0 = timings_now();
 		rc = run_action(w, &x->plan->v[i], &e);
+		t1 = timings_now();
 
 		pthread_mutex_lock(&x->mu);
+		action_timing(x, &x->plan->v[i], t1 - t0, w->health);
 		x->running--;
 		x->st[i] = rc == 0 ? DONE : FAILED;
 		if (rc == 0)
@@ -1069,6 +1093,7 @@ apply_plan(struct pass *p, const struct plan *plan, const struct apply_opts *o,
 					    json_string(se.msg));
 	}
 	r->cancelled = (size_t)(plan->n - x.finished);
+	timings_phase(p->timings, "apply");
 	state_run_end(p->state, x.run_id,
 		      r->cancelled	      ? "interrupted" :
 		      r->failed || r->skipped ? "failed" :

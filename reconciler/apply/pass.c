@@ -77,14 +77,24 @@ pass_close(struct pass *p)
 
 /* --- parallel observation ---------------------------------------------- */
 
+/* The observers connect while the state is read, then wait until the
+ * request is ready (go 1) or the pass gives up (go -1). */
+struct start {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int go;
+};
+
 struct observer {
 	pthread_t tid;
 	const struct driver *drv;
 	const struct driver_env *env;
 	const struct observe_req *q;
+	struct start *start;
 	struct live out;
 	struct err err;
 	int rc;
+	double seconds; /* open, observe and close: its own, not the wait */
 };
 
 static void *
@@ -92,15 +102,34 @@ observe_one(void *arg)
 {
 	struct observer *o = arg;
 	void *h = NULL;
+	double t0 = timings_now();
+	int go;
 
 	live_init(&o->out);
 	o->rc = o->drv->open(&h, o->env, &o->err);
-	if (o->rc == 0)
+	o->seconds = timings_now() - t0;
+	pthread_mutex_lock(&o->start->mu);
+	while (!o->start->go)
+		pthread_cond_wait(&o->start->cv, &o->start->mu);
+	go = o->start->go;
+	pthread_mutex_unlock(&o->start->mu);
+	t0 = timings_now();
+	if (o->rc == 0 && go > 0)
 		o->rc = o->drv->observe(h, o->q, &o->out, &o->err);
 	o->drv->close(h);
 	if (o->rc < 0)
 		err_wrap(&o->err, "cannot observe %s", o->drv->name);
+	o->seconds += timings_now() - t0;
 	return NULL;
+}
+
+static void
+start_set(struct start *s, int go)
+{
+	pthread_mutex_lock(&s->mu);
+	s->go = go;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
 }
 
 /* A growable list of borrowed names per kind. */
@@ -157,23 +186,16 @@ attribute(struct pass *p)
 	free(idx);
 }
 
-int
-pass_observe(struct pass *p, struct err *e)
+/*
+ * The recorded state, and from it and the model the request to the
+ * observers: the names (nm, ck: lists of borrowed names the caller frees)
+ * and what would be destroyed (doomed, new arrays the caller frees).
+ */
+static int
+read_state(struct pass *p, struct names *nm, struct names *ck,
+	   const char **doomed[LIVE_NKINDS], struct observe_req *q,
+	   struct err *e)
 {
-	const struct driver *drivers[4] = {
-		&driver_postgres, &driver_s3, &driver_docker,
-		driver_ingress(&p->model->platform)
-	};
-	int ndrivers = drivers[3] ? 4 : 3; /* the ingress, if declared */
-	struct observer obs[4];
-	const char **doomed[LIVE_NKINDS];
-	struct observe_req q;
-	struct names nm, ck;
-	int rc = 0;
-
-	memset(&nm, 0, sizeof(nm));
-	memset(&ck, 0, sizeof(ck));
-	memset(&q, 0, sizeof(q));
 	if (state_read(p->state, &p->rec, e) < 0)
 		return -1;
 	/* Names: what the model wants and what the state records. Check:
@@ -185,45 +207,74 @@ pass_observe(struct pass *p, struct err *e)
 		const struct rec_resource *r = recorded_find(&p->rec, o->kind,
 							     o->name);
 
-		names_add(&nm, o->kind, o->name);
+		names_add(nm, o->kind, o->name);
 		if (!r || !r->marked)
-			names_add(&ck, o->kind, o->name);
+			names_add(ck, o->kind, o->name);
 	}
 	for (size_t i = 0; i < p->rec.nkept; i++)
-		names_add(&nm, LIVE_SCHEMA, p->rec.kept[i].schema);
+		names_add(nm, LIVE_SCHEMA, p->rec.kept[i].schema);
 	for (size_t i = 0; i < p->rec.nres; i++) {
-		names_add(&nm, p->rec.res[i].kind, p->rec.res[i].name);
+		names_add(nm, p->rec.res[i].kind, p->rec.res[i].name);
 		if (!p->rec.res[i].marked)
-			names_add(&ck, p->rec.res[i].kind, p->rec.res[i].name);
+			names_add(ck, p->rec.res[i].kind, p->rec.res[i].name);
 	}
-	plan_doomed(p->model, &p->rec, p->now, doomed, q.nsized);
-	q.platform = p->model->platform.name;
+	plan_doomed(p->model, &p->rec, p->now, doomed, q->nsized);
+	q->platform = p->model->platform.name;
 	for (int k = 0; k < LIVE_NKINDS; k++) {
-		q.names[k] = nm.v[k];
-		q.nnames[k] = nm.n[k];
-		q.sized[k] = doomed[k];
-		for (size_t i = 0; i < q.nsized[k]; i++)
-			names_add(&ck, (enum live_kind)k, doomed[k][i]);
-		q.check[k] = ck.v[k];
-		q.ncheck[k] = ck.n[k];
+		q->names[k] = nm->v[k];
+		q->nnames[k] = nm->n[k];
+		q->sized[k] = doomed[k];
+		for (size_t i = 0; i < q->nsized[k]; i++)
+			names_add(ck, (enum live_kind)k, doomed[k][i]);
+		q->check[k] = ck->v[k];
+		q->ncheck[k] = ck->n[k];
 	}
-	if (state_read_foreign(p->state, q.names, q.nnames, &p->rec, e) < 0) {
-		rc = -1;
-		goto out;
-	}
+	return state_read_foreign(p->state, q->names, q->nnames, &p->rec, e);
+}
 
+int
+pass_observe(struct pass *p, struct err *e)
+{
+	const struct driver *drivers[4] = {
+		&driver_postgres, &driver_s3, &driver_docker,
+		driver_ingress(&p->model->platform)
+	};
+	int ndrivers = drivers[3] ? 4 : 3; /* the ingress, if declared */
+	struct observer obs[4];
+	const char **doomed[LIVE_NKINDS] = { NULL };
+	struct observe_req q;
+	struct names nm, ck;
+	struct start st;
+	int rc = 0;
+
+	memset(&nm, 0, sizeof(nm));
+	memset(&ck, 0, sizeof(ck));
+	memset(&q, 0, sizeof(q));
+	pthread_mutex_init(&st.mu, NULL);
+	pthread_cond_init(&st.cv, NULL);
+	st.go = 0;
+	/* The backends' connections open while the state is read. */
 	for (int i = 0; i < ndrivers; i++) {
 		memset(&obs[i], 0, sizeof(obs[i]));
 		obs[i].drv = drivers[i];
 		obs[i].env = &p->denv;
 		obs[i].q = &q;
+		obs[i].start = &st;
 		if (pthread_create(&obs[i].tid, NULL, observe_one, &obs[i]) !=
 		    0)
-			observe_one(&obs[i]), obs[i].tid = 0;
+			obs[i].tid = 0; /* runs below, in this thread */
 	}
+	rc = read_state(p, &nm, &ck, doomed, &q, e);
+	/* Connecting, the lock, the recorded state: up to now. */
+	timings_phase(p->timings, "state read");
+	start_set(&st, rc == 0 ? 1 : -1);
 	for (int i = 0; i < ndrivers; i++) {
 		if (obs[i].tid)
 			pthread_join(obs[i].tid, NULL);
+		else
+			observe_one(&obs[i]);
+		timings_part(p->timings, "observe", obs[i].drv->name,
+			     obs[i].seconds);
 		if (obs[i].rc < 0 && rc == 0) {
 			*e = obs[i].err;
 			rc = -1;
@@ -238,8 +289,13 @@ pass_observe(struct pass *p, struct err *e)
 		free(obs[i].out.v);
 		free(obs[i].out.busy_ports);
 	}
+	pthread_mutex_destroy(&st.mu);
+	pthread_cond_destroy(&st.cv);
+	if (rc < 0)
+		goto out;
 	live_sort(&p->live);
 	attribute(p);
+	timings_phase(p->timings, "observe");
 out:
 	for (int k = 0; k < LIVE_NKINDS; k++) {
 		free(nm.v[k]);

@@ -1,6 +1,6 @@
 /*
  * pressctl apply [SRC] [--only SEL] [--parallel N] [--allow-mass-delete]
- *                [--wait]
+ *                [--wait] [--timings]
  *
  * Converges the live platform to the source. One applier per platform
  * (an advisory lock). Exit 0 converged, 1 error (nothing changed), 3
@@ -18,7 +18,7 @@
 
 static const char usage_text[] =
 	"usage: pressctl apply [DIR] [--only SEL]... [--adopt SEL]... [--parallel N]\n"
-	"                      [--allow-mass-delete] [--wait]\n"
+	"                      [--allow-mass-delete] [--wait] [--timings]\n"
 	"       pressctl apply --git REPO [--ref REF] [--path SUBDIR] [...]\n"
 	"\n"
 	"Converges PostgreSQL, S3 and Docker to the manifests. Removing an\n"
@@ -26,7 +26,8 @@ static const char usage_text[] =
 	"stay for safety.softDeleteDays. --wait waits for another applier's\n"
 	"lock instead of exiting. pressctl touches only objects that carry its\n"
 	"platform's mark or its state rows; --adopt SEL adopts unmarked objects\n"
-	"of SEL that hold data.\n";
+	"of SEL that hold data. --timings prints where the time went (phases,\n"
+	"actions by kind, health waits) on standard error.\n";
 
 struct progress {
 	int tty;
@@ -62,24 +63,30 @@ cmd_apply(int argc, char **argv)
 	struct apply_opts ao = { 4, 5, progress, &pr, NULL };
 	struct apply_result res;
 	struct cmd_pass cp;
+	struct timings tm, *t = NULL;
 	struct model *m;
 	struct err e;
-	int rc, allow = 0, wait = 0;
+	int rc, allow = 0, wait = 0, timed = 0;
 	const struct cmd_option opts[] = {
 		{ OPT_SELECTOR, "only", &sel, 0, 0, 0 },
 		{ OPT_SELECTOR, "adopt", &adopt_sel, 0, 0, 0 },
 		{ OPT_INT, "parallel", &ao.parallel, 1, 64, 0 },
 		{ OPT_FLAG, "allow-mass-delete", &allow, 0, 0, 0 },
 		{ OPT_FLAG, "wait", &wait, 0, 0, 0 },
+		{ OPT_FLAG, "timings", &timed, 0, 0, 0 },
 		{ OPT_SOURCE, NULL, &so, 0, 0, 0 },
 		{ OPT_END, NULL, NULL, 0, 0, 0 },
 	};
 
 	if (cmd_parse(argc, argv, opts, usage_text, &rc) < 0)
 		return rc;
+	if (timed) {
+		timings_init_process(&tm);
+		t = &tm;
+	}
 	if ((rc = cmd_pass_open(&cp, &so, "apply", 1, wait, &filter,
-				adopt_sel.n ? &adopt : NULL)) != EXIT_OK)
-		return rc;
+				adopt_sel.n ? &adopt : NULL, t)) != EXIT_OK)
+		goto out;
 	m = cp.m;
 	if (cp.interrupted)
 		cmd_log("warn",
@@ -131,6 +138,12 @@ cmd_apply(int argc, char **argv)
 		if (n->name[0] && rc == EXIT_OK)
 			rc = EXIT_FAILED;
 	}
+	fflush(stdout);
+	timings_phase(t, "render");
 	cmd_pass_close(&cp);
+	timings_phase(t, "close");
+	cmd_print_timings(t);
+out:
+	timings_release(t);
 	return rc;
 }

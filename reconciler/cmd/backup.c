@@ -196,7 +196,7 @@ cmd_backup(int argc, char **argv)
 		return rc;
 	if ((id || drill) && v != VERIFY)
 		return cmd_fail("--backup and --restore-test go with verify");
-	if ((rc = cmd_load_model(&m, &so, 0)) != EXIT_OK)
+	if ((rc = cmd_load_model(&m, &so, 0, NULL)) != EXIT_OK)
 		return rc;
 	if (pass_open(&p, m, "backup", &e) < 0) {
 		model_free(m);
@@ -298,7 +298,7 @@ cmd_restore(int argc, char **argv)
 		return cmd_fail("name environments as SITE/ENV");
 	if (!so.git && (so.ref || so.path))
 		return cmd_fail("--ref and --path need --git");
-	if ((rc = cmd_load_model(&m, &so, 0)) != EXIT_OK)
+	if ((rc = cmd_load_model(&m, &so, 0, NULL)) != EXIT_OK)
 		return rc;
 	if (pass_open(&p, m, "restore", &e) < 0) {
 		model_free(m);

@@ -14,6 +14,7 @@
 #include "../plan/plan.h"
 #include "../source/source.h"
 #include "../util/diag.h"
+#include "../util/timings.h"
 
 /* Exit codes (docs/design.md §7). */
 enum {
@@ -102,8 +103,10 @@ void cmd_print_json(json_t *v);
 /* Load and validate the source into *m; on failure print the diagnostics
  * and return EXIT_ERROR, else EXIT_OK. With as_log the diagnostics are
  * log lines (cmd_log: JSON when not on a terminal), for the daemon;
- * otherwise compiler-style text on stderr. */
-int cmd_load_model(struct model **m, const struct source_opts *so, int as_log);
+ * otherwise compiler-style text on stderr. t (borrowed, may be NULL)
+ * receives the phases "load" and "validate". */
+int cmd_load_model(struct model **m, const struct source_opts *so, int as_log,
+		   struct timings *t);
 
 /* --only selectors: "acme" (a site), "acme/staging" (an environment),
  * "tier=gold" (a site or environment label). Repeatable. */
@@ -131,12 +134,23 @@ struct cmd_pass {
  * (may be NULL). Prints what went wrong and returns the exit code;
  * EXIT_OK when cp is ready (release with cmd_pass_close).
  */
-/* only: --only (NULL: every environment); adopt: --adopt (NULL: none). */
+/* only: --only (NULL: every environment); adopt: --adopt (NULL: none).
+ * t (borrowed, may be NULL; it must outlive cp) receives the phases
+ * load, validate, state read, observe (with a part per backend) and
+ * diff, and those of apply_plan. */
 int cmd_pass_open(struct cmd_pass *cp, const struct source_opts *so,
 		  const char *command, int lock, int wait,
 		  const struct plan_filter *only,
-		  const struct plan_filter *adopt);
+		  const struct plan_filter *adopt, struct timings *t);
 void cmd_pass_close(struct cmd_pass *cp);
+
+/* --timings: the phase table of t (util/timings.h) for the pass
+ * measured since timings_init, on stderr; standard output is left as it
+ * is. Accepts NULL (prints nothing). */
+void cmd_print_timings(const struct timings *t);
+/* The same figures as a new object for a log line: seconds by phase,
+ * by "phase part" for the parts, "other" and "total" (wall). */
+json_t *cmd_timings_json(const struct timings *t, double wall);
 
 /* Is stderr a terminal (progress lines) or not (JSON log lines)? */
 int cmd_tty(void);

@@ -117,8 +117,10 @@ cmd_print_json(json_t *v)
 }
 
 int
-cmd_load_model(struct model **m, const struct source_opts *so, int as_log)
+cmd_load_model(struct model **m, const struct source_opts *so, int as_log,
+	       struct timings *t)
 {
+	struct manifest_stats st = { 0 };
 	struct source src;
 	struct diags d;
 	struct err e;
@@ -135,7 +137,7 @@ cmd_load_model(struct model **m, const struct source_opts *so, int as_log)
 		} else {
 			rc = cmd_fail("%s", e.msg);
 		}
-	} else if (manifest_read(m, NULL, &src, &d) < 0) {
+	} else if (manifest_read(m, &st, &src, &d) < 0) {
 		diags_sort(&d);
 		if (as_log) {
 			for (size_t i = 0; i < d.n; i++) {
@@ -173,6 +175,8 @@ cmd_load_model(struct model **m, const struct source_opts *so, int as_log)
 	}
 	diags_release(&d);
 	source_release(&src);
+	/* Reading and parsing the source, then validating it. */
+	timings_phase_split(t, "load", "validate", st.validate_seconds);
 	return rc;
 }
 
@@ -248,19 +252,21 @@ unmatched(const struct model *m, const struct recorded *rec,
 int
 cmd_pass_open(struct cmd_pass *cp, const struct source_opts *so,
 	      const char *command, int lock, int wait,
-	      const struct plan_filter *only, const struct plan_filter *adopt)
+	      const struct plan_filter *only, const struct plan_filter *adopt,
+	      struct timings *t)
 {
 	struct err e;
 	int rc;
 
 	memset(cp, 0, sizeof(*cp));
-	if ((rc = cmd_load_model(&cp->m, so, 0)) != EXIT_OK)
+	if ((rc = cmd_load_model(&cp->m, so, 0, t)) != EXIT_OK)
 		return rc;
 	if (pass_open(&cp->pass, cp->m, command, &e) < 0) {
 		model_free(cp->m);
 		cp->m = NULL;
 		return cmd_fail("%s", e.msg);
 	}
+	cp->pass.timings = t;
 	if ((lock && (state_lock(cp->pass.state, wait, &e) != 0 ||
 		      state_close_interrupted(cp->pass.state, &cp->interrupted,
 					      &e) < 0)) ||
@@ -274,6 +280,7 @@ cmd_pass_open(struct cmd_pass *cp, const struct source_opts *so,
 		cmd_pass_close(cp);
 		return cmd_fail("%s", e.msg);
 	}
+	timings_phase(t, "diff");
 	return EXIT_OK;
 }
 
@@ -285,6 +292,39 @@ cmd_pass_close(struct cmd_pass *cp)
 		pass_close(&cp->pass);
 	model_free(cp->m);
 	memset(cp, 0, sizeof(*cp));
+}
+
+void
+cmd_print_timings(const struct timings *t)
+{
+	struct strbuf sb;
+
+	if (!t)
+		return;
+	strbuf_init(&sb, 0);
+	timings_render(t, timings_wall(t), &sb);
+	fflush(stdout); /* the plan first, when both go to one place */
+	fwrite(sb.buf, 1, sb.len, stderr);
+	strbuf_release(&sb);
+}
+
+json_t *
+cmd_timings_json(const struct timings *t, double wall)
+{
+	json_t *o = json_object();
+	double other = wall - timings_phases_sum(t);
+
+	for (size_t i = 0; t && i < t->n; i++) {
+		const struct timing *x = &t->v[i];
+		char *k = x->part ? xprintf("%s %s", x->phase, x->part) :
+				    xstrdup(x->phase);
+
+		json_object_set_new(o, k, json_real(x->seconds));
+		free(k);
+	}
+	json_object_set_new(o, "other", json_real(other > 0 ? other : 0));
+	json_object_set_new(o, "total", json_real(wall));
+	return o;
 }
 
 void

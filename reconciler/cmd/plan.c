@@ -1,6 +1,6 @@
 /*
  * pressctl plan [SRC] [--only SEL] [--format text|json|markdown]
- *               [--detailed-exitcode]
+ *               [--detailed-exitcode] [--timings]
  *
  * Observes the live platform and prints what apply would do. Changes
  * nothing live and takes no lock (it does create or migrate pressctl's
@@ -19,13 +19,15 @@
 static const char usage_text[] =
 	"usage: pressctl plan [DIR] [--only SEL]... [--adopt SEL]...\n"
 	"                     [--format text|json|markdown] [--detailed-exitcode]\n"
+	"                     [--timings]\n"
 	"       pressctl plan --git REPO [--ref REF] [--path SUBDIR] [...]\n"
 	"\n"
 	"Shows what apply would change: creates, updates (spec changes), drift\n"
 	"to heal, soft deletes and purges with the data they hold. SEL is a\n"
 	"site (acme), an environment (acme/staging) or a label (tier=gold).\n"
 	"Objects of another platform, or unmarked ones holding data, are\n"
-	"conflicts; --adopt SEL lets the unmarked ones of SEL be adopted.\n";
+	"conflicts; --adopt SEL lets the unmarked ones of SEL be adopted.\n"
+	"--timings prints where the time went on standard error.\n";
 
 /* The certificate problems of the Domains with TLS, as warnings (they
  * change nothing apply would do). */
@@ -63,25 +65,31 @@ cmd_plan(int argc, char **argv)
 	struct plan_filter adopt = { cmd_selector_match, &adopt_sel };
 	enum format fmt = FORMAT_TEXT;
 	struct cmd_pass cp;
+	struct timings tm, *t = NULL;
 	struct err ge;
 	json_t *warnings, *wv;
 	size_t wi;
-	int detailed = 0, rc, refused;
+	int detailed = 0, timed = 0, rc, refused;
 	const struct cmd_option opts[] = {
 		{ OPT_FORMAT, "format", &fmt, 0, 0,
 		  FORMAT_TEXT | FORMAT_JSON | FORMAT_MARKDOWN },
 		{ OPT_SELECTOR, "only", &sel, 0, 0, 0 },
 		{ OPT_SELECTOR, "adopt", &adopt_sel, 0, 0, 0 },
 		{ OPT_FLAG, "detailed-exitcode", &detailed, 0, 0, 0 },
+		{ OPT_FLAG, "timings", &timed, 0, 0, 0 },
 		{ OPT_SOURCE, NULL, &so, 0, 0, 0 },
 		{ OPT_END, NULL, NULL, 0, 0, 0 },
 	};
 
 	if (cmd_parse(argc, argv, opts, usage_text, &rc) < 0)
 		return rc;
+	if (timed) {
+		timings_init_process(&tm);
+		t = &tm;
+	}
 	if ((rc = cmd_pass_open(&cp, &so, "plan", 0, 0, &filter,
-				adopt_sel.n ? &adopt : NULL)) != EXIT_OK)
-		return rc;
+				adopt_sel.n ? &adopt : NULL, t)) != EXIT_OK)
+		goto out;
 	refused = guard_conflicts(&cp.plan, &ge) ||
 		  guard_mass_delete(&cp.plan, cp.m->platform.max_delete_percent,
 				    0, &ge);
@@ -127,6 +135,12 @@ cmd_plan(int argc, char **argv)
 	     detailed && cp.plan.n > 0 ? EXIT_CHANGES :
 					 EXIT_OK;
 	json_decref(warnings);
+	fflush(stdout);
+	timings_phase(t, "render");
 	cmd_pass_close(&cp);
+	timings_phase(t, "close");
+	cmd_print_timings(t);
+out:
+	timings_release(t);
 	return rc;
 }

@@ -365,8 +365,8 @@ cmd_promote(int argc, char **argv)
 				"--commit and --push");
 	if (repo_open(&r, &so, &e) < 0)
 		return cmd_fail("%s", e.msg);
-	if ((rc = cmd_pass_open(&cp, &r.so, "promote", 0, 0, NULL, NULL)) !=
-	    EXIT_OK) {
+	if ((rc = cmd_pass_open(&cp, &r.so, "promote", 0, 0, NULL, NULL,
+				NULL)) != EXIT_OK) {
 		repo_release(&r);
 		return rc;
 	}
@@ -473,7 +473,7 @@ changes_at(const struct repo *r, const char *revision,
 	int rc = -1;
 
 	so.ref = revision;
-	if (cmd_load_model(&m, &so, 0) != EXIT_OK)
+	if (cmd_load_model(&m, &so, 0, NULL) != EXIT_OK)
 		return err_set(e, "the manifests at %s do not load", revision);
 	if (!(then = model_find_env(m, env->id)) || !then->image)
 		err_set(e, "'%s' has no image at %s", env->id, revision);
@@ -577,7 +577,7 @@ cmd_rollback(int argc, char **argv)
 		return cmd_fail("%s", e.msg);
 	/* With data, a restore: under the platform's apply lock. */
 	if ((rc = cmd_pass_open(&cp, &r.so, "rollback", with_data, 1, NULL,
-				NULL)) != EXIT_OK) {
+				NULL, NULL)) != EXIT_OK) {
 		repo_release(&r);
 		return rc;
 	}

@@ -421,7 +421,7 @@ cmd_status(int argc, char **argv)
 
 	if (cmd_parse(argc, argv, opts, usage_text, &rc) < 0)
 		return rc;
-	if ((rc = cmd_pass_open(&cp, &so, "status", 0, 0, NULL, NULL)) !=
+	if ((rc = cmd_pass_open(&cp, &so, "status", 0, 0, NULL, NULL, NULL)) !=
 	    EXIT_OK)
 		return rc;
 	m = cp.m;

@@ -37,13 +37,14 @@ static const char usage_text[] =
 	"                      [--debounce 250ms] [--notify-socket PATH]\n"
 	"                      [--webhook-secret env:NAME|file:PATH]\n"
 	"                      [--api-token env:NAME|file:PATH]\n"
-	"                      [--parallel N] [--cache DIR]\n"
+	"                      [--parallel N] [--cache DIR] [--timings]\n"
 	"       pressctl watch --git REPO|URL [--ref REF] [--path SUBDIR] [...]\n"
 	"\n"
 	"Converges on every change: saved files, pushed commits, webhooks,\n"
 	"containers that die, and a periodic resync for drift. SIGTERM finishes\n"
 	"the actions in flight, releases the lock and exits 0; SIGHUP reloads.\n"
-	"A read-only dashboard is served at / of --listen (docs/dashboard.md).\n";
+	"A read-only dashboard is served at / of --listen (docs/dashboard.md).\n"
+	"Each pass's phases are in /metrics; --timings logs them too.\n";
 
 static volatile sig_atomic_t stopping, reloading;
 static int sigpipe_w = -1;
@@ -76,6 +77,8 @@ struct watch {
 	int remote;
 	double resync, debounce;
 	int parallel;
+	int log_timings;	 /* --timings: a log line per pass */
+	struct timings *timings; /* the pass in hand's, or NULL */
 
 	struct watcher *srcw;
 	const struct driver *evdrv;
@@ -314,7 +317,7 @@ load(struct watch *w, struct model **m)
 		}
 		so.git = w->mirror;
 	}
-	if (cmd_load_model(m, &so, 1) != EXIT_OK)
+	if (cmd_load_model(m, &so, 1, w->timings) != EXIT_OK)
 		return -1; /* logged; the last good revision stays applied */
 	return 0;
 }
@@ -597,6 +600,23 @@ observe_again(struct pass *pass, struct plan *plan, struct err *e)
 			  NULL, NULL, e);
 }
 
+/* A pass that observed the platform ends: its phases to /metrics, and
+ * with --timings to the log ("pass timings": seconds by phase, and by
+ * "phase part" for the parts; "other" and "total"). */
+static void
+pass_timings(struct watch *w, const char *revision)
+{
+	double wall = timings_wall(w->timings);
+	json_t *f;
+
+	metrics_pass_timings(w->metrics, w->timings, wall);
+	if (!w->log_timings)
+		return;
+	f = cmd_timings_json(w->timings, wall);
+	json_object_set_new(f, "revision", json_string(revision));
+	cmd_log("info", "pass timings", f);
+}
+
 /* Returns 0 when converged (or standing by), -1 when it should retry. */
 static int
 reconcile(struct watch *w)
@@ -606,6 +626,7 @@ reconcile(struct watch *w)
 	double t0 = now_mono();
 	struct apply_result res = { 0 };
 	struct model *m = NULL;
+	struct timings tm;
 	struct pass pass;
 	struct plan plan;
 	struct err e;
@@ -614,7 +635,11 @@ reconcile(struct watch *w)
 	char why[512];
 
 	plan_init(&plan);
+	timings_init(&tm);
+	w->timings = &tm;
 	if (load(w, &m) < 0) {
+		w->timings = NULL;
+		timings_release(&tm);
 		metrics_reconcile(w->metrics, now_mono() - t0, 0, NULL,
 				  time(NULL));
 		set_ready(w, 0, "the source is invalid or unreadable");
@@ -626,6 +651,7 @@ reconcile(struct watch *w)
 			json_pack("{s:s}", "error", e.msg));
 		goto out_model;
 	}
+	pass.timings = &tm;
 	follow_engine(w, m, &pass);
 	led = lead(w, m, pass.pg_dsn);
 	if (led <= 0) {
@@ -648,6 +674,7 @@ reconcile(struct watch *w)
 			json_pack("{s:s}", "error", e.msg));
 		goto out_pass;
 	}
+	timings_phase(&tm, "diff");
 	metrics_drift(w->metrics, plan.drift);
 	nactions = plan.n;
 	ndrift = plan.drift;
@@ -683,14 +710,19 @@ reconcile(struct watch *w)
 	if (plan.n && w->srv) {
 		/* What the apply left: the dashboard shows it, not the
 		 * plan that led there. The log reports that plan. */
-		if (observe_again(&pass, &plan, &e) < 0)
+		if (observe_again(&pass, &plan, &e) < 0) {
 			cmd_log("warn", "cannot observe the platform again",
 				json_pack("{s:s}", "error", e.msg));
-		else
+		} else {
+			timings_phase(&tm, "diff");
 			publish_as(w, &pass, &plan, "idle", rc == 0, why);
+		}
 	} else {
 		publish_as(w, &pass, &plan, "idle", rc == 0, why);
 	}
+	/* Certificates and the dashboard. */
+	timings_phase(&tm, "publish");
+	pass_timings(w, m->revision);
 	metrics_reconcile(w->metrics, now_mono() - t0, rc == 0, m->revision,
 			  time(NULL));
 	set_ready(w, rc == 0, "%s", why);
@@ -712,6 +744,8 @@ out_model:
 		metrics_reconcile(w->metrics, now_mono() - t0, 0, NULL,
 				  time(NULL));
 	model_free(m);
+	w->timings = NULL;
+	timings_release(&tm);
 	return rc;
 }
 
@@ -875,6 +909,7 @@ cmd_watch(int argc, char **argv)
 		{ OPT_STRING, "api-token", &w.token_ref, 0, 0, 0 },
 		{ OPT_INT, "parallel", &w.parallel, 1, 64, 0 },
 		{ OPT_STRING, "cache", &w.cache, 0, 0, 0 },
+		{ OPT_FLAG, "timings", &w.log_timings, 0, 0, 0 },
 		{ OPT_SOURCE, NULL, &w.so, 0, 0, 0 },
 		{ OPT_END, NULL, NULL, 0, 0, 0 },
 	};

@@ -38,6 +38,7 @@
 #include "../util/num.h"
 #include "../util/secret.h"
 #include "../util/strbuf.h"
+#include "../util/timings.h"
 
 #define DEFAULT_TIMEOUT_MS 30000L
 #define STOP_SECONDS 10
@@ -525,6 +526,42 @@ wanted_limits(const struct live_object *want, long long *memory,
 		*nano_cpus = 0;
 }
 
+/*
+ * The limits a container was created with, in its label press.limits
+ * ("memory=BYTES,nanoCpus=N", 0: none), so that a plan need not inspect
+ * every container (docs/drivers.md, "Limits"). 0 when the label is
+ * there and reads, -1 otherwise.
+ */
+#define LIMITS_LABEL "press.limits"
+
+static void
+limits_label(char *buf, size_t n, long long memory, long long nano_cpus)
+{
+	snprintf(buf, n, "memory=%lld,nanoCpus=%lld", memory, nano_cpus);
+}
+
+static int
+label_limits(const char *s, long long *memory, long long *nano_cpus)
+{
+	char mem[32], cpu[32];
+	size_t m;
+
+	if (!s || strncmp(s, "memory=", 7) != 0)
+		return -1;
+	s += 7;
+	m = strcspn(s, ",");
+	if (m == 0 || m >= sizeof(mem) || strncmp(s + m, ",nanoCpus=", 10))
+		return -1;
+	memcpy(mem, s, m);
+	mem[m] = '\0';
+	if (snprintf(cpu, sizeof(cpu), "%s", s + m + 10) >= (int)sizeof(cpu))
+		return -1;
+	return num_parse(mem, 0, INT64_MAX, memory) < 0 ||
+			       num_parse(cpu, 0, INT64_MAX, nano_cpus) < 0 ?
+		       -1 :
+		       0;
+}
+
 /* A limit as the engine reports it (0: none) against the one wanted. */
 static int
 limit_matches(long long have, long long want)
@@ -654,34 +691,143 @@ limits_thread(void *arg)
 	return NULL;
 }
 
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The ids of the platform's containers that the engine reports as
+ * updated in place (`docker update`: an "update" event) since the Unix
+ * time since, among the events it still holds (the engine keeps its
+ * last 256 in memory, docs/drivers.md "Limits"): one round trip. *ids is
+ * a new sorted array of new strings (free each and the array).
+ */
+static int
+updated_since(struct docker *d, const char *platform, long long since,
+	      char ***ids, size_t *n, struct err *e)
+{
+	char *plabel = xprintf("press.platform=%s", platform);
+	json_t *f = json_pack("{s:[s], s:[s], s:[s]}", "type", "container",
+			      "event", "update", "label", plabel);
+	char *fs = json_dumps(f, JSON_COMPACT), *esc = escape(d, fs), *path;
+	size_t off = 0, alloc = 0;
+	long status;
+	int ret = -1;
+
+	*ids = NULL;
+	*n = 0;
+	path = xprintf("/events?since=%lld&until=%lld&filters=%s", since,
+		       (long long)time(NULL), esc);
+	if (request(d, "GET", path, NULL, &status, e) < 0) {
+		err_wrap(e, "cannot read the events of containers");
+		goto out;
+	}
+	if (status != 200) {
+		api_error(d, status, e, "cannot read the events at '%s'",
+			  d->socket);
+		goto out;
+	}
+	/* One JSON object per event, one after the other. */
+	while (off < d->answer.len) {
+		json_error_t je;
+		json_t *ev = json_loadb(d->answer.buf + off,
+					d->answer.len - off,
+					JSON_DISABLE_EOF_CHECK, &je);
+		const char *id;
+
+		if (!ev) {
+			if (strspn(d->answer.buf + off, " \r\n\t") ==
+			    d->answer.len - off)
+				break;
+			err_set(e,
+				"cannot read the events at '%s': %s at byte "
+				"%zu",
+				d->socket, je.text, off + (size_t)je.position);
+			goto out;
+		}
+		off += (size_t)je.position;
+		id = json_string_value(json_object_get(ev, "id"));
+		if (id && id[0]) {
+			xgrow(ids, &alloc, *n + 1, sizeof(**ids));
+			(*ids)[(*n)++] = xstrdup(id);
+		}
+		json_decref(ev);
+	}
+	if (*n > 1)
+		qsort(*ids, *n, sizeof(**ids), cmp_str);
+	ret = 0;
+out:
+	if (ret < 0) {
+		for (size_t i = 0; i < *n; i++)
+			free((*ids)[i]);
+		free(*ids);
+		*ids = NULL;
+		*n = 0;
+	}
+	free(path);
+	free(esc);
+	free(fs);
+	json_decref(f);
+	free(plabel);
+	return ret;
+}
+
 /*
  * The limits of platform's running containers (items first.. of out),
- * which the listing does not carry: each is inspected, up to
+ * which the listing does not carry. A container created with the label
+ * press.limits and that no "update" event since the oldest of them
+ * (Unix time oldest) names has the limits of its label; the others
+ * (created before the label, or updated in place) are inspected, up to
  * LIMIT_WORKERS at a time. Their state gains "memory" and "nanoCpus"
  * (0: no limit); a container that went meanwhile gets neither.
  */
 static int
 observe_limits(struct docker *d, struct live *out, size_t first,
-	       const char *platform, struct err *e)
+	       const char *platform, long long oldest, struct err *e)
 {
 	struct limits m;
 	pthread_t tid[LIMIT_WORKERS - 1];
-	size_t nthreads = 0;
+	size_t nthreads = 0, nupd = 0;
+	char **upd = NULL;
+	int labelled = 0;
 
+	for (size_t i = first; i < out->n; i++)
+		labelled |= out->v[i].running &&
+			    label(json_object_get(out->v[i].state, "labels"),
+				  LIMITS_LABEL) != NULL;
+	if (labelled && updated_since(d, platform, oldest > 0 ? oldest - 1 : 0,
+				      &upd, &nupd, e) < 0)
+		return -1;
 	memset(&m, 0, sizeof(m));
 	m.conf = d;
 	m.jobs = xcalloc(out->n - first + 1, sizeof(*m.jobs));
 	for (size_t i = first; i < out->n; i++) {
-		const struct live_item *it = &out->v[i];
+		struct live_item *it = &out->v[i];
 		const char *id = json_string_value(
 			json_object_get(it->state, "id"));
+		long long mem, cpus;
 
 		if (!it->running || !it->mark || strcmp(it->mark, platform) ||
 		    !id || !id[0])
 			continue;
+		if (label_limits(label(json_object_get(it->state, "labels"),
+				       LIMITS_LABEL),
+				 &mem, &cpus) == 0 &&
+		    !(nupd && bsearch(&id, upd, nupd, sizeof(*upd), cmp_str))) {
+			json_object_set_new(it->state, "memory",
+					    json_integer(mem));
+			json_object_set_new(it->state, "nanoCpus",
+					    json_integer(cpus));
+			continue;
+		}
 		snprintf(m.jobs[m.n].id, sizeof(m.jobs[m.n].id), "%s", id);
 		m.jobs[m.n++].item = i;
 	}
+	for (size_t i = 0; i < nupd; i++)
+		free(upd[i]);
+	free(upd);
 	pthread_mutex_init(&m.mu, NULL);
 	/* The caller's thread is one of the workers. */
 	for (size_t i = 1; i < m.n && i < LIMIT_WORKERS; i++) {
@@ -730,6 +876,7 @@ docker_observe(void *h, const struct observe_req *q, struct live *out,
 	size_t nnames = q->nnames[LIVE_CONTAINER], first = out->n;
 	const char **names = xcalloc(nnames + 1, sizeof(*names));
 	json_t *list = NULL, *c;
+	long long created, oldest = 0;
 	long status;
 	size_t i;
 	int ret = -1;
@@ -784,6 +931,9 @@ docker_observe(void *h, const struct observe_req *q, struct live *out,
 		json_object_foreach(labels, k, v)
 			if (strncmp(k, "press.", 6) == 0 && json_is_string(v))
 				json_object_set(press, k, v);
+		created = json_integer_value(json_object_get(c, "Created"));
+		if (ours && created > 0 && (!oldest || created < oldest))
+			oldest = created;
 		it->state = json_pack(
 			"{s:s, s:s, s:s, s:s, s:o, s:i}", "id",
 			json_string_value(json_object_get(c, "Id")) ?
@@ -803,7 +953,7 @@ docker_observe(void *h, const struct observe_req *q, struct live *out,
 			json_object_set_new(it->state, "address",
 					    json_string(it->addr));
 	}
-	ret = observe_limits(d, out, first, platform, e);
+	ret = observe_limits(d, out, first, platform, oldest, e);
 out:
 	json_decref(list);
 	free(names);
@@ -1317,6 +1467,15 @@ create_body(const struct driver_action *a, const char *net, int host_port,
 	json_object_set_new(body, "Labels",
 			    args->labels ? json_deep_copy(args->labels) :
 					   json_object());
+	{ /* the limits asked for, for the observation (label_limits) */
+		long long mem, cpus;
+		char lim[64];
+
+		wanted_limits(a->want, &mem, &cpus);
+		limits_label(lim, sizeof(lim), mem, cpus);
+		json_object_set_new(json_object_get(body, "Labels"),
+				    LIMITS_LABEL, json_string(lim));
+	}
 	if (json_is_array(cmd))
 		json_object_set_new(body, "Cmd", json_deep_copy(cmd));
 	json_object_set_new(body, "ExposedPorts", json_pack("{s:{}}", pkey));
@@ -1522,10 +1681,11 @@ start_new(struct docker *d, const struct driver_action *a, const char *cname,
 	char *cesc = escape(d, cname), *path = NULL, *id = NULL;
 	const char *image = json_string_value(
 		json_object_get(a->want->spec, "image"));
-	int pulled = 0, replaced = 0, ret = -1;
+	int pulled = 0, replaced = 0, ret = -1, rc;
 	struct err re;
 	struct cinfo ci;
 	char msg[600];
+	double waited;
 	long status;
 
 	if (!body)
@@ -1617,8 +1777,11 @@ start_new(struct docker *d, const struct driver_action *a, const char *cname,
 		snprintf(a->args->addr, sizeof(a->args->addr), "%s", ci.addr);
 		host_port = 0;
 	}
-	if (wait_healthy(d, cname, id, host_port, a->args->addr, hint, a->want,
-			 e) < 0)
+	waited = timings_now();
+	rc = wait_healthy(d, cname, id, host_port, a->args->addr, hint, a->want,
+			  e);
+	a->args->health_seconds += timings_now() - waited;
+	if (rc < 0)
 		goto drop;
 	ret = 0;
 	goto out;

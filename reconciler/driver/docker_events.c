@@ -103,8 +103,9 @@ ev_stopping(struct docker_events *ev)
 static int
 ev_relevant(const struct docker_events *ev, const char *line, size_t len)
 {
+	/* update: changed in place (docker update), its limits to check */
 	static const char *const actions[] = {
-		"die", "stop", "kill", "oom", "destroy", "pause",
+		"die", "stop", "kill", "oom", "destroy", "pause", "update",
 	};
 	json_t *j = json_loadb(line, len, 0, NULL), *attrs;
 	const char *type, *action, *managed, *platform;
@@ -342,10 +343,10 @@ static char *
 ev_url(struct docker_events *ev)
 {
 	char *plabel = xprintf("press.platform=%s", ev->platform);
-	json_t *f = json_pack("{s:[s], s:[s,s], s:[s,s,s,s,s,s]}", "type",
+	json_t *f = json_pack("{s:[s], s:[s,s], s:[s,s,s,s,s,s,s]}", "type",
 			      "container", "label", "press.managed=true",
 			      plabel, "event", "die", "stop", "kill", "oom",
-			      "destroy", "pause");
+			      "destroy", "pause", "update");
 	char *fs = f ? json_dumps(f, JSON_COMPACT) : NULL;
 	char *esc = curl_easy_escape(ev->curl, fs ? fs : "{}", 0);
 	char *url = xprintf("%s/events?filters=%s", DOCKER_API, esc ? esc : "");

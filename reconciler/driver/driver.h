@@ -153,6 +153,9 @@ struct apply_args {
 	 * the container started ("address already in use"); the core sets
 	 * it aside and allocates another. 0 otherwise. */
 	int busy_port;
+	/* Out: seconds spent waiting for the container's health check
+	 * (added to; the core's --timings). */
+	double health_seconds;
 	/*
 	 * Containers that publish no host port (spec "publish": false, the
 	 * ingress reaches them on the platform's network):

@@ -201,6 +201,10 @@ struct model {
 struct manifest_stats {
 	size_t documents;
 	size_t kinds[5]; /* manifest_kinds order */
+	/* Seconds (monotonic clock) spent validating and building the
+	 * model after the YAML was parsed: what --timings calls
+	 * "validate". */
+	double validate_seconds;
 };
 
 /* The document kinds, in the order of manifest_stats.kinds. */

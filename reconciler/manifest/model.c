@@ -17,6 +17,7 @@
 #include "../driver/ingress.h"
 #include "../util/hash.h"
 #include "../util/strbuf.h"
+#include "../util/timings.h"
 
 json_t *
 jget(json_t *o, const char *k1, const char *k2, const char *k3)
@@ -728,6 +729,7 @@ manifest_read(struct model **out, struct manifest_stats *stats,
 	struct model *m = xcalloc(1, sizeof(*m));
 	int *valid = NULL, loaded;
 	const char *label = src->label;
+	double parsed;
 
 	*out = NULL;
 	if (!label)
@@ -741,12 +743,15 @@ manifest_read(struct model **out, struct manifest_stats *stats,
 			  "no manifests found in '%s'", label);
 	if (stats)
 		count(stats, &m->docs);
+	parsed = timings_now();
 	valid = xcalloc(m->docs.n, sizeof(*valid));
 	schema_check(&m->docs, valid, d);
 	collect(m, valid);
 	free(valid);
 	derive_names(m);
 	model_check(m, loaded ? label : NULL, d);
+	if (stats)
+		stats->validate_seconds = timings_now() - parsed;
 	if (d->errors > errors) {
 		model_free(m);
 		return -1;

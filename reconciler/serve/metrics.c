@@ -60,6 +60,8 @@ struct metrics {
 	time_t last_success; /* 0: none yet */
 	char *revision;	     /* owned; NULL: none applied yet */
 	int leader;
+	struct timings pass; /* the last pass's phases (n 0: none yet) */
+	double pass_wall;
 };
 
 struct metrics *
@@ -86,6 +88,7 @@ metrics_free(struct metrics *m)
 	}
 	free(m->actions);
 	free(m->revision);
+	timings_release(&m->pass);
 	pthread_mutex_destroy(&m->mu);
 	free(m);
 }
@@ -265,6 +268,21 @@ metrics_certs(struct metrics *m, const struct metrics_cert *v, size_t n)
 	pthread_mutex_unlock(&m->mu);
 }
 
+void
+metrics_pass_timings(struct metrics *m, const struct timings *t, double wall)
+{
+	struct timings copy;
+
+	if (m == NULL || t == NULL)
+		return;
+	timings_copy(&copy, t);
+	pthread_mutex_lock(&m->mu);
+	timings_release(&m->pass);
+	m->pass = copy;
+	m->pass_wall = wall;
+	pthread_mutex_unlock(&m->mu);
+}
+
 /* The per-environment backup families, in exposition order. */
 enum backup_value {
 	BV_SUCCESS,
@@ -336,6 +354,61 @@ family(struct strbuf *out, const char *name, const char *type, const char *help)
 {
 	strbuf_addf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
 		    type);
+}
+
+/* The last pass's phases (docs/watch.md "Metrics"): the phases with
+ * "other" add up to pressctl_pass_seconds; the parts (a backend's
+ * observation, an action kind, the health waits) overlap. Under mu. */
+static void
+pass_samples(struct strbuf *out, const struct metrics *m)
+{
+	static const char *const part_families[][2] = {
+		{ "pressctl_pass_part_seconds",
+		  "Seconds of a part of a phase of the last reconcile pass "
+		  "(summed over its occurrences; parts overlap)." },
+		{ "pressctl_pass_part_count",
+		  "Occurrences of a part of a phase of the last reconcile "
+		  "pass (actions of a kind)." },
+		{ "pressctl_pass_part_max_seconds",
+		  "The slowest occurrence of a part of a phase of the last "
+		  "reconcile pass." },
+	};
+	const struct timings *t = &m->pass;
+	double other = m->pass_wall - timings_phases_sum(t);
+
+	family(out, "pressctl_pass_seconds", "gauge",
+	       "Wall time of the last reconcile pass (monotonic clock).");
+	strbuf_addf(out, "pressctl_pass_seconds %.6f\n", m->pass_wall);
+	family(out, "pressctl_pass_phase_seconds", "gauge",
+	       "Seconds the last reconcile pass spent in each phase; with "
+	       "\"other\" they add up to pressctl_pass_seconds.");
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->v[i].part)
+			continue;
+		strbuf_addstr(out, "pressctl_pass_phase_seconds{phase=\"");
+		add_label(out, t->v[i].phase);
+		strbuf_addf(out, "\"} %.6f\n", t->v[i].seconds);
+	}
+	strbuf_addf(out, "pressctl_pass_phase_seconds{phase=\"other\"} %.6f\n",
+		    other > 0 ? other : 0);
+	for (size_t f = 0; f < 3; f++) {
+		family(out, part_families[f][0], "gauge", part_families[f][1]);
+		for (size_t i = 0; i < t->n; i++) {
+			const struct timing *p = &t->v[i];
+
+			if (!p->part)
+				continue;
+			strbuf_addf(out, "%s{phase=\"", part_families[f][0]);
+			add_label(out, p->phase);
+			strbuf_addstr(out, "\",part=\"");
+			add_label(out, p->part);
+			if (f == 1)
+				strbuf_addf(out, "\"} %zu\n", p->count);
+			else
+				strbuf_addf(out, "\"} %.6f\n",
+					    f ? p->max : p->seconds);
+		}
+	}
 }
 
 /* One family's samples: 0 healthy, 1 expiry, 2 days left. */
@@ -430,6 +503,10 @@ metrics_render(struct metrics *m, struct strbuf *out)
 	family(out, "pressctl_leader", "gauge",
 	       "1 when this replica holds the reconcile lock, else 0.");
 	strbuf_addf(out, "pressctl_leader %d\n", m->leader);
+
+	/* Only after a pass that was measured. */
+	if (m->pass.n)
+		pass_samples(out, m);
 
 	/* Only on a platform with backups (a family with no sample says
 	 * nothing). */

@@ -19,6 +19,7 @@
 
 #include "../util/err.h"
 #include "../util/strbuf.h"
+#include "../util/timings.h"
 
 /* --- metrics: a small thread-safe registry --------------------------- */
 
@@ -62,6 +63,10 @@ struct metrics_cert {
 	long long days_left; /* served only */
 };
 void metrics_certs(struct metrics *m, const struct metrics_cert *v, size_t n);
+/* The phases of the last reconcile pass (util/timings.h; copied) and its
+ * wall time: the pressctl_pass_* gauges, replaced at every pass. */
+void metrics_pass_timings(struct metrics *m, const struct timings *t,
+			  double wall);
 void metrics_render(struct metrics *m, struct strbuf *out);
 
 /* --- webhooks ------------------------------------------------------------- */

@@ -8,6 +8,14 @@ bench-converge.sh once it has started private services:
 
 1. apply N new environments (role, schema, bucket, container each; target
    30 s for 100): one timed run, since creating is not repeatable;
+1b. the no-op plan of those N environments with their containers running:
+   median of --runs after a warm-up, peak RSS, and its ratio to the
+   backends' floor measured in turns with it in the same run (floor.py:
+   Docker's filtered container listing, the S3 bucket listing and a
+   catalog query, run at once; target plan <= 1.5 x floor, and 0.5 s at
+   1,000 environments); then one `plan --timings` to show where it goes.
+   N is --apply-envs (BENCH_APPLY_ENVS), so the caller sets how many
+   containers run;
 2. plan of 1,000 environments against the live backends with nothing to do
    (target 0.5 s and 64 MiB RSS): median of --runs after a warm-up, peak
    RSS;
@@ -19,7 +27,7 @@ bench-converge.sh once it has started private services:
    ratio of the two medians (tfanchor.py; skipped, with the reason, when
    terraform or its AWS provider is missing).
 
-The plan benchmarks use environments with `replicas: 0`: their roles,
+The plan benchmarks of 2. and 3. use environments with `replicas: 0`: their roles,
 schemas and buckets exist live (applied first, untimed) but no container,
 because creating thousands of containers takes far longer here than the
 benchmark is worth. The plan still observes all three backends: one
@@ -42,12 +50,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from measure import run_once  # noqa: E402
+import floor  # noqa: E402
 import tfanchor  # noqa: E402
+from scale_ingress import free_subnet  # noqa: E402
 
 TARGET_APPLY_100 = 30.0
 TARGET_PLAN_1000 = 0.5
 TARGET_RSS_1000 = 64.0
 TARGET_PLAN_10000 = 3.0
+TARGET_FLOOR_RATIO = 1.5
 ENVS_PER_SITE = 4
 DOCS_PER_FILE = 100
 IMAGE = "local/press-test-app:1"
@@ -76,7 +87,12 @@ def free_block(n, lo=20000, hi=29999, avoid=()):
 
 def write_config(out, args, name, prefix, n_envs, replicas, ports):
     """A config repo of n_envs environments (4 per site), 100 documents per
-    file, for platform name/prefix on the benchmark's services."""
+    file, for platform name/prefix on the benchmark's services. With more
+    containers than a /24 holds (the engine's default pools), the network
+    gets a free 10.X.0.0/16 (runtime.subnet)."""
+    subnet = ""
+    if replicas and n_envs * replicas > 200:
+        subnet = f'\n    subnet: "{free_subnet()}"'
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for old in out.rglob("*.yaml"):
@@ -98,7 +114,7 @@ spec:
   runtime:
     driver: docker
     socket: "{args.docker_sock}"
-    network: {prefix}
+    network: {prefix}{subnet}
   naming:
     prefix: {prefix}
   ports:
@@ -185,13 +201,15 @@ def run(args, *cmd, check=True):
 
 
 def timed_once(args, label, cmd, target):
-    """One timed run through measure.run_once (wall time, peak RSS)."""
+    """One timed run through measure.run_once (wall time, peak RSS). A
+    failure is reported and remembered (args.failed: the benchmark exits 1
+    at its end); the caller converges before it measures further."""
     elapsed, maxrss, rc, text = run_once([args.pressctl, *map(str, cmd)])
     if rc != 0:
         sys.stderr.write(text[-6000:])
         print("%s: FAILED: '%s' exited with status %d"
               % (label, " ".join([args.pressctl, *map(str, cmd)]), rc), file=sys.stderr)
-        sys.exit(1)
+        args.failed = True
     print("%s: %.2f s (target %.0f s, ratio %.2f), peak RSS %.0f MiB [1 run]"
           % (label, elapsed, target, elapsed / target, maxrss / 1024.0), flush=True)
     return elapsed, text
@@ -215,6 +233,73 @@ def measure_plan(args, label, config, target=None, rss_target=None):
     return float(last[1]), float(last[2])
 
 
+def live_plan(args, cfg, n, platform):
+    """1b: the no-op plan of n environments whose containers run, in
+    turns with the backends' floor (floor.py), after one warm-up of each;
+    prints both medians, their ratio and pressctl's peak RSS, then one
+    `plan --timings` table."""
+    plans, rss, floors, parts = [], [], [], {"docker": [], "s3": [], "catalog": []}
+    base = []
+    seen = {}
+    cmd = [args.pressctl, "plan", str(cfg), "--detailed-exitcode"]
+    cmds = [cmd] + ([[args.base_pressctl, *cmd[1:]]] if args.base_pressctl else [])
+    for i in range(1 + max(1, args.runs)):
+        got = []
+        for c in cmds:
+            elapsed, maxrss, rc, text = run_once(c)
+            if rc != 0:
+                sys.stderr.write(text[-6000:])
+                print("plan with running containers: FAILED: '%s' exited %d (it must "
+                      "find nothing to do)" % (" ".join(c), rc), file=sys.stderr)
+                sys.exit(1)
+            got.append((elapsed, maxrss))
+        elapsed, maxrss = got[0]
+        if i > 0 and len(got) > 1:
+            base.append(got[1][0])
+        try:
+            took, wall, seen = floor.floor_once(args.docker_sock, platform,
+                                                args.s3_port, args.pg_port)
+        except RuntimeError as e:
+            print(f"backend floor: FAILED: {e}", file=sys.stderr)
+            sys.exit(1)
+        if i == 0:
+            continue  # warm-up
+        plans.append(elapsed)
+        rss.append(maxrss / 1024.0)
+        floors.append(wall)
+        for k in parts:
+            parts[k].append(took[k])
+    med, fl = statistics.median(plans), statistics.median(floors)
+    # The targets are for 1,000 environments: a smaller count is measured
+    # against them, a fraction of them is no target.
+    print("plan %d environments with running containers (live, nothing to do): "
+          "median %.3f s (target %.1f s at 1,000, ratio %.2f), peak RSS %.0f MiB "
+          "(target %.0f MiB, ratio %.2f) [%d runs, min %.3f s, max %.3f s]"
+          % (n, med, TARGET_PLAN_1000, med / TARGET_PLAN_1000, max(rss),
+             TARGET_RSS_1000, max(rss) / TARGET_RSS_1000, len(plans), min(plans),
+             max(plans)), flush=True)
+    print("  backend floor in the same run, the three at once: median %.3f s "
+          "(docker list %.3f s of %d containers, S3 list %.3f s of %d buckets, "
+          "catalog query %.3f s); plan / floor %.2f (target %.1f)"
+          % (fl, statistics.median(parts["docker"]), seen.get("docker", 0),
+             statistics.median(parts["s3"]), seen.get("s3", 0),
+             statistics.median(parts["catalog"]), med / fl, TARGET_FLOOR_RATIO),
+          flush=True)
+    if base:
+        print("  the same plan by %s, in turns with it: median %.3f s; this one / "
+              "that one %.2f" % (args.base_pressctl, statistics.median(base),
+                                 med / statistics.median(base)), flush=True)
+    if args.record:
+        with open(args.record, "a", encoding="utf-8") as f:
+            f.write(f"plan {n} live containers\t{med:.6f}\t{max(rss):.1f}\n")
+            f.write(f"backend floor {n}\t{fl:.6f}\t0\n")
+    proc, _ = run(args, "plan", cfg, "--timings")
+    print("  where one such plan goes (plan --timings):")
+    for line in proc.stderr.splitlines():
+        if not line.startswith("{"):
+            print("    " + line)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pressctl", default=os.environ.get("PRESSCTL"))
@@ -227,9 +312,13 @@ def main():
     ap.add_argument("--record")
     ap.add_argument("--apply-envs", type=int, default=100)
     ap.add_argument("--sizes", default="1000,2000,5000")
+    ap.add_argument("--base-pressctl",
+                    help="another binary whose no-op plan of the running containers "
+                         "is measured in turns with this one's")
     ap.add_argument("--tf-buckets", type=int,
                     help="buckets of the Terraform anchor (default: the first size; 0: none)")
     args = ap.parse_args()
+    args.failed = False
     if not args.pressctl:
         ap.error("no pressctl: set PRESSCTL or pass --pressctl")
     work = Path(args.work)
@@ -256,8 +345,17 @@ def main():
     last = [line for line in text.splitlines() if line.startswith("platform ")]
     if last:
         print("  " + last[-1].strip())
+    for _ in range(2 if args.failed else 0):  # converge what failed, untimed
+        proc, secs = run(args, "apply", cfg, check=False)
+        print(f"  apply again to converge (untimed): exit {proc.returncode} "
+              f"in {secs:.1f} s", flush=True)
+        if proc.returncode == 0:
+            break
     proc, _ = run(args, "plan", cfg, "--detailed-exitcode")
     print("  %.1f environments/s; plan afterwards: nothing to do" % (n / elapsed))
+
+    # 1b. the no-op plan with those containers running, against the floor.
+    live_plan(args, cfg, n, "bench-apply")
 
     # 2. and 3. plan with nothing to do, at growing sizes, one platform.
     print(f"plan benchmarks: environments with replicas: 0 (role, schema and "
@@ -301,6 +399,8 @@ def main():
         print("plan 10000 environments (extrapolated, linear): %.2f s (target %.2f s, "
               "ratio %.2f), RSS ~%.0f MiB" % (t10k, TARGET_PLAN_10000,
                                               t10k / TARGET_PLAN_10000, r10k))
+    if args.failed:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

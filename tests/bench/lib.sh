@@ -47,6 +47,21 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# bench_remove PLATFORM NETWORK...: remove the platform's containers and
+# the networks before the engine stops: a bridge outlives its engine, and
+# its route would shadow a later network's. Best effort.
+bench_remove() {
+	[ -S "$svc/docker.sock" ] || return 0
+	platform=$1
+	shift
+	ids=$(docker -H "unix://$svc/docker.sock" ps -aq --filter "label=press.platform=$platform" 2>/dev/null || true)
+	# shellcheck disable=SC2086
+	[ -z "$ids" ] || docker -H "unix://$svc/docker.sock" rm -f $ids >/dev/null 2>&1 || true
+	for net in "$@"; do
+		docker -H "unix://$svc/docker.sock" network rm "$net" >/dev/null 2>&1 || true
+	done
+}
+
 free_port() {
 	"$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

@@ -23,12 +23,7 @@ bench=scale-ingress
 # its engine, and its route would shadow a later network's.
 scale_cleanup() {
 	status=$?
-	if [ -S "$svc/docker.sock" ]; then
-		ids=$(docker -H "unix://$svc/docker.sock" ps -aq --filter label=press.platform=scale 2>/dev/null || true)
-		# shellcheck disable=SC2086
-		[ -z "$ids" ] || docker -H "unix://$svc/docker.sock" rm -f $ids >/dev/null 2>&1 || true
-		docker -H "unix://$svc/docker.sock" network rm scale >/dev/null 2>&1 || true
-	fi
+	bench_remove scale scale
 	set +e # (exit) must not end the shell before cleanup
 	(exit $status)
 	cleanup

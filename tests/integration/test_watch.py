@@ -387,7 +387,12 @@ def test_metrics_parse_and_move(services, pressctl, tmp_path):
             "pressctl_drift_objects": "gauge",
             "pressctl_last_success_timestamp_seconds": "gauge",
             "pressctl_applied_revision_info": "gauge",
-            "pressctl_leader": "gauge"}, m0["families"]
+            "pressctl_leader": "gauge",
+            "pressctl_pass_seconds": "gauge",
+            "pressctl_pass_phase_seconds": "gauge",
+            "pressctl_pass_part_seconds": "gauge",
+            "pressctl_pass_part_count": "gauge",
+            "pressctl_pass_part_max_seconds": "gauge"}, m0["families"]
         assert sample(m0, "pressctl_leader") == 1
         n0 = sample(m0, "pressctl_reconcile_duration_seconds_count")
         assert n0 >= 1

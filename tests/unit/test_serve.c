@@ -390,6 +390,45 @@ metrics_render_fresh_registry(void **state)
 	metrics_free(m);
 }
 
+static void
+metrics_render_pass_phases(void **state)
+{
+	struct metrics *m = metrics_new();
+	struct timings t;
+	struct strbuf out;
+	static const char *const want[] = {
+		"# TYPE pressctl_pass_seconds gauge\n",
+		"pressctl_pass_seconds 1.000000\n",
+		"# TYPE pressctl_pass_phase_seconds gauge\n",
+		"pressctl_pass_phase_seconds{phase=\"state read\"} 0.250000\n",
+		"pressctl_pass_phase_seconds{phase=\"observe\"} 0.500000\n",
+		"pressctl_pass_phase_seconds{phase=\"other\"} 0.250000\n",
+		"pressctl_pass_part_seconds{phase=\"observe\",part=\"docker\"} "
+		"0.400000\n",
+		"pressctl_pass_part_count{phase=\"apply\",part=\"create "
+		"container\"} 2\n",
+		"pressctl_pass_part_max_seconds{phase=\"apply\",part=\"create "
+		"container\"} 3.000000\n",
+	};
+
+	(void)state;
+	memset(&t, 0, sizeof(t));
+	timings_part(&t, "state read", NULL, 0.25);
+	timings_part(&t, "observe", NULL, 0.5);
+	timings_part(&t, "observe", "docker", 0.4);
+	timings_part(&t, "apply", "create container", 1);
+	timings_part(&t, "apply", "create container", 3);
+	metrics_pass_timings(m, &t, 1.0);
+	timings_release(&t); /* copied */
+	strbuf_init(&out, 0);
+	metrics_render(m, &out);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		if (!strstr(out.buf, want[i]))
+			fail_msg("missing '%s' in:\n%s", want[i], out.buf);
+	strbuf_release(&out);
+	metrics_free(m);
+}
+
 /* The official client's parser must read it (scripts/deps.sh installs
  * python3-prometheus-client; without it the test fails, never skips). */
 static void
@@ -425,6 +464,15 @@ metrics_parse_with_prometheus_client(void **state)
 	metrics_reconcile(m, 0.3, 1, "r1", 1700000000);
 	metrics_action(m, "a\"b\\c\nd", "done");
 	metrics_action(m, "create", "skipped");
+	{ /* the pass gauges, with a label value to escape */
+		struct timings t;
+
+		memset(&t, 0, sizeof(t));
+		timings_part(&t, "observe", NULL, 0.2);
+		timings_part(&t, "observe", "do\"cker", 0.1);
+		metrics_pass_timings(m, &t, 0.3);
+		timings_release(&t);
+	}
 	strbuf_init(&out, 0);
 	metrics_render(m, &out);
 	fd = mkstemp(script);
@@ -1140,6 +1188,7 @@ main(void)
 		cmocka_unit_test(decide_needs_a_valid_delivery_and_event),
 		cmocka_unit_test(metrics_render_has_every_family),
 		cmocka_unit_test(metrics_render_fresh_registry),
+		cmocka_unit_test(metrics_render_pass_phases),
 		cmocka_unit_test(metrics_parse_with_prometheus_client),
 	};
 	const struct CMUnitTest server[] = {
