@@ -2,11 +2,15 @@
  * run.c - one backup of one environment (backup_run in backup.h).
  *
  * The dump: pg_dump -> SHA-256 of the plaintext -> [AES-256-GCM chunks]
- * -> SHA-256 of the stored bytes -> multipart upload. Nothing is held but
- * one part. The files: listed, each compared with the previous backup's
- * entry (key, size, ETag); a changed or new file is read once (twice when
- * larger than SMALL_OBJECT: once to name its blob, once to store it),
- * and stored under cas/ unless a blob of that content is there already.
+ * -> SHA-256 of the stored bytes -> multipart upload (whose parts are sent
+ * by a thread of their own while the next fills: blob.h). Nothing is held
+ * but three parts. The row counts and checksums of the tables are taken
+ * meanwhile, in the dump's snapshot, on a thread of their own
+ * (pgdump_describe_begin). The files: listed, each compared with the
+ * previous backup's entry (key, size, ETag); a changed or new file is
+ * read once (twice when larger than SMALL_OBJECT: once to name its blob,
+ * once to store it), and stored under cas/ unless a blob of that content
+ * is there already.
  * Then every object this run stored is read back and checked, and only
  * then is the manifest written.
  */
@@ -30,12 +34,10 @@ struct writer {
 	const char *bucket, *key;
 };
 
+/* The stored bytes, to the upload or into mem. */
 static int
-stored_out(void *arg, const void *data, size_t len, struct err *e)
+store(struct writer *w, const void *data, size_t len, struct err *e)
 {
-	struct writer *w = arg;
-
-	hash_stream_update(&w->stored, data, len);
 	if (w->up)
 		return blob_upload_write(w->up, data, len, e);
 	if (strbuf_add(w->mem, data, len) < 0)
@@ -43,6 +45,18 @@ stored_out(void *arg, const void *data, size_t len, struct err *e)
 	return 0;
 }
 
+/* Encrypted: what the cipher gives, hashed as stored. */
+static int
+stored_out(void *arg, const void *data, size_t len, struct err *e)
+{
+	struct writer *w = arg;
+
+	hash_stream_update(&w->stored, data, len);
+	return store(w, data, len, e);
+}
+
+/* Plain: stored as it comes, so the stored hash is the plain one (one
+ * SHA-256 pass, not two). */
 static int
 plain_out(void *arg, const void *data, size_t len, struct err *e)
 {
@@ -51,7 +65,7 @@ plain_out(void *arg, const void *data, size_t len, struct err *e)
 	hash_stream_update(&w->plain, data, len);
 	if (w->enc)
 		return crypt_writer_write(w->enc, data, len, e);
-	return stored_out(w, data, len, e);
+	return store(w, data, len, e);
 }
 
 /* Begin a writer to bucket/key: multipart when mem is NULL. */
@@ -113,7 +127,7 @@ writer_finish(struct writer *w, char plain[65], char stored[65],
 	if (w->enc && crypt_writer_finish(w->enc, e) < 0)
 		return -1;
 	*plain_size = w->plain.bytes;
-	*size = w->stored.bytes;
+	*size = w->enc ? w->stored.bytes : w->plain.bytes;
 	if (w->up) {
 		snprintf(id, sizeof(id), "%s", blob_upload_id(w->up));
 		if (blob_upload_finish(w->up, NULL, e) < 0) {
@@ -126,10 +140,14 @@ writer_finish(struct writer *w, char plain[65], char stored[65],
 		if (w->o->upload_ended)
 			w->o->upload_ended(w->o->arg, id, 0);
 	}
+	hash_stream_final(&w->plain, plain);
+	if (w->enc)
+		hash_stream_final(&w->stored, stored);
+	else
+		memcpy(stored, plain, 65);
+	hash_stream_release(&w->stored);
 	crypt_writer_free(w->enc);
 	w->enc = NULL;
-	hash_stream_final(&w->plain, plain);
-	hash_stream_final(&w->stored, stored);
 	return 0;
 }
 
@@ -152,8 +170,10 @@ dump_database(const struct backup_ctx *c, struct blob *b,
 
 	memset(&w, 0, sizeof(w));
 	w.o = o;
+	/* The row counts and checksums run beside the dump, in its
+	 * snapshot, and end before the manifest. */
 	if (pgdump_open(&d, c->dsn, t->schema, e) < 0 ||
-	    pgdump_describe(d, &tables, fp, &structure, &version, e) < 0)
+	    pgdump_describe_begin(d, e) < 0)
 		goto out;
 	if (writer_begin(&w, b, o, c->bucket, key, NULL, e) < 0 ||
 	    pgdump_stream(d, plain_out, &w, e) < 0 ||
@@ -167,6 +187,8 @@ dump_database(const struct backup_ctx *c, struct blob *b,
 		err_wrap(e, "the dump did not read back as written");
 		goto out;
 	}
+	if (pgdump_describe_end(d, &tables, fp, &structure, &version, e) < 0)
+		goto out;
 	json_object_set_new(m, "postgres",
 			    json_pack("{s:s, s:s, s:s, s:s, s:O}", "version",
 				      version, "schema", t->schema,

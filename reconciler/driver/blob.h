@@ -60,11 +60,16 @@ int blob_delete(struct blob *b, const char *bucket, const char *key,
 
 /*
  * A streaming upload (S3 multipart): write any amount in any pieces;
- * parts of BLOB_PART_SIZE go out as they fill, so memory stays at one
- * part. finish completes the object; until then nothing is visible under
- * the key. abort drops the parts: when the server cannot abort uploads
- * (s3rver answers 405), it returns 1 and *left gets the upload id the
- * caller must record (a new string, free() it). Both free u.
+ * parts of BLOB_PART_SIZE go out as they fill, sent by a thread of the
+ * upload (on a connection of its own) while the caller's writes fill the
+ * next one, so memory stays at three parts at most and a write waits
+ * only when two full parts are still unsent. A part that failed to send
+ * fails the next write, or finish, with its error. finish completes the
+ * object; until then nothing is visible under the key. abort waits for
+ * the part in flight, then drops the parts: when the server cannot abort
+ * uploads (s3rver answers 405), it returns 1 and *left gets the upload id
+ * the caller must record (a new string, free() it). Both free u. The
+ * upload is used from the thread that began it, like its struct blob.
  */
 #define BLOB_PART_SIZE ((size_t)8 << 20)
 

@@ -43,9 +43,21 @@ extern char **environ;
 #define CONNECT_TIMEOUT_S 10
 #define LOCK_CLASS "1886545267" /* driver/postgres.c's object locks */
 
+/* A describe running beside the dump (pgdump_describe_begin). */
+struct describe_bg {
+	pthread_t tid;
+	PGcancel *cancel; /* to stop its query when the backup fails */
+	int ret;
+	json_t *tables;
+	char fingerprint[65];
+	char *structure, *version;
+	struct err err;
+};
+
 struct pgdump {
 	PGconn *conn;
 	char *dsn, *schema, *snapshot;
+	struct describe_bg *bg; /* running, or NULL */
 };
 
 /* --- child processes ------------------------------------------------- */
@@ -405,11 +417,21 @@ fail:
 	return -1;
 }
 
+static void describe_bg_join(struct pgdump *d);
+
 void
 pgdump_close(struct pgdump *d)
 {
 	if (!d)
 		return;
+	if (d->bg) {
+		char buf[256];
+
+		/* A failed backup: its describe is of no use any more. */
+		if (d->bg->cancel)
+			PQcancel(d->bg->cancel, buf, sizeof(buf));
+		describe_bg_join(d);
+	}
 	PQfinish(d->conn);
 	if (d->dsn)
 		memset(d->dsn, 0, strlen(d->dsn));
@@ -516,6 +538,91 @@ out:
 		*structure = NULL;
 		err_wrap(e, "cannot describe schema '%s'", d->schema);
 	}
+	return ret;
+}
+
+static void *
+describe_main(void *arg)
+{
+	struct pgdump *d = arg;
+	struct describe_bg *bg = d->bg;
+
+	bg->ret = pgdump_describe(d, &bg->tables, bg->fingerprint,
+				  &bg->structure, &bg->version, &bg->err);
+	return NULL;
+}
+
+/* Free what the (joined) describe thread made and did not hand on. */
+static void
+describe_bg_free(struct pgdump *d)
+{
+	struct describe_bg *bg = d->bg;
+
+	if (bg->cancel)
+		PQfreeCancel(bg->cancel);
+	json_decref(bg->tables);
+	free(bg->structure);
+	free(bg->version);
+	free(bg);
+	d->bg = NULL;
+}
+
+/* Wait for the describe thread and free what it made. */
+static void
+describe_bg_join(struct pgdump *d)
+{
+	pthread_join(d->bg->tid, NULL);
+	describe_bg_free(d);
+}
+
+int
+pgdump_describe_begin(struct pgdump *d, struct err *e)
+{
+	struct describe_bg *bg = xcalloc(1, sizeof(*bg));
+
+	/* Made here, before the thread owns the connection. */
+	bg->cancel = PQgetCancel(d->conn);
+	d->bg = bg;
+	if (pthread_create(&bg->tid, NULL, describe_main, d) != 0) {
+		if (bg->cancel)
+			PQfreeCancel(bg->cancel);
+		free(bg);
+		d->bg = NULL;
+		return err_set(e,
+			       "cannot describe schema '%s': cannot start a "
+			       "thread",
+			       d->schema);
+	}
+	return 0;
+}
+
+int
+pgdump_describe_end(struct pgdump *d, json_t **tables, char fingerprint[65],
+		    char **structure, char **version, struct err *e)
+{
+	struct describe_bg *bg = d->bg;
+	int ret;
+
+	*tables = NULL;
+	*structure = NULL;
+	*version = NULL;
+	if (!bg)
+		return err_set(e, "cannot describe schema '%s': not started",
+			       d->schema);
+	pthread_join(bg->tid, NULL);
+	ret = bg->ret;
+	if (ret < 0) {
+		if (e)
+			*e = bg->err;
+	} else {
+		*tables = bg->tables;
+		*structure = bg->structure;
+		*version = bg->version;
+		memcpy(fingerprint, bg->fingerprint, 65);
+		bg->tables = NULL;
+		bg->structure = bg->version = NULL;
+	}
+	describe_bg_free(d);
 	return ret;
 }
 

@@ -46,6 +46,18 @@ void pgdump_close(struct pgdump *d); /* accepts NULL */
 int pgdump_describe(struct pgdump *d, json_t **tables, char fingerprint[65],
 		    char **structure, char **version, struct err *e);
 
+/*
+ * The same as describe, on a thread of its own while pgdump_stream runs
+ * (pg_dump on its connection, describe on the snapshot's: two readers of
+ * one snapshot, at once). begin starts it; end waits for it and gives
+ * what describe gives, or its error. Between the two, d serves only
+ * pgdump_stream. pgdump_close cancels a describe never ended and waits
+ * for it.
+ */
+int pgdump_describe_begin(struct pgdump *d, struct err *e);
+int pgdump_describe_end(struct pgdump *d, json_t **tables, char fingerprint[65],
+			char **structure, char **version, struct err *e);
+
 /* pg_dump -Fc of the schema in the snapshot, to sink as it comes. */
 int pgdump_stream(struct pgdump *d, blob_sink sink, void *arg, struct err *e);
 

@@ -74,6 +74,30 @@ conn_handle(struct s3 *c, struct err *e)
 	return 0;
 }
 
+int
+s3_worker_open(struct s3 *w, const struct s3 *conf, struct err *e)
+{
+	/* Settings only (borrowed): the caller's thread keeps using the
+	 * rest of conf, its handle and error buffer. */
+	memset(w, 0, sizeof(*w));
+	w->endpoint = conf->endpoint;
+	w->region = conf->region;
+	w->sigv4 = conf->sigv4;
+	w->access_key = conf->access_key;
+	w->secret_key = conf->secret_key;
+	w->timeout_ms = conf->timeout_ms;
+	w->no_multi_delete = conf->no_multi_delete;
+	w->platform = conf->platform;
+	return conn_handle(w, e);
+}
+
+void
+s3_worker_close(struct s3 *w)
+{
+	curl_easy_cleanup(w->curl);
+	w->curl = NULL;
+}
+
 /* Append s percent-encoded (RFC 3986 unreserved kept); with keep_slash,
  * '/' stays as is (object keys are paths in the URL). */
 int
@@ -1207,17 +1231,7 @@ measure_thread(void *arg)
 	struct s3 w;
 	struct err e;
 
-	/* Settings only (borrowed): the caller's thread keeps using the
-	 * rest of m->conf, its handle and error buffer. */
-	memset(&w, 0, sizeof(w));
-	w.endpoint = m->conf->endpoint;
-	w.region = m->conf->region;
-	w.sigv4 = m->conf->sigv4;
-	w.access_key = m->conf->access_key;
-	w.secret_key = m->conf->secret_key;
-	w.timeout_ms = m->conf->timeout_ms;
-	w.platform = m->conf->platform;
-	if (conn_handle(&w, &e) < 0) {
+	if (s3_worker_open(&w, m->conf, &e) < 0) {
 		pthread_mutex_lock(&m->mu);
 		if (!m->failed) {
 			m->failed = 1;
@@ -1227,7 +1241,7 @@ measure_thread(void *arg)
 	} else {
 		measure_loop(m, &w);
 	}
-	curl_easy_cleanup(w.curl);
+	s3_worker_close(&w);
 	return NULL;
 }
 

@@ -60,6 +60,15 @@ struct s3_resp {
 void s3_resp_init(struct s3_resp *r);
 
 /*
+ * A second connection on conf's settings, for a worker thread: w gets
+ * conf's settings (borrowed: conf must outlive w) and an easy handle of
+ * its own, so that the worker's requests run beside those of conf's
+ * thread. 0, or -1 with e; s3_worker_close() it in either case.
+ */
+int s3_worker_open(struct s3 *w, const struct s3 *conf, struct err *e);
+void s3_worker_close(struct s3 *w);
+
+/*
  * Send one request; the answer (any status) goes into resp (with
  * r->sink, a 200 answer's body goes to the sink instead). Fails only
  * when no HTTP answer came: "<what>: <curl's message>", transient for

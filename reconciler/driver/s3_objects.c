@@ -4,12 +4,14 @@
  *
  * Uploads of unknown size are multipart: initiate (POST ?uploads), one
  * PUT ?partNumber=N&uploadId=ID per BLOB_PART_SIZE bytes (the last part
- * may be smaller; S3's minimum for the others is 5 MiB), complete (POST
- * ?uploadId=ID with the parts' ETags). Downloads stream through the
- * request's sink.
+ * may be smaller; S3's minimum for the others is 5 MiB), sent by a thread
+ * of the upload while the next part fills (see "multipart" below),
+ * complete (POST ?uploadId=ID with the parts' ETags). Downloads stream
+ * through the request's sink.
  */
 #include "blob.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,16 +21,6 @@
 
 struct blob {
 	struct s3 *c;
-};
-
-struct blob_upload {
-	struct blob *b;
-	char *bucket, *key, *id;
-	unsigned char *buf;
-	size_t len;
-	char **etags; /* one per part sent */
-	size_t nparts, aparts;
-	long long size;
 };
 
 int
@@ -207,16 +199,81 @@ blob_delete(struct blob *b, const char *bucket, const char *key, struct err *e)
 
 /* --- multipart ------------------------------------------------------- */
 
+/*
+ * Parts are sent by a thread of the upload's own (its own connection,
+ * s3_worker_open) while the caller fills the next part: the caller's
+ * writes (a pipe from pg_dump) never wait for a PUT unless UPLOAD_BUFS
+ * parts are full or in flight. The sender takes the parts in order, one
+ * PUT at a time, so part numbers and ETags stay in sequence. Its first
+ * error stops it; the caller gets that error from its next write, or
+ * from finish. The thread starts with the second part: an object of one
+ * part is sent on the caller's connection, as before.
+ */
+#define UPLOAD_BUFS 3 /* one filling, up to two queued or in flight */
+
+struct part {
+	unsigned char *buf;
+	size_t len;
+};
+
+struct blob_upload {
+	struct blob *b;
+	char *bucket, *key, *id;
+	unsigned char *buf; /* the part being filled, or NULL */
+	size_t len;
+	unsigned char *bufs[UPLOAD_BUFS]; /* every buffer, for the free */
+	size_t nbufs;
+
+	/* Shared with the sender, under mu. */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct part queue[UPLOAD_BUFS]; /* full parts, oldest first */
+	size_t qn;
+	unsigned char *spare[UPLOAD_BUFS]; /* sent, to refill */
+	size_t nspare;
+	int closing;  /* no more parts come: exit once the queue is empty */
+	int stopping; /* abort: drop the queue, exit after the PUT in flight */
+	int failed;   /* the sender stopped on err */
+	struct err err;
+	char **etags; /* one per part sent, in order */
+	size_t nparts, aparts;
+	long long size;
+
+	pthread_t tid;
+	int started;	/* tid runs (and mu, cv are set up) */
+	struct s3 conn; /* the sender's */
+};
+
 /* "uploadId=<escaped>" (and the part number first: the query must be in
  * canonical order). */
 static int
-upload_query(struct blob_upload *u, struct strbuf *q, size_t part)
+upload_query(struct s3 *c, const struct blob_upload *u, struct strbuf *q,
+	     size_t part)
 {
 	strbuf_reset(q);
 	if (part)
 		strbuf_addf(q, "partNumber=%zu&", part);
 	strbuf_addstr(q, "uploadId=");
-	return s3_escape(u->b->c, q, u->id, 0);
+	return s3_escape(c, q, u->id, 0);
+}
+
+/* Stop the sender (dropping what is queued when stop), wait for it. */
+static void
+sender_join(struct blob_upload *u, int stop)
+{
+	if (!u->started)
+		return;
+	pthread_mutex_lock(&u->mu);
+	u->closing = 1;
+	if (stop)
+		u->stopping = 1;
+	pthread_cond_broadcast(&u->cv);
+	pthread_mutex_unlock(&u->mu);
+	pthread_join(u->tid, NULL);
+	pthread_cond_destroy(&u->cv);
+	pthread_mutex_destroy(&u->mu);
+	s3_worker_close(&u->conn);
+	u->started = 0;
 }
 
 static void
@@ -224,13 +281,15 @@ upload_free(struct blob_upload *u)
 {
 	if (!u)
 		return;
+	sender_join(u, 1);
 	for (size_t i = 0; i < u->nparts; i++)
 		free(u->etags[i]);
 	free(u->etags);
 	free(u->bucket);
 	free(u->key);
 	free(u->id);
-	free(u->buf);
+	for (size_t i = 0; i < u->nbufs; i++)
+		free(u->bufs[i]);
 	free(u);
 }
 
@@ -273,7 +332,7 @@ blob_upload_begin(struct blob *b, const char *bucket, const char *key,
 		err_wrap(e, "%s", what);
 		goto out;
 	}
-	u->buf = xmalloc(BLOB_PART_SIZE);
+	u->buf = u->bufs[u->nbufs++] = xmalloc(BLOB_PART_SIZE);
 	*out = u;
 	u = NULL;
 	ret = 0;
@@ -283,31 +342,33 @@ out:
 	return ret;
 }
 
-/* Send the buffered bytes as the next part. */
+/* PUT buf as part number part on connection c; its ETag (a new string)
+ * into *etag. */
 static int
-send_part(struct blob_upload *u, struct err *e)
+send_part(struct s3 *c, const struct blob_upload *u, const unsigned char *buf,
+	  size_t len, size_t part, char **etag, struct err *e)
 {
 	struct s3_req r = { .method = "PUT",
 			    .bucket = u->bucket,
 			    .key = u->key,
-			    .body = (const char *)u->buf,
-			    .len = u->len,
+			    .body = (const char *)buf,
+			    .len = len,
 			    .content_type = "application/octet-stream" };
 	struct s3_resp resp;
 	struct strbuf q;
 	char what[512];
 	int ret = -1;
 
-	snprintf(what, sizeof(what), "cannot upload part %zu of '%s/%s'",
-		 u->nparts + 1, u->bucket, u->key);
+	snprintf(what, sizeof(what), "cannot upload part %zu of '%s/%s'", part,
+		 u->bucket, u->key);
 	strbuf_init(&q, 0);
 	s3_resp_init(&resp);
-	if (upload_query(u, &q, u->nparts + 1) < 0) {
+	if (upload_query(c, u, &q, part) < 0) {
 		err_set(e, "%s: upload id too long", what);
 		goto out;
 	}
 	r.query = q.buf;
-	if (s3_send(u->b->c, &r, &resp, what, e) < 0)
+	if (s3_send(c, &r, &resp, what, e) < 0)
 		goto out;
 	if (resp.status != 200) {
 		s3_fail(e, what, &resp);
@@ -317,14 +378,128 @@ send_part(struct blob_upload *u, struct err *e)
 		err_set(e, "%s: the answer has no ETag", what);
 		goto out;
 	}
-	xgrow(&u->etags, &u->aparts, u->nparts + 1, sizeof(*u->etags));
-	u->etags[u->nparts++] = xstrdup(resp.etag);
-	u->size += (long long)u->len;
-	u->len = 0;
+	*etag = xstrdup(resp.etag);
 	ret = 0;
 out:
 	strbuf_release(&q);
 	strbuf_release(&resp.body);
+	return ret;
+}
+
+/* A part sent: its ETag kept, in order (mu held, or no sender). */
+static void
+part_sent(struct blob_upload *u, char *etag, size_t len)
+{
+	xgrow(&u->etags, &u->aparts, u->nparts + 1, sizeof(*u->etags));
+	u->etags[u->nparts++] = etag;
+	u->size += (long long)len;
+}
+
+static void *
+sender_main(void *arg)
+{
+	struct blob_upload *u = arg;
+	struct err e = { .msg = "" };
+
+	pthread_mutex_lock(&u->mu);
+	for (;;) {
+		struct part p;
+		char *etag = NULL;
+		int rc;
+
+		while (u->qn == 0 && !u->closing)
+			pthread_cond_wait(&u->cv, &u->mu);
+		if (u->stopping || u->qn == 0)
+			break;
+		p = u->queue[0];
+		pthread_mutex_unlock(&u->mu);
+		rc = send_part(&u->conn, u, p.buf, p.len, u->nparts + 1, &etag,
+			       &e);
+		pthread_mutex_lock(&u->mu);
+		u->qn--;
+		memmove(u->queue, u->queue + 1, u->qn * sizeof(*u->queue));
+		u->spare[u->nspare++] = p.buf;
+		if (rc < 0) {
+			u->failed = 1;
+			u->err = e;
+		} else {
+			part_sent(u, etag, p.len);
+		}
+		pthread_cond_broadcast(&u->cv);
+		if (rc < 0)
+			break;
+	}
+	pthread_mutex_unlock(&u->mu);
+	return NULL;
+}
+
+static int
+sender_start(struct blob_upload *u, struct err *e)
+{
+	if (s3_worker_open(&u->conn, u->b->c, e) < 0) {
+		s3_worker_close(&u->conn);
+		return err_wrap(e, "cannot upload '%s/%s'", u->bucket, u->key);
+	}
+	pthread_mutex_init(&u->mu, NULL);
+	pthread_cond_init(&u->cv, NULL);
+	if (pthread_create(&u->tid, NULL, sender_main, u) != 0) {
+		pthread_cond_destroy(&u->cv);
+		pthread_mutex_destroy(&u->mu);
+		s3_worker_close(&u->conn);
+		return err_set(e,
+			       "cannot upload '%s/%s': cannot start a thread",
+			       u->bucket, u->key);
+	}
+	u->started = 1;
+	return 0;
+}
+
+/* Hand the part being filled to the sender; u->buf is NULL after. The
+ * sender's error, when it stopped on one. */
+static int
+hand_over(struct blob_upload *u, struct err *e)
+{
+	int ret = 0;
+
+	if (!u->started && sender_start(u, e) < 0)
+		return -1;
+	pthread_mutex_lock(&u->mu);
+	if (u->failed) {
+		if (e)
+			*e = u->err;
+		ret = -1;
+	} else {
+		u->queue[u->qn++] = (struct part){ u->buf, u->len };
+		u->buf = NULL;
+		u->len = 0;
+		pthread_cond_broadcast(&u->cv);
+	}
+	pthread_mutex_unlock(&u->mu);
+	return ret;
+}
+
+/* A buffer to fill: a new one while fewer than UPLOAD_BUFS exist, else
+ * the first the sender gives back. */
+static int
+next_buffer(struct blob_upload *u, struct err *e)
+{
+	int ret = 0;
+
+	if (u->nbufs < UPLOAD_BUFS) {
+		u->buf = u->bufs[u->nbufs++] = xmalloc(BLOB_PART_SIZE);
+		return 0;
+	}
+	pthread_mutex_lock(&u->mu);
+	while (u->nspare == 0 && !u->failed)
+		pthread_cond_wait(&u->cv, &u->mu);
+	if (u->failed) {
+		if (e)
+			*e = u->err;
+		ret = -1;
+	} else {
+		u->buf = u->spare[--u->nspare];
+	}
+	pthread_mutex_unlock(&u->mu);
 	return ret;
 }
 
@@ -335,16 +510,46 @@ blob_upload_write(struct blob_upload *u, const void *data, size_t len,
 	const unsigned char *p = data;
 
 	while (len > 0) {
-		size_t n = BLOB_PART_SIZE - u->len;
+		size_t n;
 
+		if (!u->buf && next_buffer(u, e) < 0)
+			return -1;
+		n = BLOB_PART_SIZE - u->len;
 		if (n > len)
 			n = len;
 		memcpy(u->buf + u->len, p, n);
 		u->len += n;
 		p += n;
 		len -= n;
-		if (u->len == BLOB_PART_SIZE && send_part(u, e) < 0)
+		if (u->len == BLOB_PART_SIZE && hand_over(u, e) < 0)
 			return -1;
+	}
+	return 0;
+}
+
+/* Every part sent: the last one (possibly the only one, possibly empty)
+ * handed over, the sender drained and stopped. */
+static int
+send_all(struct blob_upload *u, struct err *e)
+{
+	char *etag = NULL;
+
+	if (!u->started) {
+		/* One part: on the caller's connection. */
+		if (send_part(u->b->c, u, u->buf ? u->buf : (unsigned char *)"",
+			      u->len, 1, &etag, e) < 0)
+			return -1;
+		part_sent(u, etag, u->len);
+		u->len = 0;
+		return 0;
+	}
+	if (u->len > 0 && hand_over(u, e) < 0)
+		return -1;
+	sender_join(u, 0);
+	if (u->failed) {
+		if (e)
+			*e = u->err;
+		return -1;
 	}
 	return 0;
 }
@@ -384,8 +589,7 @@ blob_upload_finish(struct blob_upload *u, long long *size, struct err *e)
 	strbuf_init(&q, 0);
 	strbuf_init(&body, 0);
 	s3_resp_init(&resp);
-	/* The last part (possibly the only one, possibly empty). */
-	if ((u->len > 0 || u->nparts == 0) && send_part(u, e) < 0)
+	if (send_all(u, e) < 0)
 		goto out;
 	strbuf_addstr(&body, "<CompleteMultipartUpload>");
 	for (size_t i = 0; i < u->nparts; i++) {
@@ -395,7 +599,7 @@ blob_upload_finish(struct blob_upload *u, long long *size, struct err *e)
 		strbuf_addstr(&body, "</ETag></Part>");
 	}
 	strbuf_addstr(&body, "</CompleteMultipartUpload>");
-	if (upload_query(u, &q, 0) < 0) {
+	if (upload_query(u->b->c, u, &q, 0) < 0) {
 		err_set(e, "%s: upload id too long", what);
 		goto out;
 	}
@@ -459,7 +663,12 @@ out:
 int
 blob_upload_abort(struct blob_upload *u, char **left, struct err *e)
 {
-	int ret = blob_abort_upload(u->b, u->bucket, u->key, u->id, e);
+	int ret;
+
+	/* The part in flight ends first: S3 may keep a part whose PUT
+	 * completes after the abort. */
+	sender_join(u, 1);
+	ret = blob_abort_upload(u->b, u->bucket, u->key, u->id, e);
 
 	*left = ret == 1 ? xstrdup(u->id) : NULL; /* the caller records it */
 	upload_free(u);
