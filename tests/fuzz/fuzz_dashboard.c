@@ -23,22 +23,14 @@
 #include <unistd.h>
 
 #include "serve/serve.h"
+#include "fuzz.h"
 
 #define TOKEN "fuzz-api-token-7f3a"
 #define SECRET "fuzz-webhook-secret"
 #define QUIET_MS 20 /* an event stream stays open: stop reading */
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 static struct serve *srv;
 static json_t *snapshot;
-
-static void
-check(int ok)
-{
-	if (!ok)
-		abort();
-}
 
 /* Does hay (n bytes) hold needle? */
 static int

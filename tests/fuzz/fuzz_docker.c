@@ -12,17 +12,9 @@
 #include <string.h>
 
 #include "driver/docker_internal.h"
+#include "fuzz.h"
 
 #define PLATFORM "fuzz"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void
-check(int ok)
-{
-	if (!ok)
-		abort();
-}
 
 static int
 asked(const char *name, const char *const *names, size_t n)
