@@ -8,9 +8,11 @@
  *
  * The input is sent as it is over a loopback connection to one server
  * started for the whole run; the first answer is read until it is whole
- * (Content-Length), the server closes, or it goes quiet. Nothing may crash or leak; an answer is HTTP; no answer
- * carries the API token or the webhook secret; a document is served only
- * to the token.
+ * (Content-Length), the server closes, or it goes quiet (QUIET_MS).
+ *
+ * Nothing may crash or leak; an answer is HTTP; no answer carries the
+ * API token or the webhook secret; a document is served only to the
+ * token.
  */
 #include <errno.h>
 #include <netinet/in.h>
