@@ -7,7 +7,8 @@
 #   make bench            benchmarks (tests/bench/)
 #   make scale            1,000 environments behind the ingress, no host
 #                         ports (SCALE_ENVS=N for another count; ~20 min)
-#   make fuzz             a longer libFuzzer run of every fuzz target
+#   make fuzz             a fuzzing campaign: FUZZ_SECONDS of CPU per target
+#   make crash            kill -9 trials, CRASH_TRIALS per operation
 #   make golden           regenerate golden files for review
 #   make man              roff man pages from docs/man (build/man/)
 #   make install PREFIX=/usr/local [DESTDIR=...]   binary, man pages, completion
@@ -75,7 +76,7 @@ UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
 SCHEMAS := $(sort $(wildcard schema/*.json))
 ASSETS := $(sort $(wildcard reconciler/serve/assets/*))
 
-.PHONY: all deps test check unit integration bench scale fuzz fuzz-smoke golden \
+.PHONY: all deps test check unit integration bench scale fuzz fuzz-smoke golden crash \
 	build-tests \
 	install clean lint demo services-stop smoke format-check tools man image \
 	test-image
@@ -162,6 +163,29 @@ test-image:
 	$(MAKE) --no-print-directory TEST_HOOKS=1 test-image
 endif
 
+# kill -9 trials (docs/reliability.md "Kill -9 trials"): the tests that
+# kill backup, restore, clone and promotion at seeded random moments,
+# CRASH_TRIALS each (make test runs a few), with the test build or, with
+# SANITIZE=address,undefined, the sanitized one. CRASH_SEED (empty: each
+# test's own) seeds all four; their "kill9 ..." lines are the figures.
+CRASH_TRIALS ?= 25
+CRASH_SEED ?=
+CRASH_TESTS = tests/integration/test_backup.py tests/integration/test_clone.py \
+	tests/integration/test_promote.py
+ifneq ($(TEST_HOOKS),)
+crash: $(BIN) $(TOOLS)
+	@t0=$$(date +%s); \
+	PRESSCTL=$(abspath $(BIN)) PRESS_TOOLS_DIR=$(abspath $(BUILD)/tests/tools) \
+	PRESS_KILL_TRIALS=$(CRASH_TRIALS) $(if $(CRASH_SEED),PRESS_KILL_SEED=$(CRASH_SEED)) \
+		$(PYTHON) -m pytest -q -s -p no:cacheprovider -k kill9 $(CRASH_TESTS) \
+		>$(BUILD)/crash.log 2>&1; rc=$$?; tail -n 40 $(BUILD)/crash.log; \
+	echo "== make crash: $$(($$(date +%s) - t0)) s (log: $(BUILD)/crash.log)"; \
+	grep '^kill9 ' $(BUILD)/crash.log; exit $$rc
+else
+crash:
+	$(MAKE) --no-print-directory TEST_HOOKS=1 crash
+endif
+
 check: unit integration
 
 # What CI runs (the README's test command): dependencies, the checks of
@@ -212,9 +236,8 @@ FUZZ_BUILD = build/fuzz
 FUZZ_CFLAGS = $(WARN) -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -g -O1 \
 	$(BANNED) $(shell pkg-config --cflags $(PKGS)) -fsanitize=address,undefined
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
-
-# The sources are compiled once for every target (instrumented for the
-# fuzzer, not linked with its main), then each target links them.
+# The sources are compiled once (instrumented, without libFuzzer's main)
+# and linked into every target.
 FUZZ_OBJS := $(SRCS:%.c=$(FUZZ_BUILD)/obj/%.o) $(ASMS:%.S=$(FUZZ_BUILD)/obj/%.o)
 .SECONDARY: $(FUZZ_OBJS)
 
@@ -243,11 +266,16 @@ fuzz-smoke-%: $(FUZZ_BUILD)/%
 		  "(whole output: $(FUZZ_BUILD)/smoke-$*.log)" >&2; exit 1; }; \
 	tail -1 $(FUZZ_BUILD)/smoke-$*.log
 
+# A campaign: FUZZ_SECONDS of CPU time per target (measured, not wall
+# time), FUZZ_JOBS targets at once, at most FUZZ_WALL seconds in all (0:
+# no limit), then a report of executions, coverage, corpus and crashes
+# (tests/fuzz/campaign.sh; docs/reliability.md "Fuzzing").
+FUZZ_JOBS ?= 1
+FUZZ_WALL ?= 0
+FUZZ_OUT ?= $(FUZZ_BUILD)/campaign
 fuzz: $(FUZZ_TARGETS)
-	@set -e; for t in $(FUZZ_TARGETS); do \
-		n=$$(basename $$t); corpus=$(FUZZ_BUILD)/corpus-$$n; \
-		tests/fuzz/seed.sh $$n $$corpus; \
-		$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=1024 $$corpus; done
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) FUZZ_WALL=$(FUZZ_WALL) \
+		tests/fuzz/campaign.sh $(FUZZ_BUILD) $(FUZZ_OUT) $(notdir $(FUZZ_TARGETS))
 
 bench: $(BIN)
 	PRESSCTL=$(abspath $(BIN)) tests/bench/run.sh

@@ -21,35 +21,38 @@ to_strbuf(void *arg, const void *data, size_t len, struct err *e)
 	return 0;
 }
 
+/* internal.h */
+int
+backup_manifest_parse(json_t **out, const char *key, const void *buf,
+		      size_t len, struct err *e)
+{
+	json_error_t je;
+	const char *format;
+
+	*out = json_loadb(buf, len, 0, &je);
+	format = json_string_value(json_object_get(*out, "format"));
+	if (*out && json_is_object(*out) && format &&
+	    strcmp(format, BACKUP_FORMAT) == 0)
+		return 0;
+	json_decref(*out);
+	*out = NULL;
+	return err_set(e, "backup manifest '%s' is not a %s manifest%s%s", key,
+		       BACKUP_FORMAT, je.text[0] ? ": " : "", je.text);
+}
+
 /* GET and parse bucket/key: 0, 1 missing, -1 error. */
 static int
 read_manifest(struct blob *b, const char *bucket, const char *key, json_t **out,
 	      struct err *e)
 {
 	struct strbuf sb;
-	json_error_t je;
 	int rc;
 
 	*out = NULL;
 	strbuf_init(&sb, (size_t)64 << 20);
 	rc = blob_get(b, bucket, key, to_strbuf, &sb, e);
-	if (rc == 0) {
-		*out = json_loadb(sb.buf, sb.len, 0, &je);
-		if (!*out || !json_is_object(*out) ||
-		    strcmp(json_string_value(json_object_get(*out, "format")) ?
-				   json_string_value(
-					   json_object_get(*out, "format")) :
-				   "",
-			   BACKUP_FORMAT) != 0) {
-			json_decref(*out);
-			*out = NULL;
-			rc = err_set(e,
-				     "backup manifest '%s' is not a %s "
-				     "manifest%s%s",
-				     key, BACKUP_FORMAT, je.text[0] ? ": " : "",
-				     je.text);
-		}
-	}
+	if (rc == 0)
+		rc = backup_manifest_parse(out, key, sb.buf, sb.len, e);
 	strbuf_release(&sb);
 	return rc;
 }
@@ -76,31 +79,15 @@ struct listing {
 	size_t n, a;
 };
 
-static int
-each_key(void *arg, const char *key, long long size, const char *etag,
-	 struct err *e)
+/* internal.h */
+void
+backup_info_from_manifest(struct backup_info *in, json_t *m)
 {
-	struct listing *l = arg;
-	const char *leaf = strrchr(key, '/');
-	struct backup_info *in;
-	json_t *m;
 	time_t t;
-	int rc;
 
-	(void)size;
-	(void)etag;
-	if (!leaf || strcmp(leaf, "/manifest.json") != 0 ||
-	    strncmp(key, "cas/", 4) == 0)
-		return 0;
-	if ((rc = read_manifest(l->b, l->c->bucket, key, &m, e)) < 0)
-		return -1;
-	if (rc > 0)
-		return 0; /* deleted meanwhile */
 	if (backup_parse_time(json_string_value(json_object_get(m, "time")),
 			      &t) < 0)
 		t = 0;
-	xgrow(&l->v, &l->a, l->n + 1, sizeof(*l->v));
-	in = &l->v[l->n++];
 	memset(in, 0, sizeof(*in));
 	in->id = xstrdup(json_string_value(json_object_get(m, "id")) ?
 				 json_string_value(json_object_get(m, "id")) :
@@ -115,6 +102,28 @@ each_key(void *arg, const char *key, long long size, const char *etag,
 	in->objects = json_array_size(
 		json_object_get(json_object_get(m, "files"), "objects"));
 	in->manifest = m;
+}
+
+static int
+each_key(void *arg, const char *key, long long size, const char *etag,
+	 struct err *e)
+{
+	struct listing *l = arg;
+	const char *leaf = strrchr(key, '/');
+	json_t *m;
+	int rc;
+
+	(void)size;
+	(void)etag;
+	if (!leaf || strcmp(leaf, "/manifest.json") != 0 ||
+	    strncmp(key, "cas/", 4) == 0)
+		return 0;
+	if ((rc = read_manifest(l->b, l->c->bucket, key, &m, e)) < 0)
+		return -1;
+	if (rc > 0)
+		return 0; /* deleted meanwhile */
+	xgrow(&l->v, &l->a, l->n + 1, sizeof(*l->v));
+	backup_info_from_manifest(&l->v[l->n++], m);
 	return 0;
 }
 

@@ -4,6 +4,7 @@
  */
 #include "internal.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,9 +62,9 @@ backup_parse_time(const char *s, time_t *out)
 {
 	struct tm tm;
 	int y, mo, d, h, mi, sec;
-	char z;
+	char z, back[32];
 
-	if (!s ||
+	if (!s || strlen(s) != 20 ||
 	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c", &y, &mo, &d, &h, &mi, &sec,
 		   &z) != 7 ||
 	    z != 'Z')
@@ -76,7 +77,19 @@ backup_parse_time(const char *s, time_t *out)
 	tm.tm_min = mi;
 	tm.tm_sec = sec;
 	*out = timegm(&tm);
-	return 0;
+	/* Only the form backup_time_text writes: "2026-13-45T99:00:00Z"
+	 * would be normalized into another day, "206-12-07T00:00:00Z" is
+	 * no year of ours, and a manifest's time decides retention. */
+	backup_time_text(back, *out);
+	return strcmp(back, s) == 0 ? 0 : -1;
+}
+
+static long long
+add_size(long long sum, long long size)
+{
+	if (size <= 0)
+		return sum;
+	return sum > LLONG_MAX - size ? LLONG_MAX : sum + size;
 }
 
 long long
@@ -84,12 +97,17 @@ backup_stored_bytes(json_t *m)
 {
 	json_t *objs = json_object_get(json_object_get(m, "files"), "objects");
 	json_t *o;
-	long long n = json_integer_value(
-		json_object_get(json_object_get(m, "database"), "size"));
+	long long n = 0;
 	size_t i;
 
+	/* The manifest is read from the bucket: a negative size counts as
+	 * 0 and the sum stops at LLONG_MAX instead of overflowing. */
+	n = add_size(n, json_integer_value(
+				json_object_get(json_object_get(m, "database"),
+						"size")));
 	json_array_foreach(objs, i, o)
-		n += json_integer_value(json_object_get(o, "storedSize"));
+		n = add_size(n, json_integer_value(
+					json_object_get(o, "storedSize")));
 	return n;
 }
 

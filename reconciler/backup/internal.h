@@ -54,4 +54,17 @@ int backup_read(struct blob *b, const char *bucket, const char *key,
 		const struct crypt_key *k, blob_sink sink, void *arg,
 		struct backup_expect *x, struct err *e);
 
+/*
+ * A manifest object's bytes (untrusted: what the backups bucket holds;
+ * tests/fuzz/fuzz_backup_manifest.c) into *out, a new reference: a JSON
+ * object whose format is BACKUP_FORMAT, or -1 with *out NULL and e
+ * naming key.
+ */
+int backup_manifest_parse(json_t **out, const char *key, const void *buf,
+			  size_t len, struct err *e);
+
+/* The catalog entry of a parsed manifest m (stolen: in->manifest);
+ * absent or mistyped fields become "", 0. backup_infos_free frees it. */
+void backup_info_from_manifest(struct backup_info *in, json_t *m);
+
 #endif

@@ -67,21 +67,6 @@ struct docker {
 	char errbuf[CURL_ERROR_SIZE];
 };
 
-/* What pressctl needs to know about one existing container. */
-struct cinfo {
-	int exists;
-	int managed; /* carries this platform's ownership labels */
-	int running;
-	char id[72];
-	char state[24]; /* "running", "exited", "restarting", ... */
-	char spec[72];	/* press.spec label, "" if none */
-	char env[160];	/* press.env label, "" if none */
-	long long exit_code, restarts;
-	int host_port; /* first published TCP port, 0 if none */
-	char addr[64]; /* IP address on its network, "" if none */
-	long long memory, nano_cpus; /* HostConfig limits, 0 none */
-};
-
 /* Serializes network creation between the workers of this process: the
  * engine's duplicate check is not atomic (other processes: see
  * ensure_network). */
@@ -498,6 +483,83 @@ owner_of(json_t *labels)
 					     NULL;
 }
 
+/* --- parsing the engine's answers (docker_internal.h) ------------------ */
+
+int
+docker_parse_list(struct live *out, const char *body, size_t len,
+		  const char *platform, const char *network,
+		  const char *const *names, size_t nnames, const char *socket,
+		  long long *oldest, struct err *e)
+{
+	json_t *list, *c;
+	long long created;
+	size_t i;
+
+	list = json_loadb(body, len, 0, NULL);
+	if (!json_is_array(list)) {
+		err_set(e,
+			"cannot list containers at '%s': the answer is not "
+			"a JSON array",
+			socket);
+		json_decref(list);
+		return -1;
+	}
+	json_array_foreach(list, i, c) {
+		json_t *labels = json_object_get(c, "Labels"), *press, *v;
+		const char *name = container_name(c), *k, *s;
+		const char *owner = owner_of(labels);
+		int ours = owner && strcmp(owner, platform) == 0;
+		struct live_item *it;
+
+		note_ports(out, c);
+		if (!name ||
+		    (!ours && (!nnames || !bsearch(&name, names, nnames,
+						   sizeof(*names), cmp_name))))
+			continue;
+		it = live_add(out, LIVE_CONTAINER, name);
+		it->mark_seen = 1;
+		it->mark = owner ? xstrdup(owner) : NULL;
+		if (ours && (s = label(labels, "press.env")))
+			it->env_id = xstrdup(s);
+		if (ours && (s = label(labels, "press.spec")))
+			it->spec_hash = xstrdup(s);
+		s = json_string_value(json_object_get(c, "State"));
+		it->running = s && strcmp(s, "running") == 0;
+		it->host_port = published_port(c);
+		if (it->running && (s = network_addr(c, network)))
+			it->addr = xstrdup(s);
+		s = json_string_value(json_object_get(c, "State"));
+		press = json_object();
+		json_object_foreach(labels, k, v)
+			if (strncmp(k, "press.", 6) == 0 && json_is_string(v))
+				json_object_set(press, k, v);
+		created = json_integer_value(json_object_get(c, "Created"));
+		if (oldest && ours && created > 0 &&
+		    (!*oldest || created < *oldest))
+			*oldest = created;
+		it->state = json_pack(
+			"{s:s, s:s, s:s, s:s, s:o, s:i}", "id",
+			json_string_value(json_object_get(c, "Id")) ?
+				json_string_value(json_object_get(c, "Id")) :
+				"",
+			"image",
+			json_string_value(json_object_get(c, "Image")) ?
+				json_string_value(json_object_get(c, "Image")) :
+				"",
+			"status", s ? s : "unknown", "detail",
+			json_string_value(json_object_get(c, "Status")) ?
+				json_string_value(
+					json_object_get(c, "Status")) :
+				"",
+			"labels", press, "hostPort", it->host_port);
+		if (it->addr)
+			json_object_set_new(it->state, "address",
+					    json_string(it->addr));
+	}
+	json_decref(list);
+	return 0;
+}
+
 /* --- limits ------------------------------------------------------------ */
 
 /* HostConfig.Memory and HostConfig.NanoCpus (0: no limit). */
@@ -875,8 +937,7 @@ docker_observe(void *h, const struct observe_req *q, struct live *out,
 	const char *platform = q->platform ? q->platform : d->platform;
 	size_t nnames = q->nnames[LIVE_CONTAINER], first = out->n;
 	const char **names = xcalloc(nnames + 1, sizeof(*names));
-	json_t *list = NULL, *c;
-	long long created, oldest = 0;
+	long long oldest = 0;
 	long status;
 	size_t i;
 	int ret = -1;
@@ -894,68 +955,12 @@ docker_observe(void *h, const struct observe_req *q, struct live *out,
 			  d->socket);
 		goto out;
 	}
-	list = answer_json(d);
-	if (!json_is_array(list)) {
-		err_set(e,
-			"cannot list containers at '%s': the answer is not "
-			"a JSON array",
-			d->socket);
+	if (docker_parse_list(out, d->answer.buf, d->answer.len, platform,
+			      d->network, names, nnames, d->socket, &oldest,
+			      e) < 0)
 		goto out;
-	}
-	json_array_foreach(list, i, c) {
-		json_t *labels = json_object_get(c, "Labels"), *press, *v;
-		const char *name = container_name(c), *k, *s;
-		const char *owner = owner_of(labels);
-		int ours = owner && strcmp(owner, platform) == 0;
-		struct live_item *it;
-
-		note_ports(out, c);
-		if (!name ||
-		    (!ours && (!nnames || !bsearch(&name, names, nnames,
-						   sizeof(*names), cmp_name))))
-			continue;
-		it = live_add(out, LIVE_CONTAINER, name);
-		it->mark_seen = 1;
-		it->mark = owner ? xstrdup(owner) : NULL;
-		if (ours && (s = label(labels, "press.env")))
-			it->env_id = xstrdup(s);
-		if (ours && (s = label(labels, "press.spec")))
-			it->spec_hash = xstrdup(s);
-		s = json_string_value(json_object_get(c, "State"));
-		it->running = s && strcmp(s, "running") == 0;
-		it->host_port = published_port(c);
-		if (it->running && (s = network_addr(c, d->network)))
-			it->addr = xstrdup(s);
-		s = json_string_value(json_object_get(c, "State"));
-		press = json_object();
-		json_object_foreach(labels, k, v)
-			if (strncmp(k, "press.", 6) == 0 && json_is_string(v))
-				json_object_set(press, k, v);
-		created = json_integer_value(json_object_get(c, "Created"));
-		if (ours && created > 0 && (!oldest || created < oldest))
-			oldest = created;
-		it->state = json_pack(
-			"{s:s, s:s, s:s, s:s, s:o, s:i}", "id",
-			json_string_value(json_object_get(c, "Id")) ?
-				json_string_value(json_object_get(c, "Id")) :
-				"",
-			"image",
-			json_string_value(json_object_get(c, "Image")) ?
-				json_string_value(json_object_get(c, "Image")) :
-				"",
-			"status", s ? s : "unknown", "detail",
-			json_string_value(json_object_get(c, "Status")) ?
-				json_string_value(
-					json_object_get(c, "Status")) :
-				"",
-			"labels", press, "hostPort", it->host_port);
-		if (it->addr)
-			json_object_set_new(it->state, "address",
-					    json_string(it->addr));
-	}
 	ret = observe_limits(d, out, first, platform, oldest, e);
 out:
-	json_decref(list);
 	free(names);
 	return ret;
 }
@@ -1045,38 +1050,21 @@ inspected_port(json_t *ports)
 	return 0;
 }
 
-/* Look a container up by name or id; a missing one is not an error. */
-static int
-inspect(struct docker *d, const char *name, struct cinfo *ci, struct err *e)
+void
+docker_parse_inspect(struct cinfo *ci, json_t *j, const char *platform,
+		     const char *name)
 {
-	char *esc = escape(d, name),
-	     *path = xprintf("/containers/%s/json", esc);
-	json_t *j = NULL, *labels, *st;
+	json_t *labels, *st;
 	const char *s;
-	long status;
-	int ret = -1;
 
 	memset(ci, 0, sizeof(*ci));
-	if (request(d, "GET", path, NULL, &status, e) < 0) {
-		err_wrap(e, "cannot inspect container '%s'", name);
-		goto out;
-	}
-	if (status == 404) {
-		ret = 0;
-		goto out;
-	}
-	if (status != 200) {
-		api_error(d, status, e, "cannot inspect container '%s'", name);
-		goto out;
-	}
-	j = answer_json(d);
 	labels = json_object_get(json_object_get(j, "Config"), "Labels");
 	st = json_object_get(j, "State");
 	ci->exists = 1;
 	s = label(labels, "press.managed");
 	ci->managed = s && strcmp(s, "true") == 0 &&
 		      (s = label(labels, "press.platform")) &&
-		      strcmp(s, d->platform) == 0;
+		      strcmp(s, platform) == 0;
 	snprintf(ci->id, sizeof(ci->id), "%s",
 		 json_string_value(json_object_get(j, "Id")) ?
 			 json_string_value(json_object_get(j, "Id")) :
@@ -1100,6 +1088,54 @@ inspect(struct docker *d, const char *name, struct cinfo *ci, struct err *e)
 	snprintf(ci->addr, sizeof(ci->addr), "%s", s ? s : "");
 	limits_of(json_object_get(j, "HostConfig"), &ci->memory,
 		  &ci->nano_cpus);
+}
+
+void
+docker_pull_error(char *msg, size_t n, const char *body)
+{
+	const char *line = body, *end;
+
+	msg[0] = '\0';
+	for (; *line; line = *end ? end + 1 : end) {
+		json_t *j;
+		const char *s;
+
+		end = strchr(line, '\n');
+		if (!end)
+			end = line + strlen(line);
+		j = json_loadb(line, (size_t)(end - line), 0, NULL);
+		s = json_string_value(json_object_get(j, "error"));
+		if (s && !msg[0])
+			snprintf(msg, n, "%s", s);
+		json_decref(j);
+	}
+}
+
+/* Look a container up by name or id; a missing one is not an error. */
+static int
+inspect(struct docker *d, const char *name, struct cinfo *ci, struct err *e)
+{
+	char *esc = escape(d, name),
+	     *path = xprintf("/containers/%s/json", esc);
+	json_t *j = NULL;
+	long status;
+	int ret = -1;
+
+	memset(ci, 0, sizeof(*ci));
+	if (request(d, "GET", path, NULL, &status, e) < 0) {
+		err_wrap(e, "cannot inspect container '%s'", name);
+		goto out;
+	}
+	if (status == 404) {
+		ret = 0;
+		goto out;
+	}
+	if (status != 200) {
+		api_error(d, status, e, "cannot inspect container '%s'", name);
+		goto out;
+	}
+	j = answer_json(d);
+	docker_parse_inspect(ci, j, d->platform, name);
 	ret = 0;
 out:
 	json_decref(j);
@@ -1577,22 +1613,7 @@ pull_image(struct docker *d, const char *image, struct err *e)
 	} else if (status != 200) {
 		answer_message(d, msg, sizeof(msg));
 	} else {
-		/* Scan the progress stream for an error line. */
-		char *line = d->answer.buf, *end;
-
-		for (; *line; line = *end ? end + 1 : end) {
-			json_t *j;
-			const char *s;
-
-			end = strchr(line, '\n');
-			if (!end)
-				end = line + strlen(line);
-			j = json_loadb(line, (size_t)(end - line), 0, NULL);
-			s = json_string_value(json_object_get(j, "error"));
-			if (s && !msg[0])
-				snprintf(msg, sizeof(msg), "%s", s);
-			json_decref(j);
-		}
+		docker_pull_error(msg, sizeof(msg), d->answer.buf);
 		if (!msg[0])
 			ret = 0;
 	}

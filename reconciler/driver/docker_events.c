@@ -93,22 +93,16 @@ ev_stopping(struct docker_events *ev)
 	return stop;
 }
 
-/*
- * Does this line report that a managed container of the platform died,
- * stopped, was killed, paused or removed? The engine filtered already;
- * this is the ownership test again (a filter the engine ignored must not
- * wake the loop for foreign containers). A line that is not JSON is
- * counted: missing a change costs more than one needless reconcile.
- */
-static int
-ev_relevant(const struct docker_events *ev, const char *line, size_t len)
+/* docker_internal.h */
+int
+docker_event_relevant(const char *platform, const char *line, size_t len)
 {
 	/* update: changed in place (docker update), its limits to check */
 	static const char *const actions[] = {
 		"die", "stop", "kill", "oom", "destroy", "pause", "update",
 	};
 	json_t *j = json_loadb(line, len, 0, NULL), *attrs;
-	const char *type, *action, *managed, *platform;
+	const char *type, *action, *managed, *owner;
 	int relevant = 0;
 
 	if (!j)
@@ -117,10 +111,9 @@ ev_relevant(const struct docker_events *ev, const char *line, size_t len)
 	action = json_string_value(json_object_get(j, "Action"));
 	attrs = json_object_get(json_object_get(j, "Actor"), "Attributes");
 	managed = json_string_value(json_object_get(attrs, "press.managed"));
-	platform = json_string_value(json_object_get(attrs, "press.platform"));
+	owner = json_string_value(json_object_get(attrs, "press.platform"));
 	if (type && !strcmp(type, "container") && action && managed &&
-	    !strcmp(managed, "true") && platform &&
-	    !strcmp(platform, ev->platform)) {
+	    !strcmp(managed, "true") && owner && !strcmp(owner, platform)) {
 		for (size_t i = 0; i < sizeof(actions) / sizeof(*actions); i++)
 			if (!strcmp(action, actions[i]))
 				relevant = 1;
@@ -134,7 +127,8 @@ static void
 ev_line_done(struct docker_events *ev)
 {
 	if (ev->skipping ||
-	    (ev->line.len && ev_relevant(ev, ev->line.buf, ev->line.len)))
+	    (ev->line.len &&
+	     docker_event_relevant(ev->platform, ev->line.buf, ev->line.len)))
 		ev_signal(ev, EV_BYTE);
 	ev->skipping = 0;
 	if (ev->line.alloc > ((size_t)64 << 10))

@@ -23,15 +23,7 @@
 
 #include "backup/crypt.h"
 #include "util/strbuf.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void
-check(int ok)
-{
-	if (!ok)
-		abort();
-}
+#include "fuzz.h"
 
 static int
 collect(void *arg, const void *data, size_t len, struct err *e)

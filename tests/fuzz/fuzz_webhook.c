@@ -24,18 +24,10 @@
 #include <openssl/hmac.h>
 
 #include "serve/internal.h"
+#include "fuzz.h"
 
 #define SECRET "fuzz-webhook-secret"
 #define NFIELDS 5
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void
-check(int ok)
-{
-	if (!ok)
-		abort();
-}
 
 /* "sha256=<hex>" of the body under SECRET. */
 static void

@@ -10,8 +10,7 @@
 #include <string.h>
 
 #include "source/yamledit.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static const char *const pointers[] = {
 	"/spec/image",

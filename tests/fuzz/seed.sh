@@ -2,6 +2,7 @@
 # seed.sh TARGET CORPUS: fill a fuzz corpus directory from the fixtures.
 # Every YAML file of tests/fixtures, examples/ and manifests/ becomes one
 # seed; seeds already there are kept (libFuzzer adds its finds).
+# Each case below names a target's seeds; tests/fuzz/corpus/ adds more.
 set -eu
 target=$1
 corpus=$2
@@ -46,8 +47,29 @@ fuzz_crypt)
 	done
 	printf '\000PRESSENC\001' >"$corpus/seed-header"
 	;;
+fuzz_docker)
+	for f in tests/fixtures/docker/*; do
+		cp "$f" "$corpus/seed-$(basename "$f")"
+	done
+	;;
+fuzz_backup_manifest)
+	for f in tests/fixtures/backup-manifests/*.json; do
+		cp "$f" "$corpus/seed-$(basename "$f")"
+	done
+	;;
+fuzz_dashboard)
+	# Whole requests, as sent on the wire.
+	for f in tests/fixtures/dashboard/*.http; do
+		cp "$f" "$corpus/seed-$(basename "$f")"
+	done
+	;;
 *)
 	echo "seed.sh: unknown fuzz target '$target'" >&2
 	exit 1
 	;;
 esac
+# What earlier campaigns found, minimized (-merge=1), and the inputs of
+# fixed crashes: tests/fuzz/corpus/TARGET/.
+if [ -d "tests/fuzz/corpus/$target" ]; then
+	cp tests/fuzz/corpus/"$target"/* "$corpus"/
+fi

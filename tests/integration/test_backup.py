@@ -33,6 +33,7 @@ import threading
 import time
 from datetime import datetime, timezone
 
+import crash_helpers as crash
 from backup_helpers import (backup, backups, cas_keys, fill, object_hashes, platform,
                             policy_doc, restore, table_sums)
 from converge_helpers import derived_password, dump, psql_as, schema_exists
@@ -240,33 +241,38 @@ def test_kill9_during_backup_and_restore_leaves_no_half(services, pressctl, tmp_
     backup(p, "run", "--env", "bkkill/prod")
     (good,) = backups(p, "bkkill/prod")
     prod = table_sums(services, "bkkill_prod")
-    rng = random.Random(int(os.environ.get("PRESS_KILL_SEED", "7")))
-    env = {**services.env_vars(), **p.extra_env}
+    env = {**os.environ, **services.env_vars(), **p.extra_env}
 
-    def run_killed(args, delay):
-        proc = subprocess.Popen([pressctl, *args], env={**os.environ, **env},
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-
-    trials = int(os.environ.get("PRESS_KILL_TRIALS", "20"))
-    for t in range(trials):
-        run_killed(["backup", "run", str(p.src), "--env", "bkkill/prod"],
-                   rng.uniform(0.05, 1.5))
+    started = time.monotonic()
+    n = crash.trials("backup", 3)
+    seed, rng = crash.seeded("backup", 7)
+    killed = 0
+    for t in range(n):
+        rc = crash.kill_after([pressctl, "backup", "run", str(p.src), "--env", "bkkill/prod"],
+                              env, rng.uniform(0.05, 1.5))
+        killed += rc == -signal.SIGKILL
         # Every listed backup verifies: no half backup is ever listed.
-        for b in backups(p, "bkkill/prod"):
-            v = p.run("backup", "verify", str(p.src), "--env", "bkkill/prod",
-                      "--backup", b["id"], src=False)
-            assert v.returncode == 0, f"trial {t}: listed backup {b['id']} is broken" + describe(v)
+        crash.assert_after_kill(p, services, t, schemas={"bkkill_prod": [prod]},
+                                backup_envs=["bkkill/prod"])
+    crash.report("backup", n, seed, started, killed=killed)
+
+    started = time.monotonic()
     copy = table_sums(services, "bkkill_copy")
-    for t in range(trials):
-        run_killed(["restore", str(p.src), "bkkill/prod", "--backup", good["id"],
-                    "--into", "bkkill/copy"], rng.uniform(0.05, 2.0))
+    n = crash.trials("restore", 3)
+    seed, rng = crash.seeded("restore", 8)
+    killed = 0
+    for t in range(n):
+        rc = crash.kill_after([pressctl, "restore", str(p.src), "bkkill/prod", "--backup",
+                               good["id"], "--into", "bkkill/copy"], env,
+                              rng.uniform(0.05, 2.0))
+        killed += rc == -signal.SIGKILL
         time.sleep(0.2)  # the server ends the killed session
-        now = table_sums(services, "bkkill_copy")
-        assert schema_exists(services, "bkkill_copy"), f"trial {t}: schema missing"
-        assert now in (copy, prod), f"trial {t}: a mixed schema: {now}"
+        # The copy is the old one or the restored one, never missing or mixed.
+        crash.assert_after_kill(p, services, t,
+                                schemas={"bkkill_copy": [copy, prod], "bkkill_prod": [prod]},
+                                backup_envs=["bkkill/prod"])
+        copy = table_sums(services, "bkkill_copy")
+    crash.report("restore", n, seed, started, killed=killed)
     restore(p, "bkkill/prod", good["id"], into="bkkill/copy")
     assert table_sums(services, "bkkill_copy") == prod
     backup(p, "run", "--env", "bkkill/prod")

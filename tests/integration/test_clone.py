@@ -20,14 +20,12 @@ clone record.
 """
 
 import os
-import random
-import signal
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
+import crash_helpers as crash
 from backup_helpers import (backup, backups, fill, object_hashes, platform, policy_doc,
                             table_sums)
 from converge_helpers import Platform, derived_password, dump, env_doc, psql_as, site_doc
@@ -105,27 +103,25 @@ def test_a_clone_copies_its_source_and_leaves_it_untouched(services, pressctl, t
 # --- kill -9 during a clone ----------------------------------------------------------
 
 def test_kill9_during_a_clone_never_starts_a_half_clone(services, pressctl, tmp_path):
-    trials = int(os.environ.get("PRESS_KILL_TRIALS", "20"))
+    n = crash.trials("clone", 2)
+    seed, rng = crash.seeded("clone", 5)
     p = platform(services, pressctl, tmp_path, "clone-k", "clk", [("prod", "production")],
-                 [policy_doc("daily", {"stage": "production"})], nports=2 * trials + 4)
+                 [policy_doc("daily", {"stage": "production"})], nports=2 * n + 4)
     fill(services, "clk_prod", rows=30000)
     for i in range(40):
         services.put_object("clone-k-clk-prod", f"f{i:02d}", os.urandom(30_000))
     backup(p, "run", "--env", "clk/prod")
     prod_rows = table_sums(services, "clk_prod")
     prod_files = object_hashes(services, "clone-k-clk-prod")
-    rng = random.Random(int(os.environ.get("PRESS_KILL_SEED", "5")))
     env = {**os.environ, **services.env_vars(), **p.extra_env}
+    started = time.monotonic()
     finished = 0
-    for t in range(trials):
+    for t in range(n):
         name = f"c{t:02d}"
         dump(p.src / f"{name}.yaml",
              env_doc("clk", name, stage="development", cloneFrom={"environment": "prod"}))
-        run = subprocess.Popen([pressctl, "apply", str(p.src)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.05, 2.5))
-        run.send_signal(signal.SIGKILL)
-        finished += run.wait() == 0
+        finished += crash.kill_after([pressctl, "apply", str(p.src)], env,
+                                     rng.uniform(0.05, 2.5)) == 0
         # No half clone ever runs: a container of the clone means the
         # clone is done and whole.
         container = p.containers().get(f"clone-k-clk-{name}")
@@ -135,16 +131,18 @@ def test_kill9_during_a_clone_never_starts_a_half_clone(services, pressctl, tmp_
             assert row == [["done"]], (t, row)
             assert table_sums(services, f"clk_{name}") == prod_rows, t
             assert object_hashes(services, f"clone-k-clk-{name}") == prod_files, t
-        # The schema, if it exists, is whole (one transaction).
+        # The schema, if it exists, is whole (one transaction); the
+        # source is untouched; the next apply converges; then the clone
+        # is whole.
+        whole = {"clk_prod": [prod_rows]}
         if services.psql(f"SELECT count(*) FROM pg_namespace WHERE nspname = 'clk_{name}'") == "1":
-            assert table_sums(services, f"clk_{name}") == prod_rows, t
-        # The next apply converges; then the clone is whole.
-        p.apply()
+            whole[f"clk_{name}"] = [prod_rows]
+        crash.assert_after_kill(p, services, t, schemas=whole, backup_envs=["clk/prod"])
         assert table_sums(services, f"clk_{name}") == prod_rows, t
         assert object_hashes(services, f"clone-k-clk-{name}") == prod_files, t
         assert services.psql_rows("SELECT state FROM pressctl.clones WHERE "
                                   f"platform = 'clone-k' AND env_id = 'clk/{name}'") == [["done"]]
-    print(f"clone killed {trials} times, {finished} applies finished first")
+    crash.report("clone", n, seed, started, finished_first=finished)
     assert table_sums(services, "clk_prod") == prod_rows
     assert object_hashes(services, "clone-k-clk-prod") == prod_files
 
