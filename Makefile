@@ -66,7 +66,16 @@ ifneq ($(TEST_HOOKS),)
 ALL_CFLAGS += -DPRESS_TEST_HOOKS
 endif
 
-SRCS := $(sort $(shell find reconciler -name '*.c' ! -name main.c))
+# util/fault.c (fault injection: docs/reliability.md) is in test builds
+# only; they link with -Wl,--wrap for each call it wraps.
+SRCS := $(sort $(shell find reconciler -name '*.c' ! -name main.c ! -name fault.c))
+FAULT_WRAPS = PQconnectdbParams PQexec PQexecParams curl_easy_perform \
+	curl_easy_getinfo open openat fopen mkstemp read write rename fsync \
+	malloc calloc realloc
+ifneq ($(TEST_HOOKS),)
+SRCS += reconciler/util/fault.c
+FAULT_LDFLAGS = $(foreach s,$(FAULT_WRAPS),-Wl,--wrap=$(s))
+endif
 ASMS := $(sort $(shell find reconciler -name '*.S'))
 OBJS := $(SRCS:%.c=$(BUILD)/%.o) $(ASMS:%.S=$(BUILD)/%.o)
 MAIN := $(BUILD)/reconciler/main.o
@@ -83,7 +92,7 @@ all: $(BIN) man
 
 $(BIN): $(MAIN) $(OBJS) | lint
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(MAIN) $(OBJS) $(LIBS)
+	$(CC) $(LDFLAGS) $(FAULT_LDFLAGS) -o $@ $(MAIN) $(OBJS) $(LIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -98,7 +107,8 @@ $(BUILD)/%.o: %.S $(SCHEMAS) $(ASSETS)
 $(BUILD)/tests/unit/%: tests/unit/%.c $(OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka) -Ireconciler \
-		-o $@ $< $(OBJS) $(LIBS) $(shell pkg-config --libs cmocka) $(LDFLAGS)
+		-o $@ $< $(OBJS) $(LIBS) $(shell pkg-config --libs cmocka) $(LDFLAGS) \
+		$(FAULT_LDFLAGS)
 
 # Helpers that the integration tests drive (tests/tools/), each linked
 # with only the objects it needs.
@@ -207,7 +217,7 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(SRCS) $(ASMS) $(SCHEMAS) $(ASSETS)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -Ireconciler -I. -o $@ $< \
-		$(SRCS) $(ASMS) $(LIBS)
+		$(filter-out reconciler/util/fault.c,$(SRCS)) $(ASMS) $(LIBS)
 
 # A fixed seed keeps CI's short run repeatable; `make fuzz` explores.
 fuzz-smoke: $(FUZZ_TARGETS)
