@@ -104,7 +104,7 @@ class Runner:
         self.work = Path(work)
         self.seq = 0
 
-    def run(self, args, fault=None, log=None, extra=None, timeout=300):
+    def run(self, args, fault=None, log=None, extra=None, timeout=240):
         """(rc, stdout, stderr, sanitizer reports (text or ''))."""
         self.seq += 1
         san = self.work / f"san-{self.seq}"
@@ -125,7 +125,9 @@ class Runner:
                                   text=True, timeout=timeout, stdin=subprocess.DEVNULL)
             rc, out, err = proc.returncode, proc.stdout, proc.stderr
         except subprocess.TimeoutExpired as e:
-            rc, out, err = "timeout", str(e.stdout or ""), str(e.stderr or "")
+            rc = "timeout"
+            out, err = (x.decode(errors="replace") if isinstance(x, bytes) else (x or "")
+                        for x in (e.stdout, e.stderr))
         reports = "".join(p.read_text(errors="replace") for p in sorted(san.iterdir()))
         shutil.rmtree(san, ignore_errors=True)
         return rc, out, err, reports
@@ -223,7 +225,8 @@ class ApplyCreate(Scenario):
         return ["apply", ctx["src"], "--parallel", "1"]
 
     def rerun(self, ctx):
-        rc, out, err, rep = self.walk.runner.run(self.command(ctx))
+        # An apply, also after a watch pass.
+        rc, out, err, rep = self.walk.runner.run(["apply", ctx["src"], "--parallel", "1"])
         if rc != 0 or rep:
             return ["the clean rerun failed:\n" + describe(rc, out, err) + rep[-2000:]]
         return self.plan_clean(ctx["src"]) + self.journal_problems(ctx["name"])
@@ -463,7 +466,7 @@ class Walk:
         self.work = Path(work)
         self.runner = Runner(services, binary, self.work)
         self.by_site, self.stride, self.cap, self.out = sites, stride, cap, out
-        self.ports = services.take_ports(4)
+        self.ports = services.take_ports(24)
         self.results = []
         self.clean_sites = defaultdict(dict)   # (op, family) -> {site: calls}
         self.symbols = {}
@@ -483,6 +486,14 @@ class Walk:
         if problems:
             raise RuntimeError(f"{op}: the clean run left problems: {problems}")
         sc.cleanup(ctx)
+        try:
+            self.walk_kinds(sc, env, op, kinds, log)
+        finally:
+            if not sc.fresh:
+                sc.drop_platform(sc.name, [f"{sc.name}_{e}" for e in
+                                           ("prod", "copy", "staging")])
+
+    def walk_kinds(self, sc, env, op, kinds, log):
         calls, sites, _ = parse_log(log)
         for fam, s in sites.items():
             self.clean_sites[(op, fam)] = s
@@ -643,6 +654,11 @@ def main():
         if k not in KINDS:
             sys.exit(f"walk.py: unknown kind {k!r} (one of {', '.join(KINDS)})")
     from services import start_services
+    import signal
+
+    def stop(sig, frame):
+        raise SystemExit(f"walk.py: signal {sig}: stopping the services")
+    signal.signal(signal.SIGTERM, stop)
     t0 = time.monotonic()
     services = start_services()
     work = Path(tempfile.mkdtemp(prefix="press-faults-"))
