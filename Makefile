@@ -187,7 +187,8 @@ test: deps
 	echo "make test: $$word in $$((t / 60)) min $$((t % 60)) s"; exit $$rc
 
 # The release binary runs: version, validation of the demo and the
-# examples, and it ignores the test clock (and says so).
+# examples, and it ignores the test clock and fault injection (and says
+# so), whose code it does not contain.
 smoke: $(BIN)
 	$(BIN) version
 	$(BIN) validate --list manifests >/dev/null
@@ -197,6 +198,13 @@ smoke: $(BIN)
 	case "$$out" in *"PRESSCTL_NOW is ignored"*) ;; \
 	*) echo "smoke: the release build did not refuse PRESSCTL_NOW: $$out" >&2; \
 	   exit 1 ;; esac
+	@out=$$(PRESSCTL_TEST_FAULT=malloc:1 $(BIN) version 2>&1); \
+	case "$$out" in *"PRESSCTL_TEST_FAULT is ignored"*) ;; \
+	*) echo "smoke: the release build did not refuse PRESSCTL_TEST_FAULT: $$out" >&2; \
+	   exit 1 ;; esac
+	@if nm $(BIN) | grep -q ' __wrap_' || grep -q 'press-test-fault' $(BIN); then \
+		echo "smoke: the release build carries fault injection (util/fault.c)" >&2; \
+		exit 1; fi
 	@echo "smoke: ok"
 
 # clang-format on the lines the last commit changed (the tree was

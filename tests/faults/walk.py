@@ -25,7 +25,8 @@ Usage (the make target `faults` runs it with the sanitized build):
 
     PRESSCTL=build/san/bin/pressctl tests/faults/walk.py
         [--ops apply-create,apply-update,backup,restore,promote,watch]
-        [--kinds pq-connect,pq-exec,...] [--no-sites] [--stride K] [--cap M]
+        [--kinds pq-connect,pq-exec,...] [--no-sites] [--stride K]
+        [--end K]... [--cap M]
         [--report FILE.json]
 
 It starts its own PostgreSQL, s3rver, dockerd and Caddy (the integration
@@ -216,7 +217,7 @@ class ApplyCreate(Scenario):
     fresh = True
 
     def prepare(self, i):
-        name = f"{self.tag}{i}"
+        name = f"{self.tag}{i}" if i >= 0 else f"{self.tag}w{-i}"
         src = self.platform(name, [("site.yaml", site_doc(name, timeout=20)),
                                    ("prod.yaml", env_doc(name, "prod", stage="production"))])
         return {"name": name, "src": src}
@@ -460,12 +461,14 @@ def parse_log(path):
 
 
 class Walk:
-    def __init__(self, services, binary, work, sites=True, stride=0, cap=0, out=print):
+    def __init__(self, services, binary, work, sites=True, stride=0, cap=0, out=print,
+                 ends=()):
         self.services = services
         self.binary = binary
         self.work = Path(work)
         self.runner = Runner(services, binary, self.work)
         self.by_site, self.stride, self.cap, self.out = sites, stride, cap, out
+        self.ends = ends
         self.ports = services.take_ports(24)
         self.results = []
         self.clean_sites = defaultdict(dict)   # (op, family) -> {site: calls}
@@ -474,18 +477,23 @@ class Walk:
     def op(self, op, kinds):
         sc = SCENARIOS[op](self, TAGS[op])
         env = getattr(sc, "env", None)
-        # A clean run: the calls of each family and their sites.
-        ctx = sc.prepare(0)
+        # Clean runs: the calls of each family and their sites, counted
+        # in the second one. The first does what only a first run does
+        # (the state schema's migrations, the backups bucket), which would
+        # shift every later call.
         log = self.work / f"{op}-clean.log"
-        log.unlink(missing_ok=True)
-        sc.before(ctx)
-        rc, out, err, rep = self.runner.run(sc.command(ctx), log=log, extra=env)
-        if rc != 0 or rep:
-            raise RuntimeError(f"{op}: the clean run failed:\n" + describe(rc, out, err) + rep)
-        problems = sc.after(ctx)
-        if problems:
-            raise RuntimeError(f"{op}: the clean run left problems: {problems}")
-        sc.cleanup(ctx)
+        for i in (0, 1):
+            ctx = sc.prepare(-1 - i) if sc.fresh or i == 0 else ctx
+            log.unlink(missing_ok=True)
+            sc.before(ctx)
+            rc, out, err, rep = self.runner.run(sc.command(ctx), log=log, extra=env)
+            if rc != 0 or rep:
+                raise RuntimeError(f"{op}: a clean run failed:\n" + describe(rc, out, err)
+                                   + rep)
+            problems = sc.after(ctx)
+            if problems:
+                raise RuntimeError(f"{op}: a clean run left problems: {problems}")
+            sc.cleanup(ctx)
         try:
             self.walk_kinds(sc, env, op, kinds, log)
         finally:
@@ -516,13 +524,14 @@ class Walk:
 
     def points(self, total, sites):
         """The calls to fail, in order: the first call of every site a
-        clean run reached (with sites), and 1, 1 + stride, ... (with a
-        stride)."""
+        clean run reached (with sites), 1, 1 + stride, ... (with a
+        stride), and the kth call from the end for each k of ends."""
         want = set()
         if self.by_site:
             want |= {s["first"] for s in sites.values()}
         if self.stride:
             want |= set(range(1, total + 1, self.stride))
+        want |= {total - k + 1 for k in self.ends}
         return sorted(n for n in want if 1 <= n <= total)
 
     def one(self, sc, env, op, kind, n, i, res):
@@ -638,6 +647,8 @@ def main():
     ap.add_argument("--stride", type=int, default=0,
                     help="also fail N = 1, 1+K, 1+2K, ... (1: every call; "
                          "default 0: none)")
+    ap.add_argument("--end", type=int, action="append", default=[],
+                    help="also fail the Kth call from the end (repeatable)")
     ap.add_argument("--cap", type=int, default=0,
                     help="at most this many runs per operation and kind (0: no cap)")
     ap.add_argument("--report", help="also write the results as JSON here")
@@ -663,7 +674,7 @@ def main():
     services = start_services()
     work = Path(tempfile.mkdtemp(prefix="press-faults-"))
     walk = Walk(services, Path(binary).resolve(), work, not a.no_sites, a.stride, a.cap,
-                out=lambda s: print(s, flush=True))
+                out=lambda s: print(s, flush=True), ends=a.end)
     try:
         for o in ops:
             walk.op(o, kinds)
