@@ -482,8 +482,10 @@ class Walk:
         # (the state schema's migrations, the backups bucket), which would
         # shift every later call.
         log = self.work / f"{op}-clean.log"
+        ctx = None
         for i in (0, 1):
-            ctx = sc.prepare(-1 - i) if sc.fresh or i == 0 else ctx
+            if sc.fresh or ctx is None:
+                ctx = sc.prepare(-1 - i)
             log.unlink(missing_ok=True)
             sc.before(ctx)
             rc, out, err, rep = self.runner.run(sc.command(ctx), log=log, extra=env)
