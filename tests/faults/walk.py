@@ -78,10 +78,18 @@ def describe(rc, out, err):
     return f"exit {rc}\n--- stdout\n{out[-1500:]}\n--- stderr\n{err[-3000:]}"
 
 
-def error_text(err):
-    """The failure pressctl reported: its `error:` lines and the error
-    fields of its JSON log lines."""
+def error_text(err, out=""):
+    """The failure pressctl reported: its `error:` lines, the error
+    fields of its JSON log lines, and the evidence of the guards that
+    refused (promote --format json prints them on stdout)."""
     found = []
+    try:
+        doc = json.loads(out) if out.lstrip().startswith("{") else {}
+    except ValueError:
+        doc = {}
+    for g in doc.get("guards", []) if isinstance(doc, dict) else []:
+        if not g.get("pass"):
+            found.append(f"guard {g.get('name')}: {g.get('evidence', {}).get('text', '')}")
     for line in err.splitlines():
         if line.startswith("{"):
             try:
@@ -549,7 +557,7 @@ class Walk:
         site = injected[0][2] if injected else None
         if site:
             res["sites"].add(site)
-        errors = error_text(err)
+        errors = error_text(err, out)
         if rep:
             outcome = "sanitizer"
         elif rc == "timeout" or not isinstance(rc, int) or rc < 0 or rc not in CLEAN_EXITS:
@@ -569,7 +577,7 @@ class Walk:
         if outcome in ("crash", "sanitizer"):
             problems.append(f"{outcome}:\n" + describe(rc, out, err) + rep[-4000:])
         elif outcome == "silent-error":
-            problems.append("exit {rc} without an error message:\n" + describe(rc, out, err))
+            problems.append(f"exit {rc} without an error message:\n" + describe(rc, out, err))
         try:
             problems += sc.rerun(ctx)
         finally:
