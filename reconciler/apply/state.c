@@ -880,6 +880,7 @@ do_read(struct state *st, void *arg, struct err *e)
 		k->purge_after = (time_t)ll(r, i, 2);
 	}
 	PQclear(r);
+	r = NULL; /* read_backups may fail: out clears r */
 
 	if (read_backups(st, &out->backups, &out->nbackups, e) < 0)
 		goto out;

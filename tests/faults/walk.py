@@ -442,6 +442,17 @@ class Promote(Backup):
         helpers.git(self.src, "reset", "-q", "--hard", self.base)
 
 
+# Failures the walk found, run first by every walk (--no-regressions
+# leaves them out): (operation, kind, N) or (operation, kind, -K) for the
+# Kth call from the end. Fixed; docs/reliability.md, "Bugs it found".
+REGRESSIONS = [
+    # the journal update after the last action: its intent stayed open
+    ("apply-create", "pq-result", -5),
+    # a failed read of the backup catalog freed a result twice (state.c
+    # do_read)
+    ("backup", "pq-result", 12),
+]
+
 SCENARIOS = {"apply-create": ApplyCreate, "apply-update": ApplyUpdate,
              "backup": Backup, "restore": Restore, "promote": Promote,
              "watch": Watch}
@@ -470,13 +481,13 @@ def parse_log(path):
 
 class Walk:
     def __init__(self, services, binary, work, sites=True, stride=0, cap=0, out=print,
-                 ends=()):
+                 ends=(), at=()):
         self.services = services
         self.binary = binary
         self.work = Path(work)
         self.runner = Runner(services, binary, self.work)
         self.by_site, self.stride, self.cap, self.out = sites, stride, cap, out
-        self.ends = ends
+        self.ends, self.at = ends, at
         self.ports = services.take_ports(24)
         self.results = []
         self.clean_sites = defaultdict(dict)   # (op, family) -> {site: calls}
@@ -542,6 +553,7 @@ class Walk:
         if self.stride:
             want |= set(range(1, total + 1, self.stride))
         want |= {total - k + 1 for k in self.ends}
+        want |= set(self.at)
         return sorted(n for n in want if 1 <= n <= total)
 
     def one(self, sc, env, op, kind, n, i, res):
@@ -661,6 +673,8 @@ def main():
                     help="also fail the Kth call from the end (repeatable)")
     ap.add_argument("--cap", type=int, default=0,
                     help="at most this many runs per operation and kind (0: no cap)")
+    ap.add_argument("--no-regressions", action="store_true",
+                    help="do not run the recorded cases of bugs found (REGRESSIONS)")
     ap.add_argument("--report", help="also write the results as JSON here")
     a = ap.parse_args()
     binary = os.environ.get("PRESSCTL")
@@ -686,6 +700,17 @@ def main():
     walk = Walk(services, Path(binary).resolve(), work, not a.no_sites, a.stride, a.cap,
                 out=lambda s: print(s, flush=True), ends=a.end)
     try:
+        if not a.no_regressions:
+            for op, kind, n in REGRESSIONS:
+                case = Walk(services, Path(binary).resolve(), work / "regressions", False,
+                            0, 0, out=lambda s: print(s, flush=True),
+                            ends=[-n] if n < 0 else [], at=[n] if n > 0 else [])
+                case.op(op, [kind])
+                text, ok = case.report()
+                if not ok:
+                    print(text)
+                    walk.results += [dict(r, op=f"regression {r['op']}")
+                                     for r in case.results]
         for o in ops:
             walk.op(o, kinds)
     finally:
