@@ -481,20 +481,20 @@ def parse_log(path):
 
 class Walk:
     def __init__(self, services, binary, work, sites=True, stride=0, cap=0, out=print,
-                 ends=(), at=()):
+                 ends=(), at=(), tag=""):
         self.services = services
         self.binary = binary
         self.work = Path(work)
         self.runner = Runner(services, binary, self.work)
         self.by_site, self.stride, self.cap, self.out = sites, stride, cap, out
-        self.ends, self.at = ends, at
+        self.ends, self.at, self.tag = ends, at, tag
         self.ports = services.take_ports(24)
         self.results = []
         self.clean_sites = defaultdict(dict)   # (op, family) -> {site: calls}
         self.symbols = {}
 
     def op(self, op, kinds):
-        sc = SCENARIOS[op](self, TAGS[op])
+        sc = SCENARIOS[op](self, self.tag + TAGS[op])
         env = getattr(sc, "env", None)
         # Clean runs: the calls of each family and their sites, counted
         # in the second one. The first does what only a first run does
@@ -680,7 +680,7 @@ def main():
     binary = os.environ.get("PRESSCTL")
     if not binary or not Path(binary).is_file():
         sys.exit("walk.py: set PRESSCTL to a test build of pressctl (make faults does)")
-    ops = a.ops.split(",")
+    ops = [o for o in a.ops.split(",") if o]  # --ops "": the regressions only
     kinds = a.kinds.split(",")
     for o in ops:
         if o not in SCENARIOS:
@@ -704,7 +704,8 @@ def main():
             for op, kind, n in REGRESSIONS:
                 case = Walk(services, Path(binary).resolve(), work / "regressions", False,
                             0, 0, out=lambda s: print(s, flush=True),
-                            ends=[-n] if n < 0 else [], at=[n] if n > 0 else [])
+                            ends=[-n] if n < 0 else [], at=[n] if n > 0 else [],
+                            tag="r")
                 case.op(op, [kind])
                 text, ok = case.report()
                 if not ok:
