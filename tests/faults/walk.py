@@ -26,7 +26,7 @@ Usage (the make target `faults` runs it with the sanitized build):
     PRESSCTL=build/san/bin/pressctl tests/faults/walk.py
         [--ops apply-create,apply-update,backup,restore,promote,watch]
         [--kinds pq-connect,pq-exec,...] [--no-sites] [--stride K]
-        [--end K]... [--cap M]
+        [--end K]... [--cap M] [--no-regressions]
         [--report FILE.json]
 
 It starts its own PostgreSQL, s3rver, dockerd and Caddy (the integration
