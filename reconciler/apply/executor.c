@@ -823,8 +823,16 @@ run_once(struct worker *w, const struct action *a, int *state_failed,
 		 * such image) waits for backoff or a change. */
 		state_rollout_failed(x->p->state, a->act.name,
 				     a->act.want->hash, e->msg, &je);
-	state_journal_end(x->p->state, jid, rc == 0 ? "done" : "failed",
-			  rc == 0 ? NULL : e->msg, attempts, &je);
+	if (state_journal_end(x->p->state, jid, rc == 0 ? "done" : "failed",
+			      rc == 0 ? NULL : e->msg, attempts, &je) < 0 &&
+	    rc == 0) {
+		/* Done but not recorded as done: not a success (the run's
+		 * end closes the intent as failed; the action, idempotent,
+		 * is tried again when the error is transient). */
+		*e = je;
+		*state_failed = 1;
+		rc = -1;
+	}
 	return rc;
 }
 

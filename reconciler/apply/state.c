@@ -880,6 +880,7 @@ do_read(struct state *st, void *arg, struct err *e)
 		k->purge_after = (time_t)ll(r, i, 2);
 	}
 	PQclear(r);
+	r = NULL; /* read_backups may fail: out clears r */
 
 	if (read_backups(st, &out->backups, &out->nbackups, e) < 0)
 		goto out;
@@ -1107,9 +1108,23 @@ struct run_end_args {
 	char *summary;
 };
 
+/* A run that ends accounts for every intent it wrote: one whose outcome
+ * could not be recorded (the state connection failed right then) is
+ * closed here as failed, and the run is not "ok". Only an interrupted run
+ * keeps its intents: they show what was in flight. */
 static const char run_end_sql[] =
-	"UPDATE pressctl.runs SET status = $2, finished_at = $3::timestamptz,"
-	"       summary = $4::jsonb"
+	"WITH closed AS ("
+	"  UPDATE pressctl.journal SET state = 'failed',"
+	"         finished_at = $3::timestamptz,"
+	"         error = 'its outcome could not be recorded when it ended;"
+	" the next apply observes the object again'"
+	"   WHERE platform = $5 AND run_id = $1::bigint AND state = 'intent'"
+	"     AND $2 <> 'interrupted'"
+	"  RETURNING 1)"
+	" UPDATE pressctl.runs SET"
+	"  status = CASE WHEN $2 = 'ok' AND EXISTS (SELECT 1 FROM closed)"
+	"           THEN 'failed' ELSE $2 END,"
+	"  finished_at = $3::timestamptz, summary = $4::jsonb"
 	" WHERE id = $1::bigint AND platform = $5";
 
 static int

@@ -89,7 +89,10 @@ docker_unreachable(CURL *c, const char *path, const char *errbuf, struct err *e)
 	return err_transient(e,
 			     "cannot reach Docker at '%s': %s; is dockerd "
 			     "running?",
-			     path, oserr ? strerror((int)oserr) : errbuf);
+			     path,
+			     oserr ? strerror((int)oserr) :
+				     http_message(errbuf,
+						  CURLE_COULDNT_CONNECT));
 }
 
 /* A transfer that got no answer: transient as http_transient() says. */

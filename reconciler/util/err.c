@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The one formatter behind err_set and err_transient. */
 static int
@@ -68,9 +69,15 @@ err_wrap(struct err *e, const char *fmt, ...)
 void
 xoom(size_t n)
 {
-	fprintf(stderr, "pressctl: fatal: out of memory allocating %zu bytes\n",
+	/* Exit 1 (an error, docs/man/pressctl.md), not abort(): a signal
+	 * says "crash" and leaves a core. _exit, not exit: the exit
+	 * handlers of the libraries would allocate. What was in flight is
+	 * left as after a kill -9: the next run marks it interrupted. */
+	fprintf(stderr,
+		"pressctl: fatal: out of memory allocating %zu bytes; "
+		"nothing more was done: free memory and run again\n",
 		n);
-	abort();
+	_exit(1);
 }
 
 void *

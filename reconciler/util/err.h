@@ -30,11 +30,13 @@ int err_transient(struct err *e, const char *fmt, ...)
 int err_wrap(struct err *e, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Allocation helpers that abort on out-of-memory: an allocation failure
- * in a reconcile pass has no useful recovery. */
+/* Allocation helpers that end the process on out-of-memory: an
+ * allocation failure in a reconcile pass has no useful recovery. */
 void *xmalloc(size_t n);
-/* Print "out of memory allocating n bytes" and abort: what the helpers
- * do when an allocation fails (a library reporting one calls it too). */
+/* Print "out of memory allocating n bytes" and exit 1 at once (no exit
+ * handlers, no signal): what the helpers do when an allocation fails (a
+ * library reporting one calls it too). The journal's open intents are
+ * then those of an interrupted run, as after kill -9. */
 void xoom(size_t n) __attribute__((noreturn));
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);

@@ -109,8 +109,10 @@ void
 testhook_start(void)
 {
 	static const char *const vars[] = {
-		"PRESSCTL_NOW", "PRESSCTL_TEST_FAULT", "PRESSCTL_TEST_WAIT",
-		"PRESSCTL_TEST_S3_TIMEOUT_MS", "PRESSCTL_TEST_CERT_DIR"
+		"PRESSCTL_NOW",		  "PRESSCTL_TEST_FAULT",
+		"PRESSCTL_TEST_WAIT",	  "PRESSCTL_TEST_S3_TIMEOUT_MS",
+		"PRESSCTL_TEST_CERT_DIR", "PRESSCTL_TEST_WATCH_PASSES",
+		"PRESSCTL_TEST_FAULT_LOG"
 	};
 
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)

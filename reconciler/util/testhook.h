@@ -17,6 +17,11 @@
  *                                       DIR/<host>.crt and .key, for
  *                                       apply (made by the test with
  *                                       openssl)
+ *   PRESSCTL_TEST_WATCH_PASSES=N        watch stops (as on SIGTERM) after
+ *                                       its Nth pass
+ *   PRESSCTL_TEST_FAULT=FAMILY:N        the Nth call of FAMILY fails, and
+ *   PRESSCTL_TEST_FAULT_LOG=FILE        the calls are counted into FILE
+ *                                       (util/fault.c, docs/reliability.md)
  */
 #ifndef PRESS_TESTHOOK_H
 #define PRESS_TESTHOOK_H
