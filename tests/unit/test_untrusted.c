@@ -102,7 +102,8 @@ docker_listing_keeps_ours_and_asked_names_only(void **state)
 	(void)state;
 	live_init(&l);
 	assert_int_equal(docker_parse_list(&l, body, strlen(body), "local",
-					   "net", names, 1, "/sock", &oldest, &e),
+					   "net", names, 1, "/sock", &oldest,
+					   &e),
 			 0);
 	assert_int_equal(oldest, OLDEST);
 	assert_int_equal(l.n, 2);
