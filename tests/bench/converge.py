@@ -241,6 +241,8 @@ def live_plan(args, cfg, n, platform):
     plans, rss, floors, parts = [], [], [], {"docker": [], "s3": [], "catalog": []}
     base = []
     seen = {}
+    env = pressctl_env(args)
+    s3_keys = (env["PRESS_S3_ACCESS_KEY"], env["PRESS_S3_SECRET_KEY"])
     cmd = [args.pressctl, "plan", str(cfg), "--detailed-exitcode"]
     cmds = [cmd] + ([[args.base_pressctl, *cmd[1:]]] if args.base_pressctl else [])
     for i in range(1 + max(1, args.runs)):
@@ -258,7 +260,7 @@ def live_plan(args, cfg, n, platform):
             base.append(got[1][0])
         try:
             took, wall, seen = floor.floor_once(args.docker_sock, platform,
-                                                args.s3_port, args.pg_port)
+                                                args.s3_port, s3_keys, args.pg_port)
         except RuntimeError as e:
             print(f"backend floor: FAILED: {e}", file=sys.stderr)
             sys.exit(1)

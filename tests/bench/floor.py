@@ -69,8 +69,9 @@ def docker_list(sock, platform):
     return len(json.loads(body))
 
 
-def s3_list(port, key="S3RVER", secret="S3RVER", region="us-east-1"):
-    """ListBuckets, signed with SigV4: how many buckets."""
+def s3_list(port, key, secret, region="us-east-1"):
+    """ListBuckets, signed with SigV4 with the keys pressctl is given: how
+    many buckets."""
     host = f"127.0.0.1:{port}"
     amzdate = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     date = amzdate[:8]
@@ -135,11 +136,12 @@ def catalog_query(pg_port, db="press", user="postgres"):
     return rows
 
 
-def floor_once(docker_sock, platform, s3_port, pg_port):
-    """The three listings at once: ({"docker": s, "s3": s, "catalog": s},
-    wall seconds of all three, {name: objects seen})."""
+def floor_once(docker_sock, platform, s3_port, s3_keys, pg_port):
+    """The three listings at once (s3_keys: the access and secret keys
+    pressctl runs with): ({"docker": s, "s3": s, "catalog": s}, wall
+    seconds of all three, {name: objects seen})."""
     calls = {"docker": lambda: docker_list(docker_sock, platform),
-             "s3": lambda: s3_list(s3_port),
+             "s3": lambda: s3_list(s3_port, *s3_keys),
              "catalog": lambda: catalog_query(pg_port)}
     took, seen, errors = {}, {}, []
 
