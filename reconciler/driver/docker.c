@@ -510,7 +510,7 @@ docker_parse_list(struct live *out, const char *body, size_t len,
 	json_array_foreach(list, i, c) {
 		json_t *labels = json_object_get(c, "Labels"), *press, *v;
 		const char *name = container_name(c), *k, *s;
-		const char *owner = owner_of(labels);
+		const char *owner = owner_of(labels), *id, *image, *detail;
 		int ours = owner && strcmp(owner, platform) == 0;
 		struct live_item *it;
 
@@ -531,7 +531,10 @@ docker_parse_list(struct live *out, const char *body, size_t len,
 		it->host_port = published_port(c);
 		if (it->running && (s = network_addr(c, network)))
 			it->addr = xstrdup(s);
-		s = json_string_value(json_object_get(c, "State"));
+		s = label(c, "State");
+		id = label(c, "Id");
+		image = label(c, "Image");
+		detail = label(c, "Status");
 		press = json_object();
 		json_object_foreach(labels, k, v)
 			if (strncmp(k, "press.", 6) == 0 && json_is_string(v))
@@ -540,21 +543,11 @@ docker_parse_list(struct live *out, const char *body, size_t len,
 		if (oldest && ours && created > 0 &&
 		    (!*oldest || created < *oldest))
 			*oldest = created;
-		it->state = json_pack(
-			"{s:s, s:s, s:s, s:s, s:o, s:i}", "id",
-			json_string_value(json_object_get(c, "Id")) ?
-				json_string_value(json_object_get(c, "Id")) :
-				"",
-			"image",
-			json_string_value(json_object_get(c, "Image")) ?
-				json_string_value(json_object_get(c, "Image")) :
-				"",
-			"status", s ? s : "unknown", "detail",
-			json_string_value(json_object_get(c, "Status")) ?
-				json_string_value(
-					json_object_get(c, "Status")) :
-				"",
-			"labels", press, "hostPort", it->host_port);
+		it->state = json_pack("{s:s, s:s, s:s, s:s, s:o, s:i}", "id",
+				      id ? id : "", "image", image ? image : "",
+				      "status", s ? s : "unknown", "detail",
+				      detail ? detail : "", "labels", press,
+				      "hostPort", it->host_port);
 		if (it->addr)
 			json_object_set_new(it->state, "address",
 					    json_string(it->addr));
