@@ -771,13 +771,17 @@ updated_since(struct docker *d, const char *platform, long long since,
 			      "event", "update", "label", plabel);
 	char *fs = json_dumps(f, JSON_COMPACT), *esc = escape(d, fs), *path;
 	size_t off = 0, alloc = 0;
+	struct timespec now;
 	long status;
 	int ret = -1;
 
 	*ids = NULL;
 	*n = 0;
-	path = xprintf("/events?since=%lld&until=%lld&filters=%s", since,
-		       (long long)time(NULL), esc);
+	/* Until now to the nanosecond: a whole second would leave out an
+	 * update made earlier in this same second. */
+	clock_gettime(CLOCK_REALTIME, &now);
+	path = xprintf("/events?since=%lld&until=%lld.%09ld&filters=%s", since,
+		       (long long)now.tv_sec, (long)now.tv_nsec, esc);
 	if (request(d, "GET", path, NULL, &status, e) < 0) {
 		err_wrap(e, "cannot read the events of containers");
 		goto out;
