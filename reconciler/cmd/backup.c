@@ -284,6 +284,7 @@ cmd_restore(int argc, char **argv)
 	struct pass p;
 	struct err e;
 	char *kept = NULL;
+	int interrupted = 0;
 
 	if ((first = cmd_parse(argc, argv, opts, restore_usage, &rc)) < 0)
 		return rc;
@@ -304,13 +305,18 @@ cmd_restore(int argc, char **argv)
 		model_free(m);
 		return cmd_fail("%s", e.msg);
 	}
-	/* A restore is a run under the platform's apply lock. */
+	/* A restore is a run under the platform's apply lock; holding it,
+	 * it closes the runs that died as interrupted, as apply does. */
 	if (state_lock(p.state, 1, &e) != 0 ||
+	    state_close_interrupted(p.state, &interrupted, &e) < 0 ||
 	    state_read(p.state, &p.rec, &e) < 0 ||
 	    backups_open(&b, &p, "restore", &e) < 0) {
 		rc = cmd_fail("%s", e.msg);
 		goto out_pass;
 	}
+	if (interrupted)
+		cmd_log("warn", "earlier runs were interrupted",
+			json_pack("{s:i}", "runs", interrupted));
 	if (backups_restore(&b, env_id, id, into ? into : env_id, &kept, &e) <
 	    0) {
 		rc = cmd_fail("%s", e.msg);

@@ -255,11 +255,16 @@ lead(struct watch *w, const struct model *m, const char *dsn)
 		metrics_leader(w->metrics, 1);
 		cmd_log("info", "leader: applying for this platform",
 			json_pack("{s:s}", "platform", m->platform.name));
-		if (state_close_interrupted(w->lk, &interrupted, &e) == 0 &&
-		    interrupted)
-			cmd_log("warn", "earlier runs were interrupted",
-				json_pack("{s:i}", "runs", interrupted));
 	}
+	/* Every pass: a backup or promotion run that died (or could not
+	 * record its end) while this watcher led is closed now, not at the
+	 * next change of leader. One statement; a failure is not the pass's. */
+	if (state_close_interrupted(w->lk, &interrupted, &e) < 0)
+		cmd_log("warn", "cannot close interrupted runs",
+			json_pack("{s:s}", "error", e.msg));
+	else if (interrupted)
+		cmd_log("warn", "earlier runs were interrupted",
+			json_pack("{s:i}", "runs", interrupted));
 	return 1;
 }
 

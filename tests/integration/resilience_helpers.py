@@ -319,6 +319,20 @@ def journal_interrupted(services, name, since_run=0):
         f"AND j.state = 'intent' AND r.id > {int(since_run)} ORDER BY j.id")]
 
 
+def dead_run(services, name, command="backup"):
+    """Record a run of platform name as a pressctl that died would leave
+    it: `running`, its session gone (a pid no backend has). Its id."""
+    return int(services.psql_rows(
+        "INSERT INTO pressctl.runs (platform, actor, command, status, started_at,"
+        " pid, backend_start) VALUES"
+        f" ('{name}', 'tests (a process that died)', '{command}', 'running', now(),"
+        " 2147483000, now()) RETURNING id")[0][0])
+
+
+def run_status(services, run_id):
+    return services.psql(f"SELECT status FROM pressctl.runs WHERE id = {int(run_id)}")
+
+
 def runs(services, name):
     """{run id: status} of the platform's runs."""
     return {int(i): s for i, s in services.psql_rows(

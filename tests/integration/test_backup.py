@@ -38,6 +38,7 @@ from backup_helpers import (backup, backups, cas_keys, fill, object_hashes, plat
                             policy_doc, restore, table_sums)
 from converge_helpers import derived_password, dump, psql_as, schema_exists
 from helpers import describe
+import resilience_helpers as R
 from resilience_helpers import restart_backend
 from watch_helpers import sample, wait_until, watching
 
@@ -65,7 +66,11 @@ def test_backup_and_restore_into_another_environment(services, pressctl, tmp_pat
     cas1 = cas_keys(services, "bkone-backups")
     assert len(cas1) == 200, len(cas1)
 
+    # A backup run that died left its run `running`: the restore, holding
+    # the apply lock, closes it as interrupted (docs/state.md).
+    dead = R.dead_run(services, "bkone")
     restore(p, "bkone/prod", b1["id"], into="bkone/copy")
+    assert R.run_status(services, dead) == "interrupted"
     assert table_sums(services, "bkone_copy") == before
     assert object_hashes(services, "bkone-bkone-copy") == files
     # Handed to its own role, marked, and the source untouched.

@@ -38,7 +38,7 @@ import uuid
 
 from converge_helpers import Platform, cgi_env, dump, env_doc, host_port, site_doc
 from helpers import describe, run
-from resilience_helpers import restart_backend, stop_backend
+from resilience_helpers import dead_run, restart_backend, run_status, stop_backend
 from watch_helpers import (ConfigRepo, has_create, inspect, label, post_raw, running, sample,
                            sample_sum, schema_exists, wait_until, watching)
 
@@ -327,6 +327,9 @@ def test_webhook(services, pressctl, tmp_path):
         assert not has_create(services, "whook_one"), "a refused webhook healed the drift"
         assert not w.reconciled(after=mark), "a refused webhook triggered a pass" + w.describe()
 
+        # A `backup run` that died while this watcher leads: its next
+        # pass closes the run as interrupted (docs/state.md).
+        dead = dead_run(services, "wt-hook")
         delivery = str(uuid.uuid4())
         t0 = time.monotonic()
         status, text = w.post_hook(body, secret=secret, delivery=delivery)
@@ -336,6 +339,9 @@ def test_webhook(services, pressctl, tmp_path):
         print(f"\nwebhook 202 -> grant healed: {time.monotonic() - t0:.2f} s")
         rec = w.wait_reconciled(after=mark, trigger="webhook")
         assert rec["drift"] >= 1 and rec["done"] >= 1, rec
+        assert run_status(services, dead) == "interrupted", w.describe()
+        assert w.find(lambda r: r.get("message") == "earlier runs were interrupted"
+                      and r.get("runs") == 1, mark), w.describe()
 
         # The same delivery again: ignored.
         w.wait_quiet(0.5)
