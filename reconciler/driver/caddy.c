@@ -47,11 +47,22 @@
 /* A configuration with 10,000 routes is about 10 MiB. */
 #define MAX_ANSWER ((size_t)64 << 20)
 /* How long a request waits for an upstream that answers, how often it
- * tries, and how often Caddy checks each upstream's health. */
+ * tries, how often Caddy checks each upstream's health, and how long an
+ * upstream that failed a request is left out.
+ *
+ * With host ports a route lists both blue/green slots and Caddy's active
+ * checks pick the live one. Without host ports the core moves the route
+ * to a container only once pressctl's own probe found it healthy, so the
+ * route needs no active check, only the passive one, which leaves out an
+ * upstream that failed a request (a replica that died) while watch mode
+ * replaces it. Active checks do not scale: Caddy runs every route's
+ * check at once each time its configuration changes, so 1,000 routes
+ * written one by one made about 500,000 health requests. */
 #define TRY_DURATION "5s"
 #define TRY_INTERVAL "100ms"
 #define HEALTH_INTERVAL "1s"
 #define HEALTH_TIMEOUT "2s"
+#define FAIL_DURATION "5s"
 
 struct caddy {
 	CURL *curl;
@@ -309,7 +320,7 @@ route_json(const json_t *spec, int http)
 static json_t *
 route_json_at(const json_t *spec, const char *id, const char *scheme, int port)
 {
-	json_t *hosts = json_array(), *routes = json_array(), *ups,
+	json_t *hosts = json_array(), *routes = json_array(), *ups, *checks,
 	       *redirects = json_object_get(spec, "redirects"),
 	       *upstreams = json_object_get(spec, "upstreams"), *v;
 	const char *host = json_string_value(json_object_get(spec, "host")),
@@ -343,17 +354,23 @@ route_json_at(const json_t *spec, const char *id, const char *scheme, int port)
 		json_array_foreach(upstreams, i, v)
 			json_array_append_new(ups,
 					      json_pack("{s:O}", "dial", v));
+		if (json_is_integer(json_object_get(spec, "containerPort")))
+			checks = json_pack("{s:{s:s}}", "passive",
+					   "fail_duration", FAIL_DURATION);
+		else
+			checks = json_pack("{s:{s:s, s:s, s:s}}", "active",
+					   "uri", hp ? hp : "/", "interval",
+					   HEALTH_INTERVAL, "timeout",
+					   HEALTH_TIMEOUT);
 		json_array_append_new(
 			routes,
 			json_pack("{s:[{s:s, s:o, s:{s:{s:s}, s:s, s:s}, "
-				  "s:{s:{s:s, s:s, s:s}}}]}",
+				  "s:o}]}",
 				  "handle", "handler", "reverse_proxy",
 				  "upstreams", ups, "load_balancing",
 				  "selection_policy", "policy", "round_robin",
 				  "try_duration", TRY_DURATION, "try_interval",
-				  TRY_INTERVAL, "health_checks", "active",
-				  "uri", hp ? hp : "/", "interval",
-				  HEALTH_INTERVAL, "timeout", HEALTH_TIMEOUT));
+				  TRY_INTERVAL, "health_checks", checks));
 	}
 	return json_pack("{s:s, s:[{s:o}], s:[{s:s, s:o}], s:b}", "@id",
 			 id ? id : "", "match", "host", hosts, "handle",
