@@ -12,6 +12,12 @@
  *
  *   PRESSCTL_TEST_FAULT=FAMILY:N   the Nth call of FAMILY fails (N >= 1);
  *                                  every other call goes through
+ *   PRESSCTL_TEST_FAULT=FAMILY@ADDR
+ *                                  the first call of FAMILY from the call
+ *                                  site ADDR (hex, as the log names it)
+ *                                  fails, whatever its number: a site
+ *                                  whose calls' numbers depend on timing
+ *                                  is reached all the same
  *   PRESSCTL_TEST_FAULT_LOG=FILE   append to FILE, at exit, the number of
  *                                  calls of each family ("calls FAMILY N
  *                                  DROPPED") and of each call site ("site
@@ -121,6 +127,8 @@ static unsigned long dropped[F_COUNT];
 static int state; /* 0 not read yet, 1 ready */
 static const struct kind *armed;
 static unsigned long armed_n;
+static uintptr_t armed_site; /* FAMILY@ADDR: the site, relative */
+static int armed_fired;	     /* ... and whether it failed a call yet */
 static const char *log_path;
 static pid_t main_pid;
 
@@ -150,12 +158,16 @@ setup(void)
 	if (log_path && !*log_path)
 		log_path = NULL;
 	v = getenv("PRESSCTL_TEST_FAULT");
-	if (v && (colon = strchr(v, ':')) && colon[1]) {
+	if (v && (colon = strpbrk(v, ":@")) && colon[1]) {
 		errno = 0;
-		n = strtoul(colon + 1, &end, 10);
+		n = strtoul(colon + 1, &end, *colon == '@' ? 16 : 10);
 		if (!errno && !*end && n > 0 &&
-		    (armed = kind_named(v, (size_t)(colon - v))))
-			armed_n = n;
+		    (armed = kind_named(v, (size_t)(colon - v)))) {
+			if (*colon == '@')
+				armed_site = (uintptr_t)n;
+			else
+				armed_n = n;
+		}
 	}
 	main_pid = getpid();
 	__atomic_store_n(&state, 1, __ATOMIC_RELEASE);
@@ -230,7 +242,12 @@ call(enum fam f, const void *addr, long *status)
 	n = __atomic_add_fetch(&calls[f], 1, __ATOMIC_RELAXED);
 	if (log_path)
 		site_count(f, (uintptr_t)addr, n);
-	if (!armed || armed->fam != f || n != armed_n)
+	if (!armed || armed->fam != f)
+		return 0;
+	if (armed_site ? relative(addr) != armed_site ||
+				 __atomic_exchange_n(&armed_fired, 1,
+						     __ATOMIC_ACQ_REL) :
+			 n != armed_n)
 		return 0;
 	if (status)
 		*status = armed->status;

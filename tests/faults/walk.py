@@ -557,24 +557,30 @@ class Walk:
                      + " ".join(f"{k} {v}" for k, v in sorted(res["outcomes"].items())))
 
     def points(self, total, sites):
-        """The calls to fail, in order: the first call of every site a
-        clean run reached (with sites), 1, 1 + stride, ... (with a
-        stride), and the kth call from the end for each k of ends."""
+        """The calls to fail, in order: 1, 1 + stride, ... (with a
+        stride), the kth call from the end for each k of ends, then (with
+        sites) "@ADDR" for every site a clean run reached: the first call
+        from that site, whatever its number (PRESSCTL_TEST_FAULT=KIND@ADDR:
+        the numbers of some calls depend on timing, the health probes of a
+        starting container or the reads of pg_dump's pipes)."""
         want = set()
-        if self.by_site:
-            want |= {s["first"] for s in sites.values()}
         if self.stride:
             want |= set(range(1, total + 1, self.stride))
         want |= {total - k + 1 for k in self.ends}
         want |= set(self.at)
-        return sorted(n for n in want if 1 <= n <= total)
+        points = sorted(n for n in want if 1 <= n <= total)
+        if self.by_site:
+            points += [f"@{a}" for a, _ in sorted(sites.items(),
+                                                  key=lambda kv: kv[1]["first"])]
+        return points
 
     def one(self, sc, env, op, kind, n, i, res):
         ctx = sc.prepare(i) if sc.fresh else {"name": sc.name, "src": sc.src}
         log = self.work / f"{op}-{kind}-{n}.log"
         log.unlink(missing_ok=True)
         problems = sc.before(ctx)
-        rc, out, err, rep = self.runner.run(sc.command(ctx), fault=f"{kind}:{n}",
+        spec = f"{kind}{n}" if isinstance(n, str) else f"{kind}:{n}"
+        rc, out, err, rep = self.runner.run(sc.command(ctx), fault=spec,
                                             log=log, extra=env)
         _, _, injected = parse_log(log)
         log.unlink(missing_ok=True)
@@ -609,8 +615,9 @@ class Walk:
             sc.cleanup(ctx)
         if problems:
             outcome = outcome if outcome in ("crash", "sanitizer") else "unconverged"
-            res["failures"].append({"n": n, "site": site, "problems": problems})
-            self.out(f"!! {op} {kind}:{n} (site {self.symbol(site)}): "
+            res["failures"].append({"n": n, "fault": spec, "site": site,
+                                    "problems": problems})
+            self.out(f"!! {op} {spec} (site {self.symbol(site)}): "
                      + "\n   ".join(p[:4000] for p in problems))
         res["outcomes"][outcome] += 1
 
@@ -663,7 +670,7 @@ class Walk:
                   f"silent failures {bad['silent-error']}"]
         failures = [(r, f) for r in self.results for f in r["failures"]]
         for r, f in failures[:40]:
-            lines.append(f"FAIL {r['op']} {r['kind']}:{f['n']} at {self.symbol(f['site'])}: "
+            lines.append(f"FAIL {r['op']} {f['fault']} at {self.symbol(f['site'])}: "
                          + f["problems"][0].splitlines()[0])
         return "\n".join(lines), ok and not failures
 
