@@ -2,11 +2,14 @@
  * probe.c - the HTTP health probe of a freshly started container.
  *
  * GET http://127.0.0.1:<port><path> (or a container's address on its
- * network) every PROBE_INTERVAL_MS until the
- * answer is 2xx or 3xx (redirects are not followed: a redirect to a login
- * page is a live application) or the deadline passes. Each try has a short
- * timeout of its own, so one hung connection cannot eat the whole budget.
- * Between tries the thread sleeps: no busy loop.
+ * network) until the answer is 2xx or 3xx (redirects are not followed: a
+ * redirect to a login page is a live application) or the deadline
+ * passes. The tries start PROBE_FIRST_MS apart and back off to
+ * PROBE_INTERVAL_MS: most servers answer within a few tens of
+ * milliseconds of their start, and a fixed 200 ms cost every rollout up
+ * to that much. Each try has a short timeout of its own, so one hung
+ * connection cannot eat the whole budget. Between tries the thread
+ * sleeps: no busy loop.
  */
 #include "driver.h"
 
@@ -20,6 +23,7 @@
 
 #include "http.h"
 
+#define PROBE_FIRST_MS 10
 #define PROBE_INTERVAL_MS 200
 #define PROBE_TRY_MS 2000L
 
@@ -131,7 +135,9 @@ http_probe_at(const char *host, int port, const char *path, int timeout_s,
 
 	snprintf(seen, sizeof(seen), "no answer yet");
 	deadline = now_ms() + (long long)(timeout_s > 0 ? timeout_s : 1) * 1000;
-	for (;;) {
+	for (long interval = PROBE_FIRST_MS;;
+	     interval = interval * 2 < PROBE_INTERVAL_MS ? interval * 2 :
+							   PROBE_INTERVAL_MS) {
 		long long left = deadline - now_ms(), started, wait;
 		long status = 0;
 		CURLcode rc;
@@ -156,7 +162,7 @@ http_probe_at(const char *host, int port, const char *path, int timeout_s,
 		left = deadline - now_ms();
 		if (left <= 0)
 			break;
-		wait = PROBE_INTERVAL_MS - (now_ms() - started);
+		wait = interval - (now_ms() - started);
 		if (wait > 0)
 			sleep_ms(wait < left ? wait : left);
 	}
