@@ -86,7 +86,20 @@ connect_server(void)
 	a.sin_port = htons((uint16_t)serve_port(srv));
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	check(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) == 0);
-	check(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		/* libFuzzer's SIGALRM (every -timeout/2 + 1 s, no SA_RESTART)
+		 * may interrupt a connect that waits (a starved machine): the
+		 * connection goes on; wait for it. */
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		int err = 0;
+		socklen_t n = sizeof(err);
+
+		check(errno == EINTR);
+		while (poll(&p, 1, -1) < 0)
+			check(errno == EINTR);
+		check(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &n) == 0 &&
+		      err == 0);
+	}
 	return fd;
 }
 
@@ -134,11 +147,19 @@ read_answer(int fd, char *buf, size_t cap)
 	char junk[4096];
 
 	buf[0] = '\0';
-	while (!whole(buf, len) && poll(&p, 1, QUIET_MS) > 0) {
+	while (!whole(buf, len)) {
 		char *to = len < cap - 1 ? buf + len : junk;
 		size_t room = len < cap - 1 ? cap - 1 - len : sizeof(junk);
-		ssize_t n = recv(fd, to, room, 0);
+		int r = poll(&p, 1, QUIET_MS);
+		ssize_t n;
 
+		if (r < 0 && errno == EINTR)
+			continue; /* libFuzzer's SIGALRM */
+		if (r <= 0)
+			break;
+		n = recv(fd, to, room, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n <= 0)
 			break;
 		if (to != junk) {
