@@ -9,6 +9,8 @@
 #                         ports (SCALE_ENVS=N for another count; ~20 min)
 #   make fuzz             a fuzzing campaign: FUZZ_SECONDS of CPU per target
 #   make crash            kill -9 trials, CRASH_TRIALS per operation
+#   make soak             an hour of watch against 100 environments under
+#                         pushes, removals and restarts (SOAK_SECONDS, SOAK_ENVS)
 #   make faults           the fault-injection walk with the sanitized build
 #                         (docs/reliability.md; FAULTS_ARGS="--stride 1"
 #                         for every call, not only every call site)
@@ -89,7 +91,7 @@ SCHEMAS := $(sort $(wildcard schema/*.json))
 ASSETS := $(sort $(wildcard reconciler/serve/assets/*))
 
 .PHONY: all deps test check unit integration bench scale fuzz fuzz-smoke golden crash \
-	build-tests faults \
+	build-tests faults soak \
 	install clean lint demo services-stop smoke format-check tools man image \
 	test-image
 
@@ -197,6 +199,25 @@ crash: $(BIN) $(TOOLS)
 else
 crash:
 	$(MAKE) --no-print-directory TEST_HOOKS=1 crash
+endif
+
+# The soak (docs/reliability.md "Soak"): one `pressctl watch` for
+# SOAK_SECONDS against SOAK_ENVS environments under pushes, removed
+# containers, webhook bursts and backend restarts (SOAK_SEED), judged on
+# RSS, descriptors and push -> converged latency; report in
+# $(BUILD)/soak.json. Not in test: it takes an hour.
+SOAK_SECONDS ?= 3600
+SOAK_ENVS ?= 100
+SOAK_SEED ?= 1
+ifneq ($(TEST_HOOKS),)
+soak: $(BIN) $(TOOLS)
+	PRESSCTL=$(abspath $(BIN)) PRESS_TOOLS_DIR=$(abspath $(BUILD)/tests/tools) \
+	PRESS_SOAK_SECONDS=$(SOAK_SECONDS) PRESS_SOAK_ENVS=$(SOAK_ENVS) \
+	PRESS_SOAK_SEED=$(SOAK_SEED) PRESS_SOAK_REPORT=$(abspath $(BUILD)/soak.json) \
+		$(PYTHON) -m pytest -q -s -p no:cacheprovider tests/integration/soak_watch.py
+else
+soak:
+	$(MAKE) --no-print-directory TEST_HOOKS=1 soak
 endif
 
 check: unit integration
