@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "serve/serve.h"
@@ -138,11 +139,21 @@ whole(const char *buf, size_t len)
 	return (unsigned long long)(len - (size_t)(end + 4 - buf)) >= n;
 }
 
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Read the answer into buf (at most cap - 1 bytes kept, NUL-ended). */
 static size_t
 read_answer(int fd, char *buf, size_t cap)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
+	long long quiet_at = now_ms() + QUIET_MS;
 	size_t len = 0;
 	char junk[4096];
 
@@ -150,11 +161,13 @@ read_answer(int fd, char *buf, size_t cap)
 	while (!whole(buf, len)) {
 		char *to = len < cap - 1 ? buf + len : junk;
 		size_t room = len < cap - 1 ? cap - 1 - len : sizeof(junk);
-		int r = poll(&p, 1, QUIET_MS);
+		long long left = quiet_at - now_ms();
+		int r = poll(&p, 1, left > 0 ? (int)left : 0);
 		ssize_t n;
 
+		/* libFuzzer's SIGALRM: go on waiting, for what is left. */
 		if (r < 0 && errno == EINTR)
-			continue; /* libFuzzer's SIGALRM */
+			continue;
 		if (r <= 0)
 			break;
 		n = recv(fd, to, room, 0);
@@ -166,6 +179,7 @@ read_answer(int fd, char *buf, size_t cap)
 			len += (size_t)n;
 			buf[len] = '\0';
 		}
+		quiet_at = now_ms() + QUIET_MS;
 	}
 	buf[len] = '\0';
 	return len;
