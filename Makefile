@@ -145,6 +145,11 @@ build-tests: $(BIN) $(TOOLS) $(UNIT_BINS)
 BANNED_USES = 'char b[8]; sprintf(b, "x");' 'return atoi("4");' \
 	'char b[8]; strcpy(b, "x");' 'return atol("4") > 0;'
 lint:
+	@bad=$$(grep -rnE '(^|[^_a-z0-9])(malloc|calloc|realloc)\(' reconciler \
+		--include='*.c' | grep -vE '^reconciler/util/(err|fault|testhook)\.c:'); \
+	if [ -n "$$bad" ]; then echo "$$bad" >&2; echo "error: allocate with" \
+		"xmalloc, xcalloc or xrealloc (util/err.h): out of memory then exits 1" \
+		"with a message instead of going on with NULL" >&2; exit 1; fi
 	@for use in $(BANNED_USES); do \
 		printf 'int f(void);\nint f(void) { %s return 0; }\n' "$$use" | \
 		$(CC) $(filter-out -fsanitize%,$(ALL_CFLAGS)) -fsyntax-only -x c - \

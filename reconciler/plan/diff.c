@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/err.h"
+
 static void
 path_push(struct strbuf *sb, const char *tok)
 {
@@ -40,7 +42,7 @@ cmp_str(const void *a, const void *b)
 static const char **
 keys_union(json_t *a, json_t *b, size_t *n)
 {
-	const char **k = malloc(
+	const char **k = xmalloc(
 		(json_object_size(a) + json_object_size(b) + 1) * sizeof(*k));
 	const char *key;
 	json_t *v;
